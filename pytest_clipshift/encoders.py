@@ -1,0 +1,344 @@
+"""Encoders: the small protocol every model is measured through, and its transformers implementation.
+
+An encoder takes uint8 canvases (N, H, W, 3) and returns image embeddings, and on request the
+attention each layer pays to each patch and the hidden states of every layer. Wrapping another
+library's model (open_clip, say) means implementing ``to_canvas`` and ``encode`` (see README).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from .errors import ConfigError, ModelLoadError
+from .preprocess import PreprocessSettings, normalize_batch, read_processor_config, to_canvas
+
+PRECISIONS = ("fp32", "fp16", "bf16")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+DEMO_MODEL_DIR = Path(__file__).parent / "demo" / "model"
+DEFAULT_CANVAS = 224  # the study squashed every image to 224 px before augmenting
+
+
+@dataclass
+class Encoded:
+    """What one ``encode`` call returns. Row i belongs to input i."""
+
+    embeddings: np.ndarray  # (N, D) float32, as the model returns them (not normalised)
+    attention: np.ndarray | None = None  # (N, L, gh, gw): attention to each patch per layer, heads averaged
+    hidden_states: np.ndarray | None = None  # (N, L + 1, T, d): embeddings output, then each layer
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """What the engine needs from a model."""
+
+    name: str
+    fingerprint: str
+    canvas_size: tuple[int, int]
+    info: dict[str, Any]
+
+    def to_canvas(self, image: np.ndarray) -> np.ndarray:
+        """uint8 HxWx3 image of any size -> uint8 canvas of ``canvas_size`` (resize, crop)."""
+
+    def encode(self, canvases: np.ndarray, *, attention: bool = False, hidden_states: bool = False) -> Encoded:
+        """uint8 (N, H, W, 3) canvases -> embeddings (and attention / hidden states on request)."""
+
+
+def resolve_device(device: str = "auto"):
+    import torch
+
+    if device not in DEVICES and not device.startswith("cuda:"):
+        raise ConfigError(f"device {device!r} is not one of {', '.join(DEVICES)} (or cuda:N)")
+    mps = getattr(torch.backends, "mps", None)
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r} requested but torch {torch.__version__} sees no CUDA device; use --clipshift-device cpu or auto")
+    if device == "mps" and not (mps is not None and mps.is_available()):
+        raise ConfigError("device 'mps' requested but this torch build has no working MPS backend; use cpu or auto")
+    return torch.device(device)
+
+
+def resolve_dtype(precision: str, device):
+    """torch dtype for ``precision``; a precision the device cannot run is an error, never an upcast."""
+    import torch
+
+    dtypes = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+    if precision not in dtypes:
+        raise ConfigError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+    dtype = dtypes[precision]
+    if dtype is torch.float32:
+        return dtype
+    if device.type == "cuda" and dtype is torch.bfloat16 and not torch.cuda.is_bf16_supported():
+        raise ConfigError(f"precision bf16 is not supported by {torch.cuda.get_device_name(device)}; use fp16 or fp32")
+    try:  # the ops a ViT forward needs, in that dtype, on that device
+        x = torch.randn(2, 4, 8, device=device).to(dtype)
+        w = torch.randn(8, 8, device=device).to(dtype)
+        y = torch.nn.functional.layer_norm(x @ w, (8,)).softmax(-1)
+        torch.nn.functional.gelu(y).sum().item()
+    except (RuntimeError, TypeError) as exc:
+        raise ConfigError(f"precision {precision} cannot run on device {device} with torch {torch.__version__} ({exc}); use fp32") from None
+    return dtype
+
+
+def weights_fingerprint(model) -> str:
+    """A hash of every parameter and buffer (names, shapes, dtypes, bytes): identifies the model."""
+    import torch
+
+    h = hashlib.blake2b(digest_size=16)
+    for name, tensor in sorted(model.state_dict().items()):
+        t = tensor.detach().to("cpu").contiguous().reshape(-1)
+        h.update(f"{name}|{tuple(t.shape)}|{t.dtype}".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+class TransformersEncoder:
+    """Any transformers CLIP-family model with ``get_image_features`` (CLIP, SigLIP, fine-tunes)."""
+
+    def __init__(self, model, preprocess: PreprocessSettings, *, name: str, device, dtype, precision: str,
+                 canvas_size: int | None = None, tokenizer=None, source: str = ""):
+        import transformers
+
+        self.model = model.eval()
+        self.preprocess = preprocess
+        self.name = name
+        self.device = device
+        self.dtype = dtype
+        self.precision = precision
+        self.tokenizer = tokenizer
+        ih, iw = preprocess.input_size
+        side = max(canvas_size or DEFAULT_CANVAS, ih)
+        self.canvas_size = (side, round(side * iw / ih))
+        self.fingerprint = weights_fingerprint(model)
+        self.layers = _vision_layers(model)
+        vision_cfg = getattr(model.config, "vision_config", model.config)
+        self.patch_size = int(vision_cfg.patch_size)
+        self.grid = (ih // self.patch_size, iw // self.patch_size)
+        self.info = {
+            "name": name, "source": source, "class": type(model).__name__, "fingerprint": self.fingerprint,
+            "device": str(device), "precision": precision, "layers": len(self.layers), "patch_grid": list(self.grid),
+            "input_size": list(preprocess.input_size), "canvas_size": list(self.canvas_size),
+            "preprocessing": preprocess.to_dict(), "transformers": transformers.__version__,
+            "parameters": int(sum(p.numel() for p in model.parameters())),
+        }
+        if name == "demo":
+            from .demo.train import DEMO_NOTICE
+
+            self.info["notice"] = DEMO_NOTICE
+
+    # -- geometry -------------------------------------------------------------------------------
+    def to_canvas(self, image: np.ndarray) -> np.ndarray:
+        return to_canvas(image, self.preprocess, self.canvas_size)
+
+    def pixel_values(self, canvases: np.ndarray):
+        return normalize_batch(canvases, self.preprocess, self.device, self.dtype)
+
+    # -- forward ----------------------------------------------------------------------------------
+    def _set_attention_path(self, eager: bool) -> None:
+        wanted = "eager" if eager else "sdpa"
+        current = getattr(self.model.config, "_attn_implementation", None)
+        if current != wanted:
+            try:
+                self.model.set_attn_implementation(wanted)
+            except (ValueError, AttributeError, ImportError):
+                if eager:
+                    raise
+                # a model without SDPA support simply stays eager: slower, same numbers
+
+    def encode(self, canvases: np.ndarray, *, attention: bool = False, hidden_states: bool = False) -> Encoded:
+        import torch
+
+        self._set_attention_path(attention)
+        captured: list = []
+        hooks = []
+        if attention:
+            n_patches = self.grid[0] * self.grid[1]
+
+            def hook(_module, _inputs, output):
+                weights = output[1] if isinstance(output, tuple) and len(output) > 1 else None
+                if weights is None:
+                    captured.append(None)
+                    return
+                w = weights.float().mean(dim=1)  # heads averaged: (B, T, T)
+                tokens = w.shape[-1]
+                if tokens == n_patches + 1:  # CLS token first: its row over the patches
+                    captured.append(w[:, 0, 1:])
+                else:  # no CLS (SigLIP): the mean attention each patch receives
+                    captured.append(w[:, :, -n_patches:].mean(dim=1))
+
+            hooks = [layer.register_forward_hook(hook) for layer in self.layers]
+        try:
+            with torch.inference_mode():
+                x = self.pixel_values(canvases)
+                out = self.model.get_image_features(pixel_values=x, output_hidden_states=hidden_states)
+        finally:
+            for h in hooks:
+                h.remove()
+        emb = out if torch.is_tensor(out) else getattr(out, "pooler_output", None)
+        if emb is None or not torch.is_tensor(emb) or emb.ndim != 2:
+            raise ModelLoadError(
+                f"{self.name}: get_image_features returned {type(out).__name__} without a 2-D pooler_output; "
+                "this model class is not supported as is: wrap it in your own Encoder"
+            )
+        result = Encoded(emb.float().cpu().numpy())
+        if attention:
+            if len(captured) != len(self.layers) or any(c is None for c in captured):
+                import transformers
+
+                raise ModelLoadError(
+                    f"{self.name}: expected one attention map per layer ({len(self.layers)}), got "
+                    f"{sum(c is not None for c in captured)} with attn_implementation="
+                    f"{self.model.config._attn_implementation!r} under transformers {transformers.__version__}; "
+                    "attention capture needs eager attention"
+                )
+            maps = torch.stack(captured, dim=1)
+            result.attention = maps.reshape(maps.shape[0], maps.shape[1], *self.grid).cpu().numpy()
+        if hidden_states:
+            hs = getattr(out, "hidden_states", None)
+            if not hs:
+                raise ModelLoadError(f"{self.name}: the model returned no hidden states")
+            result.hidden_states = torch.stack(hs, dim=1).float().cpu().numpy()
+        return result
+
+    def encode_text(self, prompts: list[str]) -> np.ndarray:
+        import torch
+
+        if self.tokenizer is None:
+            raise ConfigError(f"{self.name}: no tokenizer was found beside the model, so text prompts cannot be encoded")
+        self._set_attention_path(False)
+        padding = "max_length" if "siglip" in type(self.model).__name__.lower() else True
+        tokens = self.tokenizer(prompts, padding=padding, truncation=True, return_tensors="pt").to(self.device)
+        with torch.inference_mode():
+            out = self.model.get_text_features(**{k: v for k, v in tokens.items() if k in ("input_ids", "attention_mask")})
+        emb = out if torch.is_tensor(out) else out.pooler_output
+        return emb.float().cpu().numpy()
+
+
+def _vision_layers(model) -> list:
+    vision = getattr(model, "vision_model", None)
+    encoder = getattr(vision, "encoder", None)
+    layers = getattr(encoder, "layers", None)
+    if layers is None:
+        raise ModelLoadError(
+            f"{type(model).__name__} has no vision_model.encoder.layers; clipshift supports transformers "
+            "CLIP-family models (CLIP, SigLIP); wrap other models in your own Encoder"
+        )
+    attn = [getattr(layer, "self_attn", None) for layer in layers]
+    if any(a is None for a in attn):
+        raise ModelLoadError(f"{type(model).__name__}: a vision layer has no self_attn module")
+    return attn
+
+
+def _hub_cache_dir() -> str:
+    try:
+        from huggingface_hub import constants
+
+        return str(constants.HF_HUB_CACHE)
+    except Exception:  # pragma: no cover - very old huggingface_hub
+        return os.path.expanduser("~/.cache/huggingface/hub")
+
+
+def _looks_like_path(spec: str) -> bool:
+    return spec.startswith((".", "/", "~")) or os.sep in spec.rstrip(os.sep) and spec.count("/") != 1 or Path(spec).exists()
+
+
+def load_encoder(spec: str | os.PathLike = "demo", device: str = "auto", precision: str = "fp32", *,
+                 attention: bool = True, canvas_size: int | None = None) -> TransformersEncoder:
+    """Load a CLIP-family checkpoint as an ``Encoder``.
+
+    ``spec`` is ``"demo"`` (the bundled demo model), a local directory in Hugging Face format, or a
+    hub id resolved through the local Hugging Face cache (``HF_HUB_OFFLINE=1`` is honoured; without
+    it a download is tried when the cache misses). ``device``: auto (cuda, then mps, then cpu), cpu,
+    cuda, cuda:N or mps. ``precision``: fp32, fp16 or bf16. ``attention``: start on the eager
+    attention path (needed for attention maps); the encoder switches paths per call as needed.
+    """
+    import torch
+    import transformers
+    from transformers import AutoModel
+
+    spec = str(spec)
+    torch_device = resolve_device(device)
+    dtype = resolve_dtype(precision, torch_device)
+    attn = "eager" if attention else "sdpa"
+    tried: list[str] = []
+    if spec == "demo":
+        if not (DEMO_MODEL_DIR / "config.json").is_file():
+            raise ModelLoadError(f"the demo model is missing from {DEMO_MODEL_DIR}; run python scripts/train_demo_model.py")
+        location, name = DEMO_MODEL_DIR, "demo"
+    else:
+        path = Path(spec).expanduser()
+        name = spec
+        if path.is_dir():
+            location = path
+        elif _looks_like_path(spec):
+            raise ModelLoadError(
+                f"model {spec!r}: no such directory ({path.resolve()}). Give a directory holding config.json and "
+                "model weights (as written by save_pretrained), a hub id such as openai/clip-vit-base-patch32, or 'demo'"
+            )
+        else:
+            location = spec
+    kwargs = dict(attn_implementation=attn, dtype=dtype)
+    model = None
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+    attempts = [True] if isinstance(location, Path) or offline else [True, False]
+    for local_only in attempts:
+        try:
+            model = AutoModel.from_pretrained(location, local_files_only=local_only, **kwargs)
+            break
+        except (OSError, ValueError, EnvironmentError) as exc:
+            where = f"directory {location}" if isinstance(location, Path) else (
+                f"hub id {location!r} in the local cache {_hub_cache_dir()}" if local_only else f"download of {location!r} from the hub")
+            tried.append(f"{where}: {str(exc).splitlines()[0][:300]}")
+    if model is None:
+        hint = ("download it on a machine with network (huggingface-cli download ID, or save_pretrained to a "
+                "directory) and copy the cache (HF_HOME) or the directory here")
+        raise ModelLoadError(f"could not load model {spec!r} (transformers {transformers.__version__}). Tried:\n  - "
+                             + "\n  - ".join(tried) + f"\nTo fix: {hint}.")
+    if not hasattr(model, "get_image_features"):
+        raise ModelLoadError(f"model {spec!r} loaded as {type(model).__name__}, which has no get_image_features: "
+                             "not a CLIP-family model (CLIP, SigLIP)")
+    model.to(torch_device)
+    cfg = _processor_config(location)
+    vision_cfg = getattr(model.config, "vision_config", model.config)
+    if cfg is None:
+        settings = PreprocessSettings.fallback(int(vision_cfg.image_size))
+    else:
+        try:
+            settings = PreprocessSettings.from_processor_dict(cfg)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ModelLoadError(f"model {spec!r}: preprocessor_config.json is not usable: {exc}") from None
+    tokenizer = _tokenizer(location)
+    return TransformersEncoder(model, settings, name=name, device=torch_device, dtype=dtype, precision=precision,
+                               canvas_size=canvas_size, tokenizer=tokenizer, source=str(location))
+
+
+def _processor_config(location) -> dict | None:
+    if isinstance(location, Path):
+        return read_processor_config(location)
+    try:
+        from transformers.utils import cached_file
+
+        path = cached_file(location, "preprocessor_config.json", local_files_only=True,
+                           _raise_exceptions_for_missing_entries=False)
+    except (OSError, ValueError):
+        return None
+    return read_processor_config(Path(path).parent) if path else None
+
+
+def _tokenizer(location):
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(location, local_files_only=True)
+    except (OSError, ValueError, TypeError, KeyError, ImportError):
+        return None  # text features are optional: encode_text says so when asked

@@ -1,0 +1,283 @@
+"""The measuring engine: images x (augmentation, severity) x metrics -> ``RunResult``.
+
+Clean embeddings are computed once per image and reused by every augmentation; batches mix
+(image, augmentation) pairs; images are processed in chunks, so memory stays bounded however many
+images there are (attention is reduced to one map per layer inside the forward pass). The next
+batch is augmented in a worker thread while the model runs the current one.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from . import metrics as M
+from .augmentations import PAPER, SEVERITIES, apply_augmentation, get_augmentation, warp_map
+from .cache import EmbeddingCache
+from .catalog import DEFAULT_METRICS, metric_info, split_layer, validate_metrics
+from .encoders import Encoder
+from .errors import ConfigError, NonFiniteEmbeddingError
+from .images import ImageSet
+from .results import RunResult, ShiftResult, severity_key
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class _Job:
+    pair: int  # index into the pair list
+    image: int  # index into the image set
+    key: str | None = None
+
+
+def expand_pairs(augmentations: Iterable, severities: Sequence | None = None) -> list[tuple[str, int | str]]:
+    """Names and/or (name, severity) pairs -> validated (name, severity) pairs, in order, no repeats."""
+    sevs = list(severities) if severities is not None else [3]
+    pairs: list[tuple[str, int | str]] = []
+    for item in augmentations:
+        if isinstance(item, str):
+            new = [(item, s) for s in sevs]
+        else:
+            name, sev = item
+            new = [(name, sev)]
+        for name, sev in new:
+            aug = get_augmentation(name)
+            if sev not in (*SEVERITIES, PAPER):
+                raise ConfigError(f"severity {sev!r} of {name!r} is not one of 1, 2, 3, 4, 5 or 'paper'")
+            aug.parameters(sev)
+            if (name, sev) not in pairs:
+                pairs.append((name, sev))
+    if not pairs:
+        raise ConfigError("no augmentations to measure")
+    return pairs
+
+
+def measure(
+    encoder: Encoder,
+    images: ImageSet,
+    augmentations: Iterable = ("identity", "gaussian_noise", "gaussian_blur"),
+    *,
+    severities: Sequence | None = None,
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    seed: int = 0,
+    batch_size: int = 32,
+    chunk_size: int = 64,
+    cache: EmbeddingCache | None = None,
+    progress: Progress | None = None,
+    keep_embeddings: bool = True,
+) -> RunResult:
+    """Measure how far ``encoder``'s embeddings and attention move under each augmentation.
+
+    ``augmentations``: names (each measured at every one of ``severities``, default [3]) or
+    (name, severity) pairs. ``metrics``: names from ``catalog.METRICS``. The same arguments give
+    the same numbers: every random draw derives from ``seed``.
+    """
+    if len(images) == 0:
+        raise ConfigError(f"image set {images.source!r} is empty")
+    if batch_size < 1 or chunk_size < 1:
+        raise ConfigError(f"batch_size and chunk_size must be positive, got {batch_size} and {chunk_size}")
+    metric_names = validate_metrics(metrics)
+    needs = {metric_info(m).needs for m in metric_names}
+    if "text" in needs:
+        raise ConfigError("text metrics are measured by measure_text_alignment, not measure")
+    pairs = expand_pairs(augmentations, severities)
+    want_attention = "attention" in needs
+    want_layers = "layers" in needs
+    run = _Run(encoder, images, pairs, metric_names, seed, batch_size, cache, progress, want_attention, want_layers)
+    started = time.perf_counter()
+    for start in range(0, len(images), chunk_size):
+        run.chunk(list(range(start, min(start + chunk_size, len(images)))))
+    run.pool.shutdown()
+    results = []
+    for p, (name, sev) in enumerate(pairs):
+        aug = get_augmentation(name)
+        values = {m: np.asarray(run.values[p][m], dtype=np.float64) for m in run.stored_metrics}
+        emb = np.stack(run.embeddings[p]).astype(np.float32) if keep_embeddings else None
+        results.append(ShiftResult(name, sev, list(images.names), values, seed, aug.parameters(sev),
+                                   run.unchanged[p], emb))
+    warnings = []
+    for r in results:
+        if r.augmentation != "identity" and r.unchanged_images == r.n_images:
+            warnings.append(f"augmentation {r.key} left every image unchanged: it measures nothing; check its parameters")
+        elif r.augmentation != "identity" and r.unchanged_images:
+            warnings.append(f"augmentation {r.key} left {r.unchanged_images} of {r.n_images} images unchanged")
+    clean = np.stack(run.clean_embeddings).astype(np.float32) if keep_embeddings else None
+    settings = {"metrics": list(metric_names), "batch_size": batch_size, "chunk_size": chunk_size,
+                "pairs": [[n, severity_key(s)] for n, s in pairs],
+                "canvas_size": list(encoder.canvas_size), "seconds": round(time.perf_counter() - started, 3),
+                "cache": None if cache is None else {"dir": str(cache.directory), "hits": cache.hits, "misses": cache.misses}}
+    return RunResult(dict(encoder.info), seed, list(images.names), images.digest, images.source, results, clean,
+                     settings, warnings=warnings)
+
+
+class _Run:
+    """The state of one ``measure`` call."""
+
+    def __init__(self, encoder, images, pairs, metric_names, seed, batch_size, cache, progress, want_attention, want_layers):
+        self.encoder, self.images, self.pairs = encoder, images, pairs
+        self.metric_names, self.seed, self.batch_size = metric_names, seed, batch_size
+        self.cache, self.progress = cache, progress
+        self.want_attention, self.want_layers = want_attention, want_layers
+        self.stored_metrics = self._stored_metric_names()
+        n = len(images)
+        self.values = [{m: [np.nan] * n for m in self.stored_metrics} for _ in pairs]
+        self.embeddings: list[list] = [[None] * n for _ in pairs]
+        self.clean_embeddings: list = [None] * n
+        self.unchanged = [0] * len(pairs)
+        self.total = n * (1 + len(pairs))
+        self.done = 0
+        self.pool = ThreadPoolExecutor(max_workers=1)
+        self.fingerprint = encoder.fingerprint
+        self.prep_signature = str(encoder.info.get("preprocessing")) + str(encoder.canvas_size)
+
+    def _stored_metric_names(self) -> list[str]:
+        names = []
+        for m in self.metric_names:
+            base, layer = split_layer(m)
+            if metric_info(m).needs == "layers" and layer is None:
+                n_layers = int(self.encoder.info.get("layers", 0))
+                names += [m] + [f"{base}@{k}" for k in range(1, n_layers + 1)]
+            else:
+                names.append(m)
+        out = []
+        for n in names:
+            if n not in out:
+                out.append(n)
+        return out
+
+    def _key(self, image: int, name: str, severity) -> str:
+        params = get_augmentation(name).parameters(severity) if name != "clean" else {}
+        return EmbeddingCache.key(self.fingerprint, self.images.hashes[image], name, params, str(severity),
+                                  self.seed, self.prep_signature, self.stored_metrics)
+
+    def _tick(self, count: int) -> None:
+        self.done += count
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
+    # -------------------------------------------------------------------------------------------
+    def chunk(self, idx: list[int]) -> None:
+        jobs: list[_Job] = []
+        clean_cached = {}
+        for i in idx:
+            if self.cache is not None:
+                key = self._key(i, "clean", "-")
+                hit = self.cache.get(self.fingerprint, key)
+                if hit is not None:
+                    clean_cached[i] = hit[0]
+            for p, (name, sev) in enumerate(self.pairs):
+                job = _Job(p, i)
+                if self.cache is not None:
+                    job.key = self._key(i, name, sev)
+                    hit = self.cache.get(self.fingerprint, job.key)
+                    if hit is not None:
+                        self._store(job, hit[0], hit[1], unchanged=bool(hit[1].get("_unchanged", 0)))
+                        continue
+                jobs.append(job)
+        if not jobs and len(clean_cached) == len(idx):
+            for i in idx:
+                self.clean_embeddings[i] = clean_cached[i]
+            self._tick(len(idx) * (1 + len(self.pairs)))
+            return
+        self._tick(len(idx) * (1 + len(self.pairs)) - len(jobs) - len(idx))
+        canvases = {i: self.encoder.to_canvas(self.images.arrays[i]) for i in idx}
+        clean = self._encode(np.stack([canvases[i] for i in idx]), [(i, "clean", "-") for i in idx])
+        pos = {i: k for k, i in enumerate(idx)}
+        for i in idx:
+            self.clean_embeddings[i] = clean.embeddings[pos[i]]
+            if self.cache is not None:
+                self.cache.put(self.fingerprint, self._key(i, "clean", "-"), clean.embeddings[pos[i]], {})
+        self._tick(len(idx))
+        batches = [jobs[b: b + self.batch_size] for b in range(0, len(jobs), self.batch_size)]
+        pending = self.pool.submit(self._augment, batches[0], canvases) if batches else None
+        for b, batch in enumerate(batches):
+            augmented = pending.result()
+            if b + 1 < len(batches):
+                pending = self.pool.submit(self._augment, batches[b + 1], canvases)
+            self._measure_batch(batch, augmented, canvases, clean, pos)
+            self._tick(len(batch))
+
+    def _augment(self, batch: list[_Job], canvases: dict[int, np.ndarray]):
+        out = []
+        for job in batch:
+            name, sev = self.pairs[job.pair]
+            out.append(apply_augmentation(name, canvases[job.image], sev, self.seed, self.images.hashes[job.image]))
+        return out
+
+    def _encode(self, canvases: np.ndarray, labels: list[tuple[int, str, object]]):
+        enc = self.encoder.encode(canvases, attention=self.want_attention, hidden_states=self.want_layers)
+        bad = ~np.isfinite(enc.embeddings).all(axis=1)
+        if bad.any():
+            k = int(np.argmax(bad))
+            i, name, sev = labels[k]
+            what = "the clean image" if name == "clean" else f"augmentation {name}[{severity_key(sev)}]"
+            raise NonFiniteEmbeddingError(
+                f"model {self.encoder.name} produced a NaN/inf embedding for image {self.images.names[i]!r} under "
+                f"{what} (precision {self.encoder.info.get('precision')}; fp16 overflows are the usual cause: try bf16 or fp32)"
+            )
+        return enc
+
+    def _measure_batch(self, batch, augmented, canvases, clean, pos) -> None:
+        aug_imgs = np.stack([a.image for a in augmented])
+        enc = self._encode(aug_imgs, [(j.image, *self.pairs[j.pair]) for j in batch])
+        rows = np.array([pos[j.image] for j in batch])
+        values: dict[str, np.ndarray] = {}
+        ce = clean.embeddings[rows]
+        names = set(self.stored_metrics)
+        if "cosine" in names:
+            values["cosine"] = M.cosine_similarity(ce, enc.embeddings)
+        if "l2" in names:
+            values["l2"] = M.l2_distance(ce, enc.embeddings)
+        if "l2_normalized" in names:
+            values["l2_normalized"] = M.l2_distance_normalized(ce, enc.embeddings)
+        if self.want_attention:
+            clean_last = clean.attention[rows, -1]
+            aug_last = enc.attention[:, -1]
+            aligned = clean_last.copy()
+            for k, a in enumerate(augmented):
+                if a.coords is not None:
+                    aligned[k] = warp_map(clean_last[k], a.coords)[0]
+            values["attention_correlation"] = M.attention_correlation(aligned, aug_last)
+            values["attention_inverse_mse"] = M.attention_inverse_mse(aligned, aug_last)
+            values["attention_correlation_raw"] = M.attention_correlation(clean_last, aug_last)
+            values["attention_inverse_mse_raw"] = M.attention_inverse_mse(clean_last, aug_last)
+        if names & {"patch_similarity", "edge_preservation", "detail_preservation"}:
+            clean_imgs = np.stack([canvases[j.image] for j in batch])
+            if "patch_similarity" in names:
+                values["patch_similarity"] = M.patch_similarity(clean_imgs, aug_imgs)
+            if "edge_preservation" in names:
+                values["edge_preservation"] = M.edge_preservation(clean_imgs, aug_imgs)
+            if "detail_preservation" in names:
+                values["detail_preservation"] = M.detail_preservation(clean_imgs, aug_imgs)
+        if self.want_layers:
+            ch = clean.hidden_states[rows][:, 1:]  # (B, L, T, d): the output of each layer
+            ah = enc.hidden_states[:, 1:]
+            has_cls = ch.shape[2] == self.encoder.grid[0] * self.encoder.grid[1] + 1 if hasattr(self.encoder, "grid") else True
+            cv = ch[:, :, 0] if has_cls else ch.mean(axis=2)
+            av = ah[:, :, 0] if has_cls else ah.mean(axis=2)
+            n_layers = ch.shape[1]
+            cos = M.cosine_similarity(cv.reshape(-1, cv.shape[-1]), av.reshape(-1, av.shape[-1])).reshape(-1, n_layers)
+            cka = M.linear_cka(ch, ah)  # (B, L)
+            for k in range(n_layers):
+                values[f"layer_cosine@{k + 1}"] = cos[:, k]
+                values[f"layer_cka@{k + 1}"] = cka[:, k]
+            values["layer_cosine"] = cos[:, -1]
+            values["layer_cka"] = cka[:, -1]
+        for k, job in enumerate(batch):
+            row = {m: float(values[m][k]) for m in self.stored_metrics}
+            unchanged = not augmented[k].changed
+            self._store(job, enc.embeddings[k], row, unchanged)
+            if self.cache is not None and job.key is not None:
+                self.cache.put(self.fingerprint, job.key, enc.embeddings[k], {**row, "_unchanged": int(unchanged)})
+
+    def _store(self, job: _Job, embedding, row: dict, unchanged: bool) -> None:
+        for m in self.stored_metrics:
+            self.values[job.pair][m][job.image] = row[m]
+        self.embeddings[job.pair][job.image] = embedding
+        if unchanged:
+            self.unchanged[job.pair] += 1

@@ -1,0 +1,25 @@
+"""The errors clipshift raises. Each message names the thing that is wrong and what would be right."""
+
+
+class ClipShiftError(Exception):
+    """Base class for every error clipshift raises on purpose."""
+
+
+class ImageError(ClipShiftError):
+    """An image that cannot be measured: unreadable, empty, too small or too large."""
+
+    def __init__(self, name: str, problem: str):
+        self.image = name
+        super().__init__(f"image {name!r}: {problem}")
+
+
+class ModelLoadError(ClipShiftError):
+    """A model that cannot be loaded; the message lists everything that was tried."""
+
+
+class ConfigError(ClipShiftError):
+    """A bad option, budget file, augmentation or metric name."""
+
+
+class NonFiniteEmbeddingError(ClipShiftError):
+    """The model produced NaN or inf (fp16 overflow, say) for an image."""

@@ -1,0 +1,278 @@
+"""The shift metrics: pure, vectorised numpy functions. Row i of every input is image i.
+
+Embedding metrics take (N, D) arrays; attention metrics take (N, ..., gh, gw) maps; pixel metrics
+take uint8 (N, H, W, 3) batches and compute in float (the study's uint8 subtraction wrapped
+around and scored about 0.998 for everything).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import ConfigError
+
+EPS = 1e-12
+
+
+# ---------------------------------------------------------------- embeddings
+
+def cosine_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """cos(a_i, b_i) = <a_i, b_i> / (|a_i| |b_i|), per row. 1 = same direction."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    num = np.einsum("nd,nd->n", a, b)
+    den = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    return np.clip(num / np.maximum(den, EPS), -1.0, 1.0)
+
+
+def l2_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """|a_i - b_i|_2 on the raw (unnormalised) embeddings, as the study measured it."""
+    return np.linalg.norm(np.asarray(a, np.float64) - np.asarray(b, np.float64), axis=1)
+
+
+def l2_distance_normalized(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """|a_i/|a_i| - b_i/|b_i||_2 = sqrt(2 - 2 cos): comparable across models, in [0, 2]."""
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), EPS)
+    b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), EPS)
+    return np.linalg.norm(a - b, axis=1)
+
+
+def cosine_distance_matrix(embeddings: np.ndarray) -> np.ndarray:
+    """(N, K, D) -> (K, K): 1 - cos between every pair of the K views, averaged over the N images.
+
+    Symmetric, zero on the diagonal.
+    """
+    e = np.asarray(embeddings, np.float64)
+    e = e / np.maximum(np.linalg.norm(e, axis=-1, keepdims=True), EPS)
+    sims = np.einsum("nkd,njd->nkj", e, e)
+    dist = 1.0 - sims.mean(axis=0)
+    dist = (dist + dist.T) / 2
+    np.fill_diagonal(dist, 0.0)
+    return np.maximum(dist, 0.0)
+
+
+@dataclass
+class Clustering:
+    labels: list[str]
+    distance: np.ndarray  # (K, K)
+    linkage: np.ndarray  # scipy linkage matrix (K-1, 4)
+    method: str
+    order: list[str]  # leaf order of the dendrogram
+    clusters: dict[str, int]  # label -> cluster id, cut at cut_fraction x the top merge height
+    cut_height: float
+
+    def to_dict(self) -> dict:
+        return {
+            "labels": self.labels, "distance": np.round(self.distance, 6).tolist(),
+            "linkage": np.round(self.linkage, 6).tolist(), "method": self.method, "order": self.order,
+            "clusters": self.clusters, "cut_height": round(float(self.cut_height), 6),
+        }
+
+
+def cluster_views(distance: np.ndarray, labels: list[str], method: str = "average", cut_fraction: float = 0.7) -> Clustering:
+    """Hierarchical clustering of the views from their distance matrix (scipy ``linkage``).
+
+    ``average`` linkage suits cosine distances; ``ward`` (the study's choice) assumes Euclidean
+    distances and is offered for comparison. Clusters are cut at ``cut_fraction`` x the top merge.
+    """
+    from scipy.cluster.hierarchy import dendrogram, fcluster, linkage
+    from scipy.spatial.distance import squareform
+
+    valid = ("average", "complete", "single", "ward", "weighted", "centroid", "median")
+    if method not in valid:
+        raise ConfigError(f"unknown linkage method {method!r}; valid: {', '.join(valid)}")
+    if len(labels) < 2:
+        raise ConfigError("clustering needs at least two views")
+    condensed = squareform(np.asarray(distance, np.float64), checks=False)
+    z = linkage(condensed, method=method)
+    cut = cut_fraction * float(z[-1, 2])
+    ids = fcluster(z, t=cut, criterion="distance")
+    order = [labels[i] for i in dendrogram(z, no_plot=True, labels=None)["leaves"]]
+    return Clustering(list(labels), np.asarray(distance), z, method, order,
+                      {lab: int(c) for lab, c in zip(labels, ids)}, cut)
+
+
+# ---------------------------------------------------------------- attention
+
+def _flat(maps: np.ndarray) -> np.ndarray:
+    m = np.asarray(maps, np.float64)
+    return m.reshape(m.shape[:-2] + (-1,))
+
+
+def attention_correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pearson correlation between two attention maps over their cells, per map.
+
+    (..., gh, gw) -> (...). A constant map has no defined correlation: NaN, never a silent 0.
+    """
+    x, y = _flat(a), _flat(b)
+    x = x - x.mean(axis=-1, keepdims=True)
+    y = y - y.mean(axis=-1, keepdims=True)
+    den = np.sqrt((x * x).sum(-1) * (y * y).sum(-1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (x * y).sum(-1) / den
+    return np.where(den > EPS, np.clip(r, -1, 1), np.nan)
+
+
+def attention_inverse_mse(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The study's attention shift: 1 / (1 + MSE) of the two maps, each min-max normalised to [0, 1].
+
+    1 = identical after normalisation; 0.5 = maximally different (MSE 1). The study upsampled the
+    7x7 map to 224 px first; on the cell grid the MSE is the same up to interpolation smoothing.
+    """
+    def norm(m):
+        m = _flat(m)
+        lo, hi = m.min(-1, keepdims=True), m.max(-1, keepdims=True)
+        return np.where(hi - lo > EPS, (m - lo) / np.maximum(hi - lo, EPS), 0.0)
+
+    mse = ((norm(a) - norm(b)) ** 2).mean(-1)
+    return 1.0 / (1.0 + mse)
+
+
+# ---------------------------------------------------------------- pixels
+
+def _grey(images: np.ndarray) -> np.ndarray:
+    x = np.asarray(images, np.float64)
+    return x[..., 0] * 0.299 + x[..., 1] * 0.587 + x[..., 2] * 0.114
+
+
+def _check_pair(a: np.ndarray, b: np.ndarray) -> None:
+    if a.shape != b.shape or a.ndim != 4 or a.shape[-1] != 3:
+        raise ValueError(f"pixel metrics need two (N, H, W, 3) batches of one shape, got {a.shape} and {b.shape}")
+
+
+def _cells(x: np.ndarray, grid: int) -> np.ndarray:
+    """(N, H, W, ...) -> (N, grid, grid, h, w, ...) after cropping H, W to multiples of grid."""
+    n, h, w = x.shape[:3]
+    ch, cw = h // grid, w // grid
+    if ch == 0 or cw == 0:
+        raise ValueError(f"images of {h}x{w} px are too small for a {grid}x{grid} grid")
+    x = x[:, : ch * grid, : cw * grid]
+    x = x.reshape((n, grid, ch, grid, cw) + x.shape[3:])
+    return np.moveaxis(x, 3, 2)
+
+
+def patch_similarity(original: np.ndarray, augmented: np.ndarray, grid: int = 4) -> np.ndarray:
+    """Mean over a grid x grid tiling of 1 / (1 + MSE_patch / 255^2), computed in float.
+
+    1 = identical; an unrelated image scores clearly below a mild augmentation.
+    """
+    _check_pair(original, augmented)
+    d = (np.asarray(original, np.float64) - np.asarray(augmented, np.float64)) / 255.0
+    mse = (_cells(d, grid) ** 2).mean(axis=(3, 4, 5))
+    return (1.0 / (1.0 + mse)).mean(axis=(1, 2))
+
+
+def _edges(grey: np.ndarray) -> np.ndarray:
+    dx = np.zeros_like(grey)
+    dy = np.zeros_like(grey)
+    dx[:, :, 1:-1] = (grey[:, :, 2:] - grey[:, :, :-2]) / 2
+    dy[:, 1:-1, :] = (grey[:, 2:, :] - grey[:, :-2, :]) / 2
+    e = np.abs(dx) + np.abs(dy)
+    top = e.reshape(e.shape[0], -1).max(axis=1)
+    return e / np.maximum(top, EPS)[:, None, None]
+
+
+def edge_preservation(original: np.ndarray, augmented: np.ndarray) -> np.ndarray:
+    """1 - mean |E_orig - E_aug|, E = (|dx| + |dy|) of the grey image (central differences), each
+    divided by its own maximum. 1 = same edges."""
+    _check_pair(original, augmented)
+    return 1.0 - np.abs(_edges(_grey(original)) - _edges(_grey(augmented))).mean(axis=(1, 2))
+
+
+def detail_preservation(original: np.ndarray, augmented: np.ndarray, grid: int = 8, flat_std: float = 1e-3) -> np.ndarray:
+    """Mean over a grid x grid tiling of the grey image of min(r, 1/r), r = std_aug / std_orig.
+
+    Patches flat in both images (std below ``flat_std`` grey levels) are skipped; a patch flat in
+    the original but not in the augmented one scores 0 (detail invented). An image whose every
+    patch is flat in both scores 1: there was no detail to lose.
+    """
+    _check_pair(original, augmented)
+    so = _cells(_grey(original), grid).std(axis=(3, 4))
+    sa = _cells(_grey(augmented), grid).std(axis=(3, 4))
+    both_flat = (so < flat_std) & (sa < flat_std)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = sa / so
+        score = np.where(so < flat_std, 0.0, np.minimum(r, 1.0 / np.maximum(r, EPS)))
+    score = np.where(both_flat, np.nan, score)
+    counted = (~both_flat).sum(axis=(1, 2))
+    total = np.nansum(score, axis=(1, 2))
+    return np.where(counted > 0, total / np.maximum(counted, 1), 1.0)
+
+
+# ---------------------------------------------------------------- summaries
+
+STATISTICS = ("mean", "std", "median", "min", "max", "p05", "p95", "ci95_low", "ci95_high")
+
+
+def bootstrap_ci(values: np.ndarray, seed: int, n_resamples: int = 2000, level: float = 0.95) -> tuple[float, float]:
+    """Seeded percentile bootstrap interval of the mean."""
+    v = np.asarray(values, np.float64)
+    if v.size == 0:
+        return (float("nan"), float("nan"))
+    if v.size == 1:
+        return (float(v[0]), float(v[0]))
+    rng = np.random.default_rng(seed)
+    means = v[rng.integers(0, v.size, size=(n_resamples, v.size))].mean(axis=1)
+    alpha = (1 - level) / 2
+    return (float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha)))
+
+
+def summarize(values: np.ndarray, seed: int) -> dict[str, float]:
+    """mean, std, median, min, max, p05, p95 and the bootstrap 95% CI of the mean.
+
+    NaN values (an undefined correlation, say) are excluded and counted in ``n_undefined``.
+    """
+    v = np.asarray(values, np.float64)
+    finite = v[~np.isnan(v)]
+    out: dict[str, float] = {"n": int(finite.size), "n_undefined": int(v.size - finite.size)}
+    if finite.size == 0:
+        out.update({k: float("nan") for k in STATISTICS})
+        return out
+    lo, hi = bootstrap_ci(finite, seed)
+    out.update({
+        "mean": float(finite.mean()), "std": float(finite.std(ddof=1)) if finite.size > 1 else 0.0,
+        "median": float(np.median(finite)), "min": float(finite.min()), "max": float(finite.max()),
+        "p05": float(np.quantile(finite, 0.05)), "p95": float(np.quantile(finite, 0.95)),
+        "ci95_low": lo, "ci95_high": hi,
+    })
+    return out
+
+
+# ---------------------------------------------------------------- representations
+
+def linear_cka(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Linear CKA between paired representations, with the unbiased HSIC estimator.
+
+    ``x``: (..., n, d1), ``y``: (..., n, d2): n samples (tokens) seen by two representations.
+    CKA = HSIC_u(K, L) / sqrt(HSIC_u(K, K) HSIC_u(L, L)), K = x x^T and L = y y^T with zeroed
+    diagonals (Song et al. 2012). 1 for identical representations (up to rotation and scale); near
+    0 for independent ones even at small n, where the biased estimator is inflated. Needs n > 3.
+    """
+    x = np.asarray(x, np.float64)
+    y = np.asarray(y, np.float64)
+    n = x.shape[-2]
+    if n < 4:
+        raise ValueError(f"unbiased CKA needs at least 4 samples, got {n}")
+
+    def gram(a):
+        k = a @ np.swapaxes(a, -1, -2)
+        idx = np.arange(n)
+        k[..., idx, idx] = 0.0
+        return k
+
+    def hsic(k, l):
+        ones_k = k.sum(axis=(-1, -2))
+        ones_l = l.sum(axis=(-1, -2))
+        trace = (k * np.swapaxes(l, -1, -2)).sum(axis=(-1, -2))
+        cross = (k.sum(-1) * l.sum(-1)).sum(-1)
+        return (trace + ones_k * ones_l / ((n - 1) * (n - 2)) - 2.0 / (n - 2) * cross) / (n * (n - 3))
+
+    k, l = gram(x), gram(y)
+    kl, kk, ll = hsic(k, l), hsic(k, k), hsic(l, l)
+    den = np.sqrt(np.maximum(kk * ll, 0.0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > EPS, kl / den, np.nan)

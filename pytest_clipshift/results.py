@@ -1,0 +1,261 @@
+"""Result types and their JSON form (schema ``clipshift-results/1``, documented in the README)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .catalog import metric_info
+from .errors import ConfigError
+from .metrics import cluster_views, cosine_distance_matrix, summarize
+
+SCHEMA = "clipshift-results/1"
+
+
+def severity_key(severity) -> str:
+    return f"s{severity}" if isinstance(severity, int) else str(severity)
+
+
+def parse_severity(text) -> int | str:
+    if isinstance(text, int):
+        return text
+    t = str(text).strip()
+    if t.startswith("s") and t[1:].isdigit():
+        t = t[1:]
+    return int(t) if t.isdigit() else t
+
+
+@dataclass
+class ShiftResult:
+    """One augmentation at one severity over the image set: per-image values for each metric."""
+
+    augmentation: str
+    severity: int | str
+    image_names: list[str]
+    values: dict[str, np.ndarray]
+    seed: int
+    parameters: dict[str, Any] = field(default_factory=dict)
+    unchanged_images: int = 0
+    embeddings: np.ndarray | None = None  # (N, D) augmented embeddings, for the distance matrix
+    _summaries: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.augmentation}[{severity_key(self.severity)}]"
+
+    @property
+    def n_images(self) -> int:
+        return len(self.image_names)
+
+    def summary(self, metric: str) -> dict[str, float]:
+        """mean, std, median, min, max, p05, p95, ci95_low/high (seeded bootstrap) of ``metric``."""
+        if metric not in self.values:
+            raise ConfigError(f"{self.key} has no metric {metric!r}; measured: {', '.join(self.values)}")
+        if metric not in self._summaries:
+            # the bootstrap seed derives from the run seed and the cell, so summaries are reproducible
+            cell_seed = (self.seed * 1_000_003 + sum(map(ord, f"{self.key}|{metric}"))) & 0x7FFFFFFF
+            self._summaries[metric] = summarize(self.values[metric], cell_seed)
+        return self._summaries[metric]
+
+    def stat(self, metric: str, stat: str) -> float:
+        s = self.summary(metric)
+        if stat not in s:
+            raise ConfigError(f"unknown statistic {stat!r}; valid: {', '.join(k for k in s if not k.startswith('n'))}")
+        return s[stat]
+
+    def worst(self, metric: str, k: int = 3) -> list[tuple[str, float]]:
+        """The ``k`` images that moved most on ``metric`` (lowest similarity or highest distance)."""
+        v = np.asarray(self.values[metric], np.float64)
+        order = np.argsort(v if metric_info(metric).higher_is_better else -v, kind="stable")
+        order = [i for i in order if not math.isnan(v[i])]
+        return [(self.image_names[i], float(v[i])) for i in order[:k]]
+
+    def to_dict(self, include_embeddings: bool = True) -> dict:
+        metrics = {}
+        for name, vals in self.values.items():
+            s = dict(self.summary(name))
+            s["ci95"] = [s.pop("ci95_low"), s.pop("ci95_high")]
+            s["per_image"] = [_num(x) for x in np.asarray(vals, np.float64)]
+            metrics[name] = {k: _num(v) if isinstance(v, float) else v for k, v in s.items()}
+        d = {
+            "augmentation": self.augmentation, "severity": self.severity, "n_images": self.n_images,
+            "parameters": _jsonable(self.parameters), "unchanged_images": self.unchanged_images, "metrics": metrics,
+        }
+        if include_embeddings and self.embeddings is not None:
+            d["embeddings"] = encode_array(self.embeddings)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict, names: list[str], seed: int) -> "ShiftResult":
+        values = {m: np.array([np.nan if x is None else x for x in v["per_image"]], dtype=np.float64)
+                  for m, v in d["metrics"].items()}
+        emb = decode_array(d["embeddings"]) if d.get("embeddings") else None
+        return cls(d["augmentation"], d["severity"], list(names), values, seed, d.get("parameters", {}),
+                   d.get("unchanged_images", 0), emb)
+
+
+def _num(x):
+    if x is None:
+        return None
+    x = float(x)
+    return None if math.isnan(x) else (x if math.isfinite(x) else (1e308 if x > 0 else -1e308))
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (np.floating, np.integer)):
+        return obj.item()
+    return obj
+
+
+def encode_array(a: np.ndarray) -> dict:
+    a16 = np.ascontiguousarray(a, dtype=np.float16)
+    return {"dtype": "float16", "shape": list(a16.shape), "b64": base64.b64encode(a16.tobytes()).decode("ascii")}
+
+
+def decode_array(d: dict) -> np.ndarray:
+    raw = base64.b64decode(d["b64"])
+    return np.frombuffer(raw, dtype=np.dtype(d["dtype"])).reshape(d["shape"]).astype(np.float32)
+
+
+def library_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for pkg in ("pytest-clipshift", "torch", "transformers", "albumentations", "numpy", "scipy", "pillow"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def machine_info() -> dict[str, Any]:
+    import os
+
+    return {"node": platform.node(), "machine": platform.machine(), "system": platform.system(),
+            "processor": platform.processor(), "cpus": os.cpu_count()}
+
+
+@dataclass
+class RunResult:
+    """A whole measurement: every (augmentation, severity) over one image set with one model."""
+
+    model: dict[str, Any]
+    seed: int
+    image_names: list[str]
+    image_hash: str
+    image_source: str
+    results: list[ShiftResult]
+    clean_embeddings: np.ndarray | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=library_versions)
+    machine: dict[str, Any] = field(default_factory=machine_info)
+    warnings: list[str] = field(default_factory=list)
+    budgets: list[dict] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, augmentation: str, severity) -> ShiftResult:
+        sev = parse_severity(severity)
+        for r in self.results:
+            if r.augmentation == augmentation and r.severity == sev:
+                return r
+        raise KeyError(f"no result for {augmentation}[{severity_key(sev)}]; have {[r.key for r in self.results]}")
+
+    def severities(self) -> list:
+        seen = []
+        for r in self.results:
+            if r.severity not in seen:
+                seen.append(r.severity)
+        return seen
+
+    def clustering(self, severity, method: str = "average", cut_fraction: float = 0.7):
+        """Cluster {original, each augmentation at ``severity``} by mean cosine distance over images."""
+        sev = parse_severity(severity)
+        views = [r for r in self.results if r.severity == sev and r.embeddings is not None and r.augmentation != "identity"]
+        if self.clean_embeddings is None or len(views) < 2:
+            return None
+        stack = np.stack([self.clean_embeddings] + [r.embeddings for r in views], axis=1)
+        labels = ["original"] + [r.augmentation for r in views]
+        return cluster_views(cosine_distance_matrix(stack), labels, method=method, cut_fraction=cut_fraction)
+
+    def ranking(self, metric: str = "cosine", severity=None) -> list[tuple[str, float]]:
+        """Augmentations ordered from most to least shift on ``metric`` (mean), at one severity."""
+        sev = parse_severity(severity) if severity is not None else self.severities()[0]
+        rows = [(r.augmentation, r.stat(metric, "mean")) for r in self.results if r.severity == sev and metric in r.values]
+        better = metric_info(metric).higher_is_better
+        return sorted(rows, key=lambda kv: kv[1] if better else -kv[1])
+
+    def to_dict(self, include_embeddings: bool = True) -> dict:
+        clusters = {}
+        for sev in self.severities():
+            c = self.clustering(sev)
+            if c is not None:
+                clusters[severity_key(sev)] = c.to_dict()
+        d = {
+            "schema": SCHEMA, "model": _jsonable(self.model), "seed": self.seed,
+            "images": {"count": len(self.image_names), "hash": self.image_hash, "source": self.image_source,
+                       "names": self.image_names},
+            "versions": self.versions, "machine": self.machine, "settings": _jsonable(self.settings),
+            "results": [r.to_dict(include_embeddings) for r in self.results], "clustering": clusters,
+            "budgets": self.budgets, "warnings": self.warnings, "extra": _jsonable(self.extra),
+        }
+        if include_embeddings and self.clean_embeddings is not None:
+            d["clean_embeddings"] = encode_array(self.clean_embeddings)
+        return d
+
+    def write_json(self, path: str | Path, include_embeddings: bool = True) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(include_embeddings), indent=1, allow_nan=False) + "\n", encoding="utf-8")
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def from_dict(cls, d: dict, source: str = "<dict>") -> "RunResult":
+        if not isinstance(d, dict):
+            raise ConfigError(f"{source}: not a clipshift results file (top level is {type(d).__name__}, expected an object)")
+        schema = d.get("schema")
+        if schema != SCHEMA:
+            raise ConfigError(f"{source}: schema {schema!r} is not {SCHEMA!r}; it was written by an incompatible version")
+        missing = [k for k in ("model", "seed", "images", "results") if k not in d]
+        if missing:
+            raise ConfigError(f"{source}: missing field(s) {', '.join(missing)}")
+        try:
+            names = list(d["images"]["names"])
+            results = []
+            for i, r in enumerate(d["results"]):
+                lacking = [k for k in ("augmentation", "severity", "metrics") if k not in r]
+                if lacking:
+                    raise ConfigError(f"{source}: results[{i}] lacks {', '.join(lacking)}")
+                results.append(ShiftResult.from_dict(r, names, int(d["seed"])))
+            clean = decode_array(d["clean_embeddings"]) if d.get("clean_embeddings") else None
+            return cls(d["model"], int(d["seed"]), names, d["images"]["hash"], d["images"].get("source", ""), results,
+                       clean, d.get("settings", {}), d.get("versions", {}), d.get("machine", {}),
+                       d.get("warnings", []), d.get("budgets", []), d.get("extra", {}))
+        except ConfigError:
+            raise
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{source}: malformed results file ({type(exc).__name__}: {exc})") from None
+
+    @classmethod
+    def read_json(cls, path: str | Path) -> "RunResult":
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"results file {path} does not exist")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}: not valid JSON ({exc})") from None
+        return cls.from_dict(data, str(path))
