@@ -14,6 +14,7 @@ import io
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,7 @@ class EmbeddingCache:
             with np.load(path, allow_pickle=False) as data:
                 embedding = data["embedding"].astype(np.float32)
                 values = json.loads(bytes(data["values"]).decode())
-        except (OSError, KeyError, ValueError, EOFError):
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
             self.misses += 1
             return None
         self.hits += 1

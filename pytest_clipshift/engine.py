@@ -1,7 +1,6 @@
 """The measuring engine: images x (augmentation, severity) x metrics -> ``RunResult``.
 
-Clean embeddings are computed once per image and reused by every augmentation; batches mix
-(image, augmentation) pairs; images are processed in chunks, so memory stays bounded however many
+Clean embeddings are computed once per image and reused by every augmentation; images are processed in chunks, so memory stays bounded however many
 images there are (attention is reduced to one map per layer inside the forward pass). The next
 batch is augmented in a worker thread while the model runs the current one.
 """
@@ -97,7 +96,9 @@ def measure(
     for p, (name, sev) in enumerate(pairs):
         aug = get_augmentation(name)
         values = {m: np.asarray(run.values[p][m], dtype=np.float64) for m in run.stored_metrics}
-        emb = np.stack(run.embeddings[p]).astype(np.float32) if keep_embeddings else None
+        # stored at float16 precision, as the results file keeps them: the distance matrix is then
+        # the same computed from memory or from the file
+        emb = np.stack(run.embeddings[p]).astype(np.float16).astype(np.float32) if keep_embeddings else None
         results.append(ShiftResult(name, sev, list(images.names), values, seed, aug.parameters(sev),
                                    run.unchanged[p], emb))
     warnings = []
@@ -106,7 +107,7 @@ def measure(
             warnings.append(f"augmentation {r.key} left every image unchanged: it measures nothing; check its parameters")
         elif r.augmentation != "identity" and r.unchanged_images:
             warnings.append(f"augmentation {r.key} left {r.unchanged_images} of {r.n_images} images unchanged")
-    clean = np.stack(run.clean_embeddings).astype(np.float32) if keep_embeddings else None
+    clean = np.stack(run.clean_embeddings).astype(np.float16).astype(np.float32) if keep_embeddings else None
     settings = {"metrics": list(metric_names), "batch_size": batch_size, "chunk_size": chunk_size,
                 "pairs": [[n, severity_key(s)] for n, s in pairs],
                 "canvas_size": list(encoder.canvas_size), "seconds": round(time.perf_counter() - started, 3),
@@ -193,7 +194,13 @@ class _Run:
             if self.cache is not None:
                 self.cache.put(self.fingerprint, self._key(i, "clean", "-"), clean.embeddings[pos[i]], {})
         self._tick(len(idx))
-        batches = [jobs[b: b + self.batch_size] for b in range(0, len(jobs), self.batch_size)]
+        # a batch holds one augmentation's images only: an image's numbers then never depend on which
+        # other augmentations run in the same process, so xdist workers and CI shards reproduce a
+        # single-process run bit for bit (CPU GEMMs differ in the last bits with batch composition)
+        batches = []
+        for p in range(len(self.pairs)):
+            of_pair = [j for j in jobs if j.pair == p]
+            batches += [of_pair[b: b + self.batch_size] for b in range(0, len(of_pair), self.batch_size)]
         pending = self.pool.submit(self._augment, batches[0], canvases) if batches else None
         for b, batch in enumerate(batches):
             augmented = pending.result()

@@ -1,1 +1,191 @@
-"""pytest wiring for clipshift (filled in by the plugin issue)."""
+"""pytest wiring: options, marker, fixtures, collection, reporting. Nothing heavy is imported here;
+the library loads lazily when a clipshift test actually runs."""
+
+from __future__ import annotations
+
+import zlib
+
+import pytest
+
+from .config import FIXTURE_NAMES, add_options
+from .fixtures import augmentation, clip_model, clipshift, clipshift_images, clipshift_session  # noqa: F401
+
+_SESSION = pytest.StashKey["object"]()
+_ENABLED = pytest.StashKey[bool]()
+SKIP_REASON = "clipshift robustness test: run with `pytest --clipshift` (or set clipshift = true in the ini file)"
+
+
+def pytest_addoption(parser) -> None:
+    add_options(parser)
+
+
+def _enabled(config) -> bool:
+    if _ENABLED not in config.stash:
+        value = config.getoption("clipshift", None)
+        if not value:
+            try:
+                value = bool(config.getini("clipshift"))
+            except ValueError:
+                value = False
+        config.stash[_ENABLED] = bool(value)
+    return config.stash[_ENABLED]
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "clipshift(augmentations=None, severities=None, images=None, budget=None): a clipshift robustness test; "
+        "narrows the augmentations, severities or images for this test and overrides its budget",
+    )
+    if not _enabled(config):
+        return
+    from .budgets import load_budgets
+    from .config import pyproject_budgets, resolve
+    from .errors import ClipShiftError
+    from .session import ClipShiftSession
+
+    try:
+        cfg = resolve(config)
+        path = cfg.budgets_path or pyproject_budgets(config)
+        budgets = load_budgets(path) if path else None
+    except ClipShiftError as exc:
+        raise pytest.UsageError(f"clipshift: {exc}") from None
+    config.stash[_SESSION] = ClipShiftSession(cfg, budgets)
+
+
+def session_of(config):
+    if _SESSION not in config.stash:
+        raise pytest.UsageError("clipshift is not enabled: run with --clipshift")
+    return config.stash[_SESSION]
+
+
+def _configured_pairs(config, marker) -> list:
+    """The (augmentation, severity) cases the ``augmentation`` fixture is parametrised over."""
+    from .augmentations import STUDY_AUGMENTATIONS
+    from .session import AugmentationCase
+
+    if _SESSION in config.stash:
+        cfg = config.stash[_SESSION].cfg
+        augs, sevs = cfg.augmentations, cfg.severities
+    else:  # not enabled: ids only, the tests are skipped
+        augs, sevs = ["identity", *STUDY_AUGMENTATIONS], [3]
+    if marker is not None:
+        augs = marker.kwargs.get("augmentations", augs)
+        sevs = marker.kwargs.get("severities", sevs)
+    return [AugmentationCase(a, s) for a in augs for s in sevs]
+
+
+def pytest_generate_tests(metafunc) -> None:
+    if "augmentation" in metafunc.fixturenames:
+        cases = _configured_pairs(metafunc.config, metafunc.definition.get_closest_marker("clipshift"))
+        metafunc.parametrize("augmentation", cases, ids=[c.id for c in cases], indirect=True)
+
+
+def _is_clipshift_item(item) -> bool:
+    return item.get_closest_marker("clipshift") is not None or bool(set(getattr(item, "fixturenames", ())) & set(FIXTURE_NAMES))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session, config, items) -> None:
+    if not _enabled(config):
+        skip = pytest.mark.skip(reason=SKIP_REASON)
+        for item in items:
+            if _is_clipshift_item(item):
+                item.add_marker(skip)
+        return
+    cs = config.stash[_SESSION]
+    if cs.budgets is not None:
+        from .suite import make_items
+
+        items.extend(make_items(session, cs.budgets.suite_pairs()))
+    if cs.cfg.shard is not None:
+        k, n = cs.cfg.shard
+        keep, drop = [], []
+        for item in items:
+            in_shard = not _is_clipshift_item(item) or zlib.crc32(item.nodeid.encode()) % n == k - 1
+            (keep if in_shard else drop).append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
+
+
+def pytest_collection_finish(session) -> None:
+    """Tell the session every pair this process will measure, so the first measure does them all."""
+    config = session.config
+    if not _enabled(config) or _SESSION not in config.stash:
+        return
+    pairs = []
+    for item in session.items:
+        if hasattr(item, "augmentation") and hasattr(item, "severity"):
+            pairs.append((item.augmentation, item.severity))
+        callspec = getattr(item, "callspec", None)
+        case = callspec.params.get("augmentation") if callspec else None
+        marker = item.get_closest_marker("clipshift")
+        if case is not None and hasattr(case, "name") and not (marker and marker.kwargs.get("images")):
+            pairs.append((case.name, case.severity))
+    config.stash[_SESSION].set_prefetch(pairs)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if call.excinfo is not None and _enabled(item.config):
+        from .errors import ClipShiftError
+
+        if isinstance(call.excinfo.value, ClipShiftError) and report.longrepr is not None:
+            # our errors already say what is wrong and how to fix it: no deep traceback
+            report.longrepr = f"{type(call.excinfo.value).__name__}: {call.excinfo.value}"
+    result = getattr(item, "clipshift_result", None)
+    if result is None:
+        helper = getattr(item, "funcargs", {}).get("clipshift")
+        results = getattr(helper, "results", None)
+        result = results[-1] if results else None
+    if result is not None and call.when == "call":
+        report.user_properties.append(("clipshift", {"augmentation": result.augmentation, "severity": result.severity,
+                                                     "cosine_mean": result.stat("cosine", "mean") if "cosine" in result.values else None}))
+        from .report_hooks import attach_extras
+
+        attach_extras(item, report, result)
+    return report
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    config = session.config
+    if not _enabled(config) or _SESSION not in config.stash:
+        return
+    cs = config.stash[_SESSION]
+    if hasattr(config, "workerinput"):  # xdist worker: the controller merges and reports
+        config.workeroutput["clipshift"] = cs.state.to_json()
+        return
+    cs.finish()
+    if cs.failed_gate and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    config = node.config
+    if _SESSION not in config.stash:
+        return
+    payload = getattr(node, "workeroutput", {}).get("clipshift")
+    if payload:
+        from .session import ProcessState
+
+        config.stash[_SESSION].state.merge(ProcessState.from_json(payload))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    if _enabled(config) and _SESSION in config.stash and not hasattr(config, "workerinput"):
+        from .terminal import write_summary
+
+        write_summary(terminalreporter, config.stash[_SESSION])
+
+
+def pytest_report_header(config):
+    if _enabled(config) and _SESSION in config.stash:
+        cfg = config.stash[_SESSION].cfg
+        lines = [f"clipshift: model {cfg.model}, device {cfg.device}, precision {cfg.precision}, images {cfg.images}, seed {cfg.seed}"]
+        if cfg.model == "demo":
+            lines.append("clipshift: NOTE: demo model trained on synthetic scenes: not for conclusions about real models")
+        return lines
+    return None

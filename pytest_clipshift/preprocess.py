@@ -137,7 +137,7 @@ def normalize_batch(canvases, settings: PreprocessSettings, device, dtype):
     import torch
     import torch.nn.functional as F
 
-    x = torch.as_tensor(canvases)
+    x = canvases if torch.is_tensor(canvases) else torch.from_numpy(np.require(canvases, requirements=["C", "W"]))
     if device.type == "cuda":
         x = x.pin_memory().to(device, non_blocking=True)
     else:

@@ -44,6 +44,7 @@ class ShiftResult:
     parameters: dict[str, Any] = field(default_factory=dict)
     unchanged_images: int = 0
     embeddings: np.ndarray | None = None  # (N, D) augmented embeddings, for the distance matrix
+    subset: bool = False  # measured on a subset of the run's images (a marker narrowed them)
     _summaries: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)
 
     @property
@@ -88,6 +89,8 @@ class ShiftResult:
             "augmentation": self.augmentation, "severity": self.severity, "n_images": self.n_images,
             "parameters": _jsonable(self.parameters), "unchanged_images": self.unchanged_images, "metrics": metrics,
         }
+        if self.subset:
+            d["image_subset"] = list(self.image_names)
         if include_embeddings and self.embeddings is not None:
             d["embeddings"] = encode_array(self.embeddings)
         return d
@@ -97,8 +100,9 @@ class ShiftResult:
         values = {m: np.array([np.nan if x is None else x for x in v["per_image"]], dtype=np.float64)
                   for m, v in d["metrics"].items()}
         emb = decode_array(d["embeddings"]) if d.get("embeddings") else None
-        return cls(d["augmentation"], d["severity"], list(names), values, seed, d.get("parameters", {}),
-                   d.get("unchanged_images", 0), emb)
+        subset = d.get("image_subset")
+        return cls(d["augmentation"], parse_severity(d["severity"]), list(subset or names), values, seed,
+                   d.get("parameters", {}), d.get("unchanged_images", 0), emb, subset=subset is not None)
 
 
 def _num(x):
@@ -168,7 +172,7 @@ class RunResult:
     def get(self, augmentation: str, severity) -> ShiftResult:
         sev = parse_severity(severity)
         for r in self.results:
-            if r.augmentation == augmentation and r.severity == sev:
+            if r.augmentation == augmentation and r.severity == sev and not r.subset:
                 return r
         raise KeyError(f"no result for {augmentation}[{severity_key(sev)}]; have {[r.key for r in self.results]}")
 
@@ -182,7 +186,8 @@ class RunResult:
     def clustering(self, severity, method: str = "average", cut_fraction: float = 0.7):
         """Cluster {original, each augmentation at ``severity``} by mean cosine distance over images."""
         sev = parse_severity(severity)
-        views = [r for r in self.results if r.severity == sev and r.embeddings is not None and r.augmentation != "identity"]
+        views = [r for r in self.results if r.severity == sev and r.embeddings is not None
+                 and r.augmentation != "identity" and not r.subset]
         if self.clean_embeddings is None or len(views) < 2:
             return None
         stack = np.stack([self.clean_embeddings] + [r.embeddings for r in views], axis=1)
@@ -192,7 +197,8 @@ class RunResult:
     def ranking(self, metric: str = "cosine", severity=None) -> list[tuple[str, float]]:
         """Augmentations ordered from most to least shift on ``metric`` (mean), at one severity."""
         sev = parse_severity(severity) if severity is not None else self.severities()[0]
-        rows = [(r.augmentation, r.stat(metric, "mean")) for r in self.results if r.severity == sev and metric in r.values]
+        rows = [(r.augmentation, r.stat(metric, "mean")) for r in self.results
+                if r.severity == sev and metric in r.values and not r.subset]
         better = metric_info(metric).higher_is_better
         return sorted(rows, key=lambda kv: kv[1] if better else -kv[1])
 

@@ -1,0 +1,294 @@
+"""Budgets: limits on metric statistics per augmentation and severity, read from TOML.
+
+Format (its own file, or the same tables under ``[tool.clipshift.budgets]`` in pyproject.toml)::
+
+    [settings]
+    augmentations = ["gaussian_noise", "gaussian_blur"]   # zero-code suite; default: all named below
+    severities = [1, 3, 5]                                 # default [3]
+    confidence = 0.95                                      # optional: gate on the bootstrap bound
+
+    [defaults]
+    "cosine.mean" = ">= 0.90"
+    "cosine.p05" = ">= 0.75"
+
+    [augmentations.gaussian_noise]
+    "cosine.mean" = ">= 0.80"
+
+    [augmentations.gaussian_noise.s5]
+    "cosine.mean" = ">= 0.50"
+
+A rule is ``"OP NUMBER"`` (OP one of >=, >, <=, <) or a bare number, which means ``>=`` for
+similarities and ``<=`` for distances. The most specific rule for a key wins: severity, then
+augmentation, then defaults. This module imports nothing heavy: pytest loads it at start-up.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+OPERATORS = (">=", "<=", ">", "<")
+STATS = ("mean", "std", "median", "min", "max", "p05", "p95", "ci95_low", "ci95_high")
+SETTINGS_KEYS = ("augmentations", "severities", "confidence", "bound", "metrics")
+BOUNDS = ("favourable", "unfavourable")
+
+
+@dataclass(frozen=True)
+class Rule:
+    metric: str
+    stat: str
+    op: str
+    threshold: float
+    origin: str  # where the rule came from, for messages: file and table
+
+    @property
+    def key(self) -> str:
+        return f"{self.metric}.{self.stat}"
+
+    def holds(self, value: float) -> bool:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return False
+        return {">=": value >= self.threshold, ">": value > self.threshold,
+                "<=": value <= self.threshold, "<": value < self.threshold}[self.op]
+
+    def describe(self) -> str:
+        return f"{self.key} {self.op} {self.threshold:g}"
+
+
+@dataclass
+class Budgets:
+    source: str
+    defaults: dict[str, Rule] = field(default_factory=dict)
+    per_augmentation: dict[str, dict[str, Rule]] = field(default_factory=dict)
+    per_severity: dict[tuple[str, int | str], dict[str, Rule]] = field(default_factory=dict)
+    augmentations: list[str] | None = None
+    severities: list[int | str] = field(default_factory=lambda: [3])
+    confidence: float | None = None
+    bound: str = "favourable"
+    metrics: list[str] = field(default_factory=list)
+
+    def rules_for(self, augmentation: str, severity) -> list[Rule]:
+        merged = dict(self.defaults)
+        merged.update(self.per_augmentation.get(augmentation, {}))
+        merged.update(self.per_severity.get((augmentation, severity), {}))
+        return list(merged.values())
+
+    def suite_pairs(self) -> list[tuple[str, int | str]]:
+        """The (augmentation, severity) items of the zero-code suite."""
+        from .augmentations import STUDY_AUGMENTATIONS
+
+        if self.augmentations is not None:
+            names = list(self.augmentations)
+        else:
+            named = list(self.per_augmentation) + [a for a, _ in self.per_severity]
+            names = list(dict.fromkeys(named)) or ["identity", *STUDY_AUGMENTATIONS]
+        pairs = [(a, s) for a in names for s in self.severities]
+        for a, s in self.per_severity:
+            if (a, s) not in pairs:
+                pairs.append((a, s))
+        return pairs
+
+    def metric_names(self) -> list[str]:
+        """Every metric some rule names (``layer_cka@3`` included as is)."""
+        names = list(self.metrics)
+        tables = [self.defaults, *self.per_augmentation.values(), *self.per_severity.values()]
+        for table in tables:
+            for rule in table.values():
+                if rule.metric not in names:
+                    names.append(rule.metric)
+        return names
+
+
+def parse_rule(key: str, value: Any, origin: str) -> Rule:
+    from .catalog import metric_info
+
+    metric, dot, stat = key.rpartition(".")
+    if not dot or not metric:
+        raise ConfigError(f"{origin}: key {key!r} must be METRIC.STAT, e.g. 'cosine.mean'")
+    try:
+        info = metric_info(metric)
+    except ConfigError as exc:
+        raise ConfigError(f"{origin}: key {key!r}: {exc}") from None
+    if stat not in STATS:
+        raise ConfigError(f"{origin}: key {key!r}: unknown statistic {stat!r}; valid: {', '.join(STATS)}")
+    if isinstance(value, bool):
+        raise ConfigError(f"{origin}: {key} = {value!r} is not a number or an 'OP NUMBER' string")
+    if isinstance(value, (int, float)):
+        op, number = (">=" if info.higher_is_better else "<="), float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        op = next((o for o in OPERATORS if text.startswith(o)), None)
+        if op is None:
+            raise ConfigError(f"{origin}: {key} = {value!r}: unknown operator; write one of {', '.join(OPERATORS)} then a number, e.g. '>= 0.9'")
+        try:
+            number = float(text[len(op):])
+        except ValueError:
+            raise ConfigError(f"{origin}: {key} = {value!r}: {text[len(op):].strip()!r} is not a number") from None
+    else:
+        raise ConfigError(f"{origin}: {key} = {value!r} is not a number or an 'OP NUMBER' string")
+    if not math.isfinite(number):
+        raise ConfigError(f"{origin}: {key} = {value!r}: the threshold must be finite")
+    return Rule(metric, stat, op, number, origin)
+
+
+def _rules(table: Any, origin: str) -> dict[str, Rule]:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{origin}: expected a table of 'METRIC.STAT = \"OP NUMBER\"' entries, got {table!r}")
+    return {key: parse_rule(key, value, origin) for key, value in table.items()}
+
+
+def _severity(text: Any, origin: str):
+    from .augmentations import PAPER, SEVERITIES
+
+    t = str(text)
+    if t.startswith("s") and t[1:].isdigit():
+        t = t[1:]
+    value: int | str = int(t) if t.lstrip("-").isdigit() else t
+    if value not in (*SEVERITIES, PAPER):
+        raise ConfigError(f"{origin}: severity {text!r} is not one of s1..s5 or 'paper'")
+    return value
+
+
+def budgets_from_mapping(data: dict, source: str) -> Budgets:
+    from .augmentations import registry
+
+    known = {"settings", "defaults", "augmentations"}
+    unknown = [k for k in data if k not in known]
+    if unknown:
+        raise ConfigError(f"{source}: unknown table(s) {', '.join(map(repr, unknown))}; valid: settings, defaults, augmentations")
+    budgets = Budgets(source)
+    settings = data.get("settings", {})
+    if not isinstance(settings, dict):
+        raise ConfigError(f"{source}: [settings] must be a table")
+    bad = [k for k in settings if k not in SETTINGS_KEYS]
+    if bad:
+        raise ConfigError(f"{source}: [settings] has unknown key(s) {', '.join(map(repr, bad))}; valid: {', '.join(SETTINGS_KEYS)}")
+    valid_augs = registry()
+    if "augmentations" in settings:
+        augs = settings["augmentations"]
+        if not isinstance(augs, list) or not all(isinstance(a, str) for a in augs):
+            raise ConfigError(f"{source}: settings.augmentations must be a list of names")
+        for a in augs:
+            if a not in valid_augs:
+                raise ConfigError(f"{source}: settings.augmentations: unknown augmentation {a!r}; valid: {', '.join(sorted(valid_augs))}")
+        budgets.augmentations = augs
+    if "severities" in settings:
+        sevs = settings["severities"]
+        if not isinstance(sevs, list) or not sevs:
+            raise ConfigError(f"{source}: settings.severities must be a non-empty list, e.g. [1, 3, 5]")
+        budgets.severities = [_severity(s, f"{source}: settings.severities") for s in sevs]
+    if "confidence" in settings:
+        c = settings["confidence"]
+        if isinstance(c, bool) or not isinstance(c, (int, float)) or not 0.5 <= float(c) < 1:
+            raise ConfigError(f"{source}: settings.confidence = {c!r} must be a number in [0.5, 1), e.g. 0.95")
+        budgets.confidence = float(c)
+    if "bound" in settings:
+        if settings["bound"] not in BOUNDS:
+            raise ConfigError(f"{source}: settings.bound = {settings['bound']!r}; valid: {', '.join(BOUNDS)}")
+        budgets.bound = settings["bound"]
+    if "metrics" in settings:
+        from .catalog import validate_metrics
+
+        try:
+            budgets.metrics = list(validate_metrics(settings["metrics"]))
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: settings.metrics: {exc}") from None
+    budgets.defaults = _rules(data.get("defaults", {}), f"{source} [defaults]")
+    augs_table = data.get("augmentations", {})
+    if not isinstance(augs_table, dict):
+        raise ConfigError(f"{source}: [augmentations] must be a table of augmentation tables")
+    for name, table in augs_table.items():
+        origin = f"{source} [augmentations.{name}]"
+        if name not in valid_augs:
+            raise ConfigError(f"{origin}: unknown augmentation {name!r}; valid: {', '.join(sorted(valid_augs))}")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{origin}: must be a table")
+        plain = {k: v for k, v in table.items() if not isinstance(v, dict)}
+        budgets.per_augmentation[name] = _rules(plain, origin)
+        for sev_key, sev_table in table.items():
+            if isinstance(sev_table, dict):
+                sev = _severity(sev_key, f"{origin}.{sev_key}")
+                budgets.per_severity[(name, sev)] = _rules(sev_table, f"{origin}.{sev_key}")
+    return budgets
+
+
+def load_budgets(path: str | Path) -> Budgets:
+    """Read a budgets TOML file (or pyproject.toml's ``[tool.clipshift.budgets]``); errors name the file and key."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"budgets file {path} does not exist")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"budgets file {path}: not valid TOML ({exc})") from None
+    if path.name == "pyproject.toml":
+        table = data.get("tool", {}).get("clipshift", {}).get("budgets")
+        if table is None:
+            raise ConfigError(f"{path} has no [tool.clipshift.budgets] table")
+        return budgets_from_mapping(table, f"{path} [tool.clipshift.budgets]")
+    return budgets_from_mapping(data, str(path))
+
+
+def budgets_from_marker(rules: dict, test: str) -> dict[str, Rule]:
+    return _rules(rules, f"@pytest.mark.clipshift(budget=...) on {test}")
+
+
+@dataclass
+class Check:
+    """One rule evaluated on one result."""
+
+    test: str
+    augmentation: str
+    severity: int | str
+    rule: Rule
+    value: float
+    point: float
+    interval: tuple[float, float] | None
+    passed: bool
+
+    def to_dict(self) -> dict:
+        return {"test": self.test, "augmentation": self.augmentation, "severity": self.severity,
+                "metric": self.rule.metric, "stat": self.rule.stat, "op": self.rule.op,
+                "threshold": self.rule.threshold, "value": _finite(self.value), "point": _finite(self.point),
+                "interval": None if self.interval is None else [_finite(x) for x in self.interval],
+                "passed": self.passed}
+
+
+def _finite(x):
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+
+def evaluate(result, rules: list[Rule], test: str, confidence: float | None = None, bound: str = "favourable") -> list[Check]:
+    """Evaluate ``rules`` on a ``ShiftResult``.
+
+    With ``confidence`` a mean rule is judged on the bootstrap interval of the mean at that level:
+    ``favourable`` (default) fails only when the whole interval breaks the rule, so a small noisy
+    sample does not flake the gate; ``unfavourable`` fails unless the whole interval keeps it.
+    """
+    from .metrics import bootstrap_ci
+
+    checks = []
+    for rule in rules:
+        if rule.metric not in result.values:
+            raise ConfigError(f"{rule.origin}: metric {rule.metric!r} was not measured for {result.key}; measured: {', '.join(result.values)}")
+        point = result.stat(rule.metric, rule.stat)
+        value, interval = point, None
+        if confidence is not None and rule.stat == "mean":
+            values = result.values[rule.metric]
+            finite = values[values == values]  # NaN (undefined) values excluded, as in the summaries
+            interval = bootstrap_ci(finite, seed=int(result.seed) + 17, level=confidence) if len(finite) else (math.nan, math.nan)
+            upper_ok = rule.op in (">=", ">")
+            favourable = bound == "favourable"
+            value = interval[1] if upper_ok == favourable else interval[0]
+        checks.append(Check(test, result.augmentation, result.severity, rule, value, point, interval, rule.holds(value)))
+    return checks

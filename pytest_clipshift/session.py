@@ -1,0 +1,293 @@
+"""One pytest run's clipshift state: the model and images (loaded once per process), measurements
+(memoised, prefetched in one engine call), budget checks, and the end of the run: merging xdist
+workers, the results JSON, saving, comparing with a baseline."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .budgets import Budgets, Check, evaluate
+from .catalog import DEFAULT_METRICS, split_layer
+from .config import ClipShiftConfig
+from .errors import ClipShiftError, ConfigError
+
+DEMO_SCENES_DEFAULT = 32
+
+
+def canonical_order(aug: str, severity) -> tuple:
+    """Results sort the same way in every process: registry order, then severity (paper last)."""
+    from .augmentations import registry
+
+    names = list(registry())
+    return (names.index(aug) if aug in names else len(names), aug,
+            severity if isinstance(severity, int) else 99, str(severity))
+
+
+@dataclass
+class AugmentationCase:
+    """The value of the ``augmentation`` fixture: one augmentation at one severity."""
+
+    name: str
+    severity: int | str
+
+    @property
+    def id(self) -> str:
+        from .results import severity_key
+
+        return f"{self.name}-{severity_key(self.severity)}"
+
+    def __str__(self) -> str:
+        return self.id
+
+
+@dataclass
+class ProcessState:
+    """What one process measured; xdist workers send it to the controller as JSON."""
+
+    results: list[dict] = field(default_factory=list)
+    checks: list[dict] = field(default_factory=list)
+    model: dict | None = None
+    images: dict | None = None
+    clean_embeddings: dict | None = None
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    cache: dict = field(default_factory=lambda: {"hits": 0, "misses": 0})
+
+    def merge(self, other: "ProcessState") -> None:
+        seen = {_result_key(r) for r in self.results}
+        for r in other.results:
+            if _result_key(r) not in seen:
+                self.results.append(r)
+                seen.add(_result_key(r))
+        self.checks += other.checks
+        self.model = self.model or other.model
+        self.images = self.images or other.images
+        self.clean_embeddings = self.clean_embeddings or other.clean_embeddings
+        for w in other.warnings:
+            if w not in self.warnings:
+                self.warnings.append(w)
+        self.seconds += other.seconds
+        for k in ("hits", "misses"):
+            self.cache[k] = self.cache.get(k, 0) + other.cache.get(k, 0)
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ProcessState":
+        return cls(**json.loads(text))
+
+
+def _result_key(r: dict) -> tuple:
+    return (r["augmentation"], str(r["severity"]), tuple(r.get("image_subset") or ()))
+
+
+class ClipShiftSession:
+    def __init__(self, cfg: ClipShiftConfig, budgets: Budgets | None):
+        self.cfg = cfg
+        self.budgets = budgets
+        self.state = ProcessState()
+        self._encoder = None
+        self._images = None
+        self._error: ClipShiftError | None = None
+        self._memo: dict[tuple, Any] = {}
+        self._prefetch: list[tuple[str, Any]] = []
+        self._prefetched = False
+        self._cache = None
+        self.comparison = None
+        self.run = None
+        self.messages: list[str] = []
+        self.failed_gate = False
+        self.json_written: Path | None = None
+        self.saved: Path | None = None
+
+    # ------------------------------------------------------------------ configuration
+    @property
+    def metrics(self) -> list[str]:
+        names = list(DEFAULT_METRICS) + list(self.cfg.metrics)
+        if self.budgets is not None:
+            names += self.budgets.metric_names()
+        out = []
+        for n in names:
+            base, layer = split_layer(n)
+            n = base if layer is not None else n  # layer_cka@3 is stored when layer_cka is measured
+            if n not in out:
+                out.append(n)
+        return out
+
+    @property
+    def needs_attention(self) -> bool:
+        return any(m.startswith("attention") for m in self.metrics)
+
+    def set_prefetch(self, pairs: list[tuple[str, Any]]) -> None:
+        self._prefetch = [p for p in dict.fromkeys(pairs)]
+
+    # ------------------------------------------------------------------ lazily loaded resources
+    @property
+    def encoder(self):
+        if self._error is not None:
+            raise self._error
+        if self._encoder is None:
+            from .encoders import load_encoder
+
+            try:
+                self._encoder = load_encoder(self.cfg.model, self.cfg.device, self.cfg.precision,
+                                             attention=self.needs_attention, canvas_size=self.cfg.canvas_size)
+            except ClipShiftError as exc:
+                self._error = exc
+                raise
+            self.state.model = dict(self._encoder.info)
+        return self._encoder
+
+    @property
+    def images(self):
+        if self._images is None:
+            from .images import load_image_set
+
+            max_images = self.cfg.max_images
+            if self.cfg.images.startswith("demo-scenes") and max_images is None:
+                max_images = DEMO_SCENES_DEFAULT
+            self._images = load_image_set(self.cfg.images, max_images=max_images, seed=self.cfg.seed, root=self.cfg.root)
+            self.state.images = {"count": len(self._images), "hash": self._images.digest, "source": self._images.source,
+                                 "names": list(self._images.names)}
+        return self._images
+
+    @property
+    def cache(self):
+        if self._cache is None and self.cfg.cache_dir is not None:
+            from .cache import EmbeddingCache
+
+            self._cache = EmbeddingCache(self.cfg.cache_dir)
+        return self._cache
+
+    # ------------------------------------------------------------------ measuring
+    def measure(self, augmentation, severity=None, *, metrics=None, images=None):
+        """Measure one (augmentation, severity), memoised; the first call prefetches every pair this
+        process will need in one engine call (clean embeddings computed once)."""
+        from .engine import expand_pairs
+
+        if isinstance(augmentation, AugmentationCase):
+            name, sev = augmentation.name, augmentation.severity if severity is None else severity
+        else:
+            name, sev = str(augmentation), 3 if severity is None else severity
+        from .results import parse_severity
+
+        sev = parse_severity(sev)
+        expand_pairs([(name, sev)])  # validates name and severity with a clear error
+        metric_list = list(dict.fromkeys(self.metrics + [m for m in (metrics or []) if m not in self.metrics]))
+        image_names = tuple(images) if images else None
+        key = (name, sev, image_names, tuple(metric_list))
+        if key in self._memo:
+            return self._memo[key]
+        if not self._prefetched and image_names is None and metric_list == self.metrics:
+            self._prefetched = True
+            pairs = [p for p in self._prefetch if p != (name, sev)]
+            self._run_engine([(name, sev)] + pairs, metric_list, None)
+        if key not in self._memo:
+            self._run_engine([(name, sev)], metric_list, image_names)
+        return self._memo[key]
+
+    def _run_engine(self, pairs, metric_list, image_names) -> None:
+        from .engine import measure
+
+        encoder = self.encoder
+        image_set = self.images if image_names is None else self.images.subset(list(image_names))
+        started = time.perf_counter()
+        run = measure(encoder, image_set, pairs, metrics=metric_list, seed=self.cfg.seed,
+                      batch_size=self.cfg.batch_size, cache=self.cache)
+        self.state.seconds += time.perf_counter() - started
+        if self.cache is not None:
+            self.state.cache = {"hits": self.cache.hits, "misses": self.cache.misses}
+        for w in run.warnings:
+            if w not in self.state.warnings:
+                self.state.warnings.append(w)
+        if image_names is None and self.state.clean_embeddings is None and run.clean_embeddings is not None:
+            from .results import encode_array
+
+            self.state.clean_embeddings = encode_array(run.clean_embeddings)
+        recorded = {_result_key(x) for x in self.state.results}
+        for r in run.results:
+            r.subset = image_names is not None
+            self._memo[(r.augmentation, r.severity, image_names, tuple(metric_list))] = r
+            d = r.to_dict()
+            if _result_key(d) not in recorded:
+                self.state.results.append(d)
+
+    # ------------------------------------------------------------------ budgets
+    def check(self, result, test: str, override: dict | None = None) -> list[Check]:
+        """Evaluate the budgets (file, then a marker's override) on ``result`` and record the checks."""
+        from .budgets import budgets_from_marker
+
+        rules = {r.key: r for r in (self.budgets.rules_for(result.augmentation, result.severity) if self.budgets else [])}
+        if override:
+            rules.update({r.key: r for r in budgets_from_marker(override, test).values()})
+        confidence = self.budgets.confidence if self.budgets else None
+        bound = self.budgets.bound if self.budgets else "favourable"
+        checks = evaluate(result, list(rules.values()), test, confidence, bound)
+        self.state.checks += [c.to_dict() for c in checks]
+        return checks
+
+    # ------------------------------------------------------------------ end of run
+    def finish(self) -> None:
+        """Assemble the run (after xdist merging), write JSON, save, compare. Never raises."""
+        if not self.state.results:
+            return
+        try:
+            self.run = self.assemble()
+        except ClipShiftError as exc:
+            self.messages.append(f"clipshift: could not assemble the results: {exc}")
+            self.failed_gate = True
+            return
+        if self.cfg.compare:
+            self._compare()
+        if self.cfg.json_path:
+            self.json_written = self.run.write_json(self.cfg.json_path)
+        if self.cfg.save:
+            from .storage import Storage
+
+            self.saved = Storage(self.cfg.storage).save(self.run.to_dict(), self.cfg.save)
+
+    def assemble(self):
+        from .results import RunResult, ShiftResult, decode_array
+
+        images = self.state.images or {"names": [], "hash": "", "source": "", "count": 0}
+        results = [ShiftResult.from_dict(r, images["names"], self.cfg.seed) for r in self.state.results]
+        results.sort(key=lambda r: (r.subset, canonical_order(r.augmentation, r.severity), r.image_names))
+        checks = sorted(self.state.checks, key=lambda c: (c["test"], canonical_order(c["augmentation"], c["severity"]),
+                                                          c["metric"], c["stat"]))
+        clean = decode_array(self.state.clean_embeddings) if self.state.clean_embeddings else None
+        settings = {"metrics": self.metrics, "batch_size": self.cfg.batch_size, "canvas_size": self.cfg.canvas_size,
+                    "budgets": str(self.budgets.source) if self.budgets else None,
+                    "confidence": self.budgets.confidence if self.budgets else None,
+                    "device": self.cfg.device, "precision": self.cfg.precision}
+        run = RunResult(self.state.model or {}, self.cfg.seed, images["names"], images["hash"], images["source"],
+                        results, clean, settings, warnings=list(self.state.warnings), budgets=checks)
+        run.extra["timing"] = {"measure_seconds": round(self.state.seconds, 3), "cache": self.state.cache}
+        return run
+
+    def _compare(self) -> None:
+        from .compare import compare_runs, parse_compare_rule
+        from .results import RunResult
+        from .storage import Storage, write_json_atomic
+
+        storage = Storage(self.cfg.storage)
+        try:
+            path = storage.find(self.cfg.compare)
+            baseline = RunResult.read_json(path)
+            rules = [parse_compare_rule(r) for r in self.cfg.compare_fail]
+            self.comparison = compare_runs(baseline, self.run, rules, baseline_source=str(path),
+                                           paired=self.cfg.compare_paired)
+        except ConfigError as exc:
+            self.messages.append(f"clipshift compare refused: {exc}")
+            self.failed_gate = True
+            return
+        self.run.extra["comparison"] = self.comparison.to_dict()
+        if self.cfg.update_baseline:
+            write_json_atomic(path, self.run.to_dict())
+            self.messages.append(f"clipshift: baseline {path} updated with this run")
+        elif self.comparison.failures:
+            self.failed_gate = True

@@ -1,0 +1,79 @@
+"""The end-of-run table, in the manner of pytest-benchmark's."""
+
+from __future__ import annotations
+
+from .results import severity_key
+
+COLUMNS = (("cosine", "cosine"), ("l2_normalized", "l2 norm"), ("attention_correlation", "attn corr"),
+           ("patch_similarity", "patch sim"), ("edge_preservation", "edges"))
+
+
+def write_summary(tr, session) -> None:
+    run = session.run
+    if run is None and not session.messages:
+        return
+    tr.write_sep("=", "clipshift")
+    if run is not None:
+        model = run.model
+        tr.write_line(f"model {model.get('name', '?')}  fingerprint {str(model.get('fingerprint', ''))[:12]}  "
+                      f"device {model.get('device', '?')}  precision {model.get('precision', '?')}  seed {run.seed}")
+        if model.get("notice"):
+            tr.write_line(f"NOTE: {model['notice']}", yellow=True)
+        tr.write_line(f"images {len(run.image_names)} from {run.image_source} (hash {run.image_hash})")
+        _table(tr, run)
+        comparison = session.comparison
+        if comparison is not None:
+            _comparison(tr, comparison)
+        for w in run.warnings:
+            tr.write_line(f"warning: {w}", yellow=True)
+        if session.json_written:
+            tr.write_line(f"results written to {session.json_written}")
+        if session.saved:
+            tr.write_line(f"run saved as {session.saved}")
+    for msg in session.messages:
+        tr.write_line(msg, red=session.failed_gate, bold=True)
+
+
+def _table(tr, run) -> None:
+    verdicts: dict[str, list[dict]] = {}
+    for c in run.budgets:
+        verdicts.setdefault(f"{c['augmentation']}[{severity_key(c['severity'])}]", []).append(c)
+    cols = [(m, label) for m, label in COLUMNS if any(m in r.values for r in run.results)]
+    width = max([len("augmentation[severity]")] + [len(r.key) + (9 if r.subset else 0) for r in run.results]) + 2
+    header = "augmentation[severity]".ljust(width) + "".join(label.rjust(11) for _, label in cols) + "   budget"
+    tr.write_line(header, bold=True)
+    for r in run.results:
+        name = r.key + (" (subset)" if r.subset else "")
+        cells = "".join((f"{r.stat(m, 'mean'):.4f}" if m in r.values else "-").rjust(11) for m, _ in cols)
+        checks = verdicts.get(r.key, [])
+        if not checks or r.subset:
+            verdict, markup = "-", {}
+        elif all(c["passed"] for c in checks):
+            verdict, markup = f"PASS ({len(checks)})", {"green": True}
+        else:
+            failed = [c for c in checks if not c["passed"]]
+            verdict = "FAIL " + ", ".join(f"{c['metric']}.{c['stat']} {c['op']} {c['threshold']:g}" for c in failed[:2])
+            markup = {"red": True}
+        tr.write(name.ljust(width) + cells + "   ")
+        tr.write_line(verdict, **markup)
+
+
+def _comparison(tr, comparison) -> None:
+    tr.write_sep("-", f"compared with {comparison.baseline_source}")
+    shown = [d for d in comparison.deltas if d.stat == "mean" and d.metric in ("cosine", "attention_correlation")]
+    for d in shown:
+        mark = "  FAIL " + ", ".join(d.failed) if d.failed else ""
+        sig = "" if d.significant is None else ("  significant" if d.significant else "  not significant")
+        tr.write_line(f"{d.augmentation}[{severity_key(d.severity)}] {d.metric}.{d.stat}: {d.baseline:.4f} -> "
+                      f"{d.candidate:.4f} ({d.candidate - d.baseline:+.4f}){sig}{mark}", red=bool(d.failed))
+    failures = comparison.failures
+    others = [d for d in failures if d not in shown]
+    for d in others:
+        tr.write_line(f"{d.augmentation}[{severity_key(d.severity)}] {d.metric}.{d.stat}: {d.baseline:.4f} -> "
+                      f"{d.candidate:.4f}  FAIL {', '.join(d.failed)}", red=True)
+    if comparison.missing:
+        tr.write_line(f"not measured in this run: {', '.join(comparison.missing)}", yellow=True)
+    if failures:
+        tr.write_line(f"clipshift compare: {len(failures)} regression(s) beyond tolerance", red=True, bold=True)
+    else:
+        tr.write_line("clipshift compare: no regression beyond tolerance", green=True)

@@ -1,0 +1,166 @@
+"""Augmentations: registry, severities, determinism (in process and across processes), replayed
+warps, user registration and the unchanged-image flag."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from pytest_clipshift.augmentations import (PAPER, SEVERITIES, STUDY_AUGMENTATIONS, apply_augmentation, describe_levels,
+                                            get_augmentation, register_augmentation, registry, unregister_augmentation,
+                                            warp_map)
+from pytest_clipshift.errors import ConfigError
+
+
+def canvas(seed=0, size=96):
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size]
+    base = np.stack([xx * 2, yy * 2, (xx * yy) % 256], -1) % 256
+    return np.clip(base + rng.integers(-15, 15, base.shape), 0, 255).astype(np.uint8)
+
+
+def test_registry_holds_the_study_nine_and_identity():
+    assert set(STUDY_AUGMENTATIONS) | {"identity"} <= set(registry())
+    for name in STUDY_AUGMENTATIONS:
+        aug = get_augmentation(name)
+        assert set(aug.params) == {*SEVERITIES, PAPER}
+    table = describe_levels()
+    assert "gaussian_noise" in table and "std=(0.44, 0.88)" in table
+
+
+def test_paper_preset_uses_the_study_parameters():
+    assert get_augmentation("gaussian_noise").parameters(PAPER) == {"std": (0.44, 0.88)}
+    assert get_augmentation("shift_scale_rotate").parameters(PAPER) == {"shift": 0.0625, "scale": 0.1, "rotate": 15}
+    assert get_augmentation("elastic").parameters(PAPER) == {"alpha": 30, "sigma": 60}
+    assert get_augmentation("coarse_dropout").parameters(PAPER)["holes"] == (6, 8)
+
+
+def test_unknown_names_list_the_valid_ones():
+    with pytest.raises(ConfigError, match="unknown augmentation 'gausian_noise'; valid: .*gaussian_noise"):
+        get_augmentation("gausian_noise")
+    with pytest.raises(ConfigError, match="no severity 7"):
+        get_augmentation("gaussian_blur").parameters(7)
+
+
+@pytest.mark.parametrize("name", ["identity", *STUDY_AUGMENTATIONS])
+def test_same_inputs_give_the_same_bytes(name):
+    img = canvas()
+    a = apply_augmentation(name, img, 3, seed=11)
+    b = apply_augmentation(name, img, 3, seed=11)
+    assert a.image.dtype == np.uint8 and a.image.shape == img.shape
+    assert np.array_equal(a.image, b.image)
+    if name not in ("identity", "horizontal_flip"):
+        c = apply_augmentation(name, img, 3, seed=12)
+        assert not np.array_equal(a.image, c.image), "a different seed must draw differently"
+    assert a.changed == (name != "identity")
+
+
+def test_determinism_across_processes():
+    code = (
+        "import hashlib, numpy as np\n"
+        "from pytest_clipshift.augmentations import apply_augmentation, STUDY_AUGMENTATIONS\n"
+        "rng = np.random.default_rng(0); img = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)\n"
+        "h = hashlib.sha256()\n"
+        "for n in STUDY_AUGMENTATIONS:\n"
+        "    for s in (1, 5, 'paper'): h.update(apply_augmentation(n, img, s, 7).image.tobytes())\n"
+        "print(h.hexdigest())\n"
+    )
+    outs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+            for _ in range(2)]
+    assert outs[0] == outs[1] and len(outs[0]) == 64
+
+
+@pytest.mark.parametrize("name", ["gaussian_noise", "gaussian_blur", "shift_scale_rotate", "elastic", "perspective",
+                                  "coarse_dropout", "color_jitter", "brightness_contrast"])
+def test_severity_increases_the_change(name):
+    """Averaged over draws, a higher severity moves the pixels more."""
+    img = canvas(1)
+
+    def change(sev):
+        return np.mean([np.abs(apply_augmentation(name, img, sev, seed).image.astype(float) - img).mean()
+                        for seed in range(12)])
+
+    levels = [change(s) for s in (1, 3, 5)]
+    assert levels[0] < levels[1] < levels[2], levels
+
+
+def test_flip_warp_mirrors_a_heat_map_exactly():
+    img = canvas(2, size=70)
+    heat = np.arange(49, dtype=np.float32).reshape(7, 7)
+    out = apply_augmentation("horizontal_flip", img, 1, 0)
+    warped, valid = warp_map(heat, out.coords)
+    np.testing.assert_array_equal(warped, heat[:, ::-1])
+    assert valid.min() == 1.0
+
+
+@pytest.mark.parametrize("name", ["shift_scale_rotate", "perspective", "elastic", "horizontal_flip"])
+def test_warp_replays_the_same_geometry_as_the_image(name):
+    """The replayed coordinate grid says where each augmented pixel came from: reading the clean
+    image there reproduces the augmented image."""
+    yy, xx = np.mgrid[0:112, 0:112]
+    img = np.stack([xx * 2, yy * 2, xx + yy], -1).astype(np.uint8)
+    out = apply_augmentation(name, img, 4, seed=3)
+    valid = out.coords[..., 2] > 0.99
+    sx = np.clip(np.rint(out.coords[..., 0]).astype(int), 0, 111)
+    sy = np.clip(np.rint(out.coords[..., 1]).astype(int), 0, 111)
+    err = np.abs(img[sy, sx].astype(int) - out.image.astype(int))[valid]
+    assert valid.mean() > 0.5
+    assert np.percentile(err, 95) <= 2
+
+
+def test_pixel_augmentations_carry_no_warp():
+    out = apply_augmentation("gaussian_noise", canvas(), 2, 0)
+    assert out.coords is None
+
+
+def test_user_albumentations_transform():
+    import albumentations as A
+
+    try:
+        aug = register_augmentation("test_invert", A.InvertImg(p=1.0), description="invert")
+        img = canvas()
+        out = apply_augmentation("test_invert", img, 1, 0)
+        assert np.array_equal(out.image, 255 - img)
+        with pytest.raises(ConfigError, match="already registered"):
+            register_augmentation("test_invert", A.InvertImg(p=1.0))
+        assert aug.kind == "albumentations"
+    finally:
+        unregister_augmentation("test_invert")
+
+
+def test_user_callable_with_seeded_generator_and_levels():
+    def salt(image, rng, amount=0.01):
+        out = image.copy()
+        mask = rng.random(image.shape[:2]) < amount
+        out[mask] = 255
+        return out
+
+    try:
+        register_augmentation("test_salt", salt, severities={1: {"amount": 0.01}, 5: {"amount": 0.2}})
+        img = canvas()
+        a = apply_augmentation("test_salt", img, 5, 4)
+        assert np.array_equal(a.image, apply_augmentation("test_salt", img, 5, 4).image)
+        assert (a.image == 255).all(-1).mean() > (apply_augmentation("test_salt", img, 1, 4).image == 255).all(-1).mean()
+        with pytest.raises(ConfigError, match="no severity 3"):
+            apply_augmentation("test_salt", img, 3, 0)
+    finally:
+        unregister_augmentation("test_salt")
+
+
+def test_augmentation_that_changes_nothing_is_flagged():
+    try:
+        register_augmentation("test_noop", lambda image, rng: image)
+        out = apply_augmentation("test_noop", canvas(), 1, 0)
+        assert out.changed is False
+    finally:
+        unregister_augmentation("test_noop")
+
+
+def test_augmentation_that_changes_shape_is_rejected():
+    try:
+        register_augmentation("test_crop", lambda image, rng: image[:10])
+        with pytest.raises(ConfigError, match="must keep the input shape"):
+            apply_augmentation("test_crop", canvas(), 1, 0)
+    finally:
+        unregister_augmentation("test_crop")

@@ -1,0 +1,196 @@
+"""The engine: one call, per-image values, reuse, determinism, cache, bad input."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from pytest_clipshift.cache import EmbeddingCache
+from pytest_clipshift.engine import expand_pairs, measure
+from pytest_clipshift.errors import ConfigError, NonFiniteEmbeddingError
+from pytest_clipshift.results import RunResult
+
+AUGS = ("identity", "gaussian_noise", "horizontal_flip", "gaussian_blur")
+
+
+def test_measure_returns_per_image_values_and_summaries(tiny_encoder, small_images):
+    calls = []
+    run = measure(tiny_encoder, small_images, AUGS, severities=[1, 5], seed=3, batch_size=4,
+                  progress=lambda done, total: calls.append((done, total)))
+    assert [r.key for r in run.results][:3] == ["identity[s1]", "identity[s5]", "gaussian_noise[s1]"]
+    noise5 = run.get("gaussian_noise", 5)
+    assert noise5.values["cosine"].shape == (6,)
+    assert set(noise5.values) >= {"cosine", "l2", "attention_correlation", "patch_similarity"}
+    s = noise5.summary("cosine")
+    assert s["ci95_low"] <= s["mean"] <= s["ci95_high"]
+    ident = run.get("identity", 1)
+    np.testing.assert_allclose(ident.values["cosine"], 1.0, atol=1e-6)  # the noise floor
+    assert ident.values["patch_similarity"].min() == 1.0
+    # stronger noise moves pixels more
+    assert noise5.stat("patch_similarity", "mean") < run.get("gaussian_noise", 1).stat("patch_similarity", "mean")
+    assert calls[-1] == (6 * 9, 6 * 9) and all(a <= b for (a, _), (b, _) in zip(calls, calls[1:]))
+
+
+class BrightnessEncoder:
+    """A hand-written Encoder whose "attention" is each patch's brightness: exactly equivariant to
+    any warp, so aligned attention must survive geometric augmentations that the raw metric punishes."""
+
+    name = "brightness"
+    fingerprint = "brightness-v1"
+    canvas_size = (112, 112)
+    info = {"name": "brightness", "layers": 1}
+
+    def to_canvas(self, image):
+        from PIL import Image
+
+        return np.asarray(Image.fromarray(image).resize(self.canvas_size))
+
+    def encode(self, canvases, *, attention=False, hidden_states=False):
+        from pytest_clipshift.encoders import Encoded
+
+        x = canvases.astype(np.float32)
+        emb = x.reshape(len(x), -1, 3).mean(1)
+        out = Encoded(emb)
+        if attention:
+            grid = x.mean(-1).reshape(len(x), 7, 16, 7, 16).mean(axis=(2, 4))
+            out.attention = grid[:, None]
+        return out
+
+
+def test_aligned_attention_undoes_the_warp_for_an_equivariant_model(small_images):
+    from pytest_clipshift.encoders import Encoder
+
+    enc = BrightnessEncoder()
+    assert isinstance(enc, Encoder)
+    metrics = ["cosine", "attention_correlation", "attention_correlation_raw"]
+    run = measure(enc, small_images, ["horizontal_flip", "shift_scale_rotate"], severities=[1], metrics=metrics, seed=0)
+    flip = run.get("horizontal_flip", 1)
+    np.testing.assert_allclose(flip.values["attention_correlation"], 1.0, atol=1e-6)
+    assert flip.stat("attention_correlation_raw", "mean") < 0.9  # the study's unaligned metric penalises it
+    ssr = run.get("shift_scale_rotate", 1)
+    assert ssr.stat("attention_correlation", "mean") > ssr.stat("attention_correlation_raw", "mean")
+    assert ssr.stat("attention_correlation", "mean") > 0.9
+
+
+def test_same_seed_same_numbers_different_seed_different(tiny_encoder, small_images):
+    a = measure(tiny_encoder, small_images, ["gaussian_noise"], seed=1).to_dict()
+    b = measure(tiny_encoder, small_images, ["gaussian_noise"], seed=1).to_dict()
+    c = measure(tiny_encoder, small_images, ["gaussian_noise"], seed=2).to_dict()
+    assert a["results"] == b["results"]
+    assert a["results"][0]["metrics"]["cosine"]["per_image"] != c["results"][0]["metrics"]["cosine"]["per_image"]
+    assert a["seed"] == 1
+
+
+def test_an_items_numbers_do_not_depend_on_what_else_is_measured(tiny_encoder, small_images):
+    alone = measure(tiny_encoder, small_images, ["gaussian_blur"], seed=0).get("gaussian_blur", 3)
+    together = measure(tiny_encoder, small_images, AUGS, seed=0).get("gaussian_blur", 3)
+    for m in alone.values:
+        np.testing.assert_array_equal(alone.values[m], together.values[m])
+
+
+def test_determinism_across_processes(tiny_clip_dir, image_dir):
+    code = (
+        "import json, sys\n"
+        "from pytest_clipshift import load_encoder, load_image_set, measure\n"
+        f"enc = load_encoder({str(tiny_clip_dir)!r}, device='cpu')\n"
+        f"run = measure(enc, load_image_set({str(image_dir)!r}), ['gaussian_noise', 'elastic'], seed=5)\n"
+        "print(json.dumps(run.to_dict()['results']))\n"
+    )
+    outs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout for _ in range(2)]
+    assert outs[0] == outs[1] and json.loads(outs[0])[0]["augmentation"] == "gaussian_noise"
+
+
+def test_cache_skips_the_model_on_rerun(tiny_encoder, small_images, tmp_path, monkeypatch):
+    cache = EmbeddingCache(tmp_path / "cache")
+    cold = measure(tiny_encoder, small_images, AUGS, seed=0, cache=cache)
+    assert cache.hits == 0 and cache.writes == 6 * (len(AUGS) + 1)
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model ran on a warm cache")
+
+    monkeypatch.setattr(tiny_encoder, "encode", no_model)
+    warm = measure(tiny_encoder, small_images, AUGS, seed=0, cache=cache)
+    assert cache.hits == 6 * (len(AUGS) + 1)
+    for a, b in zip(cold.results, warm.results):
+        for m in a.values:
+            np.testing.assert_allclose(a.values[m], b.values[m], equal_nan=True)
+    monkeypatch.undo()
+    other_seed = measure(tiny_encoder, small_images, ["gaussian_noise"], seed=9, cache=cache)
+    assert other_seed.results[0].values["cosine"].shape == (6,)
+
+
+def test_torn_cache_entry_is_a_miss(tiny_encoder, small_images, tmp_path):
+    cache = EmbeddingCache(tmp_path / "cache")
+    measure(tiny_encoder, small_images, ["gaussian_noise"], seed=0, cache=cache)
+    for f in (tmp_path / "cache").rglob("*.npz"):
+        f.write_bytes(f.read_bytes()[:20])
+    again = EmbeddingCache(tmp_path / "cache")
+    run = measure(tiny_encoder, small_images, ["gaussian_noise"], seed=0, cache=again)
+    assert again.hits == 0 and np.isfinite(run.results[0].values["cosine"]).all()
+
+
+def test_layer_metrics(tiny_encoder, small_images):
+    run = measure(tiny_encoder, small_images, ["identity", "gaussian_noise"], severities=[5],
+                  metrics=["cosine", "layer_cosine", "layer_cka"], seed=0)
+    ident = run.get("identity", 5)
+    assert set(ident.values) == {"cosine", "layer_cosine", "layer_cosine@1", "layer_cosine@2", "layer_cka",
+                                 "layer_cka@1", "layer_cka@2"}
+    np.testing.assert_allclose(ident.values["layer_cka@1"], 1.0, atol=1e-6)
+    assert run.get("gaussian_noise", 5).stat("layer_cka@1", "mean") < 0.999
+
+
+def test_unchanged_augmentation_is_flagged(tiny_encoder, small_images):
+    from pytest_clipshift.augmentations import register_augmentation, unregister_augmentation
+
+    try:
+        register_augmentation("test_nothing", lambda image, rng: image)
+        run = measure(tiny_encoder, small_images, ["test_nothing"], severities=[1], seed=0)
+    finally:
+        unregister_augmentation("test_nothing")
+    assert run.results[0].unchanged_images == 6
+    assert any("left every image unchanged" in w for w in run.warnings)
+
+
+def test_nan_embedding_names_image_and_augmentation(tiny_encoder, small_images, monkeypatch):
+    real = tiny_encoder.encode
+
+    def poisoned(canvases, **kw):
+        out = real(canvases, **kw)
+        if canvases.shape[0] == 2:  # the second batch of the noise augmentation
+            out.embeddings[1] = np.nan
+        return out
+
+    monkeypatch.setattr(tiny_encoder, "encode", poisoned)
+    with pytest.raises(NonFiniteEmbeddingError, match=r"image 'img5.png' under augmentation gaussian_noise\[s3\]"):
+        measure(tiny_encoder, small_images, ["gaussian_noise"], seed=0, batch_size=4)
+
+
+def test_bad_names(tiny_encoder, small_images):
+    with pytest.raises(ConfigError, match="unknown metric 'cosin'; valid: cosine"):
+        measure(tiny_encoder, small_images, ["identity"], metrics=["cosin"])
+    with pytest.raises(ConfigError, match="unknown augmentation"):
+        expand_pairs(["fog"])
+    with pytest.raises(ConfigError, match="severity 9"):
+        expand_pairs([("gaussian_noise", 9)])
+
+
+def test_json_roundtrip(tiny_encoder, small_images, tmp_path):
+    run = measure(tiny_encoder, small_images, AUGS, seed=0)
+    path = run.write_json(tmp_path / "r.json")
+    back = RunResult.read_json(path)
+    assert back.to_dict() == json.loads(path.read_text())
+    assert back.clustering(3).order and set(back.clustering(3).labels) == {"original", "gaussian_noise", "horizontal_flip", "gaussian_blur"}
+    assert back.ranking("cosine")[0][0] in AUGS
+
+
+@pytest.mark.parametrize("content,match", [
+    ("[]", "top level is list"), ('{"schema": "other/9"}', "incompatible version"),
+    ('{"schema": "clipshift-results/1", "seed": 0}', "missing field"), ("{", "not valid JSON"),
+])
+def test_malformed_results_files(tmp_path, content, match):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(ConfigError, match=match):
+        RunResult.read_json(path)

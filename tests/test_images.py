@@ -1,0 +1,89 @@
+"""Images: every mode to 8-bit RGB, and every bad input named clearly."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pytest_clipshift.errors import ConfigError, ImageError
+from pytest_clipshift.images import load_image, load_image_set, to_rgb8
+
+
+def test_grey_rgba_palette_cmyk(tmp_path):
+    grey = Image.fromarray(np.full((20, 30), 100, np.uint8), "L")
+    assert to_rgb8(grey).tolist()[0][0] == [100, 100, 100]
+    rgba = Image.fromarray(np.dstack([np.full((20, 20, 3), 200, np.uint8), np.full((20, 20), 0, np.uint8)]), "RGBA")
+    assert to_rgb8(rgba)[0, 0].tolist() == [255, 255, 255]  # fully transparent: composited over white
+    half = Image.fromarray(np.dstack([np.zeros((20, 20, 3), np.uint8), np.full((20, 20), 128, np.uint8)]), "RGBA")
+    assert to_rgb8(half)[0, 0].tolist() == [127, 127, 127]
+    pal = Image.fromarray(np.full((20, 20, 3), (10, 200, 30), np.uint8)).convert("P", palette=Image.Palette.ADAPTIVE)
+    assert to_rgb8(pal)[0, 0].tolist() == [10, 200, 30]
+    cmyk = Image.new("CMYK", (20, 20), (0, 255, 255, 0))  # pure red in CMYK
+    assert to_rgb8(cmyk)[0, 0].tolist() == [255, 0, 0]
+
+
+def test_sixteen_bit_is_scaled_not_clipped(tmp_path):
+    path = tmp_path / "deep.png"
+    Image.fromarray(np.full((16, 16), 32768, np.uint16)).save(path)
+    rgb = load_image(path)
+    assert rgb.dtype == np.uint8 and rgb.shape == (16, 16, 3)
+    assert rgb[0, 0, 0] == 128  # half of full scale, not 255 (clipped)
+    assert to_rgb8(np.full((10, 10), 65535, np.uint16))[0, 0].tolist() == [255, 255, 255]
+
+
+def test_float_arrays(tmp_path):
+    assert to_rgb8(np.full((10, 10, 3), 0.5))[0, 0].tolist() == [128, 128, 128]
+    with pytest.raises(ImageError, match="expected \\[0, 1\\]"):
+        to_rgb8(np.full((10, 10, 3), 3.0))
+
+
+@pytest.mark.parametrize("content,match", [(b"", "empty"), (b"not an image at all", "not an image file")])
+def test_empty_and_corrupt_files(tmp_path, content, match):
+    path = tmp_path / "bad.png"
+    path.write_bytes(content)
+    with pytest.raises(ImageError, match=match) as info:
+        load_image(path)
+    assert str(path) in str(info.value)
+
+
+def test_truncated_file(tmp_path):
+    path = tmp_path / "cut.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(path)
+    path.write_bytes(path.read_bytes()[:300])
+    with pytest.raises(ImageError, match="cut.png"):
+        load_image(path)
+
+
+def test_tiny_and_huge(tmp_path):
+    small = tmp_path / "small.png"
+    Image.fromarray(np.zeros((5, 40, 3), np.uint8)).save(small)
+    with pytest.raises(ImageError, match="40x5 px; each side must be at least 8"):
+        load_image(small)
+    with pytest.raises(ImageError, match="limit is 50 MP"):
+        to_rgb8(Image.new("L", (10_000, 6_000)), "huge.png")
+
+
+def test_directory_glob_and_errors(image_dir, tmp_path):
+    s = load_image_set(str(image_dir))
+    assert len(s) == 6 and s.names[0] == "img0.png"
+    g = load_image_set(str(image_dir / "img[0-2].png"))
+    assert g.names == ["img0.png", "img1.png", "img2.png"]
+    assert load_image_set(str(image_dir), max_images=2).names == ["img0.png", "img1.png"]
+    assert s.digest == load_image_set(str(image_dir)).digest
+    (image_dir / "zz_broken.jpg").write_bytes(b"garbage")
+    with pytest.raises(ImageError, match="zz_broken.jpg"):
+        load_image_set(str(image_dir))  # never silently skipped
+    with pytest.raises(ConfigError, match="matched no files"):
+        load_image_set(str(tmp_path / "*.webp"))
+    with pytest.raises(ConfigError, match="not a directory, a glob or a file"):
+        load_image_set("no-such-folder")
+
+
+def test_builtin_sets():
+    samples = load_image_set("samples")
+    assert {"astronaut", "chelsea", "coffee", "rocket", "camera"} <= set(samples.names)
+    assert all(a.dtype == np.uint8 and a.ndim == 3 and a.shape[2] == 3 for a in samples.arrays)
+    scenes = load_image_set("demo-scenes", max_images=5, seed=1)
+    assert len(scenes) == 5 and scenes.labels and scenes.arrays[0].shape == (224, 224, 3)
+    again = load_image_set("demo-scenes", max_images=5, seed=1)
+    assert scenes.digest == again.digest
+    assert load_image_set("demo-scenes", max_images=5, seed=2).digest != scenes.digest

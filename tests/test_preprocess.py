@@ -1,0 +1,56 @@
+"""Preprocessing parity with transformers' own CLIP image processor, on real photographs."""
+
+import numpy as np
+import pytest
+
+from pytest_clipshift.images import load_image_set
+from pytest_clipshift.preprocess import PreprocessSettings, to_canvas
+
+# measured: identical to the last bit (max |difference| 0.0) at the processor's own input size
+PARITY_ATOL = 1e-6
+
+
+@pytest.mark.parametrize("size", [224, 64])
+def test_parity_with_clip_image_processor(size):
+    import torch
+    from transformers import CLIPImageProcessor
+
+    processor = CLIPImageProcessor(size={"shortest_edge": size}, crop_size={"height": size, "width": size})
+    settings = PreprocessSettings.from_processor_dict(processor.to_dict())
+    images = load_image_set("samples", max_images=6).arrays
+    from pytest_clipshift.preprocess import normalize_batch
+
+    ours = normalize_batch(np.stack([to_canvas(im, settings) for im in images]), settings, torch.device("cpu"), torch.float32)
+    theirs = processor(images=[im for im in images], return_tensors="pt")["pixel_values"]
+    assert ours.shape == theirs.shape == (6, 3, size, size)
+    assert float((ours - theirs).abs().max()) <= PARITY_ATOL
+
+
+def test_canvas_larger_than_input_is_resized_in_torch():
+    import torch
+    from transformers import CLIPImageProcessor
+
+    processor = CLIPImageProcessor(size={"shortest_edge": 64}, crop_size={"height": 64, "width": 64})
+    settings = PreprocessSettings.from_processor_dict(processor.to_dict())
+    image = load_image_set("samples", max_images=1).arrays[0]
+    from pytest_clipshift.preprocess import normalize_batch
+
+    big = to_canvas(image, settings, canvas=(224, 224))
+    assert big.shape == (224, 224, 3)
+    ours = normalize_batch(big[None], settings, torch.device("cpu"), torch.float32)
+    theirs = processor(images=[image], return_tensors="pt")["pixel_values"]
+    # two resizes (to the 224 canvas, then to 64) against one: close, not identical
+    assert float((ours - theirs).abs().mean()) < 0.05
+
+
+def test_siglip_style_exact_resize():
+    settings = PreprocessSettings.from_processor_dict(
+        {"do_resize": True, "size": {"height": 32, "width": 32}, "resample": 2, "image_mean": [0.5] * 3,
+         "image_std": [0.5] * 3})
+    assert settings.input_size == (32, 32) and settings.crop is None
+    assert to_canvas(np.zeros((50, 80, 3), np.uint8), settings).shape == (32, 32, 3)
+
+
+def test_unsupported_processor_config():
+    with pytest.raises(ValueError, match="unsupported 'size'"):
+        PreprocessSettings.from_processor_dict({"size": {"longest_edge": 10}})
