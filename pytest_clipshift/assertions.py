@@ -37,6 +37,7 @@ def describe_failure(result, check: Check) -> str:
 
 
 def raise_if_failed(result, checks: list[Check]) -> list[Check]:
+    __tracebackhide__ = True
     failed = [c for c in checks if not c.passed]
     if failed:
         body = "\n".join(describe_failure(result, c) for c in failed)
@@ -46,6 +47,7 @@ def raise_if_failed(result, checks: list[Check]) -> list[Check]:
 
 def assert_budget(result, rules: dict | list[Rule], *, confidence: float | None = None, test: str = "") -> list[Check]:
     """Assert every rule (``{"cosine.mean": ">= 0.9", ...}`` or ``Rule`` objects) holds for ``result``."""
+    __tracebackhide__ = True
     if isinstance(rules, dict):
         rules = [parse_rule(k, v, "assert_budget") for k, v in rules.items()]
     return raise_if_failed(result, evaluate(result, list(rules), test or result.key, confidence))
@@ -55,6 +57,7 @@ def assert_shift_within(result, metric: str = "cosine", stat: str = "mean", *, m
                         max: float | None = None, confidence: float | None = None) -> list[Check]:
     """Assert ``metric.stat`` of ``result`` lies within [min, max]. With no bound given, similarity
     metrics need ``min`` and distance metrics ``max``: say which, there is no silent default."""
+    __tracebackhide__ = True
     metric_info(metric)
     if min is None and max is None:
         raise ConfigError(f"assert_shift_within({metric!r}): give min= and/or max=")
@@ -72,6 +75,7 @@ def assert_attention_similar(result, min_correlation: float = 0.6, *, stat: str 
 
     ``aligned`` compares in the augmented frame (the clean map warped by geometric augmentations).
     """
+    __tracebackhide__ = True
     metric = "attention_correlation" if aligned else "attention_correlation_raw"
     if metric not in result.values:
         raise ConfigError(f"{result.key} has no attention metrics; measure with metrics including {metric!r}")
@@ -82,6 +86,7 @@ def assert_attention_similar(result, min_correlation: float = 0.6, *, stat: str 
 def assert_not_worse_than(result, baseline, metric: str = "cosine", stat: str = "mean", *, tolerance: float = 0.0,
                           relative: bool = False) -> None:
     """Assert ``result`` is not worse than ``baseline`` (another ShiftResult) beyond ``tolerance``."""
+    __tracebackhide__ = True
     better_high = metric_info(metric).higher_is_better
     new, old = result.stat(metric, stat), baseline.stat(metric, stat)
     allowed = abs(old) * tolerance if relative else tolerance

@@ -217,8 +217,9 @@ def budgets_from_mapping(data: dict, source: str) -> Budgets:
         budgets.per_augmentation[name] = _rules(plain, origin)
         for sev_key, sev_table in table.items():
             if isinstance(sev_table, dict):
-                sev = _severity(sev_key, f"{origin}.{sev_key}")
-                budgets.per_severity[(name, sev)] = _rules(sev_table, f"{origin}.{sev_key}")
+                sev_origin = f"{source} [augmentations.{name}.{sev_key}]"
+                sev = _severity(sev_key, sev_origin)
+                budgets.per_severity[(name, sev)] = _rules(sev_table, sev_origin)
     return budgets
 
 

@@ -67,7 +67,7 @@ FIXTURE_NAMES = ("clip_model", "clipshift_images", "augmentation", "clipshift", 
 def add_options(parser) -> None:
     group = parser.getgroup("clipshift", "clipshift: CLIP embedding-shift robustness gate")
     for opt in OPTIONS:
-        kwargs: dict[str, Any] = {"dest": opt.dest, "help": opt.help, "default": None}
+        kwargs: dict[str, Any] = {"dest": opt.dest, "help": opt.help.replace("%", "%%"), "default": None}
         if opt.ini_type == "bool":
             kwargs["action"] = "store_true"
         elif opt.append:

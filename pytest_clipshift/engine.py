@@ -138,6 +138,8 @@ class _Run:
 
     def _stored_metric_names(self) -> list[str]:
         names = []
+        if self.want_attention:  # all four come from the same maps: keep them all
+            names += ["attention_correlation", "attention_inverse_mse", "attention_correlation_raw", "attention_inverse_mse_raw"]
         for m in self.metric_names:
             base, layer = split_layer(m)
             if metric_info(m).needs == "layers" and layer is None:

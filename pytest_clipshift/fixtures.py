@@ -31,6 +31,7 @@ class ClipShiftHelper:
         """Measure one augmentation at one severity over the configured images (or a marker's or
         ``images=`` subset) and record it. Budgets (file, then the marker's ``budget=``) are checked
         unless ``check_budget=False``; a breach fails the test with the full message."""
+        __tracebackhide__ = True
         from .assertions import raise_if_failed
 
         images = images or self._marker.get("images")

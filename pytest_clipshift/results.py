@@ -151,6 +151,15 @@ def machine_info() -> dict[str, Any]:
             "processor": platform.processor(), "cpus": os.cpu_count()}
 
 
+def canonical_order(aug: str, severity) -> tuple:
+    """Results sort the same way in every process: registry order, then severity (paper last)."""
+    from .augmentations import registry
+
+    names = list(registry())
+    return (names.index(aug) if aug in names else len(names), aug,
+            severity if isinstance(severity, int) else 99, str(severity))
+
+
 @dataclass
 class RunResult:
     """A whole measurement: every (augmentation, severity) over one image set with one model."""
@@ -168,6 +177,11 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
     budgets: list[dict] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def sort(self) -> None:
+        """Put results and budget checks in canonical order (single process, xdist and merged shards agree)."""
+        self.results.sort(key=lambda r: (r.subset, canonical_order(r.augmentation, r.severity), r.image_names))
+        self.budgets.sort(key=lambda c: (c["test"], canonical_order(c["augmentation"], c["severity"]), c["metric"], c["stat"]))
 
     def get(self, augmentation: str, severity) -> ShiftResult:
         sev = parse_severity(severity)
@@ -254,6 +268,34 @@ class RunResult:
             raise
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"{source}: malformed results file ({type(exc).__name__}: {exc})") from None
+
+    @classmethod
+    def merge(cls, runs: list["RunResult"], sources: list[str] | None = None) -> "RunResult":
+        """Combine runs of one model, seed and image set (CI shards) into one, as if run unsharded."""
+        if not runs:
+            raise ConfigError("nothing to merge")
+        sources = sources or [f"run {i + 1}" for i in range(len(runs))]
+        first = runs[0]
+        for run, src in zip(runs[1:], sources[1:]):
+            for what, a, b in (("model fingerprint", first.model.get("fingerprint"), run.model.get("fingerprint")),
+                               ("seed", first.seed, run.seed), ("image set hash", first.image_hash, run.image_hash)):
+                if a != b:
+                    raise ConfigError(f"cannot merge {src} with {sources[0]}: different {what} ({b} vs {a})")
+        seen, results, budgets, warnings = set(), [], [], []
+        for run in runs:
+            for r in run.results:
+                key = (r.augmentation, r.severity, r.subset, tuple(r.image_names))
+                if key not in seen:
+                    seen.add(key)
+                    results.append(r)
+            budgets += run.budgets
+            warnings += [w for w in run.warnings if w not in warnings]
+        clean = next((r.clean_embeddings for r in runs if r.clean_embeddings is not None), None)
+        merged = cls(first.model, first.seed, first.image_names, first.image_hash, first.image_source, results, clean,
+                     first.settings, first.versions, first.machine, warnings, budgets)
+        merged.sort()
+        merged.extra["merged_from"] = sources
+        return merged
 
     @classmethod
     def read_json(cls, path: str | Path) -> "RunResult":

@@ -18,15 +18,6 @@ from .errors import ClipShiftError, ConfigError
 DEMO_SCENES_DEFAULT = 32
 
 
-def canonical_order(aug: str, severity) -> tuple:
-    """Results sort the same way in every process: registry order, then severity (paper last)."""
-    from .augmentations import registry
-
-    names = list(registry())
-    return (names.index(aug) if aug in names else len(names), aug,
-            severity if isinstance(severity, int) else 99, str(severity))
-
-
 @dataclass
 class AugmentationCase:
     """The value of the ``augmentation`` fixture: one augmentation at one severity."""
@@ -256,16 +247,14 @@ class ClipShiftSession:
 
         images = self.state.images or {"names": [], "hash": "", "source": "", "count": 0}
         results = [ShiftResult.from_dict(r, images["names"], self.cfg.seed) for r in self.state.results]
-        results.sort(key=lambda r: (r.subset, canonical_order(r.augmentation, r.severity), r.image_names))
-        checks = sorted(self.state.checks, key=lambda c: (c["test"], canonical_order(c["augmentation"], c["severity"]),
-                                                          c["metric"], c["stat"]))
         clean = decode_array(self.state.clean_embeddings) if self.state.clean_embeddings else None
         settings = {"metrics": self.metrics, "batch_size": self.cfg.batch_size, "canvas_size": self.cfg.canvas_size,
                     "budgets": str(self.budgets.source) if self.budgets else None,
                     "confidence": self.budgets.confidence if self.budgets else None,
                     "device": self.cfg.device, "precision": self.cfg.precision}
         run = RunResult(self.state.model or {}, self.cfg.seed, images["names"], images["hash"], images["source"],
-                        results, clean, settings, warnings=list(self.state.warnings), budgets=checks)
+                        results, clean, settings, warnings=list(self.state.warnings), budgets=self.state.checks)
+        run.sort()
         run.extra["timing"] = {"measure_seconds": round(self.state.seconds, 3), "cache": self.state.cache}
         return run
 

@@ -1,0 +1,86 @@
+"""The ``clipshift`` command: ``report``, ``compare`` and ``merge`` on saved results files."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import ClipShiftError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="clipshift", description="Work with clipshift results files.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    report = sub.add_parser("report", help="render the HTML report of a results file")
+    report.add_argument("results", type=Path, help="results JSON written by --clipshift-json or --clipshift-save")
+    report.add_argument("-o", "--output", type=Path, default=Path("clipshift-report.html"), help="HTML file to write")
+    compare = sub.add_parser("compare", help="compare a candidate run with a baseline run; exit 1 on a regression")
+    compare.add_argument("baseline", type=Path)
+    compare.add_argument("candidate", type=Path)
+    compare.add_argument("--fail", action="append", default=[], metavar="RULE",
+                         help="e.g. cosine.mean:2%% (relative) or cosine.mean:0.01 (absolute); repeatable")
+    compare.add_argument("--paired", action="store_true", help="fail only on a significant paired regression")
+    compare.add_argument("-o", "--output", type=Path, help="also write an HTML side-by-side view")
+    merge = sub.add_parser("merge", help="merge results files of CI shards into one run")
+    merge.add_argument("inputs", type=Path, nargs="+")
+    merge.add_argument("-o", "--output", type=Path, required=True)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return {"report": _report, "compare": _compare, "merge": _merge}[args.command](args)
+    except ClipShiftError as exc:
+        print(f"clipshift {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _report(args) -> int:
+    from .report.html import write_report
+    from .results import RunResult
+
+    run = RunResult.read_json(args.results)
+    path = write_report(run, args.output)
+    print(f"report written to {path}")
+    return 0
+
+
+def _compare(args) -> int:
+    from .compare import compare_runs, parse_compare_rule
+    from .results import RunResult, severity_key
+
+    baseline = RunResult.read_json(args.baseline)
+    candidate = RunResult.read_json(args.candidate)
+    rules = [parse_compare_rule(r, "--fail") for r in args.fail]
+    comparison = compare_runs(baseline, candidate, rules, baseline_source=str(args.baseline), paired=args.paired)
+    for d in comparison.deltas:
+        if d.stat == "mean" or d.failed:
+            flag = f"  FAIL {', '.join(d.failed)}" if d.failed else ""
+            print(f"{d.augmentation}[{severity_key(d.severity)}] {d.metric}.{d.stat}: {d.baseline:.4f} -> {d.candidate:.4f} "
+                  f"({d.candidate - d.baseline:+.4f}){flag}")
+    if args.output:
+        from .report.html import write_compare_report
+
+        write_compare_report(baseline, candidate, comparison, args.output)
+        print(f"comparison written to {args.output}")
+    if comparison.failures:
+        print(f"{len(comparison.failures)} regression(s) beyond tolerance", file=sys.stderr)
+        return 1
+    print("no regression beyond tolerance")
+    return 0
+
+
+def _merge(args) -> int:
+    from .results import RunResult
+
+    runs = [RunResult.read_json(p) for p in args.inputs]
+    merged = RunResult.merge(runs, [str(p) for p in args.inputs])
+    merged.write_json(args.output)
+    print(f"merged {len(runs)} runs ({len(merged.results)} results) into {args.output}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
