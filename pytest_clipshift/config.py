@@ -109,6 +109,7 @@ class ClipShiftConfig:
     shard: tuple[int, int] | None
     canvas_size: int
     root: Path
+    html: bool
     sources: dict[str, str] = field(default_factory=dict)  # option -> "command line" / "ini" / "default"
 
 
@@ -217,7 +218,8 @@ def resolve(config) -> ClipShiftConfig:
         save=save, compare=values["clipshift_compare"], compare_fail=compare_fail,
         compare_paired=bool(values["clipshift_compare_paired"]), update_baseline=bool(values["clipshift_update_baseline"]),
         cache_dir=None if values["clipshift_no_cache"] else path_of("clipshift_cache_dir"),
-        shard=shard, canvas_size=canvas, root=images_base, sources=sources,
+        shard=shard, canvas_size=canvas, root=images_base, html=bool(config.getoption("htmlpath", None)),
+        sources=sources,
     )
 
 

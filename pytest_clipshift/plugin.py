@@ -51,6 +51,10 @@ def pytest_configure(config) -> None:
     except ClipShiftError as exc:
         raise pytest.UsageError(f"clipshift: {exc}") from None
     config.stash[_SESSION] = ClipShiftSession(cfg, budgets)
+    if config.pluginmanager.hasplugin("html"):
+        from .report_hooks import HtmlHooks
+
+        config.pluginmanager.register(HtmlHooks(lambda c: c.stash.get(_SESSION, None)), "clipshift-html")
 
 
 def session_of(config):
@@ -141,8 +145,11 @@ def pytest_runtest_makereport(item, call):
         results = getattr(helper, "results", None)
         result = results[-1] if results else None
     if result is not None and call.when == "call":
-        report.user_properties.append(("clipshift", {"augmentation": result.augmentation, "severity": result.severity,
-                                                     "cosine_mean": result.stat("cosine", "mean") if "cosine" in result.values else None}))
+        checks = [c for c in session_of(item.config).state.checks if c["test"] == item.nodeid]
+        verdict = "" if not checks else ("PASS" if all(c["passed"] for c in checks) else "FAIL")
+        report.user_properties.append(("clipshift", {
+            "augmentation": result.augmentation, "severity": result.severity, "verdict": verdict,
+            "cosine_mean": result.stat("cosine", "mean") if "cosine" in result.values else None}))
         from .report_hooks import attach_extras
 
         attach_extras(item, report, result)

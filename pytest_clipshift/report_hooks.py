@@ -1,5 +1,64 @@
-"""pytest-html extras for one test (filled in by the report)."""
+"""pytest-html hooks: the clipshift section, extra table columns and per-test figures.
+
+Every hook is optional, so the plugin loads and works without pytest-html installed.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+COLUMNS = ("augmentation", "severity", "cosine mean", "budget")
 
 
 def attach_extras(item, report, result) -> None:
+    """Put the test's worst-image overlay on the report (pytest-html shows ``report.extras``)."""
+    if not item.config.pluginmanager.hasplugin("html") or not result.overlay:
+        return
+    from pytest_html import extras
+
+    maker = extras.jpg if result.overlay.get("format") == "jpeg" else extras.png
+    report.extras = getattr(report, "extras", []) + [maker(result.overlay["b64"], name=f"{result.key} worst images")]
+
+
+def _properties(report) -> dict | None:
+    for key, value in getattr(report, "user_properties", []):
+        if key == "clipshift":
+            return value
     return None
+
+
+class HtmlHooks:
+    """Registered only when pytest-html is active."""
+
+    def __init__(self, session_getter):
+        self._session = session_getter
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_summary(self, prefix, summary, postfix, session):
+        cs = self._session(session.config)
+        if cs is None:
+            return
+        cs.finish()
+        if cs.run is not None:
+            from .report.html import report_sections
+
+            prefix.extend(report_sections(cs.run))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_table_header(self, cells):
+        cells.insert(2, '<th class="sortable" data-column-type="augmentation">augmentation</th>')
+        cells.insert(3, "<th>severity</th>")
+        cells.insert(4, '<th class="sortable" data-column-type="cosine">cosine mean</th>')
+        cells.insert(5, "<th>budget</th>")
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_table_row(self, report, cells):
+        import html
+
+        props = _properties(report) or {}
+        cosine = props.get("cosine_mean")
+        verdict = props.get("verdict", "")
+        cells.insert(2, f'<td class="col-augmentation">{html.escape(str(props.get("augmentation", "")))}</td>')
+        cells.insert(3, f'<td>{html.escape(str(props.get("severity", "")))}</td>')
+        cells.insert(4, f'<td class="col-cosine">{"" if cosine is None else f"{cosine:.4f}"}</td>')
+        cells.insert(5, f"<td>{html.escape(verdict)}</td>")

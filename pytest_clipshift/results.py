@@ -45,6 +45,7 @@ class ShiftResult:
     unchanged_images: int = 0
     embeddings: np.ndarray | None = None  # (N, D) augmented embeddings, for the distance matrix
     subset: bool = False  # measured on a subset of the run's images (a marker narrowed them)
+    overlay: dict | None = None  # JPEG of the worst images with attention (see overlays.py)
     _summaries: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)
 
     @property
@@ -91,6 +92,8 @@ class ShiftResult:
         }
         if self.subset:
             d["image_subset"] = list(self.image_names)
+        if self.overlay is not None:
+            d["overlay"] = self.overlay
         if include_embeddings and self.embeddings is not None:
             d["embeddings"] = encode_array(self.embeddings)
         return d
@@ -102,7 +105,8 @@ class ShiftResult:
         emb = decode_array(d["embeddings"]) if d.get("embeddings") else None
         subset = d.get("image_subset")
         return cls(d["augmentation"], parse_severity(d["severity"]), list(subset or names), values, seed,
-                   d.get("parameters", {}), d.get("unchanged_images", 0), emb, subset=subset is not None)
+                   d.get("parameters", {}), d.get("unchanged_images", 0), emb, subset=subset is not None,
+                   overlay=d.get("overlay"))
 
 
 def _num(x):

@@ -95,6 +95,8 @@ class ClipShiftSession:
         self.failed_gate = False
         self.json_written: Path | None = None
         self.saved: Path | None = None
+        self.overlays = bool(cfg.json_path or cfg.save or cfg.html)  # only a report shows them
+        self._finished = False
 
     # ------------------------------------------------------------------ configuration
     @property
@@ -203,6 +205,10 @@ class ClipShiftSession:
         recorded = {_result_key(x) for x in self.state.results}
         for r in run.results:
             r.subset = image_names is not None
+            if self.overlays and not r.subset:
+                from .overlays import worst_overlays
+
+                r.overlay = worst_overlays(encoder, image_set, r, self.cfg.seed)
             self._memo[(r.augmentation, r.severity, image_names, tuple(metric_list))] = r
             d = r.to_dict()
             if _result_key(d) not in recorded:
@@ -224,9 +230,10 @@ class ClipShiftSession:
 
     # ------------------------------------------------------------------ end of run
     def finish(self) -> None:
-        """Assemble the run (after xdist merging), write JSON, save, compare. Never raises."""
-        if not self.state.results:
+        """Assemble the run (after xdist merging), write JSON, save, compare. Runs once; never raises."""
+        if self._finished or not self.state.results:
             return
+        self._finished = True
         try:
             self.run = self.assemble()
         except ClipShiftError as exc:

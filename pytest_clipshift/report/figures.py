@@ -1,0 +1,130 @@
+"""Report figures as base64 PNG thumbnails (matplotlib, Agg backend)."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+
+from ..catalog import metric_info
+from ..results import severity_key
+
+DPI = 72
+KEY_METRICS = ("cosine", "l2_normalized", "attention_correlation", "patch_similarity")
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"font.size": 9, "axes.titlesize": 10, "axes.titleweight": "bold",
+                         "axes.spines.top": False, "axes.spines.right": False})
+    return plt
+
+
+def to_png(fig) -> str:
+    plt = _plt()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def dendrogram_png(run, severity) -> str | None:
+    from scipy.cluster.hierarchy import dendrogram
+
+    c = run.clustering(severity)
+    if c is None:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 3.2))
+    dendrogram(c.linkage, labels=c.labels, ax=ax, leaf_rotation=35, color_threshold=c.cut_height,
+               above_threshold_color="#888888")
+    ax.axhline(c.cut_height, color="#c0392b", linestyle="--", linewidth=1, label=f"cut at {c.cut_height:.3g}")
+    ax.set_title(f"Augmentations clustered by embedding distance ({severity_key(severity)}, {c.method} linkage)")
+    ax.set_ylabel("mean cosine distance")
+    ax.legend(loc="upper right", frameon=False)
+    for label in ax.get_xticklabels():
+        label.set_horizontalalignment("right")
+    return to_png(fig)
+
+
+def distance_heatmap_png(run, severity) -> str | None:
+    c = run.clustering(severity)
+    if c is None:
+        return None
+    order = [c.labels.index(lab) for lab in c.order]
+    d = c.distance[np.ix_(order, order)]
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.2, 4.2))
+    im = ax.imshow(d, cmap="viridis")
+    ax.set_xticks(range(len(order)), c.order, rotation=45, ha="right")
+    ax.set_yticks(range(len(order)), c.order)
+    ax.set_title(f"Pairwise cosine distance between views ({severity_key(severity)})")
+    ax.set_xlabel("view")
+    ax.set_ylabel("view")
+    fig.colorbar(im, ax=ax, label="mean cosine distance", shrink=0.8)
+    return to_png(fig)
+
+
+def distributions_png(run, severity, metric: str = "cosine") -> str | None:
+    rows = [r for r in run.results if r.severity == severity and not r.subset and metric in r.values]
+    if not rows:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 0.32 * len(rows) + 1.2))
+    data = [r.values[metric][~np.isnan(r.values[metric])] for r in rows]
+    ax.boxplot(data, vert=False, widths=0.6, showfliers=True, flierprops={"markersize": 3})
+    for i, vals in enumerate(data, start=1):
+        jitter = np.random.default_rng(i).uniform(-0.15, 0.15, len(vals))
+        ax.scatter(vals, i + jitter, s=6, alpha=0.5, color="#2c7fb8")
+    ax.set_yticks(range(1, len(rows) + 1), [r.augmentation for r in rows])
+    ax.invert_yaxis()
+    ax.set_xlabel(f"{metric} per image")
+    ax.set_title(f"Distribution of {metric} per augmentation ({severity_key(severity)})")
+    return to_png(fig)
+
+
+def severity_curves_png(run, metric: str) -> str | None:
+    by_aug: dict[str, list[tuple[int, float, float, float]]] = {}
+    for r in run.results:
+        if r.subset or not isinstance(r.severity, int) or metric not in r.values or r.augmentation == "identity":
+            continue
+        s = r.summary(metric)
+        by_aug.setdefault(r.augmentation, []).append((r.severity, s["mean"], s["ci95_low"], s["ci95_high"]))
+    if not any(len(v) > 1 for v in by_aug.values()):
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    for aug, points in sorted(by_aug.items()):
+        points.sort()
+        x = [p[0] for p in points]
+        ax.plot(x, [p[1] for p in points], marker="o", markersize=3, label=aug)
+        ax.fill_between(x, [p[2] for p in points], [p[3] for p in points], alpha=0.12)
+    ax.set_xlabel("severity")
+    ax.set_ylabel(f"{metric} (mean, 95% CI)")
+    ax.set_xticks(sorted({p[0] for v in by_aug.values() for p in v}))
+    direction = "higher is closer to clean" if metric_info(metric).higher_is_better else "lower is closer to clean"
+    ax.set_title(f"{metric} versus severity ({direction})")
+    ax.legend(fontsize=7, frameon=False, ncol=2, loc="best")
+    return to_png(fig)
+
+
+def layer_curves_png(run, metric: str = "layer_cka") -> str | None:
+    """Shift versus depth per augmentation (layer metrics), at each augmentation's first severity."""
+    rows = [r for r in run.results if not r.subset and f"{metric}@1" in r.values and r.augmentation != "identity"]
+    if not rows:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    for r in rows:
+        layers = sorted(int(k.split("@")[1]) for k in r.values if k.startswith(f"{metric}@"))
+        ax.plot(layers, [r.stat(f"{metric}@{k}", "mean") for k in layers], marker="o", markersize=3, label=r.key)
+    ax.set_xlabel("layer")
+    ax.set_ylabel(f"{metric} (mean)")
+    ax.set_title(f"Where in the network each augmentation bites ({metric} by layer)")
+    ax.legend(fontsize=7, frameon=False, ncol=2)
+    return to_png(fig)

@@ -1,0 +1,209 @@
+"""HTML pieces of the report, used inside pytest-html's page and by the standalone ``clipshift report``."""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..catalog import METRICS
+from ..results import severity_key
+from . import figures as F
+
+TABLE_COLUMNS = (("cosine", "mean"), ("cosine", "p05"), ("l2", "mean"), ("l2_normalized", "mean"),
+                 ("attention_correlation", "mean"), ("attention_inverse_mse", "mean"), ("patch_similarity", "mean"),
+                 ("edge_preservation", "mean"), ("detail_preservation", "mean"), ("layer_cka", "mean"))
+
+CSS = """
+.clipshift { font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif; color: #222; }
+.clipshift h2 { border-bottom: 2px solid #2c7fb8; padding-bottom: 4px; margin-top: 28px; }
+.clipshift h3 { margin: 18px 0 6px; }
+.clipshift table.cs { border-collapse: collapse; font-size: 13px; margin: 8px 0; }
+.clipshift table.cs th, .clipshift table.cs td { border: 1px solid #ddd; padding: 3px 8px; text-align: right; }
+.clipshift table.cs th { background: #f3f6f9; }
+.clipshift table.cs td.name, .clipshift table.cs th.name { text-align: left; font-family: monospace; }
+.clipshift td.pass { background: #e3f4e1; } .clipshift td.fail { background: #f9d6d5; font-weight: bold; }
+.clipshift tr.floor td { background: #f7f7f7; font-style: italic; }
+.clipshift .notice { background: #fff4d6; border-left: 4px solid #f0b400; padding: 6px 10px; margin: 8px 0; }
+.clipshift .figs { display: flex; flex-wrap: wrap; gap: 14px; align-items: flex-start; }
+.clipshift figure { margin: 0; } .clipshift figcaption { font-size: 12px; color: #555; max-width: 480px; }
+.clipshift dl.meta { display: grid; grid-template-columns: max-content auto; gap: 2px 14px; font-size: 13px; }
+.clipshift dl.meta dt { font-weight: bold; } .clipshift dl.meta dd { margin: 0; font-family: monospace; }
+.clipshift .worse { color: #b00020; font-weight: bold; } .clipshift .better { color: #1a7f37; }
+"""
+
+
+def _e(x) -> str:
+    return html.escape(str(x))
+
+
+def _fmt(v) -> str:
+    if v is None or v != v:
+        return "–"
+    a = abs(v)
+    return f"{v:.4f}" if a < 10 else f"{v:.2f}"
+
+
+def _img(b64: str | None, alt: str, fmt: str = "png", caption: str = "") -> str:
+    if not b64:
+        return ""
+    cap = f"<figcaption>{_e(caption)}</figcaption>" if caption else ""
+    return f'<figure><img class="cs-fig" alt="{_e(alt)}" src="data:image/{fmt};base64,{b64}">{cap}</figure>'
+
+
+def summary_html(run) -> str:
+    m = run.model
+    timing = run.extra.get("timing", {})
+    sevs = ", ".join(severity_key(s) for s in run.severities())
+    augs = ", ".join(dict.fromkeys(r.augmentation for r in run.results if not r.subset))
+    rows = [
+        ("model", m.get("name", "?")), ("fingerprint", m.get("fingerprint", "?")), ("class", m.get("class", "?")),
+        ("device / precision", f"{m.get('device', '?')} / {m.get('precision', '?')}"), ("seed", run.seed),
+        ("images", f"{len(run.image_names)} from {run.image_source} (hash {run.image_hash})"),
+        ("augmentations", augs), ("severities", sevs),
+        ("measure time", f"{timing.get('measure_seconds', '?')} s" if timing else "–"),
+        ("versions", ", ".join(f"{k} {v}" for k, v in run.versions.items())),
+    ]
+    notice = f'<div class="notice">{_e(m["notice"])}</div>' if m.get("notice") else ""
+    warnings = "".join(f'<div class="notice">warning: {_e(w)}</div>' for w in run.warnings)
+    meta = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in rows)
+    return f'<h2>clipshift summary</h2>{notice}<dl class="meta">{meta}</dl>{warnings}'
+
+
+def metric_table_html(run) -> str:
+    checks: dict[tuple, list[dict]] = {}
+    for c in run.budgets:
+        checks.setdefault((c["augmentation"], str(c["severity"]), c["metric"], c["stat"]), []).append(c)
+    cols = [(m, s) for m, s in TABLE_COLUMNS if any(m in r.values for r in run.results)]
+    head = '<th class="name">augmentation[severity]</th><th>n</th>' + "".join(
+        f'<th title="{_e(METRICS[m].description)}">{_e(m)}<br>{s}</th>' for m, s in cols) + "<th>budget</th>"
+    body = []
+    for r in run.results:
+        if r.subset:
+            continue
+        cells = []
+        for m, s in cols:
+            cls = ""
+            found = checks.get((r.augmentation, str(r.severity), m, s), [])
+            if found:
+                cls = "pass" if all(c["passed"] for c in found) else "fail"
+            cells.append(f'<td class="{cls}">{_fmt(r.stat(m, s)) if m in r.values else "–"}</td>')
+        mine = [c for (a, sv, _, _), cs in checks.items() for c in cs if a == r.augmentation and sv == str(r.severity)]
+        if mine:
+            failed = [c for c in mine if not c["passed"]]
+            verdict = ('<td class="fail">FAIL: ' + _e("; ".join(f"{c['metric']}.{c['stat']} {c['op']} {c['threshold']:g}"
+                                                                 for c in failed)) + "</td>") if failed else \
+                f'<td class="pass">PASS ({len(mine)})</td>'
+        else:
+            verdict = "<td>–</td>"
+        floor = ' class="floor"' if r.augmentation == "identity" else ""
+        body.append(f'<tr{floor}><td class="name">{_e(r.key)}</td><td>{r.n_images}</td>{"".join(cells)}{verdict}</tr>')
+    return (f'<h2>Metrics</h2><p>Means over images (p05: the 5th percentile). The <i>identity</i> rows are the noise '
+            f'floor: preprocessing only. Cells with a budget are green (kept) or red (broken).</p>'
+            f'<table class="cs" id="clipshift-metrics"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>')
+
+
+def ranking_html(run) -> str:
+    parts = []
+    for sev in run.severities():
+        ranked = [(a, v) for a, v in run.ranking("cosine", sev) if a != "identity"]
+        if len(ranked) > 1:
+            items = "".join(f"<li><code>{_e(a)}</code> {_fmt(v)}</li>" for a, v in ranked)
+            parts.append(f"<div><b>{severity_key(sev)}</b><ol>{items}</ol></div>")
+    if not parts:
+        return ""
+    return ('<h2>Ranking by embedding shift</h2><p>Most shift first (lowest mean cosine similarity).</p>'
+            f'<div class="figs">{"".join(parts)}</div>')
+
+
+def figures_html(run) -> str:
+    out = ["<h2>Figures</h2>"]
+    for sev in run.severities():
+        figs = [
+            _img(F.dendrogram_png(run, sev), f"dendrogram {severity_key(sev)}",
+                 caption="Hierarchical clustering of {original, each augmentation} by mean cosine distance of embeddings."),
+            _img(F.distance_heatmap_png(run, sev), f"distance heatmap {severity_key(sev)}"),
+            _img(F.distributions_png(run, sev), f"cosine distributions {severity_key(sev)}"),
+        ]
+        figs = [f for f in figs if f]
+        if figs:
+            out.append(f"<h3>Severity {_e(severity_key(sev))}</h3><div class=\"figs\">{''.join(figs)}</div>")
+    curves = [_img(F.severity_curves_png(run, m), f"{m} versus severity") for m in F.KEY_METRICS
+              if any(m in r.values for r in run.results)]
+    curves.append(_img(F.layer_curves_png(run), "layer-wise shift"))
+    curves = [c for c in curves if c]
+    if curves:
+        out.append(f'<h3>Across severities and layers</h3><div class="figs">{"".join(curves)}</div>')
+    out.append(worst_images_html(run))
+    return "".join(out)
+
+
+def worst_images_html(run) -> str:
+    latest: dict[str, object] = {}
+    for r in run.results:
+        if not r.subset and r.overlay:
+            latest[r.augmentation] = r  # canonical order: the last is the strongest severity
+    if not latest:
+        return ""
+    figs = "".join(_img(r.overlay["b64"], f"worst images {r.key}", r.overlay.get("format", "jpeg"),
+                        caption=f"{r.key}: clean (left) and augmented (right), last-layer attention overlaid")
+                   for r in latest.values())
+    return f'<h3>Images that moved most</h3><div class="figs">{figs}</div>'
+
+
+def report_sections(run) -> list[str]:
+    return [f"<style>{CSS}</style>", '<div class="clipshift">', summary_html(run), metric_table_html(run),
+            ranking_html(run), figures_html(run), comparison_section(run), "</div>"]
+
+
+def comparison_section(run) -> str:
+    comp = run.extra.get("comparison")
+    if not comp:
+        return ""
+    rows = []
+    for d in comp["deltas"]:
+        if d["stat"] != "mean" and not d["failed"]:
+            continue
+        cls = "worse" if d["worse_by"] > 0 else "better"
+        fail = f'<td class="fail">{_e(", ".join(d["failed"]))}</td>' if d["failed"] else "<td></td>"
+        rows.append(f'<tr><td class="name">{_e(d["augmentation"])}[{_e(severity_key(d["severity"]))}]</td>'
+                    f'<td class="name">{_e(d["metric"])}.{_e(d["stat"])}</td><td>{_fmt(d["baseline"])}</td>'
+                    f'<td>{_fmt(d["candidate"])}</td><td class="{cls}">{d["delta"]:+.4f}</td>{fail}</tr>')
+    return (f'<h2>Compared with {_e(comp["baseline"])}</h2><p>{comp["failed"]} regression(s) beyond tolerance '
+            f'(rules: {_e(", ".join(comp["rules"]) or "none")}).</p><table class="cs" id="clipshift-compare"><thead><tr>'
+            '<th class="name">cell</th><th class="name">metric</th><th>baseline</th><th>candidate</th><th>delta</th>'
+            f'<th>failed rule</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+def _page(title: str, body: str) -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title></head>'
+            f'<body style="max-width:1200px;margin:auto;padding:12px"><h1 class="clipshift">{_e(title)}</h1>'
+            f'<p class="clipshift">generated {stamp} by pytest-clipshift</p>{body}</body></html>')
+
+
+def write_report(run, path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(_page(f"clipshift report: {run.model.get('name', '?')}", "".join(report_sections(run))), encoding="utf-8")
+    return path
+
+
+def write_compare_report(baseline, candidate, comparison, path) -> Path:
+    rows = []
+    for d in comparison.deltas:
+        cls = "worse" if d.worse_by > 0 else "better"
+        fail = f'<td class="fail">{_e(", ".join(d.failed))}</td>' if d.failed else "<td></td>"
+        rows.append(f'<tr><td class="name">{_e(d.augmentation)}[{_e(severity_key(d.severity))}]</td>'
+                    f'<td class="name">{_e(d.metric)}.{_e(d.stat)}</td><td>{_fmt(d.baseline)}</td><td>{_fmt(d.candidate)}</td>'
+                    f'<td class="{cls}">{d.candidate - d.baseline:+.4f}</td>{fail}</tr>')
+    side = (f'<div class="figs"><div><h3>baseline</h3>{summary_html(baseline)}</div>'
+            f'<div><h3>candidate</h3>{summary_html(candidate)}</div></div>')
+    body = (f'<style>{CSS}</style><div class="clipshift">{side}<h2>Deltas</h2><p>{len(comparison.failures)} '
+            f'regression(s) beyond tolerance; red: the candidate moved more than the baseline.</p>'
+            '<table class="cs" id="clipshift-compare"><thead><tr><th class="name">cell</th><th class="name">metric</th>'
+            '<th>baseline</th><th>candidate</th><th>delta</th><th>failed rule</th></tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>')
+    path = Path(path)
+    path.write_text(_page("clipshift comparison", body), encoding="utf-8")
+    return path

@@ -1,0 +1,125 @@
+"""The HTML report: through pytest-html (with and without xdist), standalone, compare view, size,
+and a real browser."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pytest_clipshift.cli import main
+
+from .test_plugin import BUDGETS, project  # noqa: F401  (the fixture)
+
+pytest_plugins = ["pytester"]
+
+
+def images_in(text: str) -> list[str]:
+    return re.findall(r'src="data:image/(?:png|jpeg);base64,([A-Za-z0-9+/=]{40,})"', text.replace("\\u003d", "="))
+
+
+def test_pytest_html_report_carries_the_clipshift_section(project):
+    result = project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml", "--html=report.html",
+                               "--self-contained-html")
+    assert result.ret == 1
+    text = (project.path / "report.html").read_text()
+    for piece in ("clipshift summary", "fingerprint", "clipshift-metrics", "identity[s1]", "gaussian_noise[s5]",
+                  "dendrogram s1", "distance heatmap s5", "cosine distributions s1",
+                  "versus severity", "Images that moved most", "FAIL: patch_similarity.mean &gt;= 0.99"):
+        assert piece in text, piece
+    assert len(images_in(text)) >= 8
+    # the extra table columns and the per-test overlay extra
+    assert "cosine mean" in text and "augmentation</th>" in text
+    assert "worst images" in text
+
+
+def test_report_with_xdist(project):
+    pytest.importorskip("xdist")
+    result = project.runpytest_subprocess("--clipshift", "--clipshift-budgets=budgets.toml", "--html=x.html",
+                                          "--self-contained-html", "-n", "2")
+    assert result.ret == 1
+    text = (project.path / "x.html").read_text()
+    assert "clipshift summary" in text and "gaussian_noise[s5]" in text and len(images_in(text)) >= 8
+
+
+def test_plugin_works_without_pytest_html(project):
+    result = project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml", "-p", "no:html")
+    result.assert_outcomes(passed=5, failed=1)
+
+
+def test_standalone_report_and_compare_commands(project, capsys):
+    project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml", "--clipshift-json=run.json")
+    run = project.path / "run.json"
+    out = project.path / "standalone.html"
+    assert main(["report", str(run), "-o", str(out)]) == 0
+    text = out.read_text()
+    assert "clipshift summary" in text and "clipshift-metrics" in text and len(images_in(text)) >= 8
+    # compare: identical runs pass, a tolerance the candidate breaks fails, a broken file is exit 2
+    assert main(["compare", str(run), str(run), "--fail", "cosine.mean:1%"]) == 0
+    data = json.loads(run.read_text())
+    for r in data["results"]:
+        pi = r["metrics"]["cosine"]["per_image"]
+        r["metrics"]["cosine"]["per_image"] = [v - 0.2 for v in pi]
+        r["metrics"]["cosine"]["mean"] -= 0.2
+    worse = project.path / "worse.json"
+    worse.write_text(json.dumps(data))
+    side = project.path / "compare.html"
+    assert main(["compare", str(run), str(worse), "--fail", "cosine.mean:1%", "-o", str(side)]) == 1
+    assert "regression(s) beyond tolerance" in capsys.readouterr().err
+    assert 'class="fail"' in side.read_text()
+    (project.path / "broken.json").write_text('{"schema": "clipshift-results/0"}')
+    assert main(["compare", str(run), str(project.path / "broken.json")]) == 2
+    assert "incompatible version" in capsys.readouterr().err
+    assert main(["report", str(project.path / "missing.json")]) == 2
+
+
+def test_full_grid_report_stays_small(pytester):
+    """9 augmentations x 5 severities x 32 images: the self-contained report stays under 5 MB."""
+    pytester.makefile(".toml", budgets='[settings]\nseverities = [1, 2, 3, 4, 5]\n[defaults]\n"cosine.mean" = 0.0\n')
+    result = pytester.runpytest("--clipshift", "--clipshift-model=demo", "--clipshift-images=demo-scenes",
+                                "--clipshift-max-images=32", "--clipshift-budgets=budgets.toml", "--clipshift-device=cpu",
+                                "--clipshift-no-cache", "--html=big.html", "--self-contained-html")
+    result.assert_outcomes(passed=50)
+    size = (pytester.path / "big.html").stat().st_size
+    assert size < 5 * 1024 * 1024, size
+
+
+CHECK_SCRIPT = """<script>
+window.addEventListener('load', () => setTimeout(() => {
+  // pytest-html's own media viewers hold <img src=""> until a row is opened: count embedded images only
+  const imgs = [...document.images].filter(i => i.getAttribute('src') && i.getAttribute('src').startsWith('data:'));
+  const rows = document.querySelectorAll('#clipshift-metrics tbody tr').length;
+  document.body.setAttribute('data-check', JSON.stringify({
+    images: imgs.length, broken: imgs.filter(i => !(i.complete && i.naturalWidth > 0)).length, rows: rows}));
+}, 500));
+</script>"""
+
+
+def chromium():
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(chromium() is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_report_in_a_real_browser(project, tmp_path):
+    project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml", "--html=report.html", "--self-contained-html")
+    page = (project.path / "report.html").read_text()
+    probe = project.path / "probe.html"
+    probe.write_text(page.replace("</body>", CHECK_SCRIPT + "</body>"))
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run([chromium(), *flags, "--virtual-time-budget=10000", "--dump-dom", probe.as_uri()],
+                         capture_output=True, text=True, timeout=120).stdout
+    found = re.search(r"data-check=\"([^\"]+)\"", dom)
+    assert found, dom[-2000:]
+    check = json.loads(found.group(1).replace("&quot;", '"'))
+    assert check["images"] >= 8 and check["broken"] == 0
+    assert check["rows"] == 6  # identity, noise and flip at s1 and s5
+    shot = Path(project.path / "report.png")
+    subprocess.run([chromium(), *flags, "--window-size=1280,2400", f"--screenshot={shot}", probe.as_uri()],
+                   capture_output=True, timeout=120)
+    assert shot.exists() and shot.stat().st_size > 10_000
