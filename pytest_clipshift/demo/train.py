@@ -133,8 +133,19 @@ def train(settings: TrainSettings, out_dir: Path | None = None, log=print):
     import torch
     from transformers import CLIPImageProcessor
 
+    previous = (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled())
     torch.set_num_threads(settings.threads)
     torch.use_deterministic_algorithms(True)
+    try:
+        return _train(settings, out_dir, log)
+    finally:  # leave the process as it was (the tests train inside a test session)
+        torch.set_num_threads(previous[0])
+        torch.use_deterministic_algorithms(previous[1])
+
+
+def _train(settings: TrainSettings, out_dir: Path | None, log):
+    import torch
+
     work = Path(out_dir) if out_dir else None
     tok_dir = work if work else Path(_tempdir())
     tokenizer = build_tokenizer(tok_dir, settings.max_text_len)
