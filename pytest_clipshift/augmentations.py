@@ -314,3 +314,38 @@ def describe_levels() -> str:
         cells = [", ".join(f"{k}={v}" for k, v in aug.params[s].items()) or "-" for s in (*SEVERITIES, PAPER)]
         lines.append(f"| {aug.name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- continuous strength
+def _strength_params(name: str, t: float) -> dict[str, Any]:
+    """Parameters of built-in ``name`` at continuous strength ``t`` in [0, 1] (0 = no change)."""
+    t = float(min(max(t, 0.0), 1.0))
+    table: dict[str, Callable[[float], dict[str, Any]]] = {
+        "gaussian_noise": lambda t: {"std": (0.9 * t, 0.9 * t)},
+        "gaussian_blur": lambda t: {"sigma": (0.05 + 6 * t, 0.05 + 6 * t)},
+        "color_jitter": lambda t: {"b": 0.6 * t, "c": 0.6 * t, "s": 0.6 * t, "h": 0.45 * t},
+        "shift_scale_rotate": lambda t: {"shift": 0.2 * t, "scale": 0.3 * t, "rotate": 60 * t},
+        "elastic": lambda t: {"alpha": 500 * t, "sigma": 12},
+        "perspective": lambda t: {"scale": (0.3 * t * 0.9, 0.3 * t)},
+        "brightness_contrast": lambda t: {"limit": 0.7 * t},
+        "coarse_dropout": lambda t: {"holes": (int(round(30 * t)), int(round(30 * t))), "size": 16 / 224},
+    }
+    if name not in table:
+        raise ConfigError(f"augmentation {name!r} has no continuous strength; those that do: {', '.join(table)}")
+    return table[name](t)
+
+
+CONTINUOUS = ("gaussian_noise", "gaussian_blur", "color_jitter", "shift_scale_rotate", "elastic", "perspective",
+              "brightness_contrast", "coarse_dropout")
+
+
+def at_strength(name: str, t: float) -> str:
+    """Register (once) and return the name of ``name`` at continuous strength ``t`` (severity 1)."""
+    base = get_augmentation(name)
+    label = f"{name}@{t:.5f}"
+    reg = registry()
+    if label not in reg:
+        params = _strength_params(name, t)
+        reg[label] = Augmentation(label, base.factory, {1: params}, base.geometric,
+                                  f"{name} at strength {t:.5f}", base.kind)
+    return label

@@ -58,6 +58,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("clipshift_cache_dir", "string", ".clipshift/cache", "embedding cache folder", "DIR"),
     Option("clipshift_no_cache", "bool", False, "do not read or write the embedding cache"),
     Option("clipshift_shard", "string", None, "run shard K of N of the clipshift items (stable split by item id), e.g. 2/4", "K/N"),
+    Option("clipshift_labels", "args", None, "zero-shot label names for the text metrics (default: the image set's own labels)", "LABEL", nargs="+"),
+    Option("clipshift_prompt_template", "string", "a photo of a {}", "zero-shot prompt template; {} is replaced by the label", "TEXT"),
     Option("clipshift_canvas_size", "int", 224, "side in px of the canvas augmentations act on (at least the model's input size)", "PX"),
 )
 
@@ -110,6 +112,8 @@ class ClipShiftConfig:
     canvas_size: int
     root: Path
     html: bool
+    labels: list[str]
+    prompt_template: str
     sources: dict[str, str] = field(default_factory=dict)  # option -> "command line" / "ini" / "default"
 
 
@@ -219,6 +223,7 @@ def resolve(config) -> ClipShiftConfig:
         compare_paired=bool(values["clipshift_compare_paired"]), update_baseline=bool(values["clipshift_update_baseline"]),
         cache_dir=None if values["clipshift_no_cache"] else path_of("clipshift_cache_dir"),
         shard=shard, canvas_size=canvas, root=images_base, html=bool(config.getoption("htmlpath", None)),
+        labels=list(values["clipshift_labels"] or []), prompt_template=str(values["clipshift_prompt_template"]),
         sources=sources,
     )
 

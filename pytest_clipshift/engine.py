@@ -69,11 +69,13 @@ def measure(
     cache: EmbeddingCache | None = None,
     progress: Progress | None = None,
     keep_embeddings: bool = True,
+    text=None,
 ) -> RunResult:
     """Measure how far ``encoder``'s embeddings and attention move under each augmentation.
 
     ``augmentations``: names (each measured at every one of ``severities``, default [3]) or
-    (name, severity) pairs. ``metrics``: names from ``catalog.METRICS``. The same arguments give
+    (name, severity) pairs. ``metrics``: names from ``catalog.METRICS``; the text metrics need
+    ``text=TextSpec(labels=[...])`` (see textalign.py). The same arguments give
     the same numbers: every random draw derives from ``seed``.
     """
     if len(images) == 0:
@@ -82,12 +84,18 @@ def measure(
         raise ConfigError(f"batch_size and chunk_size must be positive, got {batch_size} and {chunk_size}")
     metric_names = validate_metrics(metrics)
     needs = {metric_info(m).needs for m in metric_names}
+    scorer = None
     if "text" in needs:
-        raise ConfigError("text metrics are measured by measure_text_alignment, not measure")
+        if text is None:
+            raise ConfigError("text metrics (zero_shot_flip, text_similarity_drop, direction_probe) need text=TextSpec(labels=...)")
+        from .textalign import TextScorer
+
+        scorer = TextScorer(encoder, text, list(images.names))
     pairs = expand_pairs(augmentations, severities)
     want_attention = "attention" in needs
     want_layers = "layers" in needs
     run = _Run(encoder, images, pairs, metric_names, seed, batch_size, cache, progress, want_attention, want_layers)
+    run.scorer = scorer
     started = time.perf_counter()
     for start in range(0, len(images), chunk_size):
         run.chunk(list(range(start, min(start + chunk_size, len(images)))))
@@ -263,6 +271,9 @@ class _Run:
                 values["edge_preservation"] = M.edge_preservation(clean_imgs, aug_imgs)
             if "detail_preservation" in names:
                 values["detail_preservation"] = M.detail_preservation(clean_imgs, aug_imgs)
+        if getattr(self, "scorer", None) is not None:
+            image_index = np.array([j.image for j in batch])
+            values.update(self.scorer.scores(ce, enc.embeddings, image_index, [self.pairs[j.pair][0] for j in batch]))
         if self.want_layers:
             ch = clean.hidden_states[rows][:, 1:]  # (B, L, T, d): the output of each layer
             ah = enc.hidden_states[:, 1:]

@@ -43,6 +43,17 @@ class ClipShiftHelper:
         return result
 
 
+    def measure_strength(self, augmentation: str, strength: float, *, metrics=None):
+        """Measure a built-in augmentation at a continuous strength in [0, 1] (for hypothesis tests)."""
+        result = self._session.measure_strength(augmentation, strength, metrics=metrics)
+        self.results.append(result)
+        return result
+
+    def breaking_point(self, augmentation: str, rule: str = "cosine.mean >= 0.9", **kwargs):
+        """Bisect for the mildest strength of ``augmentation`` that breaks ``rule``; shown in the report."""
+        return self._session.breaking_point(augmentation, rule, **kwargs)
+
+
 def _session(request):
     from .plugin import session_of
 

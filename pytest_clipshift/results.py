@@ -83,7 +83,7 @@ class ShiftResult:
         metrics = {}
         for name, vals in self.values.items():
             s = dict(self.summary(name))
-            s["ci95"] = [s.pop("ci95_low"), s.pop("ci95_high")]
+            s["ci95"] = [_num(s.pop("ci95_low")), _num(s.pop("ci95_high"))]
             s["per_image"] = [_num(x) for x in np.asarray(vals, np.float64)]
             metrics[name] = {k: _num(v) if isinstance(v, float) else v for k, v in s.items()}
         d = {

@@ -46,6 +46,7 @@ class ProcessState:
     clean_embeddings: dict | None = None
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    breaking_points: list[dict] = field(default_factory=list)
     cache: dict = field(default_factory=lambda: {"hits": 0, "misses": 0})
 
     def merge(self, other: "ProcessState") -> None:
@@ -62,6 +63,7 @@ class ProcessState:
             if w not in self.warnings:
                 self.warnings.append(w)
         self.seconds += other.seconds
+        self.breaking_points += [b for b in other.breaking_points if b not in self.breaking_points]
         for k in ("hits", "misses"):
             self.cache[k] = self.cache.get(k, 0) + other.cache.get(k, 0)
 
@@ -191,7 +193,7 @@ class ClipShiftSession:
         image_set = self.images if image_names is None else self.images.subset(list(image_names))
         started = time.perf_counter()
         run = measure(encoder, image_set, pairs, metrics=metric_list, seed=self.cfg.seed,
-                      batch_size=self.cfg.batch_size, cache=self.cache)
+                      batch_size=self.cfg.batch_size, cache=self.cache, text=self._text_spec(metric_list, image_set))
         self.state.seconds += time.perf_counter() - started
         if self.cache is not None:
             self.state.cache = {"hits": self.cache.hits, "misses": self.cache.misses}
@@ -205,14 +207,53 @@ class ClipShiftSession:
         recorded = {_result_key(x) for x in self.state.results}
         for r in run.results:
             r.subset = image_names is not None
-            if self.overlays and not r.subset:
+            probe = "@" in r.augmentation  # a breaking-point probe: kept in breaking_points, not in the table
+            if self.overlays and not r.subset and not probe:
                 from .overlays import worst_overlays
 
                 r.overlay = worst_overlays(encoder, image_set, r, self.cfg.seed)
             self._memo[(r.augmentation, r.severity, image_names, tuple(metric_list))] = r
             d = r.to_dict()
-            if _result_key(d) not in recorded:
+            if not probe and _result_key(d) not in recorded:
                 self.state.results.append(d)
+
+    def _text_spec(self, metric_list, image_set):
+        from .catalog import metric_info
+
+        if not any(metric_info(m).needs == "text" for m in metric_list):
+            return None
+        from .textalign import TextSpec
+
+        labels = list(self.cfg.labels)
+        if not labels and image_set.labels:
+            if self.cfg.images.startswith("demo-scenes"):
+                from .demo.scenes import LABELS
+
+                labels = [f"{c} {s}" for c, s in LABELS]
+            else:
+                labels = sorted(set(image_set.labels))
+        if not labels:
+            raise ConfigError("text metrics need label prompts: set --clipshift-labels (or ini clipshift_labels); "
+                              f"the image set {image_set.source!r} carries no labels")
+        own = image_set.labels if image_set.labels and all(lab in labels for lab in image_set.labels) else None
+        return TextSpec(labels, self.cfg.prompt_template, own)
+
+    def measure_strength(self, augmentation: str, strength: float, *, metrics=None):
+        """Measure a built-in augmentation at a continuous strength in [0, 1]."""
+        from .augmentations import at_strength
+
+        return self.measure(at_strength(augmentation, strength), 1, metrics=metrics)
+
+    def breaking_point(self, augmentation: str, rule: str, *, tolerance: float = 0.02, max_steps: int = 8):
+        """The mildest strength of ``augmentation`` at which ``rule`` fails; recorded for the report."""
+        from .breaking import find_breaking_point, parse_rule_text
+
+        parsed = parse_rule_text(rule)
+        point = find_breaking_point(
+            lambda t: self.measure_strength(augmentation, t).stat(parsed.metric, parsed.stat),
+            augmentation, parsed, tolerance=tolerance, max_steps=max_steps)
+        self.state.breaking_points.append(point.to_dict())
+        return point
 
     # ------------------------------------------------------------------ budgets
     def check(self, result, test: str, override: dict | None = None) -> list[Check]:
@@ -263,6 +304,8 @@ class ClipShiftSession:
                         results, clean, settings, warnings=list(self.state.warnings), budgets=self.state.checks)
         run.sort()
         run.extra["timing"] = {"measure_seconds": round(self.state.seconds, 3), "cache": self.state.cache}
+        if self.state.breaking_points:
+            run.extra["breaking_points"] = sorted(self.state.breaking_points, key=lambda b: (b["augmentation"], b["rule"]))
         return run
 
     def _compare(self) -> None:

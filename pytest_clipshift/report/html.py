@@ -151,9 +151,25 @@ def worst_images_html(run) -> str:
     return f'<h3>Images that moved most</h3><div class="figs">{figs}</div>'
 
 
+def breaking_points_html(run) -> str:
+    points = run.extra.get("breaking_points")
+    if not points:
+        return ""
+    rows = []
+    for p in points:
+        breaks = "holds up to 1" if p["strength"] is None else f"{p['strength']:.3f}"
+        rows.append(f'<tr><td class="name">{_e(p["augmentation"])}</td><td class="name">{_e(p["rule"])}</td>'
+                    f'<td>{breaks}</td><td>{p["holds_at"]:.3f}</td><td>{len(p["steps"])}</td></tr>')
+    rows = "".join(rows)
+    return ('<h2>Breaking points</h2><p>The mildest strength (0 = none, 1 = the strongest built-in level) at which '
+            'each augmentation breaks the rule, found by bisection.</p><table class="cs" id="clipshift-breaking">'
+            '<thead><tr><th class="name">augmentation</th><th class="name">rule</th><th>breaks at</th>'
+            f'<th>holds at</th><th>probes</th></tr></thead><tbody>{rows}</tbody></table>')
+
+
 def report_sections(run) -> list[str]:
     return [f"<style>{CSS}</style>", '<div class="clipshift">', summary_html(run), metric_table_html(run),
-            ranking_html(run), figures_html(run), comparison_section(run), "</div>"]
+            ranking_html(run), breaking_points_html(run), figures_html(run), comparison_section(run), "</div>"]
 
 
 def comparison_section(run) -> str:

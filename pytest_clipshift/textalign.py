@@ -1,0 +1,97 @@
+"""Text-aligned shift: zero-shot stability and the augmentation direction probe.
+
+* ``zero_shot_flip``: 1 when the top-1 label (over the label prompts) of the augmented image differs
+  from the clean image's, else 0. Its mean is the flip rate.
+* ``text_similarity_drop``: cos(clean, own prompt) - cos(augmented, own prompt), the own prompt being
+  the image's known label, or the clean image's top-1 label when the set carries none.
+* ``direction_probe``: cos(shift, text direction of the augmentation) minus the mean over control
+  directions, with shift = unit(augmented) - unit(clean) and a text direction = unit(T(prompt naming
+  the augmentation)) - unit(T(neutral prompt)). Above 0: the model "sees" the augmentation as the
+  concept its prompt names, more than it sees unrelated concepts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import ConfigError
+
+AUGMENTATION_PROMPTS = {
+    "gaussian_noise": "a noisy grainy photo", "gaussian_blur": "a blurry photo",
+    "color_jitter": "a photo with strange colours", "shift_scale_rotate": "a rotated photo",
+    "horizontal_flip": "a mirrored photo", "elastic": "a warped photo", "perspective": "a photo taken at an angle",
+    "brightness_contrast": "an overexposed photo", "coarse_dropout": "a photo with black squares",
+}
+CONTROL_PROMPTS = ("a photo of a dog", "a photo at night", "a drawing of a house", "a photo of food")
+NEUTRAL_PROMPT = "a photo"
+
+
+@dataclass
+class TextSpec:
+    labels: list[str]
+    template: str = "a photo of a {}"
+    image_labels: list[str | None] | None = None
+    augmentation_prompts: dict[str, str] = field(default_factory=lambda: dict(AUGMENTATION_PROMPTS))
+    controls: tuple[str, ...] = CONTROL_PROMPTS
+    neutral: str = NEUTRAL_PROMPT
+
+    def __post_init__(self) -> None:
+        if len(self.labels) < 2:
+            raise ConfigError(f"zero-shot metrics need at least two labels, got {self.labels}")
+        if "{}" not in self.template:
+            raise ConfigError(f"prompt template {self.template!r} must contain {{}} where the label goes")
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, np.float64)
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+class TextScorer:
+    """Text embeddings computed once; scores per batch."""
+
+    def __init__(self, encoder, spec: TextSpec, image_names: list[str]):
+        if not hasattr(encoder, "encode_text"):
+            raise ConfigError(f"model {encoder.name} has no text tower (encode_text): text metrics are not available")
+        self.encoder, self.spec = encoder, spec
+        self.label_text = _unit(encoder.encode_text([spec.template.format(lab) for lab in spec.labels]))
+        self.own = None
+        if spec.image_labels is not None:
+            missing = {lab for lab in spec.image_labels if lab is not None and lab not in spec.labels}
+            if missing:
+                raise ConfigError(f"image labels {sorted(missing)} are not among the label prompts {spec.labels}")
+            self.own = np.array([spec.labels.index(lab) if lab is not None else -1 for lab in spec.image_labels])
+        neutral = _unit(encoder.encode_text([spec.neutral]))[0]
+        self.controls = _unit(_unit(encoder.encode_text(list(spec.controls))) - neutral)
+        self._neutral = neutral
+        self._directions: dict[str, np.ndarray | None] = {}
+
+    def direction(self, augmentation: str) -> np.ndarray | None:
+        base = augmentation.split("@")[0]
+        if base not in self._directions:
+            prompt = self.spec.augmentation_prompts.get(base)
+            self._directions[base] = None if prompt is None else _unit(_unit(self.encoder.encode_text([prompt]))[0] - self._neutral)
+        return self._directions[base]
+
+    def scores(self, clean: np.ndarray, augmented: np.ndarray, image_index: np.ndarray, augmentations: list[str]) -> dict:
+        c, a = _unit(clean), _unit(augmented)
+        sc, sa = c @ self.label_text.T, a @ self.label_text.T
+        top_c, top_a = sc.argmax(1), sa.argmax(1)
+        own = top_c.copy()
+        if self.own is not None:
+            known = self.own[image_index]
+            own = np.where(known >= 0, known, top_c)
+        rows = np.arange(len(c))
+        shift = a - c
+        norm = np.linalg.norm(shift, axis=1)
+        probe = np.full(len(c), np.nan)
+        for k, name in enumerate(augmentations):
+            d = self.direction(name)
+            if d is None or norm[k] < 1e-9:
+                continue  # no prompt for this augmentation, or no shift: undefined, not 0
+            s = shift[k] / norm[k]
+            probe[k] = float(s @ d - np.mean(self.controls @ s))
+        return {"zero_shot_flip": (top_c != top_a).astype(np.float64),
+                "text_similarity_drop": sc[rows, own] - sa[rows, own], "direction_probe": probe}
