@@ -7,7 +7,7 @@ batch is augmented in a worker thread while the model runs the current one.
 
 from __future__ import annotations
 
-import itertools
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -140,7 +140,10 @@ class _Run:
         self.unchanged = [0] * len(pairs)
         self.total = n * (1 + len(pairs))
         self.done = 0
-        self.pool = ThreadPoolExecutor(max_workers=1)
+        # augmenting runs beside the model: a few threads (OpenCV and numpy release the GIL)
+        self.workers = max(1, min(4, (os.cpu_count() or 2) // 2))
+        self.pool = ThreadPoolExecutor(max_workers=self.workers + 1)
+        self.edge_maps: dict[int, np.ndarray] = {}
         self.fingerprint = encoder.fingerprint
         self.prep_signature = str(encoder.info.get("preprocessing")) + str(encoder.canvas_size)
 
@@ -173,6 +176,7 @@ class _Run:
 
     # -------------------------------------------------------------------------------------------
     def chunk(self, idx: list[int]) -> None:
+        self.edge_maps.clear()  # per chunk: memory stays bounded
         jobs: list[_Job] = []
         clean_cached = {}
         for i in idx:
@@ -220,11 +224,14 @@ class _Run:
             self._tick(len(batch))
 
     def _augment(self, batch: list[_Job], canvases: dict[int, np.ndarray]):
-        out = []
-        for job in batch:
+        def one(job):
             name, sev = self.pairs[job.pair]
-            out.append(apply_augmentation(name, canvases[job.image], sev, self.seed, self.images.hashes[job.image]))
-        return out
+            return apply_augmentation(name, canvases[job.image], sev, self.seed, self.images.hashes[job.image])
+
+        if self.workers == 1 or len(batch) < 4:
+            return [one(job) for job in batch]
+        with ThreadPoolExecutor(max_workers=self.workers) as inner:
+            return list(inner.map(one, batch))
 
     def _encode(self, canvases: np.ndarray, labels: list[tuple[int, str, object]]):
         enc = self.encoder.encode(canvases, attention=self.want_attention, hidden_states=self.want_layers)
@@ -268,7 +275,9 @@ class _Run:
             if "patch_similarity" in names:
                 values["patch_similarity"] = M.patch_similarity(clean_imgs, aug_imgs)
             if "edge_preservation" in names:
-                values["edge_preservation"] = M.edge_preservation(clean_imgs, aug_imgs)
+                # one edge map per clean image, reused by every augmentation of it
+                edges = np.stack([self._clean_edges(j.image, canvases) for j in batch])
+                values["edge_preservation"] = M.edge_preservation(clean_imgs, aug_imgs, original_edges=edges)
             if "detail_preservation" in names:
                 values["detail_preservation"] = M.detail_preservation(clean_imgs, aug_imgs)
         if getattr(self, "scorer", None) is not None:
@@ -294,6 +303,11 @@ class _Run:
             self._store(job, enc.embeddings[k], row, unchanged)
             if self.cache is not None and job.key is not None:
                 self.cache.put(self.fingerprint, job.key, enc.embeddings[k], {**row, "_unchanged": int(unchanged)})
+
+    def _clean_edges(self, image: int, canvases) -> np.ndarray:
+        if image not in self.edge_maps:
+            self.edge_maps[image] = M.edge_map(M._grey(canvases[image][None]))[0]
+        return self.edge_maps[image]
 
     def _store(self, job: _Job, embedding, row: dict, unchanged: bool) -> None:
         for m in self.stored_metrics:

@@ -134,9 +134,12 @@ def attention_inverse_mse(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------- pixels
 
+_GREY_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
 def _grey(images: np.ndarray) -> np.ndarray:
-    x = np.asarray(images, np.float64)
-    return x[..., 0] * 0.299 + x[..., 1] * 0.587 + x[..., 2] * 0.114
+    """ITU-R 601 luma in float32 (float32 is exact enough for 8-bit input and twice as fast)."""
+    return np.tensordot(np.asarray(images, dtype=np.float32), _GREY_WEIGHTS, axes=([-1], [0]))
 
 
 def _check_pair(a: np.ndarray, b: np.ndarray) -> None:
@@ -161,26 +164,28 @@ def patch_similarity(original: np.ndarray, augmented: np.ndarray, grid: int = 4)
     1 = identical; an unrelated image scores clearly below a mild augmentation.
     """
     _check_pair(original, augmented)
-    d = (np.asarray(original, np.float64) - np.asarray(augmented, np.float64)) / 255.0
-    mse = (_cells(d, grid) ** 2).mean(axis=(3, 4, 5))
+    d = (np.asarray(original, np.float32) - np.asarray(augmented, np.float32)) * np.float32(1 / 255.0)
+    mse = (_cells(d * d, grid)).mean(axis=(3, 4, 5), dtype=np.float64)
     return (1.0 / (1.0 + mse)).mean(axis=(1, 2))
 
 
-def _edges(grey: np.ndarray) -> np.ndarray:
-    dx = np.zeros_like(grey)
-    dy = np.zeros_like(grey)
-    dx[:, :, 1:-1] = (grey[:, :, 2:] - grey[:, :, :-2]) / 2
-    dy[:, 1:-1, :] = (grey[:, 2:, :] - grey[:, :-2, :]) / 2
-    e = np.abs(dx) + np.abs(dy)
+def edge_map(grey: np.ndarray) -> np.ndarray:
+    """(|dx| + |dy|) of central differences, each map divided by its own maximum."""
+    e = np.zeros_like(grey)
+    e[:, :, 1:-1] = np.abs(grey[:, :, 2:] - grey[:, :, :-2])
+    e[:, 1:-1, :] += np.abs(grey[:, 2:, :] - grey[:, :-2, :])
+    e *= 0.5
     top = e.reshape(e.shape[0], -1).max(axis=1)
     return e / np.maximum(top, EPS)[:, None, None]
 
 
-def edge_preservation(original: np.ndarray, augmented: np.ndarray) -> np.ndarray:
+def edge_preservation(original: np.ndarray, augmented: np.ndarray, *, original_edges: np.ndarray | None = None) -> np.ndarray:
     """1 - mean |E_orig - E_aug|, E = (|dx| + |dy|) of the grey image (central differences), each
-    divided by its own maximum. 1 = same edges."""
+    divided by its own maximum. 1 = same edges. ``original_edges`` (``edge_map`` of the original)
+    may be passed when one original is compared with many augmentations."""
     _check_pair(original, augmented)
-    return 1.0 - np.abs(_edges(_grey(original)) - _edges(_grey(augmented))).mean(axis=(1, 2))
+    e0 = edge_map(_grey(original)) if original_edges is None else original_edges
+    return 1.0 - np.abs(e0 - edge_map(_grey(augmented))).mean(axis=(1, 2), dtype=np.float64)
 
 
 def detail_preservation(original: np.ndarray, augmented: np.ndarray, grid: int = 8, flat_std: float = 1e-3) -> np.ndarray:
@@ -191,8 +196,8 @@ def detail_preservation(original: np.ndarray, augmented: np.ndarray, grid: int =
     patch is flat in both scores 1: there was no detail to lose.
     """
     _check_pair(original, augmented)
-    so = _cells(_grey(original), grid).std(axis=(3, 4))
-    sa = _cells(_grey(augmented), grid).std(axis=(3, 4))
+    so = _cells(_grey(original), grid).std(axis=(3, 4), dtype=np.float64)
+    sa = _cells(_grey(augmented), grid).std(axis=(3, 4), dtype=np.float64)
     both_flat = (so < flat_std) & (sa < flat_std)
     with np.errstate(divide="ignore", invalid="ignore"):
         r = sa / so
