@@ -20,6 +20,7 @@ CSS = """
 .clipshift h3 { margin: 18px 0 6px; }
 .clipshift table.cs { border-collapse: collapse; font-size: 13px; margin: 8px 0; }
 .clipshift table.cs th, .clipshift table.cs td { border: 1px solid #ddd; padding: 3px 8px; text-align: right; }
+.clipshift table.cs td { white-space: nowrap; }
 .clipshift table.cs th { background: #f3f6f9; }
 .clipshift table.cs td.name, .clipshift table.cs th.name { text-align: left; font-family: monospace; }
 .clipshift td.pass { background: #e3f4e1; } .clipshift td.fail { background: #f9d6d5; font-weight: bold; }
