@@ -249,6 +249,7 @@ def main() -> None:
     parser.add_argument("--no-reference-w3", action="store_true", help="skip the reference variant on W3 (slow on CPU)")
     parser.add_argument("--memory", action="store_true", help="also measure peak RSS (fresh processes)")
     parser.add_argument("--overhead", action="store_true", help="also measure the plugin's start-up overhead")
+    parser.add_argument("--overhead-repeats", type=int, default=15)
     parser.add_argument("--out", type=Path, default=HERE / "out" / "results.json")
     args = parser.parse_args()
     root = Path(tempfile.gettempdir()) / "clipshift-bench-models"
@@ -263,7 +264,7 @@ def main() -> None:
     plans = {"W1": (big, [(a, 3) for a in augs], True),
              "W2": (DEMO_MODEL_DIR, [(a, 3) for a in augs], True),
              "W3": (big, [(a, s) for a in augs for s in (1, 2, 3, 4, 5)], not args.no_reference_w3)}
-    for name in wanted:
+    for name in [w for w in wanted if w]:
         model_dir, pairs, ref = plans[name]
         print(f"running {name} ...", flush=True)
         rows.append(bench_workload(name, model_dir, images, pairs, args.device, "fp32", repeats, args.batch_size, seed, ref))
@@ -278,7 +279,7 @@ def main() -> None:
             "demo_256": memory_probe(str(DEMO_MODEL_DIR), 256, args.device),
         }
     if args.overhead:
-        result["plugin_overhead"] = plugin_overhead()
+        result["plugin_overhead"] = plugin_overhead(args.overhead_repeats)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(f"\nmachine: {result['machine']}")

@@ -141,7 +141,7 @@ class _Run:
         self.total = n * (1 + len(pairs))
         self.done = 0
         # augmenting runs beside the model: a few threads (OpenCV and numpy release the GIL)
-        self.workers = max(1, min(4, (os.cpu_count() or 2) // 2))
+        self.workers = max(1, min(8, (os.cpu_count() or 2) // 2))
         self.pool = ThreadPoolExecutor(max_workers=self.workers + 1)
         self.edge_maps: dict[int, np.ndarray] = {}
         self.fingerprint = encoder.fingerprint
@@ -270,7 +270,13 @@ class _Run:
             values["attention_inverse_mse"] = M.attention_inverse_mse(aligned, aug_last)
             values["attention_correlation_raw"] = M.attention_correlation(clean_last, aug_last)
             values["attention_inverse_mse_raw"] = M.attention_inverse_mse(clean_last, aug_last)
-        if names & {"patch_similarity", "edge_preservation", "detail_preservation"}:
+        pixel_names = names & {"patch_similarity", "edge_preservation", "detail_preservation"}
+        device = getattr(self.encoder, "device", None)
+        if pixel_names and getattr(device, "type", "cpu") == "cuda":
+            from .pixel_torch import pixel_metrics
+
+            values.update(pixel_metrics(np.stack([canvases[j.image] for j in batch]), aug_imgs, pixel_names, device))
+        elif pixel_names:
             clean_imgs = np.stack([canvases[j.image] for j in batch])
             if "patch_similarity" in names:
                 values["patch_similarity"] = M.patch_similarity(clean_imgs, aug_imgs)
