@@ -328,7 +328,8 @@ def _strength_params(name: str, t: float) -> dict[str, Any]:
         "elastic": lambda t: {"alpha": 500 * t, "sigma": 12},
         "perspective": lambda t: {"scale": (0.3 * t * 0.9, 0.3 * t)},
         "brightness_contrast": lambda t: {"limit": 0.7 * t},
-        "coarse_dropout": lambda t: {"holes": (int(round(30 * t)), int(round(30 * t))), "size": 16 / 224},
+        # at least one hole (albumentations needs one); near 0 it shrinks to 2 px at 224
+        "coarse_dropout": lambda t: {"holes": (max(1, round(30 * t)),) * 2, "size": max(2 / 224, 16 / 224 * min(1.0, 3 * t))},
     }
     if name not in table:
         raise ConfigError(f"augmentation {name!r} has no continuous strength; those that do: {', '.join(table)}")
