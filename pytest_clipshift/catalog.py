@@ -36,6 +36,9 @@ METRICS: dict[str, MetricInfo] = {m.name: m for m in (
                "cosine of the shift vector with the text direction naming the augmentation, minus the control prompts' mean"),
 )}
 
+LAYERED = ("layer_cosine", "layer_cka", "attention_correlation", "attention_inverse_mse")
+"""Metrics that also exist per layer as NAME@K (K = 1 .. number of layers)."""
+
 DEFAULT_METRICS = ("cosine", "l2", "l2_normalized", "attention_correlation", "attention_inverse_mse",
                    "patch_similarity", "edge_preservation", "detail_preservation")
 
@@ -54,8 +57,8 @@ def metric_info(name: str) -> MetricInfo:
     base, layer = split_layer(name)
     if base not in METRICS:
         raise ConfigError(f"unknown metric {name!r}; valid: {', '.join(METRICS)} (layer metrics also as NAME@LAYER)")
-    if layer is not None and METRICS[base].needs != "layers":
-        raise ConfigError(f"metric {name!r}: only {', '.join(m for m in METRICS if METRICS[m].needs == 'layers')} take '@LAYER'")
+    if layer is not None and base not in LAYERED:
+        raise ConfigError(f"metric {name!r}: only {', '.join(LAYERED)} take '@LAYER'")
     return METRICS[base]
 
 

@@ -153,6 +153,12 @@ class _Run:
             names += ["attention_correlation", "attention_inverse_mse", "attention_correlation_raw", "attention_inverse_mse_raw"]
         for m in self.metric_names:
             base, layer = split_layer(m)
+            if base.startswith("attention_") and layer is not None:
+                n_layers = int(self.encoder.info.get("layers", 0))
+                if not 1 <= layer <= n_layers:
+                    raise ConfigError(f"metric {m!r}: the model has layers 1 to {n_layers}")
+                names += [f"attention_correlation@{layer}", f"attention_inverse_mse@{layer}"]
+                continue
             if metric_info(m).needs == "layers" and layer is None:
                 n_layers = int(self.encoder.info.get("layers", 0))
                 names += [m] + [f"{base}@{k}" for k in range(1, n_layers + 1)]
@@ -270,6 +276,17 @@ class _Run:
             values["attention_inverse_mse"] = M.attention_inverse_mse(aligned, aug_last)
             values["attention_correlation_raw"] = M.attention_correlation(clean_last, aug_last)
             values["attention_inverse_mse_raw"] = M.attention_inverse_mse(clean_last, aug_last)
+            layers = sorted({split_layer(m)[1] for m in self.stored_metrics
+                             if m.startswith("attention_") and split_layer(m)[1] is not None})
+            if layers:  # per-layer attention metrics, only when a metric or budget names a layer
+                clean_all = clean.attention[rows]
+                for k, a in enumerate(augmented):
+                    if a.coords is not None:
+                        clean_all[k] = warp_map(clean_all[k], a.coords)[0]
+                for layer in layers:
+                    ca, aa = clean_all[:, layer - 1], enc.attention[:, layer - 1]
+                    values[f"attention_correlation@{layer}"] = M.attention_correlation(ca, aa)
+                    values[f"attention_inverse_mse@{layer}"] = M.attention_inverse_mse(ca, aa)
         pixel_names = names & {"patch_similarity", "edge_preservation", "detail_preservation"}
         device = getattr(self.encoder, "device", None)
         if pixel_names and getattr(device, "type", "cpu") == "cuda":

@@ -51,6 +51,9 @@ def pytest_configure(config) -> None:
     except ClipShiftError as exc:
         raise pytest.UsageError(f"clipshift: {exc}") from None
     config.stash[_SESSION] = ClipShiftSession(cfg, budgets)
+    worker = getattr(config, "workerinput", {}).get("workerid", "")
+    if worker.startswith("gw") and worker[2:].isdigit():
+        config.stash[_SESSION].worker_index = int(worker[2:])
     if config.pluginmanager.hasplugin("html"):
         from .report_hooks import HtmlHooks
 

@@ -98,6 +98,7 @@ class ClipShiftSession:
         self.json_written: Path | None = None
         self.saved: Path | None = None
         self.overlays = bool(cfg.json_path or cfg.save or cfg.html)  # only a report shows them
+        self.worker_index: int | None = None  # set under xdist
         self._finished = False
 
     # ------------------------------------------------------------------ configuration
@@ -109,7 +110,8 @@ class ClipShiftSession:
         out = []
         for n in names:
             base, layer = split_layer(n)
-            n = base if layer is not None else n  # layer_cka@3 is stored when layer_cka is measured
+            if layer is not None and not base.startswith("attention_"):
+                n = base  # layer_cka@3 is stored whenever layer_cka is measured
             if n not in out:
                 out.append(n)
         return out
@@ -121,6 +123,17 @@ class ClipShiftSession:
     def set_prefetch(self, pairs: list[tuple[str, Any]]) -> None:
         self._prefetch = [p for p in dict.fromkeys(pairs)]
 
+    def device(self) -> str:
+        """The configured device; xdist workers spread over several GPUs (gw0 -> cuda:0, gw1 -> cuda:1, ...)."""
+        device = self.cfg.device
+        if self.worker_index is not None and device in ("auto", "cuda"):
+            import torch
+
+            count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+            if count > 1:
+                return f"cuda:{self.worker_index % count}"
+        return device
+
     # ------------------------------------------------------------------ lazily loaded resources
     @property
     def encoder(self):
@@ -130,7 +143,7 @@ class ClipShiftSession:
             from .encoders import load_encoder
 
             try:
-                self._encoder = load_encoder(self.cfg.model, self.cfg.device, self.cfg.precision,
+                self._encoder = load_encoder(self.cfg.model, self.device(), self.cfg.precision,
                                              attention=self.needs_attention, canvas_size=self.cfg.canvas_size)
             except ClipShiftError as exc:
                 self._error = exc

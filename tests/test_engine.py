@@ -194,3 +194,15 @@ def test_malformed_results_files(tmp_path, content, match):
     path.write_text(content)
     with pytest.raises(ConfigError, match=match):
         RunResult.read_json(path)
+
+
+def test_per_layer_attention_metrics(tiny_encoder, small_images):
+    run = measure(tiny_encoder, small_images, ["identity", "horizontal_flip"], severities=[1],
+                  metrics=["cosine", "attention_correlation", "attention_correlation@1", "attention_correlation@2"], seed=0)
+    flip = run.get("horizontal_flip", 1)
+    # the last layer named by number is the default last-layer metric
+    np.testing.assert_allclose(flip.values["attention_correlation@2"], flip.values["attention_correlation"], atol=1e-5)
+    assert "attention_inverse_mse@1" in flip.values
+    np.testing.assert_allclose(run.get("identity", 1).values["attention_correlation@1"], 1.0, atol=1e-6)
+    with pytest.raises(ConfigError, match="layers 1 to 2"):
+        measure(tiny_encoder, small_images, ["identity"], metrics=["attention_correlation@5"])

@@ -317,3 +317,23 @@ def test_a_missing_model_fails_with_what_was_tried(project):
     result = project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml", "--clipshift-model=./no/such/model")
     assert result.ret == 1
     assert "no such directory" in result.stdout.str()
+
+
+def test_xdist_workers_spread_over_gpus(monkeypatch):
+    import torch
+
+    from pytest_clipshift.session import ClipShiftSession
+
+    class Cfg:
+        device = "auto"
+
+    session = ClipShiftSession.__new__(ClipShiftSession)
+    session.cfg, session.worker_index = Cfg(), 3
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert session.device() == "cuda:1"
+    session.worker_index = None
+    assert session.device() == "auto"
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    session.worker_index = 5
+    assert session.device() == "auto"  # one GPU: every worker shares it

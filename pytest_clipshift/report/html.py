@@ -12,7 +12,8 @@ from . import figures as F
 
 TABLE_COLUMNS = (("cosine", "mean"), ("cosine", "p05"), ("l2", "mean"), ("l2_normalized", "mean"),
                  ("attention_correlation", "mean"), ("attention_inverse_mse", "mean"), ("patch_similarity", "mean"),
-                 ("edge_preservation", "mean"), ("detail_preservation", "mean"), ("layer_cka", "mean"))
+                 ("edge_preservation", "mean"), ("detail_preservation", "mean"), ("layer_cka", "mean"),
+                 ("zero_shot_flip", "mean"), ("text_similarity_drop", "mean"), ("direction_probe", "mean"))
 
 CSS = """
 .clipshift { font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif; color: #222; }
