@@ -212,8 +212,10 @@ def resolve(config) -> ClipShiftConfig:
     for rule in compare_fail:
         parse_compare_rule(rule, _label("clipshift_compare_fail", sources))
     save = values["clipshift_save"]
-    if save is not None and not re.fullmatch(r"[A-Za-z0-9._-]+", str(save)):
-        raise ConfigError(f"{_label('clipshift_save', sources)} = {save!r}: a name may hold letters, digits, '.', '_' and '-' only")
+    if save is not None:
+        from .storage import check_run_name
+
+        check_run_name(str(save), _label("clipshift_save", sources))
     return ClipShiftConfig(
         enabled=bool(values["clipshift"]), model=model, device=device, precision=precision,
         images=str(images), max_images=positive("clipshift_max_images"), seed=seed,
@@ -235,7 +237,7 @@ def _label(name: str, sources: dict[str, str]) -> str:
 
 def pyproject_budgets(config) -> Path | None:
     """pyproject.toml beside the ini file, when it holds [tool.clipshift.budgets]."""
-    import sys
+    from .budgets import tomllib
 
     candidates = []
     if config.inipath is not None:
@@ -243,10 +245,6 @@ def pyproject_budgets(config) -> Path | None:
     candidates.append(Path(config.rootpath) / "pyproject.toml")
     for path in candidates:
         if path.is_file():
-            if sys.version_info >= (3, 11):
-                import tomllib
-            else:  # pragma: no cover
-                import tomli as tomllib
             try:
                 data = tomllib.loads(path.read_text(encoding="utf-8"))
             except tomllib.TOMLDecodeError:

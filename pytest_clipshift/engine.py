@@ -94,8 +94,8 @@ def measure(
     pairs = expand_pairs(augmentations, severities)
     want_attention = "attention" in needs
     want_layers = "layers" in needs
-    run = _Run(encoder, images, pairs, metric_names, seed, batch_size, cache, progress, want_attention, want_layers)
-    run.scorer = scorer
+    run = _Run(encoder, images, pairs, metric_names, seed, batch_size, cache, progress, want_attention, want_layers,
+               scorer)
     started = time.perf_counter()
     for start in range(0, len(images), chunk_size):
         run.chunk(list(range(start, min(start + chunk_size, len(images)))))
@@ -127,11 +127,13 @@ def measure(
 class _Run:
     """The state of one ``measure`` call."""
 
-    def __init__(self, encoder, images, pairs, metric_names, seed, batch_size, cache, progress, want_attention, want_layers):
+    def __init__(self, encoder, images, pairs, metric_names, seed, batch_size, cache, progress, want_attention, want_layers,
+                 scorer=None):
         self.encoder, self.images, self.pairs = encoder, images, pairs
         self.metric_names, self.seed, self.batch_size = metric_names, seed, batch_size
         self.cache, self.progress = cache, progress
         self.want_attention, self.want_layers = want_attention, want_layers
+        self.scorer = scorer  # text metrics (textalign.TextScorer), or None
         self.stored_metrics = self._stored_metric_names()
         n = len(images)
         self.values = [{m: [np.nan] * n for m in self.stored_metrics} for _ in pairs]
@@ -303,7 +305,7 @@ class _Run:
                 values["edge_preservation"] = M.edge_preservation(clean_imgs, aug_imgs, original_edges=edges)
             if "detail_preservation" in names:
                 values["detail_preservation"] = M.detail_preservation(clean_imgs, aug_imgs)
-        if getattr(self, "scorer", None) is not None:
+        if self.scorer is not None:
             image_index = np.array([j.image for j in batch])
             values.update(self.scorer.scores(ce, enc.embeddings, image_index, [self.pairs[j.pair][0] for j in batch]))
         if self.want_layers:

@@ -74,8 +74,6 @@ def image_hash(array: np.ndarray) -> str:
 
 def to_rgb8(image, name: str = "<array>") -> np.ndarray:
     """Convert a PIL image or an array of any common mode to uint8 HxWx3, validating its size."""
-    from PIL import Image
-
     if isinstance(image, np.ndarray):
         array = _array_to_rgb8(image, name)
     else:

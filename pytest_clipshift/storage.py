@@ -11,6 +11,12 @@ from .errors import ConfigError
 _NAME = re.compile(r"^(\d{4})_(.+)\.json$")
 
 
+def check_run_name(name: str, option: str = "--clipshift-save") -> str:
+    if not re.fullmatch(r"[A-Za-z0-9._-]+", name):
+        raise ConfigError(f"{option} = {name!r}: a name may hold letters, digits, '.', '_' and '-' only")
+    return name
+
+
 class Storage:
     def __init__(self, root: str | Path):
         self.root = Path(root)
@@ -21,8 +27,7 @@ class Storage:
         return sorted(p for p in self.root.iterdir() if _NAME.match(p.name))
 
     def save(self, data: dict, name: str) -> Path:
-        if not re.fullmatch(r"[A-Za-z0-9._-]+", name):
-            raise ConfigError(f"--clipshift-save {name!r}: a name may hold letters, digits, '.', '_' and '-' only")
+        check_run_name(name)
         self.root.mkdir(parents=True, exist_ok=True)
         runs = self.runs()
         number = int(_NAME.match(runs[-1].name).group(1)) + 1 if runs else 1

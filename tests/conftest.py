@@ -8,6 +8,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# pytester's in-process runs unload every module first imported inside them; re-importing
+# transformers' modeling modules later in the same worker then fails ("Could not import module
+# 'CLIPModel'"), depending on test order. Import them once, up front.
+import albumentations  # noqa: E402,F401
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+import matplotlib.pyplot  # noqa: E402,F401
+import scipy.cluster.hierarchy  # noqa: E402,F401
+import transformers  # noqa: E402
+from transformers import (AutoModel, AutoTokenizer, BertModel, CLIPImageProcessor, CLIPModel,  # noqa: E402,F401
+                          CLIPTokenizer, SiglipModel)
+
+import pytest_clipshift.plugin  # noqa: E402,F401
+
+CLIPImageProcessor()  # loads the PIL-backed processor class too (no torchvision here)
+
 TINY_TEXT = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, vocab_size=100,
                  max_position_embeddings=16, eos_token_id=2, bos_token_id=1, pad_token_id=2)
 TINY_VISION = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, image_size=32,
