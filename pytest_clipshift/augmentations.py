@@ -161,6 +161,8 @@ def _ensure_builtins() -> None:
 
 STUDY_AUGMENTATIONS = ("gaussian_noise", "gaussian_blur", "color_jitter", "shift_scale_rotate", "horizontal_flip",
                        "elastic", "perspective", "brightness_contrast", "coarse_dropout")
+DEFAULT_AUGMENTATIONS = ("identity", *STUDY_AUGMENTATIONS)
+"""What the plugin measures when nothing narrows it: the noise floor, then the study's nine."""
 
 
 def registry() -> dict[str, Augmentation]:

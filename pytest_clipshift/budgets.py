@@ -85,13 +85,13 @@ class Budgets:
 
     def suite_pairs(self) -> list[tuple[str, int | str]]:
         """The (augmentation, severity) items of the zero-code suite."""
-        from .augmentations import STUDY_AUGMENTATIONS
+        from .augmentations import DEFAULT_AUGMENTATIONS
 
         if self.augmentations is not None:
             names = list(self.augmentations)
         else:
             named = list(self.per_augmentation) + [a for a, _ in self.per_severity]
-            names = list(dict.fromkeys(named)) or ["identity", *STUDY_AUGMENTATIONS]
+            names = list(dict.fromkeys(named)) or list(DEFAULT_AUGMENTATIONS)
         pairs = [(a, s) for a in names for s in self.severities]
         for a, s in self.per_severity:
             if (a, s) not in pairs:

@@ -140,7 +140,7 @@ def _paths_base(config, source: str) -> Path:
 
 def resolve(config) -> ClipShiftConfig:
     """Resolve and validate every option; a bad value raises ``ConfigError`` naming the option."""
-    from .augmentations import PAPER, SEVERITIES, STUDY_AUGMENTATIONS, registry
+    from .augmentations import DEFAULT_AUGMENTATIONS, PAPER, SEVERITIES, registry
 
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
@@ -171,7 +171,7 @@ def resolve(config) -> ClipShiftConfig:
     seed = values["clipshift_seed"]
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"{_label('clipshift_seed', sources)} = {seed!r}: must be a whole number >= 0")
-    augs = list(values["clipshift_augmentations"] or ["identity", *STUDY_AUGMENTATIONS])
+    augs = list(values["clipshift_augmentations"] or DEFAULT_AUGMENTATIONS)
     known = registry()
     for a in augs:
         if a not in known:

@@ -68,14 +68,14 @@ def session_of(config):
 
 def _configured_pairs(config, marker) -> list:
     """The (augmentation, severity) cases the ``augmentation`` fixture is parametrised over."""
-    from .augmentations import STUDY_AUGMENTATIONS
+    from .augmentations import DEFAULT_AUGMENTATIONS
     from .session import AugmentationCase
 
     if _SESSION in config.stash:
         cfg = config.stash[_SESSION].cfg
         augs, sevs = cfg.augmentations, cfg.severities
     else:  # not enabled: ids only, the tests are skipped
-        augs, sevs = ["identity", *STUDY_AUGMENTATIONS], [3]
+        augs, sevs = list(DEFAULT_AUGMENTATIONS), [3]
     if marker is not None:
         augs = marker.kwargs.get("augmentations", augs)
         sevs = marker.kwargs.get("severities", sevs)

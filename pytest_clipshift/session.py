@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -102,8 +103,9 @@ class ClipShiftSession:
         self._finished = False
 
     # ------------------------------------------------------------------ configuration
-    @property
+    @cached_property
     def metrics(self) -> list[str]:
+        """Defaults, --clipshift-metrics and every metric a budget names; fixed for the session."""
         names = list(DEFAULT_METRICS) + list(self.cfg.metrics)
         if self.budgets is not None:
             names += self.budgets.metric_names()
@@ -121,7 +123,7 @@ class ClipShiftSession:
         return any(m.startswith("attention") for m in self.metrics)
 
     def set_prefetch(self, pairs: list[tuple[str, Any]]) -> None:
-        self._prefetch = [p for p in dict.fromkeys(pairs)]
+        self._prefetch = list(dict.fromkeys(pairs))
 
     def device(self) -> str:
         """The configured device; xdist workers spread over several GPUs (gw0 -> cuda:0, gw1 -> cuda:1, ...)."""
@@ -186,7 +188,7 @@ class ClipShiftSession:
 
         sev = parse_severity(sev)
         expand_pairs([(name, sev)])  # validates name and severity with a clear error
-        metric_list = list(dict.fromkeys(self.metrics + [m for m in (metrics or []) if m not in self.metrics]))
+        metric_list = list(dict.fromkeys(self.metrics + list(metrics or [])))
         image_names = tuple(images) if images else None
         key = (name, sev, image_names, tuple(metric_list))
         if key in self._memo:
