@@ -73,16 +73,23 @@ def _builtin_table() -> list[Augmentation]:
     def noise(std):
         return _albu().GaussNoise(std_range=std, p=1.0)
 
-    def blur(sigma, kernel=0):
-        # kernel 0: albumentations derives the kernel size from the drawn sigma
+    def blur(sigma=None, kernel=0):
+        # kernel 0: albumentations derives the kernel size from the drawn sigma; no sigma: the
+        # study's call, which leaves sigma at albumentations' default
+        if sigma is None:
+            return _albu().GaussianBlur(blur_limit=kernel, p=1.0)
         return _albu().GaussianBlur(blur_limit=kernel, sigma_limit=sigma, p=1.0)
 
     def jitter(b, c, s, h):
         return _albu().ColorJitter(brightness=b, contrast=c, saturation=s, hue=h, p=1.0)
 
-    def affine(shift, scale, rotate):
+    def affine(shift, scale, rotate, study=False):
         cv2 = _cv2()
-        # the study's ShiftScaleRotate (deprecated in albumentations 2) as Affine, same reflect border
+        if study:  # the study's own call: ShiftScaleRotate with its default black (constant) border
+            return _albu().ShiftScaleRotate(shift_limit=shift, scale_limit=scale, rotate_limit=rotate,
+                                            mask_interpolation=cv2.INTER_LINEAR, p=1.0)
+        # severities 1-5: Affine (ShiftScaleRotate's successor) with a reflect border, a deliberate
+        # deviation: a black border measures the border as much as the warp
         return _albu().Affine(
             translate_percent=(-shift, shift), scale=(1 - scale, 1 + scale), rotate=(-rotate, rotate),
             border_mode=cv2.BORDER_REFLECT_101, mask_interpolation=cv2.INTER_LINEAR, p=1.0,
@@ -91,10 +98,12 @@ def _builtin_table() -> list[Augmentation]:
     def flip():
         return _albu().HorizontalFlip(p=1.0)
 
-    def elastic(alpha, sigma):
+    def elastic(alpha, sigma, study=False):
         cv2 = _cv2()
+        # the study's call keeps albumentations' constant (black) border; severities 1-5 reflect
+        border = cv2.BORDER_CONSTANT if study else cv2.BORDER_REFLECT_101
         return _albu().ElasticTransform(alpha=alpha, sigma=sigma, mask_interpolation=cv2.INTER_LINEAR,
-                                        border_mode=cv2.BORDER_REFLECT_101, p=1.0)
+                                        border_mode=border, p=1.0)
 
     def perspective(scale):
         cv2 = _cv2()
@@ -103,10 +112,12 @@ def _builtin_table() -> list[Augmentation]:
     def brightness_contrast(limit):
         return _albu().RandomBrightnessContrast(brightness_limit=limit, contrast_limit=limit, p=1.0)
 
-    def dropout(holes, size):
-        # hole size as a fraction of the canvas: the study's 16 px holes on a 224 px image
-        return _albu().CoarseDropout(num_holes_range=holes, hole_height_range=(size, size),
-                                     hole_width_range=(size, size), fill="random", p=1.0)
+    def dropout(holes, size=None, size_px=None):
+        # severities 1-5: hole side as a fraction of the canvas (16 px at 224); paper: the study's
+        # 16 px holes in pixels, as it called it (on its 224 px images)
+        side = (size_px, size_px) if size_px is not None else (size, size)
+        return _albu().CoarseDropout(num_holes_range=holes, hole_height_range=side,
+                                     hole_width_range=side, fill="random", p=1.0)
 
     def identity():
         return None
@@ -121,8 +132,8 @@ def _builtin_table() -> list[Augmentation]:
             description="GaussNoise, std as a fraction of full scale"),
         Augmentation("gaussian_blur", blur, _levels(
             {"sigma": (0.5, 0.8)}, {"sigma": (1.0, 1.4)}, {"sigma": (1.6, 2.2)}, {"sigma": (2.6, 3.4)},
-            {"sigma": (4.0, 5.0)}, paper={"sigma": (0.5, 3.0), "kernel": (3, 7)}),
-            description="GaussianBlur: sigma range in px (kernel from sigma); paper: kernel 3-7, albumentations' default sigma"),
+            {"sigma": (4.0, 5.0)}, paper={"kernel": (3, 7)}),
+            description="GaussianBlur: sigma range in px (kernel from sigma); paper: kernel 3-7, albumentations' default sigma (0.5-3)"),
         Augmentation("color_jitter", jitter, _levels(
             {"b": 0.05, "c": 0.05, "s": 0.05, "h": 0.02}, {"b": 0.1, "c": 0.1, "s": 0.1, "h": 0.05},
             {"b": 0.2, "c": 0.2, "s": 0.2, "h": 0.1}, {"b": 0.3, "c": 0.3, "s": 0.3, "h": 0.2},
@@ -131,14 +142,14 @@ def _builtin_table() -> list[Augmentation]:
         Augmentation("shift_scale_rotate", affine, _levels(
             {"shift": 0.02, "scale": 0.03, "rotate": 3}, {"shift": 0.04, "scale": 0.06, "rotate": 8},
             {"shift": 0.0625, "scale": 0.1, "rotate": 15}, {"shift": 0.1, "scale": 0.15, "rotate": 25},
-            {"shift": 0.15, "scale": 0.2, "rotate": 40}, paper={"shift": 0.0625, "scale": 0.1, "rotate": 15}),
-            geometric=True, description="Affine (the successor of ShiftScaleRotate): shift fraction, scale, rotate degrees"),
+            {"shift": 0.15, "scale": 0.2, "rotate": 40}, paper={"shift": 0.0625, "scale": 0.1, "rotate": 15, "study": True}),
+            geometric=True, description="Affine (the successor of ShiftScaleRotate), reflect border: shift fraction, scale, rotate degrees; paper: the study's ShiftScaleRotate, black border"),
         Augmentation("horizontal_flip", flip, {s: {} for s in (*SEVERITIES, PAPER)}, geometric=True,
                      description="HorizontalFlip: no parameter, every severity is the same flip"),
         Augmentation("elastic", elastic, _levels(
             {"alpha": 20, "sigma": 12}, {"alpha": 40, "sigma": 12}, {"alpha": 80, "sigma": 12},
-            {"alpha": 160, "sigma": 12}, {"alpha": 320, "sigma": 12}, paper={"alpha": 30, "sigma": 60}),
-            geometric=True, description="ElasticTransform: alpha (displacement scale), sigma (smoothness)"),
+            {"alpha": 160, "sigma": 12}, {"alpha": 320, "sigma": 12}, paper={"alpha": 30, "sigma": 60, "study": True}),
+            geometric=True, description="ElasticTransform, reflect border: alpha (displacement scale), sigma (smoothness); paper: the study's call, black border"),
         Augmentation("perspective", perspective, _levels(
             {"scale": (0.01, 0.03)}, {"scale": (0.03, 0.05)}, {"scale": (0.05, 0.1)}, {"scale": (0.1, 0.15)},
             {"scale": (0.15, 0.2)}, paper={"scale": (0.05, 0.1)}),
@@ -148,7 +159,7 @@ def _builtin_table() -> list[Augmentation]:
             description="RandomBrightnessContrast: brightness and contrast limit"),
         Augmentation("coarse_dropout", dropout, _levels(
             {"holes": (1, 2), "size": hole}, {"holes": (3, 4), "size": hole}, {"holes": (6, 8), "size": hole},
-            {"holes": (10, 12), "size": hole}, {"holes": (16, 20), "size": hole}, paper={"holes": (6, 8), "size": hole}),
+            {"holes": (10, 12), "size": hole}, {"holes": (16, 20), "size": hole}, paper={"holes": (6, 8), "size_px": 16}),
             description="CoarseDropout with random fill: number of holes, hole side as a fraction (16 px at 224)"),
     ]
 

@@ -29,11 +29,48 @@ def test_registry_holds_the_study_nine_and_identity():
     assert "gaussian_noise" in table and "std=(0.44, 0.88)" in table
 
 
-def test_paper_preset_uses_the_study_parameters():
-    assert get_augmentation("gaussian_noise").parameters(PAPER) == {"std": (0.44, 0.88)}
-    assert get_augmentation("shift_scale_rotate").parameters(PAPER) == {"shift": 0.0625, "scale": 0.1, "rotate": 15}
-    assert get_augmentation("elastic").parameters(PAPER) == {"alpha": 30, "sigma": 60}
-    assert get_augmentation("coarse_dropout").parameters(PAPER)["holes"] == (6, 8)
+def study_calls():
+    """The study's nine calls as its reference code wrote them (shared/PAPER.md; main.py of
+    ashimdahal/clip-shift-analysis), built from plain albumentations, sharing nothing with ours."""
+    import albumentations as A
+
+    return {
+        "gaussian_noise": A.GaussNoise(std_range=(0.44, 0.88), p=1.0),
+        "gaussian_blur": A.GaussianBlur(blur_limit=(3, 7), p=1.0),
+        "color_jitter": A.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2, hue=0.2, p=1.0),
+        "shift_scale_rotate": A.ShiftScaleRotate(shift_limit=0.0625, scale_limit=0.1, rotate_limit=15, p=1.0),
+        "horizontal_flip": A.HorizontalFlip(p=1.0),
+        "elastic": A.ElasticTransform(p=1.0, alpha=30, sigma=60),
+        "perspective": A.Perspective(scale=(0.05, 0.1), p=1.0),
+        "brightness_contrast": A.RandomBrightnessContrast(brightness_limit=0.2, contrast_limit=0.2, p=1.0),
+        "coarse_dropout": A.CoarseDropout(p=1, num_holes_range=(6, 8), fill="random",
+                                          hole_height_range=(16, 16), hole_width_range=(16, 16)),
+    }
+
+
+@pytest.mark.parametrize("name", STUDY_AUGMENTATIONS)
+def test_paper_preset_is_byte_identical_to_the_study_call(name):
+    import albumentations as A
+
+    from pytest_clipshift.augmentations import draw_seed
+    from pytest_clipshift.images import image_hash
+
+    reference = study_calls()[name]
+    for image_seed in (0, 1, 2):
+        img = canvas(image_seed, size=224)  # the study squashed every image to 224 px
+        for seed in (0, 5):
+            ours = apply_augmentation(name, img, PAPER, seed=seed).image
+            draw = draw_seed(seed, image_hash(img), name, PAPER)
+            theirs = A.Compose([reference], seed=draw)(image=img)["image"]
+            assert np.array_equal(ours, theirs), f"{name}[paper] differs from the study's call (image {image_seed}, seed {seed})"
+
+
+def test_paper_borders_are_black_as_in_the_study_and_severities_reflect():
+    img = np.full((224, 224, 3), 200, np.uint8)
+    paper = apply_augmentation("shift_scale_rotate", img, PAPER, seed=3).image
+    severity3 = apply_augmentation("shift_scale_rotate", img, 3, seed=3).image
+    assert (paper.max(axis=-1) == 0).mean() > 0.01  # the study's constant black border
+    assert (severity3.max(axis=-1) == 0).mean() == 0  # severities 1-5 reflect: no black canvas
 
 
 def test_unknown_names_list_the_valid_ones():
