@@ -152,7 +152,8 @@ class _Run:
     def _stored_metric_names(self) -> list[str]:
         names = []
         if self.want_attention:  # all four come from the same maps: keep them all
-            names += ["attention_correlation", "attention_inverse_mse", "attention_correlation_raw", "attention_inverse_mse_raw"]
+            names += ["attention_correlation", "attention_inverse_mse", "attention_correlation_raw", "attention_inverse_mse_raw",
+                      "attention_inverse_mse_study"]
         for m in self.metric_names:
             base, layer = split_layer(m)
             if base.startswith("attention_") and layer is not None:
@@ -163,7 +164,9 @@ class _Run:
                 continue
             if metric_info(m).needs == "layers" and layer is None:
                 n_layers = int(self.encoder.info.get("layers", 0))
-                names += [m] + [f"{base}@{k}" for k in range(1, n_layers + 1)]
+                # every layer metric comes from the same tokens: keep them all, at every layer
+                for family in ("layer_cosine", "layer_cka", "layer_cka_raw"):
+                    names += [family] + [f"{family}@{k}" for k in range(1, n_layers + 1)]
             else:
                 names.append(m)
         out = []
@@ -174,8 +177,10 @@ class _Run:
 
     def _key(self, image: int, name: str, severity) -> str:
         params = get_augmentation(name).parameters(severity) if name != "clean" else {}
+        # batch size is part of the key: CPU kernels change an embedding's last bits (up to ~3e-6 in
+        # cosine) with the batch it ran in, so a hit returns exactly what this batch size computes
         return EmbeddingCache.key(self.fingerprint, self.images.hashes[image], name, params, str(severity),
-                                  self.seed, self.prep_signature, self.stored_metrics)
+                                  self.seed, self.prep_signature, self.stored_metrics, self.batch_size)
 
     def _tick(self, count: int) -> None:
         self.done += count
@@ -278,6 +283,8 @@ class _Run:
             values["attention_inverse_mse"] = M.attention_inverse_mse(aligned, aug_last)
             values["attention_correlation_raw"] = M.attention_correlation(clean_last, aug_last)
             values["attention_inverse_mse_raw"] = M.attention_inverse_mse(clean_last, aug_last)
+            values["attention_inverse_mse_study"] = M.attention_inverse_mse_study(clean_last, aug_last,
+                                                                                 tuple(aug_imgs.shape[2:0:-1]))
             layers = sorted({split_layer(m)[1] for m in self.stored_metrics
                              if m.startswith("attention_") and split_layer(m)[1] is not None})
             if layers:  # per-layer attention metrics, only when a metric or budget names a layer
@@ -316,18 +323,44 @@ class _Run:
             av = ah[:, :, 0] if has_cls else ah.mean(axis=2)
             n_layers = ch.shape[1]
             cos = M.cosine_similarity(cv.reshape(-1, cv.shape[-1]), av.reshape(-1, av.shape[-1])).reshape(-1, n_layers)
-            cka = M.linear_cka(ch, ah)  # (B, L)
+            cka_raw = M.linear_cka(ch, ah)  # (B, L): tokens compared by position
+            cka = cka_raw.copy()
+            for k, a in enumerate(augmented):
+                if a.coords is not None and hasattr(self.encoder, "grid"):  # a warp moved the tokens: compare each with its source
+                    cka[k] = self._aligned_cka(ch[k], ah[k], a.coords, has_cls)
             for k in range(n_layers):
                 values[f"layer_cosine@{k + 1}"] = cos[:, k]
                 values[f"layer_cka@{k + 1}"] = cka[:, k]
+                values[f"layer_cka_raw@{k + 1}"] = cka_raw[:, k]
             values["layer_cosine"] = cos[:, -1]
             values["layer_cka"] = cka[:, -1]
+            values["layer_cka_raw"] = cka_raw[:, -1]
         for k, job in enumerate(batch):
             row = {m: float(values[m][k]) for m in self.stored_metrics}
             unchanged = not augmented[k].changed
             self._store(job, enc.embeddings[k], row, unchanged)
             if self.cache is not None and job.key is not None:
                 self.cache.put(self.fingerprint, job.key, enc.embeddings[k], {**row, "_unchanged": int(unchanged)})
+
+    def _aligned_cka(self, clean_tokens: np.ndarray, aug_tokens: np.ndarray, coords: np.ndarray, has_cls: bool) -> np.ndarray:
+        """CKA per layer after moving the clean patch tokens into the augmented frame.
+
+        (L, T, d) each. The patch tokens, seen as d maps over the patch grid, go through the same
+        warp as attention maps (``warp_map``); cells mostly filled from outside the canvas are
+        dropped from both sides. A CLS token has no position and is kept as is.
+        """
+        gh, gw = self.encoder.grid
+        start = 1 if has_cls else 0
+        n_layers, _, dim = clean_tokens.shape
+        grid = np.moveaxis(clean_tokens[:, start:].reshape(n_layers, gh, gw, dim), -1, 1)  # (L, d, gh, gw)
+        warped, coverage = warp_map(grid, coords)
+        warped = np.moveaxis(warped, 1, -1).reshape(n_layers, gh * gw, dim)
+        keep = coverage.reshape(-1) >= 0.5
+        if start + int(keep.sum()) < 4:
+            return np.full(n_layers, np.nan)
+        clean = np.concatenate([clean_tokens[:, :start], warped[:, keep]], axis=1)
+        aug = np.concatenate([aug_tokens[:, :start], aug_tokens[:, start:][:, keep]], axis=1)
+        return M.linear_cka(clean, aug)
 
     def _clean_edges(self, image: int, canvases) -> np.ndarray:
         if image not in self.edge_maps:

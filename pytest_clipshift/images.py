@@ -150,7 +150,7 @@ def _check_size(width: int, height: int, name: str) -> None:
 
 def load_image(path: str | os.PathLike) -> np.ndarray:
     """Read one image file as uint8 RGB; a corrupt, empty, tiny or huge file raises ``ImageError``."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     path = Path(path)
     name = str(path)
@@ -163,13 +163,27 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
         with Image.open(path) as img:
             _check_size(img.width, img.height, name)
             img.load()
-            return to_rgb8(img, name)
+            # a phone photo stores its rotation in EXIF: honour it, as transformers' image loading does
+            upright = ImageOps.exif_transpose(img)
+            return to_rgb8(upright if upright is not None else img, name)
     except ImageError:
         raise
     except UnidentifiedImageError:
         raise ImageError(name, "not an image file PIL can read (is it corrupt or another format?)") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(name, f"cannot be decoded ({exc}); the file may be truncated or corrupt") from None
+
+
+def _unique_files(paths: list[Path]) -> list[Path]:
+    """One path per real file: a recursive glob through a symlink (a loop, say) reaches one file by
+    many names, and each would otherwise be measured as another image."""
+    seen, unique = set(), []
+    for path in paths:
+        real = os.path.realpath(path)
+        if real not in seen:
+            seen.add(real)
+            unique.append(path)
+    return unique
 
 
 def resolve_image_paths(spec: str, root: Path | None = None) -> list[Path]:
@@ -185,7 +199,7 @@ def resolve_image_paths(spec: str, root: Path | None = None) -> list[Path]:
         return paths
     if any(ch in spec for ch in "*?["):
         pattern = spec if os.path.isabs(spec) else str(root / spec)
-        paths = sorted(Path(p) for p in globmod.glob(pattern, recursive=True) if Path(p).is_file())
+        paths = _unique_files(sorted(Path(p) for p in globmod.glob(pattern, recursive=True) if Path(p).is_file()))
         if not paths:
             raise ConfigError(f"image glob {spec!r} matched no files (searched from {root})")
         return paths

@@ -73,26 +73,33 @@ class Clustering:
         }
 
 
-def cluster_views(distance: np.ndarray, labels: list[str], method: str = "average", cut_fraction: float = 0.7) -> Clustering:
-    """Hierarchical clustering of the views from their distance matrix (scipy ``linkage``).
+EUCLIDEAN_LINKAGES = ("ward", "centroid", "median")
 
-    ``average`` linkage suits cosine distances; ``ward`` (the study's choice) assumes Euclidean
-    distances and is offered for comparison. Clusters are cut at ``cut_fraction`` x the top merge.
+
+def cluster_views(distance: np.ndarray, labels: list[str], method: str = "average", cut_fraction: float = 0.7) -> Clustering:
+    """Hierarchical clustering of the views from their mean cosine distance matrix D (scipy ``linkage``).
+
+    ``average`` linkage suits cosine distances. ``ward`` (the study's choice), ``centroid`` and
+    ``median`` assume Euclidean distances, so they get sqrt(2 D): exactly the Euclidean distance
+    between two views' stacked unit embeddings (each image's unit vector, all images concatenated,
+    scaled by 1/sqrt(N)), since |u - v|^2 = 2 - 2 cos. Clusters are cut at ``cut_fraction`` x the
+    top merge height. ``Clustering.distance`` keeps D.
     """
     from scipy.cluster.hierarchy import dendrogram, fcluster, linkage
     from scipy.spatial.distance import squareform
 
-    valid = ("average", "complete", "single", "ward", "weighted", "centroid", "median")
+    valid = ("average", "complete", "single", "weighted", *EUCLIDEAN_LINKAGES)
     if method not in valid:
         raise ConfigError(f"unknown linkage method {method!r}; valid: {', '.join(valid)}")
     if len(labels) < 2:
         raise ConfigError("clustering needs at least two views")
-    condensed = squareform(np.asarray(distance, np.float64), checks=False)
+    d = np.asarray(distance, np.float64)
+    condensed = squareform(np.sqrt(2.0 * np.maximum(d, 0.0)) if method in EUCLIDEAN_LINKAGES else d, checks=False)
     z = linkage(condensed, method=method)
     cut = cut_fraction * float(z[-1, 2])
     ids = fcluster(z, t=cut, criterion="distance")
     order = [labels[i] for i in dendrogram(z, no_plot=True, labels=None)["leaves"]]
-    return Clustering(list(labels), np.asarray(distance), z, method, order,
+    return Clustering(list(labels), d, z, method, order,
                       {lab: int(c) for lab, c in zip(labels, ids)}, cut)
 
 
@@ -117,18 +124,38 @@ def attention_correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(den > EPS, np.clip(r, -1, 1), np.nan)
 
 
+def _min_max(m: np.ndarray) -> np.ndarray:
+    """Each map (last axis flattened) scaled to [0, 1]; a constant map has no scale: NaN."""
+    lo, hi = m.min(-1, keepdims=True), m.max(-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(hi - lo > EPS, (m - lo) / (hi - lo), np.nan)
+
+
 def attention_inverse_mse(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The study's attention shift: 1 / (1 + MSE) of the two maps, each min-max normalised to [0, 1].
+    """1 / (1 + MSE) of the two maps on the patch grid, each min-max normalised to [0, 1].
 
-    1 = identical after normalisation; 0.5 = maximally different (MSE 1). The study upsampled the
-    7x7 map to 224 px first; on the cell grid the MSE is the same up to interpolation smoothing.
+    1 = identical after normalisation; 0.5 = maximally different (MSE 1). A constant map cannot be
+    min-max normalised: NaN (undefined), never a made-up number. The study's exact variant, which
+    first upsamples the maps to the image size, is ``attention_inverse_mse_study``.
     """
-    def norm(m):
-        m = _flat(m)
-        lo, hi = m.min(-1, keepdims=True), m.max(-1, keepdims=True)
-        return np.where(hi - lo > EPS, (m - lo) / np.maximum(hi - lo, EPS), 0.0)
+    mse = ((_min_max(_flat(a)) - _min_max(_flat(b))) ** 2).mean(-1)
+    return 1.0 / (1.0 + mse)
 
-    mse = ((norm(a) - norm(b)) ** 2).mean(-1)
+
+def attention_inverse_mse_study(a: np.ndarray, b: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The study's attention shift exactly: each (gh, gw) map resized to ``size`` (width, height)
+    with OpenCV's bilinear ``cv2.resize``, min-max normalised, then 1 / (1 + MSE).
+
+    (N, gh, gw) -> (N,). Differs from ``attention_inverse_mse`` (patch grid) by interpolation
+    smoothing, up to about 0.05. A constant map is undefined: NaN (the study left it unnormalised).
+    """
+    import cv2
+
+    def up(maps):
+        maps = np.asarray(maps, np.float32)
+        return np.stack([cv2.resize(m, size).reshape(-1) for m in maps]).astype(np.float64)
+
+    mse = ((_min_max(up(a)) - _min_max(up(b))) ** 2).mean(-1)
     return 1.0 / (1.0 + mse)
 
 
@@ -218,8 +245,8 @@ def bootstrap_ci(values: np.ndarray, seed: int, n_resamples: int = 2000, level: 
     v = np.asarray(values, np.float64)
     if v.size == 0:
         return (float("nan"), float("nan"))
-    if v.size == 1:
-        return (float(v[0]), float(v[0]))
+    if v.size == 1:  # one value has no spread: the interval is undefined, not a point
+        return (float("nan"), float("nan"))
     rng = np.random.default_rng(seed)
     means = v[rng.integers(0, v.size, size=(n_resamples, v.size))].mean(axis=1)
     alpha = (1 - level) / 2
@@ -229,7 +256,8 @@ def bootstrap_ci(values: np.ndarray, seed: int, n_resamples: int = 2000, level: 
 def summarize(values: np.ndarray, seed: int) -> dict[str, float]:
     """mean, std, median, min, max, p05, p95 and the bootstrap 95% CI of the mean.
 
-    NaN values (an undefined correlation, say) are excluded and counted in ``n_undefined``.
+    NaN values (an undefined correlation, say) are excluded and counted in ``n_undefined``. With a
+    single defined value the std and the CI are undefined (NaN, ``null`` in JSON), not 0.
     """
     v = np.asarray(values, np.float64)
     finite = v[~np.isnan(v)]
@@ -239,7 +267,7 @@ def summarize(values: np.ndarray, seed: int) -> dict[str, float]:
         return out
     lo, hi = bootstrap_ci(finite, seed)
     out.update({
-        "mean": float(finite.mean()), "std": float(finite.std(ddof=1)) if finite.size > 1 else 0.0,
+        "mean": float(finite.mean()), "std": float(finite.std(ddof=1)) if finite.size > 1 else float("nan"),
         "median": float(np.median(finite)), "min": float(finite.min()), "max": float(finite.max()),
         "p05": float(np.quantile(finite, 0.05)), "p95": float(np.quantile(finite, 0.95)),
         "ci95_low": lo, "ci95_high": hi,

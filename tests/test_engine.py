@@ -136,7 +136,7 @@ def test_layer_metrics(tiny_encoder, small_images):
                   metrics=["cosine", "layer_cosine", "layer_cka"], seed=0)
     ident = run.get("identity", 5)
     assert set(ident.values) == {"cosine", "layer_cosine", "layer_cosine@1", "layer_cosine@2", "layer_cka",
-                                 "layer_cka@1", "layer_cka@2"}
+                                 "layer_cka@1", "layer_cka@2", "layer_cka_raw", "layer_cka_raw@1", "layer_cka_raw@2"}
     np.testing.assert_allclose(ident.values["layer_cka@1"], 1.0, atol=1e-6)
     assert run.get("gaussian_noise", 5).stat("layer_cka@1", "mean") < 0.999
 

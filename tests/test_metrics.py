@@ -99,8 +99,10 @@ def test_attention_metric_ranges(a, b):
     r = M.attention_correlation(a, b)
     assert np.all(np.isnan(r) | ((r >= -1) & (r <= 1)))
     s = M.attention_inverse_mse(a, b)
-    assert np.all((s >= 0.5) & (s <= 1.0))
-    np.testing.assert_allclose(s, M.attention_inverse_mse(b, a))
+    constant = (np.ptp(a.reshape(2, -1), axis=1) <= M.EPS) | (np.ptp(b.reshape(2, -1), axis=1) <= M.EPS)
+    assert np.array_equal(np.isnan(s), constant)  # undefined exactly when a map cannot be min-max scaled
+    assert np.all((s[~constant] >= 0.5) & (s[~constant] <= 1.0))
+    np.testing.assert_allclose(s, M.attention_inverse_mse(b, a), equal_nan=True)
 
 
 # ------------------------------------------------------------------ pixels

@@ -1,0 +1,161 @@
+"""Claims made true (issue 10): aligned layer tokens, undefined values as null, Ward on Euclidean
+distances, the study-exact attention number, EXIF orientation, batch size and the cache. Each
+compares with a computation written independently of the code under test."""
+
+import json
+
+import numpy as np
+import pytest
+
+from pytest_clipshift import metrics as M
+from pytest_clipshift.engine import measure
+
+
+class TokenEncoder:
+    """An Encoder that is flip-equivariant by construction: each patch token is a fixed function of
+    that patch's own mean colour, so a horizontal flip permutes the tokens and changes nothing else."""
+
+    name = "tokens"
+    fingerprint = "tokens-v1"
+    canvas_size = (64, 64)
+    grid = (8, 8)
+    info = {"name": "tokens", "layers": 2}
+
+    def __init__(self):
+        rng = np.random.default_rng(0)
+        self.weights = [rng.normal(size=(3, 16)), rng.normal(size=(16, 16))]
+
+    def to_canvas(self, image):
+        from PIL import Image
+
+        return np.asarray(Image.fromarray(image).resize(self.canvas_size))
+
+    def encode(self, canvases, *, attention=False, hidden_states=False):
+        from pytest_clipshift.encoders import Encoded
+
+        x = canvases.astype(np.float64) / 255.0
+        cells = x.reshape(len(x), 8, 8, 8, 8, 3).mean(axis=(2, 4)).reshape(len(x), 64, 3)
+        layer1 = np.tanh(cells @ self.weights[0] * 3)
+        layer2 = np.tanh(layer1 @ self.weights[1])
+        layers = [np.tanh(cells @ self.weights[0] * 0.1), layer1, layer2]  # embeddings + 2 layers
+        tokens = [np.concatenate([t.mean(axis=1, keepdims=True), t], axis=1) for t in layers]  # CLS = mean
+        out = Encoded(layer2.mean(axis=1).astype(np.float32))
+        if hidden_states:
+            out.hidden_states = np.stack(tokens, axis=1).astype(np.float32)  # (N, 3, 65, 16)
+        if attention:
+            out.attention = cells.mean(-1).reshape(len(x), 1, 8, 8).repeat(2, axis=1).astype(np.float32)
+        return out
+
+
+def test_layer_cka_aligns_tokens_for_a_flip_equivariant_model(small_images):
+    run = measure(TokenEncoder(), small_images, ["horizontal_flip", "gaussian_blur"], severities=[1],
+                  metrics=["cosine", "layer_cka", "layer_cosine"], seed=0)
+    flip = run.get("horizontal_flip", 1)
+    # the flipped tokens are the clean tokens in mirrored order: aligned CKA is exactly 1
+    np.testing.assert_allclose(flip.values["layer_cka"], 1.0, atol=1e-6)
+    np.testing.assert_allclose(flip.values["layer_cka@1"], 1.0, atol=1e-6)
+    assert flip.stat("layer_cka_raw", "mean") < 0.95  # compared by position, the same model looks shifted
+    # the CLS (mean) token has no position: cosine is 1 either way
+    np.testing.assert_allclose(flip.values["layer_cosine"], 1.0, atol=1e-6)
+    # a photometric augmentation moves nothing: aligned and raw agree
+    blur = run.get("gaussian_blur", 1)
+    np.testing.assert_allclose(blur.values["layer_cka"], blur.values["layer_cka_raw"])
+
+
+def test_undefined_std_and_ci_of_one_value_are_null(tmp_path):
+    s = M.summarize(np.array([0.7]), seed=0)
+    assert s["mean"] == 0.7 and s["n"] == 1
+    assert np.isnan(s["std"]) and np.isnan(s["ci95_low"]) and np.isnan(s["ci95_high"])
+    from pytest_clipshift.results import ShiftResult
+
+    d = ShiftResult("gaussian_noise", 3, ["a.png"], {"cosine": np.array([0.7])}, seed=0).to_dict()
+    assert d["metrics"]["cosine"]["std"] is None and d["metrics"]["cosine"]["ci95"] == [None, None]
+    assert json.loads(json.dumps(d, allow_nan=False))["metrics"]["cosine"]["mean"] == 0.7
+
+
+def test_inverse_mse_of_a_constant_map_is_undefined_and_counted():
+    flat, peaked = np.ones((7, 7)), np.arange(49.0).reshape(7, 7)
+    assert np.isnan(M.attention_inverse_mse(flat, peaked))
+    assert np.isnan(M.attention_inverse_mse_study(flat[None], peaked[None], (224, 224))[0])
+    values = M.attention_inverse_mse(np.stack([flat, peaked]), np.stack([peaked, peaked]))
+    s = M.summarize(values, seed=0)
+    assert s["n_undefined"] == 1 and s["n"] == 1 and s["mean"] == 1.0
+
+
+def test_ward_clusters_the_euclidean_distances_of_the_stacked_unit_embeddings():
+    from scipy.cluster.hierarchy import linkage
+
+    rng = np.random.default_rng(1)
+    views = rng.normal(size=(6, 5, 12))  # 6 images x 5 views
+    ward = M.cluster_views(M.cosine_distance_matrix(views), list("abcde"), method="ward")
+    unit = views / np.linalg.norm(views, axis=-1, keepdims=True)
+    observations = np.moveaxis(unit, 1, 0).reshape(5, -1) / np.sqrt(6)  # one row per view
+    reference = linkage(observations, method="ward")  # scipy's Ward on real Euclidean vectors
+    np.testing.assert_allclose(ward.linkage[:, 2], reference[:, 2], rtol=1e-9)
+    np.testing.assert_array_equal(ward.linkage[:, :2], reference[:, :2])
+    average = M.cluster_views(M.cosine_distance_matrix(views), list("abcde"), method="average")
+    assert np.allclose(average.distance, ward.distance)  # D itself is kept for the report
+
+
+def test_study_variant_matches_an_independent_bilinear_upsampling():
+    import torch
+
+    rng = np.random.default_rng(2)
+    a, b = rng.random((3, 7, 7)).astype(np.float32), rng.random((3, 7, 7)).astype(np.float32)
+    ours = M.attention_inverse_mse_study(a, b, (224, 224))
+
+    def up(m):  # torch's half-pixel bilinear is what OpenCV's INTER_LINEAR computes when upsampling
+        t = torch.nn.functional.interpolate(torch.from_numpy(m)[:, None], size=(224, 224), mode="bilinear",
+                                            align_corners=False)[:, 0].double().numpy().reshape(3, -1)
+        return (t - t.min(1, keepdims=True)) / (t.max(1, keepdims=True) - t.min(1, keepdims=True))
+
+    reference = 1 / (1 + ((up(a) - up(b)) ** 2).mean(1))
+    np.testing.assert_allclose(ours, reference, atol=1e-5)
+    grid = M.attention_inverse_mse(a, b)
+    assert np.abs(grid - ours).max() > 1e-3  # the two variants really differ
+    assert np.abs(grid - ours).max() < 0.1
+
+
+def test_exif_orientation_is_honoured(tmp_path):
+    from PIL import Image
+
+    from pytest_clipshift.images import load_image
+
+    wide = np.zeros((20, 40, 3), np.uint8)
+    wide[:, :20] = (255, 0, 0)  # red left half
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    Image.fromarray(wide).save(tmp_path / "phone.jpg", exif=exif.tobytes(), quality=95)
+    loaded = load_image(tmp_path / "phone.jpg")
+    assert loaded.shape == (40, 20, 3)  # shown upright: portrait
+    assert loaded[:15, :, 0].mean() > 200 and loaded[-15:, :, 0].mean() < 60  # red on top after the turn
+
+
+def test_batch_size_changes_values_only_in_the_last_bits_and_keys_the_cache(tiny_encoder, small_images, tmp_path):
+    from pytest_clipshift.cache import EmbeddingCache
+
+    kwargs = dict(severities=[3], metrics=["cosine", "attention_correlation"], seed=0)
+    a = measure(tiny_encoder, small_images, ["gaussian_noise"], batch_size=2, **kwargs).get("gaussian_noise", 3)
+    b = measure(tiny_encoder, small_images, ["gaussian_noise"], batch_size=6, **kwargs).get("gaussian_noise", 3)
+    np.testing.assert_allclose(a.values["cosine"], b.values["cosine"], atol=1e-5)  # the documented tolerance
+    cache = EmbeddingCache(tmp_path / "cache")
+    measure(tiny_encoder, small_images, ["gaussian_noise"], batch_size=2, cache=cache, **kwargs)
+    measure(tiny_encoder, small_images, ["gaussian_noise"], batch_size=6, cache=cache, **kwargs)
+    assert cache.hits == 0  # another batch size is another key
+    hit = measure(tiny_encoder, small_images, ["gaussian_noise"], batch_size=6, cache=cache, **kwargs)
+    assert cache.hits > 0
+    np.testing.assert_array_equal(hit.get("gaussian_noise", 3).values["cosine"],
+                                  measure(tiny_encoder, small_images, ["gaussian_noise"], batch_size=6,
+                                          **kwargs).get("gaussian_noise", 3).values["cosine"])
+
+
+def test_glob_through_a_symlink_loop_measures_each_file_once(tmp_path):
+    from PIL import Image
+
+    from pytest_clipshift.images import resolve_image_paths
+
+    (tmp_path / "imgs").mkdir()
+    Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(tmp_path / "imgs" / "a.png")
+    (tmp_path / "imgs" / "loop").symlink_to(tmp_path / "imgs", target_is_directory=True)
+    paths = resolve_image_paths("imgs/**/*.png", tmp_path)
+    assert [p.name for p in paths] == ["a.png"]
