@@ -223,15 +223,24 @@ def budgets_from_mapping(data: dict, source: str) -> Budgets:
     return budgets
 
 
+def read_toml(path: Path, what: str) -> dict:
+    """Parse a TOML file; unreadable, non-UTF-8 or malformed files are a ``ConfigError`` naming it."""
+    try:
+        return tomllib.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{what} {path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"{what} {path}: cannot be read ({exc.strerror or exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{what} {path}: not valid TOML ({exc})") from None
+
+
 def load_budgets(path: str | Path) -> Budgets:
     """Read a budgets TOML file (or pyproject.toml's ``[tool.clipshift.budgets]``); errors name the file and key."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"budgets file {path} does not exist")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"budgets file {path}: not valid TOML ({exc})") from None
+    data = read_toml(path, "budgets file")
     if path.name == "pyproject.toml":
         table = data.get("tool", {}).get("clipshift", {}).get("budgets")
         if table is None:

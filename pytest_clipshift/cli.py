@@ -21,6 +21,8 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--fail", action="append", default=[], metavar="RULE",
                          help="e.g. cosine.mean:2%% (relative) or cosine.mean:0.01 (absolute); repeatable")
     compare.add_argument("--paired", action="store_true", help="fail only on a significant paired regression")
+    compare.add_argument("--allow-missing", action="store_true",
+                         help="do not fail when the candidate lacks cells the baseline has (they are still listed)")
     compare.add_argument("-o", "--output", type=Path, help="also write an HTML side-by-side view")
     merge = sub.add_parser("merge", help="merge results files of CI shards into one run")
     merge.add_argument("inputs", type=Path, nargs="+")
@@ -54,7 +56,11 @@ def _compare(args) -> int:
     baseline = RunResult.read_json(args.baseline)
     candidate = RunResult.read_json(args.candidate)
     rules = [parse_compare_rule(r, "--fail") for r in args.fail]
-    comparison = compare_runs(baseline, candidate, rules, baseline_source=str(args.baseline), paired=args.paired)
+    comparison = compare_runs(baseline, candidate, rules, baseline_source=str(args.baseline), paired=args.paired,
+                              allow_missing=args.allow_missing)
+    for path, run in ((args.baseline, baseline), (args.candidate, candidate)):
+        if not run.complete:
+            print(f"warning: {path} is an incomplete run ({'; '.join(run.coverage['reasons'])})", file=sys.stderr)
     for d in comparison.deltas:
         if d.stat == "mean" or d.failed:
             flag = f"  FAIL {', '.join(d.failed)}" if d.failed else ""
@@ -65,8 +71,13 @@ def _compare(args) -> int:
 
         write_compare_report(baseline, candidate, comparison, args.output)
         print(f"comparison written to {args.output}")
+    if comparison.missing:
+        verdict = "allowed by --allow-missing" if comparison.allow_missing else "this fails the compare; --allow-missing accepts it"
+        print(f"{len(comparison.missing)} baseline cell(s) not in the candidate ({verdict}): {', '.join(comparison.missing)}",
+              file=sys.stderr)
     if comparison.failures:
         print(f"{len(comparison.failures)} regression(s) beyond tolerance", file=sys.stderr)
+    if comparison.gate_failed:
         return 1
     print("no regression beyond tolerance")
     return 0

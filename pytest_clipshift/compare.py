@@ -72,15 +72,22 @@ class Comparison:
     deltas: list[Delta]
     rules: list[CompareRule]
     missing: list[str]  # cells of the baseline the candidate did not measure
+    allow_missing: bool = False  # the user's explicit opt-out: missing cells do not fail the gate
 
     @property
     def failures(self) -> list[Delta]:
         return [d for d in self.deltas if d.failed]
 
+    @property
+    def gate_failed(self) -> bool:
+        """A regression beyond tolerance, or a baseline cell this run did not measure (unless allowed):
+        a gate that silently skips what it did not measure would pass a half-run candidate."""
+        return bool(self.failures) or (bool(self.missing) and not self.allow_missing)
+
     def to_dict(self) -> dict:
         return {"baseline": self.baseline_source, "rules": [r.text for r in self.rules],
                 "deltas": [d.to_dict() for d in self.deltas], "missing": self.missing,
-                "failed": len(self.failures)}
+                "allow_missing": self.allow_missing, "failed": len(self.failures)}
 
 
 def check_comparable(baseline, candidate, baseline_source: str = "baseline") -> None:
@@ -97,7 +104,7 @@ def check_comparable(baseline, candidate, baseline_source: str = "baseline") -> 
 
 
 def compare_runs(baseline, candidate, rules: list[CompareRule] = (), *, baseline_source: str = "baseline",
-                 paired: bool = False, confidence: float = 0.95) -> Comparison:
+                 paired: bool = False, confidence: float = 0.95, allow_missing: bool = False) -> Comparison:
     """Deltas for every (augmentation, severity, metric) both runs measured.
 
     With ``paired`` each mean is also compared image by image (the same images, the same seed): a
@@ -130,7 +137,7 @@ def compare_runs(baseline, candidate, rules: list[CompareRule] = (), *, baseline
                             continue
                         delta.failed.append(rule.text)
                 deltas.append(delta)
-    return Comparison(baseline_source, deltas, list(rules), missing)
+    return Comparison(baseline_source, deltas, list(rules), missing, allow_missing)
 
 
 def _paired(old_values, new_values, higher: bool, confidence: float, seed: int):

@@ -54,14 +54,19 @@ OPTIONS: tuple[Option, ...] = (
     Option("clipshift_compare", "string", None, "compare with a saved run: NAME, a results file, or the latest if no value", "NAME|PATH", nargs="?", const="latest"),
     Option("clipshift_compare_fail", "args", None, "fail when worse than the baseline, e.g. cosine.mean:2% or cosine.mean:0.01 (repeatable)", "RULE", append=True),
     Option("clipshift_compare_paired", "bool", False, "fail a compare rule only on a significant paired regression (bootstrap over per-image differences)"),
-    Option("clipshift_update_baseline", "bool", False, "rewrite the compared baseline with this run instead of failing"),
+    Option("clipshift_compare_allow_missing", "bool", False, "do not fail the compare on baseline cells this run did not measure (they are still listed)"),
+    Option("clipshift_update_baseline", "bool", False, "accept this run as the compared baseline: its cells replace the baseline's, the rest are kept"),
     Option("clipshift_cache_dir", "string", ".clipshift/cache", "embedding cache folder", "DIR"),
     Option("clipshift_no_cache", "bool", False, "do not read or write the embedding cache"),
     Option("clipshift_shard", "string", None, "run shard K of N of the clipshift items (stable split by item id), e.g. 2/4", "K/N"),
     Option("clipshift_labels", "args", None, "zero-shot label names for the text metrics (default: the image set's own labels)", "LABEL", nargs="+"),
     Option("clipshift_prompt_template", "string", "a photo of a {}", "zero-shot prompt template; {} is replaced by the label", "TEXT"),
-    Option("clipshift_canvas_size", "int", 224, "side in px of the canvas augmentations act on (at least the model's input size)", "PX"),
+    Option("clipshift_canvas_size", "int", 224, "side in px of the canvas augmentations act on (at least the model's input size, at most 4096)", "PX"),
+    Option("clipshift_trust_remote_code", "bool", False, "allow a model directory's own Python code (auto_map) to run; off: such a model is refused"),
 )
+
+LIMITS = {"clipshift_canvas_size": 4096, "clipshift_batch_size": 4096, "clipshift_max_images": 10_000_000}
+"""Upper bounds of the size options: beyond them a run only exhausts memory (a 100000 px canvas is 30 GB)."""
 
 FIXTURE_NAMES = ("clip_model", "clipshift_images", "augmentation", "clipshift", "clipshift_session")
 
@@ -106,6 +111,7 @@ class ClipShiftConfig:
     compare: str | None
     compare_fail: list[str]
     compare_paired: bool
+    compare_allow_missing: bool
     update_baseline: bool
     cache_dir: Path | None
     shard: tuple[int, int] | None
@@ -114,6 +120,7 @@ class ClipShiftConfig:
     html: bool
     labels: list[str]
     prompt_template: str
+    trust_remote_code: bool = False
     sources: dict[str, str] = field(default_factory=dict)  # option -> "command line" / "ini" / "default"
 
 
@@ -158,8 +165,10 @@ def resolve(config) -> ClipShiftConfig:
         v = values[name]
         if v is None:
             return None
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ConfigError(f"{_label(name, sources)} = {v!r}: must be a whole number of at least 1")
+        top = LIMITS.get(name)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1 or (top is not None and v > top):
+            bound = f"between 1 and {top}" if top is not None else "of at least 1"
+            raise ConfigError(f"{_label(name, sources)} = {v!r}: must be a whole number {bound}")
         return v
 
     device = str(values["clipshift_device"])
@@ -223,6 +232,8 @@ def resolve(config) -> ClipShiftConfig:
         budgets_path=budgets_path, json_path=path_of("clipshift_json"), storage=path_of("clipshift_storage") or Path(".clipshift"),
         save=save, compare=values["clipshift_compare"], compare_fail=compare_fail,
         compare_paired=bool(values["clipshift_compare_paired"]), update_baseline=bool(values["clipshift_update_baseline"]),
+        compare_allow_missing=bool(values["clipshift_compare_allow_missing"]),
+        trust_remote_code=bool(values["clipshift_trust_remote_code"]),
         cache_dir=None if values["clipshift_no_cache"] else path_of("clipshift_cache_dir"),
         shard=shard, canvas_size=canvas, root=images_base, html=bool(config.getoption("htmlpath", None)),
         labels=list(values["clipshift_labels"] or []), prompt_template=str(values["clipshift_prompt_template"]),
@@ -237,7 +248,7 @@ def _label(name: str, sources: dict[str, str]) -> str:
 
 def pyproject_budgets(config) -> Path | None:
     """pyproject.toml beside the ini file, when it holds [tool.clipshift.budgets]."""
-    from .budgets import tomllib
+    from .budgets import read_toml
 
     candidates = []
     if config.inipath is not None:
@@ -246,9 +257,9 @@ def pyproject_budgets(config) -> Path | None:
     for path in candidates:
         if path.is_file():
             try:
-                data = tomllib.loads(path.read_text(encoding="utf-8"))
-            except tomllib.TOMLDecodeError:
-                return None
+                data = read_toml(path, "pyproject")
+            except ConfigError:
+                return None  # not ours to judge: pytest itself reports a broken pyproject.toml
             if "budgets" in data.get("tool", {}).get("clipshift", {}):
                 return path
     return None

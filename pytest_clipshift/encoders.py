@@ -8,8 +8,9 @@ library's model (open_clip, say) means implementing ``to_canvas`` and ``encode``
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -130,6 +131,8 @@ class TransformersEncoder:
             "input_size": list(preprocess.input_size), "canvas_size": list(self.canvas_size),
             "preprocessing": preprocess.to_dict(), "transformers": transformers.__version__,
             "parameters": int(sum(p.numel() for p in model.parameters())),
+            # CLIP projects to projection_dim; SigLIP's pooled output keeps the vision width
+            "embedding_dim": int(getattr(model.config, "projection_dim", None) or vision_cfg.hidden_size),
         }
         if name == "demo":
             from .demo.train import DEMO_NOTICE
@@ -252,8 +255,23 @@ def _looks_like_path(spec: str) -> bool:
     return spec.startswith((".", "/", "~")) or os.sep in spec.rstrip(os.sep) and spec.count("/") != 1 or Path(spec).exists()
 
 
+def _custom_code(location: Path) -> str | None:
+    """The ``auto_map`` of a local checkpoint's config.json: code the checkpoint ships to be run."""
+    try:
+        config = json.loads((location / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    auto_map = config.get("auto_map") if isinstance(config, dict) else None
+    return json.dumps(auto_map) if auto_map else None
+
+
+def _weight_files(location: Path) -> str:
+    names = sorted(p.name for p in location.iterdir() if p.suffix in (".safetensors", ".bin", ".pt", ".pth", ".ckpt"))
+    return ", ".join(names) or "no weights file"
+
+
 def load_encoder(spec: str | os.PathLike = "demo", device: str = "auto", precision: str = "fp32", *,
-                 attention: bool = True, canvas_size: int | None = None) -> TransformersEncoder:
+                 attention: bool = True, canvas_size: int | None = None, trust_remote_code: bool = False) -> TransformersEncoder:
     """Load a CLIP-family checkpoint as an ``Encoder``.
 
     ``spec`` is ``"demo"`` (the bundled demo model), a local directory in Hugging Face format, or a
@@ -261,8 +279,9 @@ def load_encoder(spec: str | os.PathLike = "demo", device: str = "auto", precisi
     it a download is tried when the cache misses). ``device``: auto (cuda, then mps, then cpu), cpu,
     cuda, cuda:N or mps. ``precision``: fp32, fp16 or bf16. ``attention``: start on the eager
     attention path (needed for attention maps); the encoder switches paths per call as needed.
+    ``trust_remote_code``: a checkpoint that ships its own Python code (``auto_map``) is refused
+    unless this is True; clipshift never runs such code on its own, nor asks.
     """
-    import torch
     import transformers
     from transformers import AutoModel
 
@@ -287,7 +306,14 @@ def load_encoder(spec: str | os.PathLike = "demo", device: str = "auto", precisi
             )
         else:
             location = spec
-    kwargs = dict(attn_implementation=attn, dtype=dtype)
+    if isinstance(location, Path) and not trust_remote_code:
+        custom = _custom_code(location)
+        if custom:
+            raise ModelLoadError(
+                f"model {spec!r}: the checkpoint in {location} ships its own Python code (auto_map {custom[:200]}), "
+                "which clipshift does not run unless you trust it: pass --clipshift-trust-remote-code "
+                "(ini clipshift_trust_remote_code = true, or trust_remote_code=True in Python)")
+    kwargs = dict(attn_implementation=attn, dtype=dtype, trust_remote_code=trust_remote_code)
     model = None
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
     attempts = [True] if isinstance(location, Path) or offline else [True, False]
@@ -295,10 +321,12 @@ def load_encoder(spec: str | os.PathLike = "demo", device: str = "auto", precisi
         try:
             model = AutoModel.from_pretrained(location, local_files_only=local_only, **kwargs)
             break
-        except (OSError, ValueError, EnvironmentError) as exc:
-            where = f"directory {location}" if isinstance(location, Path) else (
+        except Exception as exc:  # noqa: BLE001 - any failure to read a checkpoint becomes one clear error
+            # (a pickle or truncated safetensors file raises from deep inside torch or safetensors)
+            where = f"directory {location} ({_weight_files(location)})" if isinstance(location, Path) else (
                 f"hub id {location!r} in the local cache {_hub_cache_dir()}" if local_only else f"download of {location!r} from the hub")
-            tried.append(f"{where}: {str(exc).splitlines()[0][:300]}")
+            first = (str(exc).strip().splitlines() or [""])[0][:300]
+            tried.append(f"{where}: {type(exc).__name__}: {first}")
     if model is None:
         hint = ("download it on a machine with network (huggingface-cli download ID, or save_pretrained to a "
                 "directory) and copy the cache (HF_HOME) or the directory here")
@@ -317,7 +345,7 @@ def load_encoder(spec: str | os.PathLike = "demo", device: str = "auto", precisi
             settings = PreprocessSettings.from_processor_dict(cfg)
         except (ValueError, KeyError, TypeError) as exc:
             raise ModelLoadError(f"model {spec!r}: preprocessor_config.json is not usable: {exc}") from None
-    tokenizer = _tokenizer(location)
+    tokenizer = _tokenizer(location, trust_remote_code)
     return TransformersEncoder(model, settings, name=name, device=torch_device, dtype=dtype, precision=precision,
                                canvas_size=canvas_size, tokenizer=tokenizer, source=str(location))
 
@@ -335,10 +363,10 @@ def _processor_config(location) -> dict | None:
     return read_processor_config(Path(path).parent) if path else None
 
 
-def _tokenizer(location):
+def _tokenizer(location, trust_remote_code: bool = False):
     from transformers import AutoTokenizer
 
     try:
-        return AutoTokenizer.from_pretrained(location, local_files_only=True)
+        return AutoTokenizer.from_pretrained(location, local_files_only=True, trust_remote_code=trust_remote_code)
     except (OSError, ValueError, TypeError, KeyError, ImportError):
         return None  # text features are optional: encode_text says so when asked

@@ -116,6 +116,8 @@ def measure(
         elif r.augmentation != "identity" and r.unchanged_images:
             warnings.append(f"augmentation {r.key} left {r.unchanged_images} of {r.n_images} images unchanged")
     clean = np.stack(run.clean_embeddings).astype(np.float16).astype(np.float32) if keep_embeddings else None
+    if cache is not None and cache.problem and cache.problem not in warnings:
+        warnings.append(cache.problem)
     settings = {"metrics": list(metric_names), "batch_size": batch_size, "chunk_size": chunk_size,
                 "pairs": [[n, severity_key(s)] for n, s in pairs],
                 "canvas_size": list(encoder.canvas_size), "seconds": round(time.perf_counter() - started, 3),
@@ -147,6 +149,7 @@ class _Run:
         self.pool = ThreadPoolExecutor(max_workers=self.workers + 1)
         self.edge_maps: dict[int, np.ndarray] = {}
         self.fingerprint = encoder.fingerprint
+        self._dim = encoder.info.get("embedding_dim")  # checks cache entries when the encoder states it
         self.prep_signature = str(encoder.info.get("preprocessing")) + str(encoder.canvas_size)
 
     def _stored_metric_names(self) -> list[str]:
@@ -195,14 +198,14 @@ class _Run:
         for i in idx:
             if self.cache is not None:
                 key = self._key(i, "clean", "-")
-                hit = self.cache.get(self.fingerprint, key)
+                hit = self.cache.get(self.fingerprint, key, dim=self._dim)
                 if hit is not None:
                     clean_cached[i] = hit[0]
             for p, (name, sev) in enumerate(self.pairs):
                 job = _Job(p, i)
                 if self.cache is not None:
                     job.key = self._key(i, name, sev)
-                    hit = self.cache.get(self.fingerprint, job.key)
+                    hit = self.cache.get(self.fingerprint, job.key, self.stored_metrics, self._dim)
                     if hit is not None:
                         self._store(job, hit[0], hit[1], unchanged=bool(hit[1].get("_unchanged", 0)))
                         continue
@@ -215,6 +218,7 @@ class _Run:
         self._tick(len(idx) * (1 + len(self.pairs)) - len(jobs) - len(idx))
         canvases = {i: self.encoder.to_canvas(self.images.arrays[i]) for i in idx}
         clean = self._encode(np.stack([canvases[i] for i in idx]), [(i, "clean", "-") for i in idx])
+        self._dim = clean.embeddings.shape[1]  # what the model really returns decides
         pos = {i: k for k, i in enumerate(idx)}
         for i in idx:
             self.clean_embeddings[i] = clean.embeddings[pos[i]]

@@ -12,6 +12,7 @@ from .fixtures import augmentation, clip_model, clipshift, clipshift_images, cli
 
 _SESSION = pytest.StashKey["object"]()
 _ENABLED = pytest.StashKey[bool]()
+_DESELECTED = pytest.StashKey[int]()  # clipshift items deselected by -k/-m (not by --clipshift-shard)
 SKIP_REASON = "clipshift robustness test: run with `pytest --clipshift` (or set clipshift = true in the ini file)"
 
 
@@ -25,8 +26,8 @@ def _enabled(config) -> bool:
         if not value:
             try:
                 value = bool(config.getini("clipshift"))
-            except ValueError:
-                value = False
+            except ValueError as exc:  # "clipshift = maybe" must not silently mean off
+                raise pytest.UsageError(f"clipshift: ini option clipshift: {exc}; write true or false") from None
         config.stash[_ENABLED] = bool(value)
     return config.stash[_ENABLED]
 
@@ -44,13 +45,17 @@ def pytest_configure(config) -> None:
     from .errors import ClipShiftError
     from .session import ClipShiftSession
 
+    from .preflight import preflight
+
     try:
         cfg = resolve(config)
         path = cfg.budgets_path or pyproject_budgets(config)
         budgets = load_budgets(path) if path else None
+        session = ClipShiftSession(cfg, budgets)
+        preflight(cfg, session.requested_metrics)
     except ClipShiftError as exc:
         raise pytest.UsageError(f"clipshift: {exc}") from None
-    config.stash[_SESSION] = ClipShiftSession(cfg, budgets)
+    config.stash[_SESSION] = session
     worker = getattr(config, "workerinput", {}).get("workerid", "")
     if worker.startswith("gw") and worker[2:].isdigit():
         config.stash[_SESSION].worker_index = int(worker[2:])
@@ -112,8 +117,16 @@ def pytest_collection_modifyitems(session, config, items) -> None:
             in_shard = not _is_clipshift_item(item) or zlib.crc32(item.nodeid.encode()) % n == k - 1
             (keep if in_shard else drop).append(item)
         if drop:
+            config.stash[_DESELECTED] = config.stash.get(_DESELECTED, 0) - len(drop)  # counted back below
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
+
+
+def pytest_deselected(items) -> None:
+    if items:
+        config = items[0].config
+        if _enabled(config):
+            config.stash[_DESELECTED] = config.stash.get(_DESELECTED, 0) + sum(map(_is_clipshift_item, items))
 
 
 def pytest_collection_finish(session) -> None:
@@ -167,9 +180,24 @@ def pytest_sessionfinish(session, exitstatus) -> None:
     if hasattr(config, "workerinput"):  # xdist worker: the controller merges and reports
         config.workeroutput["clipshift"] = cs.state.to_json()
         return
-    cs.finish()
+    cs.finish(_incomplete(session, exitstatus, cs))
     if cs.failed_gate and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _incomplete(session, exitstatus, cs) -> list[str]:
+    """Why this session measured less than its whole suite (empty: it measured all of it)."""
+    reasons = []
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        reasons.append("interrupted")
+    elif session.shouldstop or session.shouldfail:
+        reasons.append("stopped early")
+    deselected = session.config.stash.get(_DESELECTED, 0)
+    if deselected > 0:
+        reasons.append(f"{deselected} item(s) deselected")
+    if cs.cfg.shard is not None:
+        reasons.append(f"shard {cs.cfg.shard[0]}/{cs.cfg.shard[1]}")
+    return reasons
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import base64
-import json
 import math
 import platform
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,6 +155,24 @@ def machine_info() -> dict[str, Any]:
             "processor": platform.processor(), "cpus": os.cpu_count()}
 
 
+SHARD_REASON = re.compile(r"^shard (\d+)/(\d+)$")
+
+
+def merged_coverage(runs: list["RunResult"]) -> dict[str, Any] | None:
+    """Shards that together cover 1..N of one N make a complete run; any other gap stays a gap."""
+    if all(r.coverage is None for r in runs):
+        return None
+    reasons = [reason for r in runs if r.coverage for reason in r.coverage.get("reasons", [])]
+    shards = [SHARD_REASON.match(x) for x in reasons]
+    others = [x for x, m in zip(reasons, shards) if m is None]
+    counts = {int(m.group(2)) for m in shards if m}
+    covered = len(counts) == 1 and {int(m.group(1)) for m in shards if m} == set(range(1, next(iter(counts)) + 1))
+    gaps = others + ([] if covered or not counts else sorted({x for x, m in zip(reasons, shards) if m}))
+    complete = not gaps and all(r.coverage is None or r.coverage.get("complete") or
+                                all(SHARD_REASON.match(x) for x in r.coverage.get("reasons", [])) for r in runs)
+    return {"complete": complete, "reasons": list(dict.fromkeys(gaps))}
+
+
 def canonical_order(aug: str, severity) -> tuple:
     """Results sort the same way in every process: registry order, then severity (paper last)."""
     from .augmentations import registry
@@ -181,6 +199,12 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
     budgets: list[dict] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    coverage: dict[str, Any] | None = None  # {"complete": bool, "reasons": [...]}; None: not recorded
+
+    @property
+    def complete(self) -> bool:
+        """False when the run measured less than its suite (interrupted, stopped early, deselected, a shard)."""
+        return self.coverage is None or bool(self.coverage.get("complete", True))
 
     def sort(self) -> None:
         """Put results and budget checks in canonical order (single process, xdist and merged shards agree)."""
@@ -234,28 +258,22 @@ class RunResult:
             "results": [r.to_dict(include_embeddings) for r in self.results], "clustering": clusters,
             "budgets": self.budgets, "warnings": self.warnings, "extra": _jsonable(self.extra),
         }
+        if self.coverage is not None:
+            d["coverage"] = {"complete": bool(self.coverage["complete"]), "reasons": list(self.coverage["reasons"])}
         if include_embeddings and self.clean_embeddings is not None:
             d["clean_embeddings"] = encode_array(self.clean_embeddings)
         return d
 
     def write_json(self, path: str | Path, include_embeddings: bool = True) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(include_embeddings), indent=1, allow_nan=False) + "\n", encoding="utf-8")
-        tmp.replace(path)
-        return path
+        from .jsonfile import write_json_atomic
+
+        return write_json_atomic(path, self.to_dict(include_embeddings))
 
     @classmethod
     def from_dict(cls, d: dict, source: str = "<dict>") -> "RunResult":
-        if not isinstance(d, dict):
-            raise ConfigError(f"{source}: not a clipshift results file (top level is {type(d).__name__}, expected an object)")
-        schema = d.get("schema")
-        if schema != SCHEMA:
-            raise ConfigError(f"{source}: schema {schema!r} is not {SCHEMA!r}; it was written by an incompatible version")
-        missing = [k for k in ("model", "seed", "images", "results") if k not in d]
-        if missing:
-            raise ConfigError(f"{source}: missing field(s) {', '.join(missing)}")
+        from .schema import validate_results
+
+        validate_results(d, source)
         try:
             names = list(d["images"]["names"])
             results = []
@@ -267,7 +285,7 @@ class RunResult:
             clean = decode_array(d["clean_embeddings"]) if d.get("clean_embeddings") else None
             return cls(d["model"], int(d["seed"]), names, d["images"]["hash"], d["images"].get("source", ""), results,
                        clean, d.get("settings", {}), d.get("versions", {}), d.get("machine", {}),
-                       d.get("warnings", []), d.get("budgets", []), d.get("extra", {}))
+                       d.get("warnings", []), d.get("budgets", []), d.get("extra", {}), d.get("coverage"))
         except ConfigError:
             raise
         except (KeyError, TypeError, ValueError) as exc:
@@ -296,18 +314,13 @@ class RunResult:
             warnings += [w for w in run.warnings if w not in warnings]
         clean = next((r.clean_embeddings for r in runs if r.clean_embeddings is not None), None)
         merged = cls(first.model, first.seed, first.image_names, first.image_hash, first.image_source, results, clean,
-                     first.settings, first.versions, first.machine, warnings, budgets)
+                     first.settings, first.versions, first.machine, warnings, budgets, coverage=merged_coverage(runs))
         merged.sort()
         merged.extra["merged_from"] = sources
         return merged
 
     @classmethod
     def read_json(cls, path: str | Path) -> "RunResult":
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"results file {path} does not exist")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path}: not valid JSON ({exc})") from None
-        return cls.from_dict(data, str(path))
+        from .jsonfile import read_json
+
+        return cls.from_dict(read_json(path), str(path))

@@ -103,6 +103,11 @@ class ClipShiftSession:
         self._finished = False
 
     # ------------------------------------------------------------------ configuration
+    @property
+    def requested_metrics(self) -> list[str]:
+        """Every metric --clipshift-metrics and the budgets name, layer numbers included."""
+        return list(self.cfg.metrics) + (self.budgets.metric_names() if self.budgets is not None else [])
+
     @cached_property
     def metrics(self) -> list[str]:
         """Defaults, --clipshift-metrics and every metric a budget names; fixed for the session."""
@@ -146,7 +151,8 @@ class ClipShiftSession:
 
             try:
                 self._encoder = load_encoder(self.cfg.model, self.device(), self.cfg.precision,
-                                             attention=self.needs_attention, canvas_size=self.cfg.canvas_size)
+                                             attention=self.needs_attention, canvas_size=self.cfg.canvas_size,
+                                             trust_remote_code=self.cfg.trust_remote_code)
             except ClipShiftError as exc:
                 self._error = exc
                 raise
@@ -285,25 +291,41 @@ class ClipShiftSession:
         return checks
 
     # ------------------------------------------------------------------ end of run
-    def finish(self) -> None:
-        """Assemble the run (after xdist merging), write JSON, save, compare. Runs once; never raises."""
+    def finish(self, incomplete: list[str] | None = None) -> None:
+        """Assemble the run (after xdist merging), write JSON, save, compare. Runs once; never raises.
+
+        ``incomplete``: why this session measured less than its suite ("interrupted", "3 item(s)
+        deselected", "shard 1/2", ...), recorded in the results; an interrupted session never
+        updates a baseline. Output that cannot be written fails the run with a message naming it.
+        """
         if self._finished or not self.state.results:
             return
         self._finished = True
+        reasons = list(incomplete or [])
         try:
             self.run = self.assemble()
         except ClipShiftError as exc:
             self.messages.append(f"clipshift: could not assemble the results: {exc}")
             self.failed_gate = True
             return
+        self.run.coverage = {"complete": not reasons, "reasons": reasons}
         if self.cfg.compare:
-            self._compare()
-        if self.cfg.json_path:
-            self.json_written = self.run.write_json(self.cfg.json_path)
-        if self.cfg.save:
-            from .storage import Storage
+            self._compare(interrupted=any(r in INTERRUPTIONS for r in reasons))
+        from .jsonfile import OutputError
 
-            self.saved = Storage(self.cfg.storage).save(self.run.to_dict(), self.cfg.save)
+        from .storage import Storage
+
+        writes = []
+        if self.cfg.json_path:
+            writes.append(("json_written", lambda: self.run.write_json(self.cfg.json_path)))
+        if self.cfg.save:
+            writes.append(("saved", lambda: Storage(self.cfg.storage).save(self.run.to_dict(), self.cfg.save)))
+        for attribute, write in writes:  # each output on its own: one that fails does not stop the other
+            try:
+                setattr(self, attribute, write())
+            except OutputError as exc:
+                self.messages.append(f"clipshift: {exc}")
+                self.failed_gate = True
 
     def assemble(self):
         from .results import RunResult, ShiftResult, decode_array
@@ -323,25 +345,59 @@ class ClipShiftSession:
             run.extra["breaking_points"] = sorted(self.state.breaking_points, key=lambda b: (b["augmentation"], b["rule"]))
         return run
 
-    def _compare(self) -> None:
+    def _compare(self, interrupted: bool = False) -> None:
         from .compare import compare_runs, parse_compare_rule
+        from .jsonfile import OutputError, write_json_atomic
         from .results import RunResult
-        from .storage import Storage, write_json_atomic
+        from .storage import Storage
 
-        storage = Storage(self.cfg.storage)
         try:
-            path = storage.find(self.cfg.compare)
+            path = Storage(self.cfg.storage).find(self.cfg.compare)
             baseline = RunResult.read_json(path)
             rules = [parse_compare_rule(r) for r in self.cfg.compare_fail]
             self.comparison = compare_runs(baseline, self.run, rules, baseline_source=str(path),
-                                           paired=self.cfg.compare_paired)
+                                           paired=self.cfg.compare_paired, allow_missing=self.cfg.compare_allow_missing)
         except ConfigError as exc:
             self.messages.append(f"clipshift compare refused: {exc}")
             self.failed_gate = True
             return
         self.run.extra["comparison"] = self.comparison.to_dict()
-        if self.cfg.update_baseline:
-            write_json_atomic(path, self.run.to_dict())
-            self.messages.append(f"clipshift: baseline {path} updated with this run")
-        elif self.comparison.failures:
+        if not baseline.complete:
+            self.messages.append(f"clipshift: the baseline {path} is an incomplete run "
+                                 f"({'; '.join(baseline.coverage['reasons'])})")
+        if not self.cfg.update_baseline:
+            self.failed_gate = self.failed_gate or self.comparison.gate_failed
+            return
+        if interrupted:
+            self.messages.append(f"clipshift: baseline {path} NOT updated: this session was interrupted or stopped "
+                                 "early, so it measured only part of its suite; run it to the end to update")
             self.failed_gate = True
+            return
+        updated, kept = updated_baseline(baseline, self.run)
+        try:
+            write_json_atomic(path, updated.to_dict(), what="baseline")
+        except OutputError as exc:
+            self.messages.append(f"clipshift: {exc}")
+            self.failed_gate = True
+            return
+        note = f"; kept {len(kept)} cell(s) this run did not measure: {', '.join(kept)}" if kept else ""
+        self.messages.append(f"clipshift: baseline {path} updated with this run's "
+                             f"{len(self.run.results)} cell(s){note}")
+
+
+INTERRUPTIONS = ("interrupted", "stopped early")
+"""Reasons for an incomplete run that mean the session itself did not finish (never update a baseline)."""
+
+
+def updated_baseline(baseline, run):
+    """``run`` with every baseline cell it did not measure carried over, and the names of those cells:
+    accepting a partial candidate must not delete what the baseline knew."""
+    from .results import RunResult
+
+    measured = {(r.augmentation, r.severity) for r in run.results if not r.subset}
+    kept = [r for r in baseline.results if not r.subset and (r.augmentation, r.severity) not in measured]
+    merged = RunResult(run.model, run.seed, run.image_names, run.image_hash, run.image_source, run.results + kept,
+                       run.clean_embeddings, run.settings, run.versions, run.machine, run.warnings, run.budgets,
+                       dict(run.extra), coverage=run.coverage if run.complete else baseline.coverage)
+    merged.sort()
+    return merged, [r.key for r in kept]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 from .errors import ConfigError
+from .jsonfile import OutputError, write_json_atomic
 
 _NAME = re.compile(r"^(\d{4})_(.+)\.json$")
 
@@ -22,18 +22,26 @@ class Storage:
         self.root = Path(root)
 
     def runs(self) -> list[Path]:
+        if self.root.exists() and not self.root.is_dir():
+            raise OutputError(f"storage folder {self.root} is a file, not a folder; "
+                              "point --clipshift-storage at a folder")
         if not self.root.is_dir():
             return []
         return sorted(p for p in self.root.iterdir() if _NAME.match(p.name))
 
     def save(self, data: dict, name: str) -> Path:
+        """Save as the next ``NNNN_name.json``. Concurrent saves each get their own number: the name is
+        claimed atomically (a taken number makes the next one be tried), never overwritten."""
         check_run_name(name)
-        self.root.mkdir(parents=True, exist_ok=True)
-        runs = self.runs()
-        number = int(_NAME.match(runs[-1].name).group(1)) + 1 if runs else 1
-        path = self.root / f"{number:04d}_{name}.json"
-        write_json_atomic(path, data)
-        return path
+        for _attempt in range(1000):
+            runs = self.runs()
+            number = int(_NAME.match(runs[-1].name).group(1)) + 1 if runs else 1
+            path = self.root / f"{number:04d}_{name}.json"
+            try:
+                return write_json_atomic(path, data, exclusive=True, what="saved run")
+            except FileExistsError:
+                continue
+        raise OutputError(f"cannot save into {self.root}: no free run number after 1000 attempts")
 
     def find(self, spec: str | None) -> Path:
         """``None``/``"latest"``: the newest saved run; a path to a file; or the newest run saved as NAME."""
@@ -52,12 +60,3 @@ class Storage:
             have = sorted({_NAME.match(p.name).group(2) for p in runs})
             raise ConfigError(f"--clipshift-compare {spec!r}: no run saved under that name in {self.root}; saved: {', '.join(have) or 'none'}")
         return named[-1]
-
-
-def write_json_atomic(path: Path, data: dict) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, allow_nan=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
-    return path

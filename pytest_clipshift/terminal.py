@@ -26,6 +26,8 @@ def write_summary(tr, session) -> None:
             _comparison(tr, comparison)
         for w in run.warnings:
             tr.write_line(f"warning: {w}", yellow=True)
+        if not run.complete:
+            tr.write_line(f"incomplete run: {'; '.join(run.coverage['reasons'])} (recorded in the results)", yellow=True)
         if session.json_written:
             tr.write_line(f"results written to {session.json_written}")
         if session.saved:
@@ -72,8 +74,14 @@ def _comparison(tr, comparison) -> None:
         tr.write_line(f"{d.augmentation}[{severity_key(d.severity)}] {d.metric}.{d.stat}: {d.baseline:.4f} -> "
                       f"{d.candidate:.4f}  FAIL {', '.join(d.failed)}", red=True)
     if comparison.missing:
-        tr.write_line(f"not measured in this run: {', '.join(comparison.missing)}", yellow=True)
+        if comparison.allow_missing:
+            tr.write_line(f"not measured in this run (allowed by --clipshift-compare-allow-missing): "
+                          f"{', '.join(comparison.missing)}", yellow=True)
+        else:
+            tr.write_line(f"clipshift compare: {len(comparison.missing)} baseline cell(s) not measured in this run: "
+                          f"{', '.join(comparison.missing)} (--clipshift-compare-allow-missing accepts that)",
+                          red=True, bold=True)
     if failures:
         tr.write_line(f"clipshift compare: {len(failures)} regression(s) beyond tolerance", red=True, bold=True)
-    else:
+    elif not comparison.gate_failed:
         tr.write_line("clipshift compare: no regression beyond tolerance", green=True)

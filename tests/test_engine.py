@@ -186,8 +186,8 @@ def test_json_roundtrip(tiny_encoder, small_images, tmp_path):
 
 
 @pytest.mark.parametrize("content,match", [
-    ("[]", "top level is list"), ('{"schema": "other/9"}', "incompatible version"),
-    ('{"schema": "clipshift-results/1", "seed": 0}', "missing field"), ("{", "not valid JSON"),
+    ("[]", r"field \(top level\): \[\] is not of type 'object'"), ('{"schema": "other/9"}', "incompatible version"),
+    ('{"schema": "clipshift-results/1", "seed": 0}', "'model' is a required property"), ("{", "not valid JSON"),
 ])
 def test_malformed_results_files(tmp_path, content, match):
     path = tmp_path / "bad.json"

@@ -5,7 +5,6 @@ compares with a computation written independently of the code under test."""
 import json
 
 import numpy as np
-import pytest
 
 from pytest_clipshift import metrics as M
 from pytest_clipshift.engine import measure

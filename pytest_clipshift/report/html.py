@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -40,15 +41,28 @@ def _e(x) -> str:
 
 
 def _fmt(v) -> str:
-    if v is None or v != v:
+    """A number for a table cell; anything that is not a finite number prints as a dash (a results
+    file is untrusted input: nothing from it reaches the page unescaped)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
         return "–"
     a = abs(v)
     return f"{v:.4f}" if a < 10 else f"{v:.2f}"
 
 
-def _img(b64: str | None, alt: str, fmt: str = "png", caption: str = "") -> str:
+def _signed(v) -> str:
+    return f"{v:+.4f}" if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v else "–"
+
+
+IMAGE_FORMATS = ("png", "jpeg")
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+
+
+def _img(b64, alt: str, fmt: str = "png", caption: str = "") -> str:
+    """An embedded image, only when ``fmt`` is an allowed format and ``b64`` is strictly base64."""
     if not b64:
         return ""
+    if fmt not in IMAGE_FORMATS or not isinstance(b64, str) or len(b64) % 4 or not _BASE64.fullmatch(b64):
+        return f'<p class="notice">{_e(alt)}: image omitted (not a valid base64 PNG or JPEG)</p>'
     cap = f"<figcaption>{_e(caption)}</figcaption>" if caption else ""
     return f'<figure><img class="cs-fig" alt="{_e(alt)}" src="data:image/{fmt};base64,{b64}">{cap}</figure>'
 
@@ -111,7 +125,7 @@ def ranking_html(run) -> str:
         ranked = [(a, v) for a, v in run.ranking("cosine", sev) if a != "identity"]
         if len(ranked) > 1:
             items = "".join(f"<li><code>{_e(a)}</code> {_fmt(v)}</li>" for a, v in ranked)
-            parts.append(f"<div><b>{severity_key(sev)}</b><ol>{items}</ol></div>")
+            parts.append(f"<div><b>{_e(severity_key(sev))}</b><ol>{items}</ol></div>")
     if not parts:
         return ""
     return ('<h2>Ranking by embedding shift</h2><p>Most shift first (lowest mean cosine similarity).</p>'
@@ -159,9 +173,9 @@ def breaking_points_html(run) -> str:
         return ""
     rows = []
     for p in points:
-        breaks = "holds up to 1" if p["strength"] is None else f"{p['strength']:.3f}"
+        breaks = "holds up to 1" if p["strength"] is None else _fmt(p["strength"])
         rows.append(f'<tr><td class="name">{_e(p["augmentation"])}</td><td class="name">{_e(p["rule"])}</td>'
-                    f'<td>{breaks}</td><td>{p["holds_at"]:.3f}</td><td>{len(p["steps"])}</td></tr>')
+                    f'<td>{breaks}</td><td>{_fmt(p["holds_at"])}</td><td>{len(p["steps"])}</td></tr>')
     rows = "".join(rows)
     return ('<h2>Breaking points</h2><p>The mildest strength (0 = none, 1 = the strongest built-in level) at which '
             'each augmentation breaks the rule, found by bisection.</p><table class="cs" id="clipshift-breaking">'
@@ -186,8 +200,8 @@ def comparison_section(run) -> str:
         fail = f'<td class="fail">{_e(", ".join(d["failed"]))}</td>' if d["failed"] else "<td></td>"
         rows.append(f'<tr><td class="name">{_e(d["augmentation"])}[{_e(severity_key(d["severity"]))}]</td>'
                     f'<td class="name">{_e(d["metric"])}.{_e(d["stat"])}</td><td>{_fmt(d["baseline"])}</td>'
-                    f'<td>{_fmt(d["candidate"])}</td><td class="{cls}">{d["delta"]:+.4f}</td>{fail}</tr>')
-    return (f'<h2>Compared with {_e(comp["baseline"])}</h2><p>{comp["failed"]} regression(s) beyond tolerance '
+                    f'<td>{_fmt(d["candidate"])}</td><td class="{cls}">{_signed(d["delta"])}</td>{fail}</tr>')
+    return (f'<h2>Compared with {_e(comp["baseline"])}</h2><p>{_e(comp["failed"])} regression(s) beyond tolerance '
             f'(rules: {_e(", ".join(comp["rules"]) or "none")}).</p><table class="cs" id="clipshift-compare"><thead><tr>'
             '<th class="name">cell</th><th class="name">metric</th><th>baseline</th><th>candidate</th><th>delta</th>'
             f'<th>failed rule</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')

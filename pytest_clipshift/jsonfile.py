@@ -1,0 +1,78 @@
+"""Reading and writing JSON files safely: the one place results, saved runs and baselines touch disk.
+
+A write goes to a uniquely named temporary file beside the target, then is renamed into place (or,
+for a new numbered run, hard-linked, which fails if the name was taken meanwhile): a reader never
+sees half a file, two writers never share a temporary name, and no temporary file survives a
+failure. A read refuses bytes that are not UTF-8 and the non-JSON constants NaN and Infinity.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+
+class OutputError(ConfigError):
+    """A file clipshift must write cannot be written; the message names the path and the cause."""
+
+
+def _describe(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def write_json_atomic(path: str | os.PathLike, data: Any, *, exclusive: bool = False, what: str = "results file") -> Path:
+    """Write ``data`` as JSON to ``path`` atomically. ``exclusive``: fail with ``FileExistsError``
+    when ``path`` exists (used to claim the next run number). Errors are ``OutputError``."""
+    path = Path(path)
+    text = json.dumps(data, indent=1, allow_nan=False) + "\n"
+    if path.is_dir():
+        raise OutputError(f"cannot write the {what} {path}: it is a directory; give a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot write the {what} {path}: its folder cannot be created ({_describe(exc)})") from None
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        if exclusive:
+            os.link(tmp, path)  # atomic and exclusive: raises FileExistsError when the name is taken
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, path)
+        tmp = None
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        raise OutputError(f"cannot write the {what} {path}: {_describe(exc)}") from None
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+    return path
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON (numbers must be finite)")
+
+
+def read_json(path: str | os.PathLike, what: str = "results file") -> Any:
+    """Parse a JSON file; a missing, unreadable, non-UTF-8 or malformed file is a ``ConfigError``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{what} {path} does not exist")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); is it really a clipshift {what}?") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({_describe(exc)})") from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except (json.JSONDecodeError, ValueError) as exc:
+        raise ConfigError(f"{path}: not valid JSON ({exc})") from None
