@@ -33,6 +33,12 @@ def _enabled(config) -> bool:
 
 
 def pytest_configure(config) -> None:
+    from .config import OPTIONS
+    from .spacing import check_ini_search
+
+    problem = check_ini_search(config, {o.flag for o in OPTIONS if o.ini_type != "bool"})
+    if problem is not None:
+        raise pytest.UsageError(f"clipshift: {problem}")
     config.addinivalue_line(
         "markers",
         "clipshift(augmentations=None, severities=None, images=None, budget=None): a clipshift robustness test; "

@@ -144,3 +144,26 @@ def test_ini_values_that_are_not_what_they_say_name_the_option(project):
     result = project.runpytest("--clipshift")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "ini option clipshift_max_images" in result.stderr.str()
+
+
+PATH_OPTIONS = ("--clipshift-model", "--clipshift-images", "--clipshift-budgets", "--clipshift-json",
+                "--clipshift-storage", "--clipshift-cache-dir")
+
+
+@pytest.mark.parametrize("flag", PATH_OPTIONS)
+def test_a_path_value_written_with_a_space_never_silently_loses_the_ini_file(pytester, flag):
+    """Issue 17: ``--clipshift-model ../candidate`` made pytest take ``../candidate`` for a test path
+    while finding its ini file: rootdir moved up, the suite's pytest.ini was missed, nothing ran."""
+    outside = pytester.path.parent / f"outside-{flag[12:]}"
+    outside.mkdir(exist_ok=True)
+    pytester.makeini("[pytest]\nclipshift_seed = 3\n")
+    pytester.makepyfile(test_plain="def test_plain():\n    pass\n")
+    spaced = pytester.runpytest(flag, f"../{outside.name}")
+    assert spaced.ret == pytest.ExitCode.USAGE_ERROR
+    err = spaced.stderr.str()
+    assert f"{flag} ../{outside.name}: pytest read" in err and f"Write it with '=': {flag}=../{outside.name}" in err
+    joined = pytester.runpytest(f"{flag}=../{outside.name}")
+    assert joined.ret == 0 and "pytest read" not in joined.stderr.str()
+    joined.assert_outcomes(passed=1)
+    inside = pytester.runpytest(flag, "inside.json")  # a value that moves nothing works as written
+    assert inside.ret == 0
