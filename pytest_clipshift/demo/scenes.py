@@ -1,12 +1,13 @@
 """Procedurally generated, captioned scenes: the demo model's whole world.
 
-Scenes hold one to three coloured shapes (circle, square, triangle, cross) of two sizes at one of
-five positions over a textured background. Everything is drawn from an explicit
+A scene holds one to three coloured shapes (circle, square, triangle, cross) anywhere in the frame,
+each 15% to 70% of the frame across, rotated, stretched and re-shaded, over a flat, gradient,
+noise, stripe or photo-crop background, sometimes partly covered by a neutral occluder. The first
+object is the scene's label and the largest. Everything is drawn from an explicit
 ``numpy.random.Generator``, so a seed fixes every pixel and every caption.
 
-Two renderers exist. ``render_scene`` (PIL polygons, supersampled) is what the demo model is
-trained on; ``render_scene_alt`` (numpy masks, hard edges, different textures) never appears in
-training and measures how far the model generalises beyond the renderer it saw.
+This is the renderer the demo model is trained on (PIL polygons, supersampled). Its accuracy is
+measured on ``independent.py``, a renderer that shares no code with this one.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ COLOURS: dict[str, tuple[int, int, int]] = {
     "purple": (145, 55, 185),
 }
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "cross")
-SIZES: dict[str, float] = {"small": 0.12, "large": 0.26}  # half-extent as a fraction of the side
-POSITIONS: dict[str, tuple[float, float]] = {
+SIZE_WORDS: tuple[str, ...] = ("small", "large")
+POSITION_WORDS: dict[str, tuple[float, float]] = {
     "center": (0.5, 0.5),
     "left": (0.2, 0.5),
     "right": (0.8, 0.5),
@@ -37,6 +38,11 @@ LABELS: tuple[tuple[str, str], ...] = tuple((c, s) for c in COLOURS for s in SHA
 """Every (colour, shape) pair: the zero-shot label space of the demo model."""
 
 PROMPT_TEMPLATE = "a photo of a {colour} {shape}"
+MAIN_SIZE = (0.15, 0.70)  # the main object's extent as a fraction of the frame side
+BACKGROUNDS = ("flat", "gradient", "noise", "stripes", "photo")
+# scikit-image photographs the training renderer crops backgrounds from; the independent
+# renderer uses a disjoint set, so its photo backgrounds are never seen in training
+TRAINING_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "camera", "moon", "brick", "grass", "gravel")
 
 
 def label_prompts() -> list[str]:
@@ -48,16 +54,29 @@ def label_prompts() -> list[str]:
 class SceneObject:
     colour: str
     shape: str
-    size: str
-    position: str
+    x: float  # centre, fraction of the side
+    y: float
+    extent: float  # width of the unrotated, unstretched shape, fraction of the side
+    angle: float  # degrees
+    aspect: float  # width / height stretch
+    shade: tuple[int, int, int]  # the drawn RGB (the named colour, jittered)
+
+    @property
+    def size(self) -> str:
+        return "large" if self.extent >= 0.35 else "small"
+
+    @property
+    def position(self) -> str:
+        return min(POSITION_WORDS, key=lambda p: (POSITION_WORDS[p][0] - self.x) ** 2 + (POSITION_WORDS[p][1] - self.y) ** 2)
 
 
 @dataclass(frozen=True)
 class Scene:
     objects: tuple[SceneObject, ...]
-    background: tuple[int, int, int]
-    texture: str
+    background: str  # one of BACKGROUNDS
+    colours: tuple[tuple[int, int, int], tuple[int, int, int]]  # the background's two colours
     texture_seed: int
+    occluded: bool
 
     @property
     def label(self) -> str:
@@ -69,32 +88,47 @@ class Scene:
 def caption_vocabulary() -> list[str]:
     """Every word a caption or prompt can contain."""
     words = {"a", "photo", "of", "and", "the", "on", "with", "picture", "an", "image"}
-    words |= set(COLOURS) | set(SHAPES) | set(SIZES) | set(POSITIONS)
+    words |= set(COLOURS) | set(SHAPES) | set(SIZE_WORDS) | set(POSITION_WORDS)
     return sorted(words)
 
 
+def _muted_colour(rng: np.random.Generator) -> tuple[int, int, int]:
+    """A background colour: any brightness, little saturation (so no shape colour vanishes)."""
+    grey = rng.uniform(15, 240)
+    tint = rng.uniform(-35, 35, size=3)
+    return tuple(int(v) for v in np.clip(grey + tint, 0, 255))
+
+
+def _object(rng: np.random.Generator, extent_range: tuple[float, float]) -> SceneObject:
+    colour = str(rng.choice(list(COLOURS)))
+    extent = float(rng.uniform(*extent_range))
+    aspect = float(np.exp(rng.uniform(np.log(0.75), np.log(1.33))))
+    half = extent / 2 * max(aspect, 1 / aspect) * 1.1  # room for any rotation
+    x, y = (float(rng.uniform(half, 1 - half)) if half < 0.5 else 0.5 for _ in range(2))
+    gain = rng.uniform(0.8, 1.12)
+    shade = tuple(int(v) for v in np.clip(np.asarray(COLOURS[colour]) * gain + rng.uniform(-18, 18, size=3), 0, 255))
+    return SceneObject(colour, str(rng.choice(SHAPES)), x, y, extent, float(rng.uniform(0, 360)), aspect, shade)
+
+
 def sample_scene(rng: np.random.Generator, max_objects: int = 3) -> Scene:
-    """Draw one scene description. Objects never share a position."""
+    """Draw one scene description. Secondary objects are smaller than the main one."""
     n = 1 + int(rng.choice(max_objects, p=_object_count_probs(max_objects)))
-    positions = rng.permutation(list(POSITIONS))[:n]
-    objects = tuple(
-        SceneObject(
-            colour=str(rng.choice(list(COLOURS))),
-            shape=str(rng.choice(SHAPES)),
-            size=str(rng.choice(list(SIZES))) if n == 1 else "small",
-            position=str(pos),
-        )
-        for pos in positions
-    )
-    grey = int(rng.integers(70, 200))
-    tint = rng.integers(-18, 19, size=3)
-    background = tuple(int(np.clip(grey + t, 0, 255)) for t in tint)
-    texture = str(rng.choice(["noise", "stripes", "gradient"]))
-    return Scene(objects, background, texture, int(rng.integers(0, 2**31 - 1)))
+    main = _object(rng, MAIN_SIZE)
+    objects = [main]
+    for _ in range(n - 1):
+        for _attempt in range(8):  # keep secondary objects off the main one
+            other = _object(rng, (0.12, max(0.13, min(0.3, main.extent * 0.7))))
+            gap = np.hypot(other.x - main.x, other.y - main.y)
+            if gap > (main.extent + other.extent) * 0.6:
+                objects.append(other)
+                break
+    background = str(rng.choice(BACKGROUNDS))
+    colours = (_muted_colour(rng), _muted_colour(rng))
+    return Scene(tuple(objects), background, colours, int(rng.integers(0, 2**31 - 1)), bool(rng.random() < 0.3))
 
 
 def _object_count_probs(max_objects: int) -> list[float]:
-    base = [0.65, 0.25, 0.10][:max_objects]
+    base = [0.6, 0.3, 0.10][:max_objects]
     total = sum(base)
     return [b / total for b in base]
 
@@ -121,85 +155,85 @@ def _unit_grid(size: int) -> tuple[np.ndarray, np.ndarray]:
     return yy, xx
 
 
-def _background(scene: Scene, size: int, alternative: bool) -> np.ndarray:
+@lru_cache(maxsize=None)
+def _photo(name: str) -> np.ndarray:
+    import skimage.data
+
+    image = np.asarray(getattr(skimage.data, name)())
+    return np.repeat(image[..., None], 3, axis=-1) if image.ndim == 2 else image[..., :3]
+
+
+def _background(scene: Scene, size: int) -> np.ndarray:
     rng = np.random.default_rng(scene.texture_seed)
-    base = np.asarray(scene.background, dtype=np.float32)
+    c0, c1 = (np.asarray(c, dtype=np.float32) for c in scene.colours)
     yy, xx = _unit_grid(size)
-    if alternative:  # checkerboard and rings: textures the training renderer never draws
-        kind = scene.texture_seed % 2
-        field = ((np.floor(xx * 8) + np.floor(yy * 8)) % 2) * 2 - 1 if kind else np.sin(
-            ((xx - 0.5) ** 2 + (yy - 0.5) ** 2) * 120
-        )
-        field = field[..., None] * 12
-    elif scene.texture == "noise":
-        field = rng.standard_normal((size, size, 1), dtype=np.float32) * 10
-    elif scene.texture == "stripes":
-        angle = rng.uniform(0, np.pi)
-        freq = rng.uniform(8, 20)
-        field = np.sin((np.cos(angle) * xx + np.sin(angle) * yy) * freq * np.pi)[..., None] * 14
-    else:
-        direction = rng.uniform(-1, 1, size=2)
-        field = ((direction[0] * xx + direction[1] * yy)[..., None] - 0.5) * 50
-    return np.clip(base + field, 0, 255).astype(np.uint8)
+    if scene.background == "flat":
+        return np.broadcast_to(c0, (size, size, 3)).astype(np.uint8)
+    if scene.background == "gradient":
+        d = rng.uniform(-1, 1, size=2)
+        t = d[0] * xx + d[1] * yy
+        t = (t - t.min()) / max(float(t.max() - t.min()), 1e-6)
+        image = c0 + (c1 - c0) * t[..., None]
+    elif scene.background == "noise":
+        image = c0 + rng.standard_normal((size, size, 1), dtype=np.float32) * rng.uniform(5, 30)
+    elif scene.background == "stripes":
+        angle, freq = rng.uniform(0, np.pi), rng.uniform(3, 12)
+        t = 0.5 + 0.5 * np.sin((np.cos(angle) * xx + np.sin(angle) * yy) * freq * 2 * np.pi)
+        image = c0 + (c1 - c0) * t[..., None]
+    else:  # a crop of a training photograph, scaled to the frame, dimmed towards its mean
+        photo = _photo(str(rng.choice(TRAINING_PHOTOS)))
+        h, w = photo.shape[:2]
+        side = int(rng.uniform(0.25, 1.0) * min(h, w))
+        top, left = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
+        crop = Image.fromarray(photo[top:top + side, left:left + side]).resize((size, size), Image.Resampling.BILINEAR)
+        image = np.asarray(crop, dtype=np.float32)
+        image = image.mean() + (image - image.mean()) * rng.uniform(0.5, 1.0)
+    return np.clip(image, 0, 255).astype(np.uint8)
 
 
-def _shape_polygon(shape: str, cx: float, cy: float, r: float) -> list[tuple[float, float]]:
+def _outline(shape: str) -> np.ndarray:
+    """The shape's outline in unit coordinates (width 1, centred on the origin)."""
+    if shape == "circle":
+        t = np.linspace(0, 2 * np.pi, 48, endpoint=False)
+        return np.stack([np.cos(t), np.sin(t)], axis=1) * 0.5
     if shape == "square":
-        return [(cx - r, cy - r), (cx + r, cy - r), (cx + r, cy + r), (cx - r, cy + r)]
+        return np.array([(-1, -1), (1, -1), (1, 1), (-1, 1)], dtype=np.float64) * 0.5
     if shape == "triangle":
-        return [(cx, cy - r * 1.1), (cx + r * 1.1, cy + r * 0.9), (cx - r * 1.1, cy + r * 0.9)]
+        return np.array([(0, -0.5), (0.5, 0.4), (-0.5, 0.4)], dtype=np.float64)
     if shape == "cross":
-        w = r * 0.38
-        return [
-            (cx - w, cy - r), (cx + w, cy - r), (cx + w, cy - w), (cx + r, cy - w),
-            (cx + r, cy + w), (cx + w, cy + w), (cx + w, cy + r), (cx - w, cy + r),
-            (cx - w, cy + w), (cx - r, cy + w), (cx - r, cy - w), (cx - w, cy - w),
-        ]
+        w = 0.19
+        return np.array([(-w, -0.5), (w, -0.5), (w, -w), (0.5, -w), (0.5, w), (w, w), (w, 0.5), (-w, 0.5),
+                         (-w, w), (-0.5, w), (-0.5, -w), (-w, -w)], dtype=np.float64)
     raise ValueError(f"unknown shape {shape!r}; valid: {', '.join(SHAPES)}")
+
+
+def _polygon(obj: SceneObject, side: float) -> list[tuple[float, float]]:
+    points = _outline(obj.shape) * obj.extent * np.array([obj.aspect ** 0.5, obj.aspect ** -0.5])
+    a = np.deg2rad(obj.angle)
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    points = points @ rot.T + np.array([obj.x, obj.y])
+    return [(float(px * side), float(py * side)) for px, py in points]
 
 
 def render_scene(scene: Scene, size: int = 64, supersample: int = 2) -> np.ndarray:
     """Draw ``scene`` as a uint8 HxWx3 array of side ``size`` (the training renderer)."""
     big = size * supersample
     # the texture is computed at the output size (the costly part) and only upscaled for drawing
-    canvas = Image.fromarray(_background(scene, size, alternative=False)).resize((big, big), Image.Resampling.BILINEAR)
+    canvas = Image.fromarray(_background(scene, size)).resize((big, big), Image.Resampling.BILINEAR)
     draw = ImageDraw.Draw(canvas)
-    for obj in scene.objects:
-        fx, fy = POSITIONS[obj.position]
-        cx, cy, r = fx * big, fy * big, SIZES[obj.size] * big
-        colour = COLOURS[obj.colour]
-        if obj.shape == "circle":
-            draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=colour)
-        else:
-            draw.polygon(_shape_polygon(obj.shape, cx, cy, r), fill=colour)
+    for obj in reversed(scene.objects):  # the main object last: on top
+        draw.polygon(_polygon(obj, big), fill=obj.shade)
+    if scene.occluded:  # a neutral bar over part of the main object (at most about a quarter of it)
+        rng = np.random.default_rng(scene.texture_seed + 1)
+        main = scene.objects[0]
+        grey = int(rng.choice([20, 128, 235]))
+        a = rng.uniform(0, 2 * np.pi)
+        cx, cy = main.x + np.cos(a) * main.extent * 0.45, main.y + np.sin(a) * main.extent * 0.45
+        half_w, half_h = main.extent * rng.uniform(0.1, 0.2), main.extent * rng.uniform(0.2, 0.4)
+        draw.rectangle([(cx - half_w) * big, (cy - half_h) * big, (cx + half_w) * big, (cy + half_h) * big], fill=(grey,) * 3)
     if supersample > 1:
         canvas = canvas.resize((size, size), Image.Resampling.BICUBIC)
     return np.asarray(canvas, dtype=np.uint8).copy()
-
-
-def render_scene_alt(scene: Scene, size: int = 64) -> np.ndarray:
-    """A second, independent renderer: numpy masks, hard edges, unseen background textures."""
-    image = _background(scene, size, alternative=True).astype(np.float32)
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
-    for obj in scene.objects:
-        fx, fy = POSITIONS[obj.position]
-        cx, cy, r = fx * size, fy * size, SIZES[obj.size] * size
-        dx, dy = xx - cx, yy - cy
-        if obj.shape == "circle":
-            mask = dx**2 + dy**2 <= r**2
-        elif obj.shape == "square":
-            mask = (np.abs(dx) <= r) & (np.abs(dy) <= r)
-        elif obj.shape == "triangle":
-            top, bottom, half = -1.1 * r, 0.9 * r, 1.1 * r
-            frac = (dy - top) / (bottom - top)
-            mask = (dy >= top) & (dy <= bottom) & (np.abs(dx) <= frac * half)
-        else:
-            w = r * 0.38
-            mask = ((np.abs(dx) <= w) & (np.abs(dy) <= r)) | ((np.abs(dy) <= w) & (np.abs(dx) <= r))
-        # slightly shifted shades: the model must generalise over exact RGB values too
-        shade = np.clip(np.asarray(COLOURS[obj.colour], dtype=np.float32) * 0.92 + 12, 0, 255)
-        image[mask] = shade
-    return image.astype(np.uint8)
 
 
 def generate_scenes(count: int, seed: int, size: int = 224, max_objects: int = 3) -> list[tuple[str, np.ndarray, Scene]]:
