@@ -285,7 +285,7 @@ def evaluate(result, rules: list[Rule], test: str, confidence: float | None = No
     ``favourable`` (default) fails only when the whole interval breaks the rule, so a small noisy
     sample does not flake the gate; ``unfavourable`` fails unless the whole interval keeps it.
     """
-    from .metrics import bootstrap_ci
+    from .summary import bootstrap_ci
 
     checks = []
     for rule in rules:

@@ -143,7 +143,7 @@ def compare_runs(baseline, candidate, rules: list[CompareRule] = (), *, baseline
 def _paired(old_values, new_values, higher: bool, confidence: float, seed: int):
     import numpy as np
 
-    from .metrics import bootstrap_ci
+    from .summary import bootstrap_ci
 
     diff = np.asarray(new_values, np.float64) - np.asarray(old_values, np.float64)
     diff = diff[~np.isnan(diff)]

@@ -14,7 +14,8 @@ import numpy as np
 
 from .catalog import metric_info
 from .errors import ConfigError
-from .metrics import cluster_views, cosine_distance_matrix, summarize
+from .metrics import cluster_views, cosine_distance_matrix
+from .summary import summarize
 
 SCHEMA = "clipshift-results/1"
 

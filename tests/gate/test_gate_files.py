@@ -1,0 +1,178 @@
+"""The gate's inputs and outputs as a user sees them (issue 18): budgets files and their error
+messages, the JSON form of budget checks and compare deltas, and the exact bootstrap a seed fixes."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from pytest_clipshift.budgets import budgets_from_mapping, evaluate, load_budgets, parse_rule
+from pytest_clipshift.compare import compare_runs, parse_compare_rule
+from pytest_clipshift.errors import ConfigError
+from pytest_clipshift.summary import bootstrap_ci, summarize
+
+from .test_gate_core import cell, run
+
+
+def test_a_budgets_file_and_pyproject_table_load_with_their_origin(tmp_path):
+    path = tmp_path / "budgets.toml"
+    path.write_text('[defaults]\n"cosine.mean" = ">= 0.9"\n[augmentations.gaussian_noise.s5]\n"l2.max" = 2\n')
+    b = load_budgets(path)
+    assert b.source == str(path)
+    (rule,) = b.rules_for("gaussian_blur", 3)
+    assert (rule.key, rule.op, rule.threshold, rule.origin) == ("cosine.mean", ">=", 0.9, f"{path} [defaults]")
+    assert {r.origin for r in b.rules_for("gaussian_noise", 5)} == {f"{path} [defaults]",
+                                                                    f"{path} [augmentations.gaussian_noise.s5]"}
+    py = tmp_path / "pyproject.toml"
+    py.write_text('[tool.clipshift.budgets.defaults]\n"cosine.p05" = 0.5\n')
+    b = load_budgets(py)
+    assert b.source == f"{py} [tool.clipshift.budgets]"
+    assert [(r.key, r.op, r.origin) for r in b.rules_for("x", 1)] == [("cosine.p05", ">=", f"{py} [tool.clipshift.budgets] [defaults]")]
+    py.write_text('[tool.other]\nx = 1\n')
+    with pytest.raises(ConfigError, match=r"^.*pyproject.toml has no \[tool.clipshift.budgets\] table$"):
+        load_budgets(py)
+    with pytest.raises(ConfigError, match=r"^budgets file .*nope.toml does not exist$"):
+        load_budgets(tmp_path / "nope.toml")
+    (tmp_path / "bad.toml").write_text("[defaults\n")
+    with pytest.raises(ConfigError, match=r"^budgets file .*bad.toml: not valid TOML \("):
+        load_budgets(tmp_path / "bad.toml")
+
+
+@pytest.mark.parametrize("data,message", [
+    ({"limits": {}}, "b.toml: unknown table(s) 'limits'; valid: settings, defaults, augmentations"),
+    ({"settings": 3}, "b.toml: [settings] must be a table"),
+    ({"settings": {"augmentations": "identity"}}, "b.toml: settings.augmentations must be a list of names"),
+    ({"settings": {"augmentations": ["fog"]}}, "b.toml: settings.augmentations: unknown augmentation 'fog'; valid: "),
+    ({"settings": {"severities": [7]}}, "b.toml: settings.severities: severity 7 is not one of s1..s5 or 'paper'"),
+    ({"settings": {"severities": "s1"}}, "b.toml: settings.severities must be a non-empty list, e.g. [1, 3, 5]"),
+    ({"settings": {"confidence": True}}, "b.toml: settings.confidence = True must be a number in [0.5, 1), e.g. 0.95"),
+    ({"settings": {"bound": "loose"}}, "b.toml: settings.bound = 'loose'; valid: favourable, unfavourable"),
+    ({"settings": {"metrics": ["cosin"]}}, "b.toml: settings.metrics: unknown metric 'cosin'"),
+    ({"defaults": [1]}, "b.toml [defaults]: expected a table of 'METRIC.STAT = \"OP NUMBER\"' entries, got [1]"),
+    ({"augmentations": []}, "b.toml: [augmentations] must be a table of augmentation tables"),
+    ({"augmentations": {"fog": {}}}, "b.toml [augmentations.fog]: unknown augmentation 'fog'; valid: "),
+    ({"augmentations": {"identity": 1}}, "b.toml [augmentations.identity]: must be a table"),
+    ({"augmentations": {"identity": {"s9": {}}}}, "b.toml [augmentations.identity.s9]: severity 's9' is not one of"),
+    ({"augmentations": {"identity": {"cosine.mean": "~ 1"}}},
+     "b.toml [augmentations.identity]: cosine.mean = '~ 1': unknown operator; write one of >=, <=, >, < then a number"),
+    ({"defaults": {"cosine.mode": 1}}, "b.toml [defaults]: key 'cosine.mode': unknown statistic 'mode'; valid: mean, std, median"),
+    ({"defaults": {"cosine": 1}}, "b.toml [defaults]: key 'cosine' must be METRIC.STAT, e.g. 'cosine.mean'"),
+    ({"defaults": {"cosin.mean": 1}}, "b.toml [defaults]: key 'cosin.mean': unknown metric 'cosin'"),
+])
+def test_every_budgets_error_names_the_file_table_and_what_is_valid(data, message):
+    with pytest.raises(ConfigError) as info:
+        budgets_from_mapping(data, "b.toml")
+    assert str(info.value).startswith(message), str(info.value)
+
+
+def test_settings_parse_severities_paper_and_metrics():
+    b = budgets_from_mapping({"settings": {"severities": ["paper", "s2", 3], "metrics": ["layer_cka"]},
+                              "defaults": {"l2.mean": 1}, "augmentations": {"gaussian_blur": {"s1": {"cosine.mean": 0.9}}}}, "b")
+    assert b.severities == ["paper", 2, 3]
+    assert b.metric_names() == ["layer_cka", "l2", "cosine"]  # asked for first, then every rule's, once each
+    assert b.suite_pairs() == [("gaussian_blur", "paper"), ("gaussian_blur", 2), ("gaussian_blur", 3), ("gaussian_blur", 1)]
+    everything = budgets_from_mapping({"defaults": {"cosine.mean": 0.9}}, "b")
+    assert [a for a, _ in everything.suite_pairs()][:2] == ["identity", "gaussian_noise"]  # no names: the defaults
+
+
+def test_a_marker_budget_names_the_test():
+    from pytest_clipshift.budgets import budgets_from_marker
+
+    rules = budgets_from_marker({"cosine.mean": ">= 0.95"}, "test_x.py::test_blur")
+    assert rules["cosine.mean"].origin == "@pytest.mark.clipshift(budget=...) on test_x.py::test_blur"
+
+
+def test_checks_in_the_results_json():
+    r = cell(cosine=[0.9, 0.8, float("nan"), 0.6])
+    check = evaluate(r, [parse_rule("cosine.mean", ">= 0.95", "b [defaults]")], "t::x", confidence=0.95)[0]
+    d = check.to_dict()
+    assert d == {"test": "t::x", "augmentation": "gaussian_noise", "severity": 3, "metric": "cosine", "stat": "mean",
+                 "op": ">=", "threshold": 0.95, "value": d["interval"][1], "point": pytest.approx(0.7666666666),
+                 "interval": d["interval"], "passed": False}
+    lo, hi = bootstrap_ci(np.array([0.9, 0.8, 0.6]), seed=17, level=0.95)
+    assert d["interval"] == [lo, hi] and d["value"] == hi
+    plain = evaluate(r, [parse_rule("cosine.std", "<= 1", "b")], "t::y")[0].to_dict()
+    assert plain["interval"] is None and plain["passed"] is True and plain["test"] == "t::y"
+    undefined = evaluate(cell(cosine=[float("nan")] * 4), [parse_rule("cosine.mean", ">= 0", "b")], "t")[0]
+    assert undefined.to_dict()["value"] is None and undefined.to_dict()["interval"] is None and not undefined.passed
+
+
+def test_deltas_and_comparison_in_the_results_json():
+    base = run(cell(cosine=[0.9] * 4, l2=[1.0] * 4))
+    cand = run(cell(cosine=[0.8] * 4, l2=[1.5] * 4))
+    comparison = compare_runs(base, cand, [parse_compare_rule("l2.mean:10%")], baseline_source="0001_base.json")
+    d = comparison.to_dict()
+    assert d["baseline"] == "0001_base.json" and d["rules"] == ["l2.mean:10%"] and d["missing"] == []
+    assert d["failed"] == 1 and d["allow_missing"] is False
+    l2 = [x for x in d["deltas"] if x["metric"] == "l2"][0]
+    assert l2 == {"augmentation": "gaussian_noise", "severity": 3, "metric": "l2", "stat": "mean", "baseline": 1.0,
+                  "candidate": 1.5, "delta": 0.5, "worse_by": 0.5, "failed": ["l2.mean:10%"], "significant": None,
+                  "interval": None}
+    cos = [x for x in d["deltas"] if x["metric"] == "cosine"][0]
+    assert cos["delta"] == pytest.approx(-0.1) and cos["worse_by"] == pytest.approx(0.1) and cos["failed"] == []
+    paired = compare_runs(base, cand, [], paired=True).to_dict()
+    assert [x["significant"] for x in paired["deltas"]] == [True, True]
+    assert all(x["interval"] is not None and len(x["interval"]) == 2 for x in paired["deltas"])
+
+
+def test_compare_walks_every_cell_and_metric_and_skips_layers_and_subsets():
+    base = run(cell("gaussian_noise", 1, cosine=[0.9] * 4), cell("gaussian_noise", 3, cosine=[0.9] * 4),
+               cell("gaussian_blur", 1, cosine=[0.9] * 4, l2=[1.0] * 4, **{"layer_cka@1": [0.5] * 4}))
+    cand = run(cell("gaussian_blur", 1, cosine=[0.9] * 4, l2=[2.0] * 4, **{"layer_cka@1": [0.1] * 4}))
+    comparison = compare_runs(base, cand, [parse_compare_rule("l2.mean:0")])
+    assert comparison.missing == ["gaussian_noise[s1]", "gaussian_noise[s3]"]  # every missing cell, not the first
+    assert [(x.metric, x.stat) for x in comparison.deltas] == [("cosine", "mean"), ("l2", "mean")]  # @K skipped
+    assert [x.metric for x in comparison.failures] == ["l2"]
+    cand.results[0].subset = True  # a marker-narrowed measurement is not the cell
+    assert compare_runs(base, cand, []).missing == ["gaussian_noise[s1]", "gaussian_noise[s3]", "gaussian_blur[s1]"]
+    only_l2 = run(cell("gaussian_blur", 1, l2=[1.0] * 4))
+    assert [x.metric for x in compare_runs(base.results and run(base.results[2]), only_l2, []).deltas] == ["l2"]
+
+
+def test_paired_mode_tests_means_only_and_other_stats_fail_on_the_plain_rule():
+    names = list("abcdefgh")
+    base = run(cell(names=names, cosine=[0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.5]))
+    cand = run(cell(names=names, cosine=[0.92, 0.88, 0.91, 0.89, 0.9, 0.9, 0.9, 0.3]))  # the worst image got worse
+    comparison = compare_runs(base, cand, [parse_compare_rule("cosine.min:0.05"), parse_compare_rule("cosine.mean:0")],
+                              paired=True)
+    stats = {x.stat: x for x in comparison.deltas}
+    assert stats["min"].significant is None and stats["min"].failed == ["cosine.min:0.05"]  # judged plainly
+    assert stats["mean"].significant is False and not stats["mean"].failed  # one image: not significant
+    empty = run(cell(names=names, cosine=[float("nan")] * 8))
+    nan_delta = [x for x in compare_runs(base, empty, [], paired=True).deltas if x.stat == "mean"][0]
+    assert nan_delta.interval is None and nan_delta.significant is False
+
+
+def test_the_bootstrap_is_the_documented_percentile_bootstrap():
+    """Seeded reproducibility is a promise: the interval is exactly the 2.5th and 97.5th percentiles of
+    2,000 resampled means drawn with numpy's default_rng(seed)."""
+    v = np.array([0.3, 0.9, 0.5, 0.7, 0.2, 0.8])
+    rng = np.random.default_rng(42)
+    means = v[rng.integers(0, v.size, size=(2000, v.size))].mean(axis=1)
+    assert bootstrap_ci(v, seed=42) == (float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975)))
+    assert bootstrap_ci(v, seed=42, level=0.8) == (float(np.quantile(means, 0.1)), float(np.quantile(means, 0.9)))
+    assert bootstrap_ci(list(v), seed=42) == bootstrap_ci(v, seed=42)  # any sequence
+    one = bootstrap_ci(np.array([0.5]), seed=0)
+    assert all(math.isnan(x) for x in one)
+    s = summarize(np.array([0.3, 0.9, 0.5, 0.7, 0.2, 0.8]), seed=42)
+    assert (s["ci95_low"], s["ci95_high"]) == bootstrap_ci(v, seed=42)
+    assert summarize([1.0, 2.0], seed=0)["std"] == pytest.approx(math.sqrt(0.5))
+
+
+def test_storage_refuses_a_file_in_place_of_its_folder(tmp_path):
+    from pytest_clipshift.jsonfile import OutputError
+    from pytest_clipshift.storage import Storage
+
+    (tmp_path / "runs").write_text("x")
+    with pytest.raises(OutputError, match=r"^storage folder .*runs is a file, not a folder; point --clipshift-storage at a folder$"):
+        Storage(tmp_path / "runs").runs()
+    assert Storage(tmp_path / "absent").runs() == []
+    (tmp_path / "ok").mkdir()
+    (tmp_path / "ok" / "notes.json").write_text("{}")
+    (tmp_path / "ok" / "0002_b.json").write_text("{}")
+    (tmp_path / "ok" / "0001_a.json").write_text("{}")
+    assert [p.name for p in Storage(tmp_path / "ok").runs()] == ["0001_a.json", "0002_b.json"]
+    with pytest.raises(ConfigError, match=r"--clipshift-save = 'a b': a name may hold letters, digits, '.', '_' and '-' only"):
+        Storage(tmp_path / "ok").save({}, "a b")
