@@ -31,7 +31,7 @@ def test_stronger_jpeg_moves_more(clipshift):
     assert_not_worse_than(mild, strong, "cosine", tolerance=0.0)  # mild is never worse than strong
 
 
-@pytest.mark.clipshift(images=["scene_0000_red_circle.png", "scene_0002_blue_square.png"])
+@pytest.mark.clipshift(images=["scene_0000_blue_square.png", "scene_0002_red_circle.png"])
 def test_on_two_chosen_scenes(clipshift):
     result = clipshift.measure("gaussian_noise", 2)
     assert result.n_images == 2
