@@ -176,3 +176,44 @@ def test_storage_refuses_a_file_in_place_of_its_folder(tmp_path):
     assert [p.name for p in Storage(tmp_path / "ok").runs()] == ["0001_a.json", "0002_b.json"]
     with pytest.raises(ConfigError, match=r"--clipshift-save = 'a b': a name may hold letters, digits, '.', '_' and '-' only"):
         Storage(tmp_path / "ok").save({}, "a b")
+
+
+def test_a_number_taken_meanwhile_is_never_overwritten(tmp_path, monkeypatch):
+    """Two saves that read the folder at the same moment both pick the next number: the second must
+    move on to a free one, keeping the first run's file intact."""
+    import json as _json
+
+    from pytest_clipshift.storage import Storage
+
+    storage = Storage(tmp_path / "runs")
+    first = storage.save({"run": "first"}, "release")
+    stale = []  # the folder listing as the racing save saw it: before the first save
+    real_runs = Storage.runs
+    calls = {"n": 0}
+
+    def racing_runs(self):
+        calls["n"] += 1
+        return stale if calls["n"] == 1 else real_runs(self)
+
+    monkeypatch.setattr(Storage, "runs", racing_runs)
+    second = storage.save({"run": "second"}, "release")
+    assert first.name == "0001_release.json" and second.name == "0002_release.json"
+    assert _json.loads(first.read_text()) == {"run": "first"} and _json.loads(second.read_text()) == {"run": "second"}
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["0001_release.json", "0002_release.json"]
+
+
+def test_the_paired_interval_is_the_bootstrap_of_the_per_image_differences():
+    names = list("abcdefgh")
+    old = [0.9, 0.8, 0.85, 0.95, 0.7, 0.9, 0.88, 0.92]
+    new = [0.88, 0.81, 0.80, 0.90, 0.71, 0.85, 0.88, 0.90]
+    comparison = compare_runs(run(cell(names=names, cosine=old), seed=5), run(cell(names=names, cosine=new), seed=5),
+                              [], paired=True, confidence=0.9)
+    mean = [x for x in comparison.deltas if x.stat == "mean"][0]
+    diff = np.array(new) - np.array(old)
+    assert mean.interval == bootstrap_ci(diff, seed=5 + 29, level=0.9)
+    assert mean.significant is (mean.interval[1] < 0)
+    zero = run(cell(names=names, cosine=old), seed=5)
+    same = compare_runs(zero, zero, [], paired=True)
+    assert [x.significant for x in same.deltas] == [False]  # an interval of exactly 0 is not a regression
+    l2_old, l2_new = run(cell(names=names, l2=[1.0] * 8)), run(cell(names=names, l2=[1.0] * 8))
+    assert compare_runs(l2_old, l2_new, [], paired=True).deltas[0].significant is False
