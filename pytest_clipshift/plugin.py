@@ -184,6 +184,7 @@ def pytest_sessionfinish(session, exitstatus) -> None:
         return
     cs = config.stash[_SESSION]
     if hasattr(config, "workerinput"):  # xdist worker: the controller merges and reports
+        cs.state.deselected = config.stash.get(_DESELECTED, 0)
         config.workeroutput["clipshift"] = cs.state.to_json()
         return
     cs.finish(_incomplete(session, exitstatus, cs))
@@ -198,7 +199,7 @@ def _incomplete(session, exitstatus, cs) -> list[str]:
         reasons.append("interrupted")
     elif session.shouldstop or session.shouldfail:
         reasons.append("stopped early")
-    deselected = session.config.stash.get(_DESELECTED, 0)
+    deselected = max(session.config.stash.get(_DESELECTED, 0), cs.state.deselected)  # here, or on xdist workers
     if deselected > 0:
         reasons.append(f"{deselected} item(s) deselected")
     if cs.cfg.shard is not None:

@@ -49,6 +49,7 @@ class ProcessState:
     seconds: float = 0.0
     breaking_points: list[dict] = field(default_factory=list)
     cache: dict = field(default_factory=lambda: {"hits": 0, "misses": 0})
+    deselected: int = 0  # clipshift items -k/-m deselected (each xdist worker collects them all)
 
     def merge(self, other: "ProcessState") -> None:
         seen = {_result_key(r) for r in self.results}
@@ -67,6 +68,7 @@ class ProcessState:
         self.breaking_points += [b for b in other.breaking_points if b not in self.breaking_points]
         for k in ("hits", "misses"):
             self.cache[k] = self.cache.get(k, 0) + other.cache.get(k, 0)
+        self.deselected = max(self.deselected, other.deselected)
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__)

@@ -167,3 +167,11 @@ def test_a_path_value_written_with_a_space_never_silently_loses_the_ini_file(pyt
     joined.assert_outcomes(passed=1)
     inside = pytester.runpytest(flag, "inside.json")  # a value that moves nothing works as written
     assert inside.ret == 0
+
+
+def test_deselection_under_xdist_is_recorded_as_an_incomplete_run(project):
+    pytest.importorskip("xdist")
+    result = project.runpytest_subprocess("--clipshift", "--clipshift-json=out.json", "-n", "2", "-k", "identity")
+    assert result.ret == 0
+    data = json.loads((project.path / "out.json").read_text())
+    assert data["coverage"] == {"complete": False, "reasons": ["1 item(s) deselected"]}
