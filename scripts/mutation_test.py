@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,37 @@ def mutmut(*args: str, check: bool = True) -> str:
     if check and done.returncode not in (0, 1):
         sys.exit(f"mutmut {' '.join(args)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
     return done.stdout
+
+
+# Survivors whose change cannot alter a verdict, and why. Anything else is listed as "not yet killed".
+EQUIVALENT = (
+    (re.compile(r"np\.asarray\([^)]*, (None)?\)"), "dtype dropped: the inputs are float64 arrays already"),
+    (re.compile(r'float\("(NAN|XXnanXX)"\)|float\(None\)'), "another spelling of NaN, or an error, only where "
+     "the value is NaN anyway (an undefined statistic)"),
+    (re.compile(r"\.(r?partition)\("), "a key holds one '.' (metric names have none) and a rule one ':'"),
+    (re.compile(r"rng\.integers\(v\.size, size"), "integers(n) draws from [0, n): the same draws"),
+    (re.compile(r"range\(1001\)"), "a bound on retries that is never reached"),
+    (re.compile(r"worse >= rule\.allowed"), "'>' and '>=' differ only at worse == allowed + 1e-12, a margin no "
+     "difference of two summaries lands on exactly"),
+    (re.compile(r"^\+ +break$", re.M), "every rule of one delta sees the same paired verdict: skipping the rest "
+     "skips only rules that would be skipped too"),
+    (re.compile(r"isinstance\(c, bool\) and"), "a bool is 0 or 1, outside [0.5, 1) either way"),
+    (re.compile(r"\(len\(finite\)\) or True|if \(finite\.size > 1\) or True|finite\.size >= 1|if v\.size == 1:"),
+     "the other branch gives the same NaN (numpy's ddof=1 std and the bootstrap of one or no value are undefined)"),
+    (re.compile(r'decode\("UTF-8"\)'), "the same codec"),
+    (re.compile(r"XX|[A-Z]{4,} [A-Z]{3,}|'NONE'|\(None\) from None|ConfigError\(None\)|OutputError\(None\)|"
+                r"\"BASELINE\"|\"--CLIPSHIFT-|, None\)$|strerror and exc|what=None|exclusive=True, \)"),
+     "message text only: the verdict and the exit code are the same (the messages users read are asserted in "
+     "tests/test_plugin.py and tests/hostile/)"),
+)
+
+
+def reason(diff: list[str]) -> str:
+    added = " ".join(x for x in diff if x.startswith("+"))
+    for pattern, why in EQUIVALENT:
+        if pattern.search(added):
+            return why
+    return "not yet killed"
 
 
 def main() -> None:
@@ -59,10 +91,16 @@ def main() -> None:
         n = sum(counts.values())
         lines.append(f"| {module} | {n} | {counts['killed']} | {counts['survived']} | {counts['no tests']} | "
                      f"{counts['killed'] / max(n, 1):.1%} |")
-    lines += ["", "## Survivors", ""]
+    shown = []
     for name, status in survivors:
         diff = [x for x in mutmut("show", name, check=False).splitlines() if x.startswith(("-", "+")) and not x.startswith(("---", "+++"))]
-        lines += [f"- `{name}` ({status})", "  ```diff", *("  " + x for x in diff), "  ```"]
+        shown.append((name, status, diff, reason(diff)))
+    kinds = collections.Counter(why for *_, why in shown)
+    lines += ["", "## Survivors by reason", "", "| reason | mutants |", "|---|---|"]
+    lines += [f"| {why} | {n} |" for why, n in kinds.most_common()]
+    lines += ["", "## Survivors", ""]
+    for name, status, diff, why in sorted(shown, key=lambda x: (x[3] != "not yet killed", x[0])):
+        lines += [f"- `{name}` ({status}): {why}", "  ```diff", *("  " + x for x in diff), "  ```"]
     OUT.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"{total['killed']} of {sum(total.values())} mutants killed; written to {OUT}")
 

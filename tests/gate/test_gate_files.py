@@ -217,3 +217,34 @@ def test_the_paired_interval_is_the_bootstrap_of_the_per_image_differences():
     assert [x.significant for x in same.deltas] == [False]  # an interval of exactly 0 is not a regression
     l2_old, l2_new = run(cell(names=names, l2=[1.0] * 8)), run(cell(names=names, l2=[1.0] * 8))
     assert compare_runs(l2_old, l2_new, [], paired=True).deltas[0].significant is False
+
+
+def test_severity_names_are_s_digits_or_paper_only():
+    from pytest_clipshift.budgets import _severity
+
+    assert [_severity(x, "o") for x in ("s1", "5", 3, "paper")] == [1, 5, 3, "paper"]
+    for bad in ("x5", "s", "-3", "s0", "6", "Paper"):
+        with pytest.raises(ConfigError, match="is not one of s1..s5 or 'paper'"):
+            _severity(bad, "o")
+
+
+def test_the_confidence_level_sets_the_interval():
+    r = cell(cosine=[0.70, 0.80, 0.90, 1.00, 0.75, 0.85, 0.95, 0.80])
+    check = evaluate(r, [parse_rule("cosine.mean", ">= 0.5", "f")], "t", confidence=0.8)[0]
+    assert check.interval == bootstrap_ci(r.values["cosine"], seed=r.seed + 17, level=0.8)
+
+
+def test_a_pyproject_without_a_tool_table_has_no_budgets(tmp_path):
+    py = tmp_path / "pyproject.toml"
+    py.write_text('[project]\nname = "x"\n')
+    with pytest.raises(ConfigError, match=r"pyproject.toml has no \[tool.clipshift.budgets\] table$"):
+        load_budgets(py)
+    py.write_text('[tool]\nx = 1\n')
+    with pytest.raises(ConfigError, match=r"has no \[tool.clipshift.budgets\] table$"):
+        load_budgets(py)
+
+
+def test_run_names_may_use_capitals_digits_dots_dashes(tmp_path):
+    from pytest_clipshift.storage import Storage
+
+    assert Storage(tmp_path).save({}, "Release-1.4_rc2").name == "0001_Release-1.4_rc2.json"
