@@ -13,6 +13,7 @@ from .fixtures import augmentation, clip_model, clipshift, clipshift_images, cli
 _SESSION = pytest.StashKey["object"]()
 _ENABLED = pytest.StashKey[bool]()
 _DESELECTED = pytest.StashKey[int]()  # clipshift items deselected by -k/-m (not by --clipshift-shard)
+_SHARD_DROPPED = pytest.StashKey[frozenset]()  # node ids another shard runs
 SKIP_REASON = "clipshift robustness test: run with `pytest --clipshift` (or set clipshift = true in the ini file)"
 
 
@@ -49,9 +50,8 @@ def pytest_configure(config) -> None:
     from .budgets import load_budgets
     from .config import pyproject_budgets, resolve
     from .errors import ClipShiftError
-    from .session import ClipShiftSession
-
     from .preflight import preflight
+    from .session import ClipShiftSession
 
     try:
         cfg = resolve(config)
@@ -123,7 +123,7 @@ def pytest_collection_modifyitems(session, config, items) -> None:
             in_shard = not _is_clipshift_item(item) or zlib.crc32(item.nodeid.encode()) % n == k - 1
             (keep if in_shard else drop).append(item)
         if drop:
-            config.stash[_DESELECTED] = config.stash.get(_DESELECTED, 0) - len(drop)  # counted back below
+            config.stash[_SHARD_DROPPED] = frozenset(item.nodeid for item in drop)
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
 
@@ -132,7 +132,9 @@ def pytest_deselected(items) -> None:
     if items:
         config = items[0].config
         if _enabled(config):
-            config.stash[_DESELECTED] = config.stash.get(_DESELECTED, 0) + sum(map(_is_clipshift_item, items))
+            other_shard = config.stash.get(_SHARD_DROPPED, frozenset())
+            chosen_away = sum(_is_clipshift_item(i) and i.nodeid not in other_shard for i in items)
+            config.stash[_DESELECTED] = config.stash.get(_DESELECTED, 0) + chosen_away
 
 
 def pytest_collection_finish(session) -> None:
