@@ -314,7 +314,6 @@ class ClipShiftSession:
         if self.cfg.compare:
             self._compare(interrupted=any(r in INTERRUPTIONS for r in reasons))
         from .jsonfile import OutputError
-
         from .storage import Storage
 
         writes = []
