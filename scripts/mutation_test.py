@@ -44,7 +44,13 @@ EQUIVALENT = (
     (re.compile(r"\(len\(finite\)\) or True|if \(finite\.size > 1\) or True|finite\.size >= 1|if v\.size == 1:"),
      "the other branch gives the same NaN (numpy's ddof=1 std and the bootstrap of one or no value are undefined)"),
     (re.compile(r'decode\("UTF-8"\)'), "the same codec"),
-    (re.compile(r"XX|[A-Z]{4,} [A-Z]{3,}|'NONE'|\(None\) from None|ConfigError\(None\)|OutputError\(None\)|"
+    (re.compile(r't\.lstrip\(None\)|t\.rstrip\("-"\)'), "a negative severity is refused either way, with the "
+     "same message (it quotes the text as written)"),
+    (re.compile(r"if not sep and not dot"), "a rule without ':' or '.' is still refused, by the tolerance or the metric "
+     "check instead: the same usage error, other words"),
+    (re.compile(r"check_comparable\(baseline, candidate, \)"), "message text only: the default names the baseline "
+     "'baseline' instead of its path"),
+    (re.compile(r"XX|[A-Z]{4,} [A-Z]{3,}|[A-Z]{3,} --[A-Z]|'NONE'|\(None\) from None|ConfigError\(None\)|OutputError\(None\)|"
                 r"\"BASELINE\"|\"--CLIPSHIFT-|, None\)$|strerror and exc|what=None|exclusive=True, \)"),
      "message text only: the verdict and the exit code are the same (the messages users read are asserted in "
      "tests/test_plugin.py and tests/hostile/)"),

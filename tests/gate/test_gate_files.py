@@ -148,7 +148,7 @@ def test_paired_mode_tests_means_only_and_other_stats_fail_on_the_plain_rule():
 def test_the_bootstrap_is_the_documented_percentile_bootstrap():
     """Seeded reproducibility is a promise: the interval is exactly the 2.5th and 97.5th percentiles of
     2,000 resampled means drawn with numpy's default_rng(seed)."""
-    v = np.array([0.3, 0.9, 0.5, 0.7, 0.2, 0.8])
+    v = np.random.default_rng(7).random(25)  # continuous values: resampled means have no ties
     rng = np.random.default_rng(42)
     means = v[rng.integers(0, v.size, size=(2000, v.size))].mean(axis=1)
     assert bootstrap_ci(v, seed=42) == (float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975)))
@@ -156,7 +156,7 @@ def test_the_bootstrap_is_the_documented_percentile_bootstrap():
     assert bootstrap_ci(list(v), seed=42) == bootstrap_ci(v, seed=42)  # any sequence
     one = bootstrap_ci(np.array([0.5]), seed=0)
     assert all(math.isnan(x) for x in one)
-    s = summarize(np.array([0.3, 0.9, 0.5, 0.7, 0.2, 0.8]), seed=42)
+    s = summarize(v, seed=42)
     assert (s["ci95_low"], s["ci95_high"]) == bootstrap_ci(v, seed=42)
     assert summarize([1.0, 2.0], seed=0)["std"] == pytest.approx(math.sqrt(0.5))
 
