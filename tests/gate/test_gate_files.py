@@ -248,3 +248,54 @@ def test_run_names_may_use_capitals_digits_dots_dashes(tmp_path):
     from pytest_clipshift.storage import Storage
 
     assert Storage(tmp_path).save({}, "Release-1.4_rc2").name == "0001_Release-1.4_rc2.json"
+
+
+def test_compare_refusals_say_exactly_what_differs_and_how_to_fix_it():
+    base = run(cell(cosine=[0.9] * 4))
+    other = run(cell(cosine=[0.9] * 4))
+    other.image_hash = "h2"
+    with pytest.raises(ConfigError) as info:
+        compare_runs(base, other)
+    assert str(info.value) == (
+        "cannot compare with baseline: it was measured on a different image set (hash hash, 4 images from 'src') "
+        "than this run (hash h2, 4 images from 'src'); use the same images and --clipshift-max-images")
+    with pytest.raises(ConfigError) as info:
+        compare_runs(base, run(cell(cosine=[0.9] * 4), seed=2), baseline_source="0001_r.json")
+    assert str(info.value) == ("cannot compare with 0001_r.json: it used seed 0, this run seed 2; "
+                               "use the same --clipshift-seed")
+
+
+@pytest.mark.parametrize("text,message", [
+    ("cosine.mean", "--clipshift-compare-fail 'cosine.mean': expected METRIC.STAT:TOLERANCE, e.g. cosine.mean:2% or "
+                    "cosine.mean:0.01"),
+    ("cosine:1", "--clipshift-compare-fail 'cosine:1': expected METRIC.STAT:TOLERANCE"),
+    ("cosin.mean:1", "--clipshift-compare-fail 'cosin.mean:1': unknown metric 'cosin'"),
+    ("cosine.avg:1", "--clipshift-compare-fail 'cosine.avg:1': unknown statistic 'avg'; valid: mean, median, min, max, "
+                     "p05, p95, std"),
+    ("cosine.mean:x", "--clipshift-compare-fail 'cosine.mean:x': tolerance 'x' is not a number or a percentage"),
+    ("cosine.mean:-2%", "--clipshift-compare-fail 'cosine.mean:-2%': tolerance must be a finite number >= 0"),
+])
+def test_compare_rule_errors_name_the_option_and_the_rule(text, message):
+    with pytest.raises(ConfigError) as info:
+        parse_compare_rule(text)
+    assert str(info.value).startswith(message), str(info.value)
+
+
+def test_storage_messages_name_the_folder_and_the_saved_names(tmp_path):
+    from pytest_clipshift.storage import Storage
+
+    s = Storage(tmp_path / "runs")
+    with pytest.raises(ConfigError) as info:
+        s.find("")
+    assert str(info.value) == (f"--clipshift-compare: no saved runs in {tmp_path / 'runs'}; "
+                               "save one first with --clipshift-save NAME")
+    s.root.mkdir()
+    with pytest.raises(ConfigError) as info:
+        s.find("release")
+    assert str(info.value) == (f"--clipshift-compare 'release': no run saved under that name in {tmp_path / 'runs'}; "
+                               "saved: none")
+    from pytest_clipshift.jsonfile import OutputError
+
+    with pytest.raises(OutputError, match=r"^cannot write the saved run .*0001_x+\.json: File name too long$"):
+        s.save({}, "x" * 300)  # a name the file system refuses, even for root
+    assert list(s.root.iterdir()) == []
