@@ -30,7 +30,11 @@ def write_json_atomic(path: str | os.PathLike, data: Any, *, exclusive: bool = F
     when ``path`` exists (used to claim the next run number). Errors are ``OutputError``."""
     path = Path(path)
     text = json.dumps(data, indent=1, allow_nan=False) + "\n"
-    if path.is_dir():
+    try:
+        is_dir = path.is_dir()
+    except OSError as exc:  # a name the file system refuses (too long, say)
+        raise OutputError(f"cannot write the {what} {path}: {_describe(exc)}") from None
+    if is_dir:
         raise OutputError(f"cannot write the {what} {path}: it is a directory; give a file name")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
