@@ -101,3 +101,17 @@ def image_dir(tmp_path, small_images) -> Path:
     for name, arr in zip(small_images.names, small_images.arrays):
         Image.fromarray(arr).save(d / name)
     return d
+
+
+def make_user_project(pytester, model_dir: Path, images, budgets: str, count: int, ini: str = ""):
+    """A user's project in ``pytester``: ``count`` images, a budgets file, an ini naming the model."""
+    from PIL import Image
+
+    folder = pytester.path / "images"
+    folder.mkdir()
+    for name, arr in zip(images.names[:count], images.arrays[:count]):
+        Image.fromarray(arr).save(folder / name)
+    pytester.makefile(".toml", budgets=budgets)
+    pytester.makeini(f"[pytest]\nclipshift_model = {model_dir}\nclipshift_images = images\nclipshift_device = cpu\n{ini}")
+    return pytester
+

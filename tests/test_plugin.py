@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .conftest import build_tiny_clip, save_with_processor
+from .conftest import build_tiny_clip, make_user_project, save_with_processor
 
 pytest_plugins = ["pytester"]
 
@@ -30,19 +30,7 @@ severities = [1, 5]
 @pytest.fixture
 def project(pytester, tiny_clip_dir, small_images):
     """A user's project: images, a budgets file, an ini pointing at the tiny model."""
-    images = pytester.path / "images"
-    images.mkdir()
-    for name, arr in zip(small_images.names[:4], small_images.arrays[:4]):
-        Image.fromarray(arr).save(images / name)
-    pytester.makefile(".toml", budgets=BUDGETS)
-    pytester.makeini(f"""
-        [pytest]
-        clipshift_model = {tiny_clip_dir}
-        clipshift_images = images
-        clipshift_device = cpu
-        clipshift_cache_dir = .cache-clipshift
-    """)
-    return pytester
+    return make_user_project(pytester, tiny_clip_dir, small_images, BUDGETS, 4, "clipshift_cache_dir = .cache-clipshift\n")
 
 
 def run_json(pytester, *args, name="out.json"):

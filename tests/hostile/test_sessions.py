@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from PIL import Image
+
+from ..conftest import make_user_project
 
 pytest_plugins = ["pytester"]
 
@@ -22,20 +23,8 @@ severities = [1]
 
 @pytest.fixture
 def project(pytester, tiny_clip_dir, small_images):
-    images = pytester.path / "images"
-    images.mkdir()
-    for name, arr in zip(small_images.names[:3], small_images.arrays[:3]):
-        Image.fromarray(arr).save(images / name)
-    pytester.makefile(".toml", budgets=SUITE)
-    pytester.makeini(f"""
-        [pytest]
-        clipshift_model = {tiny_clip_dir}
-        clipshift_images = images
-        clipshift_device = cpu
-        clipshift_budgets = budgets.toml
-        clipshift_no_cache = true
-    """)
-    return pytester
+    return make_user_project(pytester, tiny_clip_dir, small_images, SUITE, 3,
+                             "clipshift_budgets = budgets.toml\nclipshift_no_cache = true\n")
 
 
 def saved(pytester) -> list[dict]:
