@@ -328,7 +328,7 @@ def load_encoder(spec: str | os.PathLike = "demo", device: str = "auto", precisi
             first = (str(exc).strip().splitlines() or [""])[0][:300]
             tried.append(f"{where}: {type(exc).__name__}: {first}")
     if model is None:
-        hint = ("download it on a machine with network (huggingface-cli download ID, or save_pretrained to a "
+        hint = ("download it on a machine with network (hf download ID, or save_pretrained to a "
                 "directory) and copy the cache (HF_HOME) or the directory here")
         raise ModelLoadError(f"could not load model {spec!r} (transformers {transformers.__version__}). Tried:\n  - "
                              + "\n  - ".join(tried) + f"\nTo fix: {hint}.")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import glob as globmod
 import hashlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,7 @@ class ImageSet:
     source: str
     labels: list[str] | None = None  # zero-shot labels, where the set carries them
     hashes: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # files left out: not images by their extension
 
     def __post_init__(self) -> None:
         if len(self.names) != len(self.arrays):
@@ -188,27 +189,37 @@ def _unique_files(paths: list[Path]) -> list[Path]:
 
 def resolve_image_paths(spec: str, root: Path | None = None) -> list[Path]:
     """A directory (its image files, sorted) or a glob pattern, relative to ``root``."""
+    return image_files(spec, root)[0]
+
+
+def image_files(spec: str, root: Path | None = None) -> tuple[list[Path], list[Path]]:
+    """The image files ``spec`` names, and the files it holds that are not images by extension (a
+    README, notes, .DS_Store): those are left out, never loaded as broken images. A file named
+    explicitly is always taken."""
     root = root or Path.cwd()
     candidate = Path(spec)
     if not candidate.is_absolute():
         candidate = root / candidate
     if candidate.is_dir():
-        paths = sorted(p for p in candidate.iterdir() if p.is_file() and not p.name.startswith("."))
-        if not paths:
-            raise ConfigError(f"image directory {candidate} holds no files")
-        return paths
-    if any(ch in spec for ch in "*?["):
+        found = sorted(p for p in candidate.iterdir() if p.is_file())
+        where = f"image directory {candidate}"
+    elif any(ch in spec for ch in "*?["):
         pattern = spec if os.path.isabs(spec) else str(root / spec)
-        paths = _unique_files(sorted(Path(p) for p in globmod.glob(pattern, recursive=True) if Path(p).is_file()))
-        if not paths:
-            raise ConfigError(f"image glob {spec!r} matched no files (searched from {root})")
-        return paths
-    if candidate.is_file():
-        return [candidate]
-    raise ConfigError(
-        f"images {spec!r}: not a directory, a glob or a file under {root}, nor a built-in set "
-        f"({', '.join(BUILTIN_SETS)})"
-    )
+        found = _unique_files(sorted(Path(p) for p in globmod.glob(pattern, recursive=True) if Path(p).is_file()))
+        where = f"image glob {spec!r} (searched from {root})"
+    elif candidate.is_file():
+        return [candidate], []
+    else:
+        raise ConfigError(
+            f"images {spec!r}: not a directory, a glob or a file under {root}, nor a built-in set "
+            f"({', '.join(BUILTIN_SETS)})"
+        )
+    images = [p for p in found if p.suffix.lower() in IMAGE_SUFFIXES]
+    others = [p for p in found if p.suffix.lower() not in IMAGE_SUFFIXES]
+    if not images:
+        holds = f" (it holds only {', '.join(p.name for p in others[:5])})" if others else ""
+        raise ConfigError(f"{where} holds no image files{holds}; image files end in {', '.join(IMAGE_SUFFIXES)}")
+    return images, others
 
 
 def load_image_set(spec: str, max_images: int | None = None, seed: int = 0, root: Path | None = None, count: int = 32) -> ImageSet:
@@ -231,12 +242,14 @@ def load_image_set(spec: str, max_images: int | None = None, seed: int = 0, root
         result = ImageSet([s[0] for s in scenes], [s[1] for s in scenes], f"demo-scenes:{n}@seed{seed}",
                           labels=[s[2].label for s in scenes])
     else:
-        paths = resolve_image_paths(spec, root)
+        paths, others = image_files(spec, root)
         if max_images is not None:
             paths = paths[:max_images]
         base = Path(spec) if Path(spec).is_dir() else None
         names = [str(p.relative_to(base)) if base and p.is_relative_to(base) else p.name for p in paths]
         if len(set(names)) != len(names):
             names = [str(p) for p in paths]
-        result = ImageSet(names, [load_image(p) for p in paths], spec)
-    return result.subset(max_images=max_images) if max_images is not None else result
+        result = ImageSet(names, [load_image(p) for p in paths], spec, skipped=[p.name for p in others])
+    if max_images is not None:
+        result = replace(result.subset(max_images=max_images), skipped=result.skipped)
+    return result

@@ -14,6 +14,7 @@ _SESSION = pytest.StashKey["object"]()
 _ENABLED = pytest.StashKey[bool]()
 _DESELECTED = pytest.StashKey[int]()  # clipshift items deselected by -k/-m (not by --clipshift-shard)
 _SHARD_DROPPED = pytest.StashKey[frozenset]()  # node ids another shard runs
+MARKER_KEYWORDS = ("augmentations", "severities", "images", "budget")
 SKIP_REASON = "clipshift robustness test: run with `pytest --clipshift` (or set clipshift = true in the ini file)"
 
 
@@ -111,6 +112,12 @@ def pytest_collection_modifyitems(session, config, items) -> None:
             if _is_clipshift_item(item):
                 item.add_marker(skip)
         return
+    for item in items:  # a misspelled keyword must not be silently ignored
+        marker = item.get_closest_marker("clipshift")
+        unknown = sorted(set(marker.kwargs) - set(MARKER_KEYWORDS)) if marker else []
+        if unknown:
+            raise pytest.UsageError(f"clipshift: {item.nodeid}: @pytest.mark.clipshift got unknown keyword(s) "
+                                    f"{', '.join(unknown)}; valid: {', '.join(MARKER_KEYWORDS)}")
     cs = config.stash[_SESSION]
     if cs.budgets is not None:
         from .suite import make_items

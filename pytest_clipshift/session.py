@@ -170,6 +170,12 @@ class ClipShiftSession:
             if self.cfg.images.startswith("demo-scenes") and max_images is None:
                 max_images = DEMO_SCENES_DEFAULT
             self._images = load_image_set(self.cfg.images, max_images=max_images, seed=self.cfg.seed, root=self.cfg.root)
+            if self._images.skipped:
+                from .images import IMAGE_SUFFIXES
+
+                self.state.warnings.append(
+                    f"skipped {len(self._images.skipped)} file(s) of {self.cfg.images} that are not images by their "
+                    f"extension ({', '.join(IMAGE_SUFFIXES)}): {', '.join(self._images.skipped)}")
             self.state.images = {"count": len(self._images), "hash": self._images.digest, "source": self._images.source,
                                  "names": list(self._images.names)}
         return self._images

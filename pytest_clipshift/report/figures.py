@@ -77,7 +77,9 @@ def distributions_png(run, severity, metric: str = "cosine") -> str | None:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 0.32 * len(rows) + 1.2))
     data = [r.values[metric][~np.isnan(r.values[metric])] for r in rows]
-    ax.boxplot(data, vert=False, widths=0.6, showfliers=True, flierprops={"markersize": 3})
+    # matplotlib 3.10 replaced vert=False by orientation="horizontal" (vert warns from 3.11 on)
+    horizontal = {"orientation": "horizontal"} if _matplotlib_at_least(3, 10) else {"vert": False}
+    ax.boxplot(data, widths=0.6, showfliers=True, flierprops={"markersize": 3}, **horizontal)
     for i, vals in enumerate(data, start=1):
         jitter = np.random.default_rng(i).uniform(-0.15, 0.15, len(vals))
         ax.scatter(vals, i + jitter, s=6, alpha=0.5, color="#2c7fb8")
@@ -128,3 +130,11 @@ def layer_curves_png(run, metric: str = "layer_cka") -> str | None:
     ax.set_title(f"Where in the network each augmentation bites ({metric} by layer)")
     ax.legend(fontsize=7, frameon=False, ncol=2)
     return to_png(fig)
+
+
+def _matplotlib_at_least(major: int, minor: int) -> bool:
+    import matplotlib
+
+    parts = matplotlib.__version__.split(".")
+    return (int(parts[0]), int("".join(ch for ch in parts[1] if ch.isdigit()) or 0)) >= (major, minor)
+
