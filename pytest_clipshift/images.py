@@ -206,7 +206,7 @@ def image_files(spec: str, root: Path | None = None) -> tuple[list[Path], list[P
     elif any(ch in spec for ch in "*?["):
         pattern = spec if os.path.isabs(spec) else str(root / spec)
         found = _unique_files(sorted(Path(p) for p in globmod.glob(pattern, recursive=True) if Path(p).is_file()))
-        where = f"image glob {spec!r} (searched from {root})"
+        where = f"image glob {spec!r}"
     elif candidate.is_file():
         return [candidate], []
     else:
@@ -214,6 +214,8 @@ def image_files(spec: str, root: Path | None = None) -> tuple[list[Path], list[P
             f"images {spec!r}: not a directory, a glob or a file under {root}, nor a built-in set "
             f"({', '.join(BUILTIN_SETS)})"
         )
+    if not found:
+        raise ConfigError(f"{where} matched no files (searched from {root})" if "glob" in where else f"{where} holds no files")
     images = [p for p in found if p.suffix.lower() in IMAGE_SUFFIXES]
     others = [p for p in found if p.suffix.lower() not in IMAGE_SUFFIXES]
     if not images:
