@@ -14,6 +14,7 @@ _SESSION = pytest.StashKey["object"]()
 _ENABLED = pytest.StashKey[bool]()
 _DESELECTED = pytest.StashKey[int]()  # clipshift items deselected by -k/-m (not by --clipshift-shard)
 _SHARD_DROPPED = pytest.StashKey[frozenset]()  # node ids another shard runs
+_SKIPPED_OFF = pytest.StashKey[int]()  # clipshift items skipped because --clipshift is off
 MARKER_KEYWORDS = ("augmentations", "severities", "images", "budget")
 SKIP_REASON = "clipshift robustness test: run with `pytest --clipshift` (or set clipshift = true in the ini file)"
 
@@ -108,9 +109,10 @@ def _is_clipshift_item(item) -> bool:
 def pytest_collection_modifyitems(session, config, items) -> None:
     if not _enabled(config):
         skip = pytest.mark.skip(reason=SKIP_REASON)
-        for item in items:
-            if _is_clipshift_item(item):
-                item.add_marker(skip)
+        skipped = [item for item in items if _is_clipshift_item(item)]
+        for item in skipped:
+            item.add_marker(skip)
+        config.stash[_SKIPPED_OFF] = len(skipped)
         return
     for item in items:  # a misspelled keyword must not be silently ignored
         marker = item.get_closest_marker("clipshift")
@@ -233,6 +235,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         from .terminal import write_summary
 
         write_summary(terminalreporter, config.stash[_SESSION])
+    elif config.stash.get(_SKIPPED_OFF, 0):  # said once, not per item: why nothing ran, and how to run it
+        given = sorted({a.split("=")[0] for a in map(str, config.invocation_params.args) if a.startswith("--clipshift-")})
+        also = f" (although {', '.join(given)} {'was' if len(given) == 1 else 'were'} given)" if given else ""
+        terminalreporter.write_line(
+            f"clipshift: {config.stash[_SKIPPED_OFF]} robustness test(s) skipped because --clipshift is off{also}; "
+            "run pytest --clipshift, or set clipshift = true in the ini file", yellow=True)
 
 
 def pytest_report_header(config):

@@ -78,3 +78,22 @@ def test_drawing_the_report_figures_warns_about_nothing():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # matplotlib's "vert: bool" deprecation used to print on every run
         assert F.distributions_png(run, 3)
+
+
+def test_without_the_flag_one_line_says_why_tests_were_skipped(pytester):
+    pytester.makepyfile(test_user="""
+        def test_plain():
+            pass
+        def test_robust(clipshift):
+            raise AssertionError("must not run")
+    """)
+    result = pytester.runpytest("--clipshift-seed=3", "--clipshift-device=cpu")
+    result.assert_outcomes(passed=1, skipped=1)
+    lines = [line for line in result.stdout.lines if line.startswith("clipshift: ")]
+    assert lines == ["clipshift: 1 robustness test(s) skipped because --clipshift is off (although "
+                     "--clipshift-device, --clipshift-seed were given); run pytest --clipshift, or set clipshift = true "
+                     "in the ini file"]
+    quiet = pytester.runpytest()
+    assert [line for line in quiet.stdout.lines if line.startswith("clipshift: ")] == [
+        "clipshift: 1 robustness test(s) skipped because --clipshift is off; run pytest --clipshift, or set "
+        "clipshift = true in the ini file"]
