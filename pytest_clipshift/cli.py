@@ -23,6 +23,8 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--paired", action="store_true", help="fail only on a significant paired regression")
     compare.add_argument("--allow-missing", action="store_true",
                          help="do not fail when the candidate lacks cells the baseline has (they are still listed)")
+    compare.add_argument("--regressions-only", action="store_true",
+                         help="print only the cells that fail a rule (and those missing from the candidate)")
     compare.add_argument("-o", "--output", type=Path, help="also write an HTML side-by-side view")
     merge = sub.add_parser("merge", help="merge results files of CI shards into one run")
     merge.add_argument("inputs", type=Path, nargs="+")
@@ -61,11 +63,12 @@ def _compare(args) -> int:
     for path, run in ((args.baseline, baseline), (args.candidate, candidate)):
         if not run.complete:
             print(f"warning: {path} is an incomplete run ({'; '.join(run.coverage['reasons'])})", file=sys.stderr)
-    for d in comparison.deltas:
-        if d.stat == "mean" or d.failed:
-            flag = f"  FAIL {', '.join(d.failed)}" if d.failed else ""
-            print(f"{d.augmentation}[{severity_key(d.severity)}] {d.metric}.{d.stat}: {d.baseline:.4f} -> {d.candidate:.4f} "
-                  f"({d.candidate - d.baseline:+.4f}){flag}")
+    shown = [d for d in comparison.deltas if d.failed or (d.stat == "mean" and not args.regressions_only)]
+    for d in sorted(shown, key=lambda d: not d.failed):  # failures first, then file order
+        flag = f"  FAIL {', '.join(d.failed)}" if d.failed else ""
+        sig = "" if d.significant is None else ("  significant" if d.significant else "  not significant")
+        print(f"{d.augmentation}[{severity_key(d.severity)}] {d.metric}.{d.stat}: {d.baseline:.4f} -> {d.candidate:.4f} "
+              f"({d.candidate - d.baseline:+.4f}){sig}{flag}")
     if args.output:
         from .report.html import write_compare_report
 

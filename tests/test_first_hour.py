@@ -97,3 +97,22 @@ def test_without_the_flag_one_line_says_why_tests_were_skipped(pytester):
     assert [line for line in quiet.stdout.lines if line.startswith("clipshift: ")] == [
         "clipshift: 1 robustness test(s) skipped because --clipshift is off; run pytest --clipshift, or set "
         "clipshift = true in the ini file"]
+
+
+def test_cli_compare_lists_failures_first_and_can_show_only_them(tmp_path, capsys):
+    from pytest_clipshift.cli import main
+    from pytest_clipshift.results import RunResult, ShiftResult
+
+    def write(name, noise, flip):
+        cells = [ShiftResult("gaussian_noise", 3, list("abcdefgh"), {"cosine": np.full(8, noise)}, 0),
+                 ShiftResult("horizontal_flip", 3, list("abcdefgh"), {"cosine": np.full(8, flip)}, 0)]
+        return str(RunResult({"name": "m", "fingerprint": "f"}, 0, list("abcdefgh"), "h", "s", cells).write_json(tmp_path / name))
+
+    base, cand = write("base.json", 0.9, 0.95), write("cand.json", 0.9, 0.80)
+    assert main(["compare", base, cand, "--fail", "cosine.mean:0.05", "--paired"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("horizontal_flip[s3] cosine.mean: 0.9500 -> 0.8000 (-0.1500)  significant  FAIL")
+    assert out[1] == "gaussian_noise[s3] cosine.mean: 0.9000 -> 0.9000 (+0.0000)  not significant"
+    assert main(["compare", base, cand, "--fail", "cosine.mean:0.05", "--regressions-only"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in out] == ["horizontal_flip[s3] cosine.mean"]
