@@ -9,7 +9,7 @@ from __future__ import annotations
 import glob as globmod
 import hashlib
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +63,7 @@ class ImageSet:
         return ImageSet(
             [self.names[i] for i in index], [self.arrays[i] for i in index], self.source,
             None if self.labels is None else [self.labels[i] for i in index], [self.hashes[i] for i in index],
+            list(self.skipped),
         )
 
 
@@ -203,10 +204,14 @@ def image_files(spec: str, root: Path | None = None) -> tuple[list[Path], list[P
     if candidate.is_dir():
         found = sorted(p for p in candidate.iterdir() if p.is_file())
         where = f"image directory {candidate}"
+        if not found:
+            raise ConfigError(f"{where} holds no files")
     elif any(ch in spec for ch in "*?["):
         pattern = spec if os.path.isabs(spec) else str(root / spec)
         found = _unique_files(sorted(Path(p) for p in globmod.glob(pattern, recursive=True) if Path(p).is_file()))
         where = f"image glob {spec!r}"
+        if not found:
+            raise ConfigError(f"{where} matched no files (searched from {root})")
     elif candidate.is_file():
         return [candidate], []
     else:
@@ -214,8 +219,6 @@ def image_files(spec: str, root: Path | None = None) -> tuple[list[Path], list[P
             f"images {spec!r}: not a directory, a glob or a file under {root}, nor a built-in set "
             f"({', '.join(BUILTIN_SETS)})"
         )
-    if not found:
-        raise ConfigError(f"{where} matched no files (searched from {root})" if "glob" in where else f"{where} holds no files")
     images = [p for p in found if p.suffix.lower() in IMAGE_SUFFIXES]
     others = [p for p in found if p.suffix.lower() not in IMAGE_SUFFIXES]
     if not images:
@@ -252,6 +255,4 @@ def load_image_set(spec: str, max_images: int | None = None, seed: int = 0, root
         if len(set(names)) != len(names):
             names = [str(p) for p in paths]
         result = ImageSet(names, [load_image(p) for p in paths], spec, skipped=[p.name for p in others])
-    if max_images is not None:
-        result = replace(result.subset(max_images=max_images), skipped=result.skipped)
-    return result
+    return result.subset(max_images=max_images) if max_images is not None else result

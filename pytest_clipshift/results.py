@@ -15,9 +15,8 @@ import numpy as np
 from .catalog import metric_info
 from .errors import ConfigError
 from .metrics import cluster_views, cosine_distance_matrix
+from .schema import SCHEMA
 from .summary import summarize
-
-SCHEMA = "clipshift-results/1"
 
 
 def severity_key(severity) -> str:
@@ -169,9 +168,7 @@ def merged_coverage(runs: list["RunResult"]) -> dict[str, Any] | None:
     counts = {int(m.group(2)) for m in shards if m}
     covered = len(counts) == 1 and {int(m.group(1)) for m in shards if m} == set(range(1, next(iter(counts)) + 1))
     gaps = others + ([] if covered or not counts else sorted({x for x, m in zip(reasons, shards) if m}))
-    complete = not gaps and all(r.coverage is None or r.coverage.get("complete") or
-                                all(SHARD_REASON.match(x) for x in r.coverage.get("reasons", [])) for r in runs)
-    return {"complete": complete, "reasons": list(dict.fromkeys(gaps))}
+    return {"complete": not gaps, "reasons": list(dict.fromkeys(gaps))}
 
 
 def canonical_order(aug: str, severity) -> tuple:
@@ -278,10 +275,7 @@ class RunResult:
         try:
             names = list(d["images"]["names"])
             results = []
-            for i, r in enumerate(d["results"]):
-                lacking = [k for k in ("augmentation", "severity", "metrics") if k not in r]
-                if lacking:
-                    raise ConfigError(f"{source}: results[{i}] lacks {', '.join(lacking)}")
+            for r in d["results"]:  # fields and types already checked by validate_results
                 results.append(ShiftResult.from_dict(r, names, int(d["seed"])))
             clean = decode_array(d["clean_embeddings"]) if d.get("clean_embeddings") else None
             return cls(d["model"], int(d["seed"]), names, d["images"]["hash"], d["images"].get("source", ""), results,

@@ -7,6 +7,8 @@ first bad field is named.
 
 from __future__ import annotations
 
+SCHEMA = "clipshift-results/1"
+
 _NUMBER_OR_NULL = {"type": ["number", "null"]}
 _PAIR = {"type": ["array", "null"], "items": _NUMBER_OR_NULL, "minItems": 2, "maxItems": 2}
 _SEVERITY = {"type": ["integer", "string"]}
@@ -87,7 +89,7 @@ def results_schema() -> dict:
         "type": "object",
         "required": ["schema", "model", "seed", "images", "versions", "results", "budgets"],
         "properties": {
-            "schema": {"const": "clipshift-results/1"},
+            "schema": {"const": SCHEMA},
             "model": {"type": "object", "required": ["name", "fingerprint"],
                       "properties": {"name": {"type": "string"}, "fingerprint": {"type": "string"}}},
             "seed": {"type": "integer", "minimum": 0},
@@ -123,8 +125,8 @@ def validate_results(data, source: str) -> None:
 
     from .errors import ConfigError
 
-    if isinstance(data, dict) and "schema" in data and data["schema"] != "clipshift-results/1":
-        raise ConfigError(f"{source}: schema {data['schema']!r} is not 'clipshift-results/1'; "
+    if isinstance(data, dict) and "schema" in data and data["schema"] != SCHEMA:
+        raise ConfigError(f"{source}: schema {data['schema']!r} is not {SCHEMA!r}; "
                           "it was written by an incompatible version")
     validator = jsonschema.Draft202012Validator(results_schema())
     error = min(validator.iter_errors(data), key=lambda e: list(e.absolute_path), default=None)
