@@ -8,7 +8,7 @@ Variants, run alternately in one process on the same inputs, medians over --repe
   reference    one image at a time through transformers' CLIPProcessor and get_image_features, a
                second per-image forward (eager) for the attention map, pixel metrics per image, the
                clean image re-encoded for every augmentation, no caching (the study's code path)
-  engine-cold  pytest_clipshift.engine.measure with an empty cache
+  engine-cold  pytest_clipshift.core.engine.measure with an empty cache
   engine-warm  the same call again, cache filled
   floor        one batched forward with attentions over all already-preprocessed clean and
                augmented inputs: the model cost no tool can avoid
@@ -38,12 +38,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from pytest_clipshift.augmentations import STUDY_AUGMENTATIONS, apply_augmentation  # noqa: E402
-from pytest_clipshift.cache import EmbeddingCache  # noqa: E402
-from pytest_clipshift.catalog import DEFAULT_METRICS  # noqa: E402
-from pytest_clipshift.encoders import DEMO_MODEL_DIR  # noqa: E402
-from pytest_clipshift.engine import measure  # noqa: E402
-from pytest_clipshift.images import load_image_set  # noqa: E402
+from pytest_clipshift.core.augmentations import STUDY_AUGMENTATIONS, apply_augmentation  # noqa: E402
+from pytest_clipshift.core.cache import EmbeddingCache  # noqa: E402
+from pytest_clipshift.core.catalog import DEFAULT_METRICS  # noqa: E402
+from pytest_clipshift.core.encoders import DEMO_MODEL_DIR  # noqa: E402
+from pytest_clipshift.core.engine import measure  # noqa: E402
+from pytest_clipshift.core.images import load_image_set  # noqa: E402
 
 
 def vit_b32_dir(root: Path, tiny: bool) -> Path:
@@ -75,7 +75,7 @@ def run_reference(model_dir: Path, images, pairs, device: str, seed: int) -> Non
     from PIL import Image
     from transformers import CLIPImageProcessor, CLIPModel
 
-    from pytest_clipshift import metrics as M
+    from pytest_clipshift.core import metrics as M
 
     state = _reference_models(model_dir, device)
     model, eager, processor = state

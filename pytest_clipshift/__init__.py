@@ -13,16 +13,16 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "load_encoder": "encoders", "Encoder": "encoders", "Encoded": "encoders", "TransformersEncoder": "encoders",
-    "measure": "engine", "RunResult": "results", "ShiftResult": "results",
-    "load_image_set": "images", "load_image": "images", "ImageSet": "images",
-    "register_augmentation": "augmentations", "apply_augmentation": "augmentations", "get_augmentation": "augmentations",
-    "STUDY_AUGMENTATIONS": "augmentations", "warp_map": "augmentations",
-    "EmbeddingCache": "cache", "METRICS": "catalog", "DEFAULT_METRICS": "catalog",
-    "assert_shift_within": "assertions", "assert_attention_similar": "assertions", "assert_budget": "assertions",
-    "assert_not_worse_than": "assertions", "ShiftBudgetError": "assertions",
-    "ClipShiftError": "errors", "ImageError": "errors", "ModelLoadError": "errors", "ConfigError": "errors",
-    "NonFiniteEmbeddingError": "errors",
+    "load_encoder": "core.encoders", "Encoder": "core.encoders", "Encoded": "core.encoders", "TransformersEncoder": "core.encoders",
+    "measure": "core.engine", "RunResult": "core.results", "ShiftResult": "core.results",
+    "load_image_set": "core.images", "load_image": "core.images", "ImageSet": "core.images",
+    "register_augmentation": "core.augmentations", "apply_augmentation": "core.augmentations", "get_augmentation": "core.augmentations",
+    "STUDY_AUGMENTATIONS": "core.augmentations", "warp_map": "core.augmentations",
+    "EmbeddingCache": "core.cache", "METRICS": "core.catalog", "DEFAULT_METRICS": "core.catalog",
+    "assert_shift_within": "gate.assertions", "assert_attention_similar": "gate.assertions", "assert_budget": "gate.assertions",
+    "assert_not_worse_than": "gate.assertions", "ShiftBudgetError": "gate.assertions",
+    "ClipShiftError": "core.errors", "ImageError": "core.errors", "ModelLoadError": "core.errors", "ConfigError": "core.errors",
+    "NonFiniteEmbeddingError": "core.errors",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .errors import ClipShiftError
+from .core.errors import ClipShiftError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _report(args) -> int:
     from .report.html import write_report
-    from .results import RunResult
+    from .core.results import RunResult
 
     run = RunResult.read_json(args.results)
     path = write_report(run, args.output)
@@ -52,8 +52,8 @@ def _report(args) -> int:
 
 
 def _compare(args) -> int:
-    from .compare import compare_runs, parse_compare_rule
-    from .results import RunResult, severity_key
+    from .gate.compare import compare_runs, parse_compare_rule
+    from .core.results import RunResult, severity_key
 
     baseline = RunResult.read_json(args.baseline)
     candidate = RunResult.read_json(args.candidate)
@@ -87,7 +87,7 @@ def _compare(args) -> int:
 
 
 def _merge(args) -> int:
-    from .results import RunResult
+    from .core.results import RunResult
 
     runs = [RunResult.read_json(p) for p in args.inputs]
     merged = RunResult.merge(runs, [str(p) for p in args.inputs])

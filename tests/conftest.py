@@ -21,7 +21,7 @@ import transformers  # noqa: E402
 from transformers import (AutoModel, AutoTokenizer, BertModel, CLIPImageProcessor, CLIPModel,  # noqa: E402,F401
                           CLIPTokenizer, SiglipModel)
 
-import pytest_clipshift.plugin  # noqa: E402,F401
+import pytest_clipshift.integration.plugin  # noqa: E402,F401
 
 CLIPImageProcessor()  # loads the PIL-backed processor class too (no torchvision here)
 
@@ -72,7 +72,7 @@ def tiny_siglip_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_encoder(tiny_clip_dir):
-    from pytest_clipshift.encoders import load_encoder
+    from pytest_clipshift.core.encoders import load_encoder
 
     return load_encoder(tiny_clip_dir, device="cpu")
 
@@ -80,7 +80,7 @@ def tiny_encoder(tiny_clip_dir):
 @pytest.fixture(scope="session")
 def small_images():
     """Six varied synthetic photographs-like images of different sizes (seeded)."""
-    from pytest_clipshift.images import ImageSet
+    from pytest_clipshift.core.images import ImageSet
 
     rng = np.random.default_rng(0)
     arrays = []

@@ -7,10 +7,10 @@ import sys
 import numpy as np
 import pytest
 
-from pytest_clipshift.augmentations import (PAPER, SEVERITIES, STUDY_AUGMENTATIONS, apply_augmentation, describe_levels,
+from pytest_clipshift.core.augmentations import (PAPER, SEVERITIES, STUDY_AUGMENTATIONS, apply_augmentation, describe_levels,
                                             get_augmentation, register_augmentation, registry, unregister_augmentation,
                                             warp_map)
-from pytest_clipshift.errors import ConfigError
+from pytest_clipshift.core.errors import ConfigError
 
 
 def canvas(seed=0, size=96):
@@ -52,8 +52,8 @@ def study_calls():
 def test_paper_preset_is_byte_identical_to_the_study_call(name):
     import albumentations as A
 
-    from pytest_clipshift.augmentations import draw_seed
-    from pytest_clipshift.images import image_hash
+    from pytest_clipshift.core.augmentations import draw_seed
+    from pytest_clipshift.core.images import image_hash
 
     reference = study_calls()[name]
     for image_seed in (0, 1, 2):
@@ -96,7 +96,7 @@ def test_same_inputs_give_the_same_bytes(name):
 def test_determinism_across_processes():
     code = (
         "import hashlib, numpy as np\n"
-        "from pytest_clipshift.augmentations import apply_augmentation, STUDY_AUGMENTATIONS\n"
+        "from pytest_clipshift.core.augmentations import apply_augmentation, STUDY_AUGMENTATIONS\n"
         "rng = np.random.default_rng(0); img = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)\n"
         "h = hashlib.sha256()\n"
         "for n in STUDY_AUGMENTATIONS:\n"

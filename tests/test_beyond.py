@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from hypothesis import find, given, settings
 
-from pytest_clipshift.breaking import find_breaking_point, parse_rule_text
-from pytest_clipshift.errors import ConfigError
-from pytest_clipshift.strategies import augmentation_cases, strengths
-from pytest_clipshift.textalign import TextScorer, TextSpec
+from pytest_clipshift.gate.breaking import find_breaking_point, parse_rule_text
+from pytest_clipshift.core.errors import ConfigError
+from pytest_clipshift.integration.strategies import augmentation_cases, strengths
+from pytest_clipshift.core.textalign import TextScorer, TextSpec
 
 pytest_plugins = ["pytester"]
 
@@ -104,7 +104,7 @@ def test_hypothesis_shrinks_to_the_minimal_failing_strength():
 @settings(max_examples=20, deadline=None)  # the first example imports albumentations
 @given(augmentation_cases())
 def test_every_continuous_strength_is_a_valid_augmentation(case):
-    from pytest_clipshift.augmentations import apply_augmentation, at_strength
+    from pytest_clipshift.core.augmentations import apply_augmentation, at_strength
 
     name, t = case
     img = np.random.default_rng(0).integers(0, 256, (48, 48, 3), dtype=np.uint8)
@@ -144,7 +144,7 @@ def test_breaking_points_through_the_plugin_and_new_metric_budgets(pytester):
 
 def test_paired_compare_fails_only_on_a_significant_regression(tiny_encoder, small_images):
     from pytest_clipshift import measure
-    from pytest_clipshift.compare import compare_runs, parse_compare_rule
+    from pytest_clipshift.gate.compare import compare_runs, parse_compare_rule
 
     base = measure(tiny_encoder, small_images, ["gaussian_noise"], severities=[5], seed=0)
     cand = measure(tiny_encoder, small_images, ["gaussian_noise"], severities=[5], seed=0)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pytest_clipshift.demo.scenes import LABELS, caption_vocabulary, label_prompts
-from pytest_clipshift.encoders import DEMO_MODEL_DIR
+from pytest_clipshift.core.encoders import DEMO_MODEL_DIR
 
 
 def test_checkpoint_is_small_and_documented():

@@ -70,7 +70,7 @@ def test_a_misspelled_marker_keyword_is_refused_with_the_valid_ones(project):
 
 def test_drawing_the_report_figures_warns_about_nothing():
     from pytest_clipshift.report import figures as F
-    from pytest_clipshift.results import RunResult, ShiftResult
+    from pytest_clipshift.core.results import RunResult, ShiftResult
 
     rng = np.random.default_rng(0)
     results = [ShiftResult(a, 3, list("abcd"), {"cosine": rng.uniform(0.8, 1, 4)}, 0) for a in ("identity", "gaussian_blur")]
@@ -101,7 +101,7 @@ def test_without_the_flag_one_line_says_why_tests_were_skipped(pytester):
 
 def test_cli_compare_lists_failures_first_and_can_show_only_them(tmp_path, capsys):
     from pytest_clipshift.cli import main
-    from pytest_clipshift.results import RunResult, ShiftResult
+    from pytest_clipshift.core.results import RunResult, ShiftResult
 
     def write(name, noise, flip):
         cells = [ShiftResult("gaussian_noise", 3, list("abcdefgh"), {"cosine": np.full(8, noise)}, 0),

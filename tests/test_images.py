@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pytest_clipshift.errors import ConfigError, ImageError
-from pytest_clipshift.images import load_image, load_image_set, to_rgb8
+from pytest_clipshift.core.errors import ConfigError, ImageError
+from pytest_clipshift.core.images import load_image, load_image_set, to_rgb8
 
 
 def test_grey_rgba_palette_cmyk(tmp_path):
@@ -87,3 +87,31 @@ def test_builtin_sets():
     again = load_image_set("demo-scenes", max_images=5, seed=1)
     assert scenes.digest == again.digest
     assert load_image_set("demo-scenes", max_images=5, seed=2).digest != scenes.digest
+
+
+def _png_header_claiming(path, width: int, height: int) -> None:
+    """A PNG whose header claims width x height (what a decompression bomb looks like before decoding)."""
+    import io
+    import struct
+    import zlib
+
+    buffer = io.BytesIO()
+    Image.new("L", (8, 8)).save(buffer, format="PNG")
+    data = bytearray(buffer.getvalue())
+    ihdr = data.index(b"IHDR")
+    data[ihdr + 4: ihdr + 12] = struct.pack(">II", width, height)
+    data[ihdr + 17: ihdr + 21] = struct.pack(">I", zlib.crc32(bytes(data[ihdr: ihdr + 17])))
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("width, height", [(10_000, 6_000), (10_000, 10_000), (20_000, 10_000)])
+def test_huge_files_get_our_message_and_pil_settings_stay_the_users(tmp_path, width, height, recwarn):
+    """60 MP: our limit; 100 MP: PIL would warn; 200 MP: PIL raises its bomb error. All three give
+    one clear ImageError naming the file, and PIL's process-wide limit is left as it was."""
+    before = Image.MAX_IMAGE_PIXELS
+    path = tmp_path / "bomb.png"
+    _png_header_claiming(path, width, height)
+    with pytest.raises(ImageError, match=r"bomb\.png.*limit.* 50 MP: downscale it first"):
+        load_image(path)
+    assert Image.MAX_IMAGE_PIXELS == before
+    assert not [w for w in recwarn if issubclass(w.category, Image.DecompressionBombWarning)]

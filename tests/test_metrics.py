@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from pytest_clipshift import metrics as M
+from pytest_clipshift.core import metrics as M
 
 finite = st.floats(-100, 100, allow_nan=False, width=32)
 vectors = st.integers(1, 6).flatmap(lambda n: st.integers(2, 16).flatmap(

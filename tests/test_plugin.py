@@ -189,7 +189,7 @@ def test_budgets_from_pyproject_and_ini_precedence(pytester, tiny_clip_dir, smal
 
 def test_results_json_follows_the_schema(project):
     jsonschema = pytest.importorskip("jsonschema")
-    from pytest_clipshift.schema import results_schema
+    from pytest_clipshift.core.schema import results_schema
 
     result, data = run_json(project, "--clipshift-budgets=budgets.toml")
     jsonschema.validate(data, results_schema())
@@ -310,7 +310,7 @@ def test_a_missing_model_fails_with_what_was_tried(project):
 def test_xdist_workers_spread_over_gpus(monkeypatch):
     import torch
 
-    from pytest_clipshift.session import ClipShiftSession
+    from pytest_clipshift.integration.session import ClipShiftSession
 
     class Cfg:
         device = "auto"

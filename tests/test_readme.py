@@ -20,7 +20,7 @@ def test_python_api_example_runs_as_written(tmp_path, monkeypatch, capsys):
 
 
 def test_every_documented_flag_exists():
-    from pytest_clipshift.config import OPTIONS
+    from pytest_clipshift.integration.config import OPTIONS
 
     documented = set(re.findall(r"`(--clipshift[a-z-]*)", README))
     real = {o.flag for o in OPTIONS}

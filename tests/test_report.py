@@ -123,3 +123,28 @@ def test_report_in_a_real_browser(project, tmp_path):
     subprocess.run([chromium(), *flags, "--window-size=1280,2400", f"--screenshot={shot}", probe.as_uri()],
                    capture_output=True, timeout=120)
     assert shot.exists() and shot.stat().st_size > 10_000
+
+
+def test_drawing_the_report_leaves_the_users_matplotlib_alone(tmp_path):
+    """A user's process keeps its backend and rcParams, and pyplot is never imported (issue 11)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "draw.py"
+    script.write_text(
+        "import sys, matplotlib, numpy as np\n"
+        "matplotlib.use('svg')\n"
+        "matplotlib.rcParams['font.size'] = 13\n"
+        "from pytest_clipshift.core.results import RunResult, ShiftResult\n"
+        "from pytest_clipshift.report import figures as F\n"
+        "rng = np.random.default_rng(0)\n"
+        "cells = [ShiftResult(a, s, list('abcd'), {'cosine': rng.uniform(0.5, 1, 4)}, 0,\n"
+        "         embeddings=rng.normal(size=(4, 8)).astype(np.float32))\n"
+        "         for a in ('identity', 'gaussian_noise', 'gaussian_blur') for s in (1, 3)]\n"
+        "run = RunResult({'name': 'm'}, 0, list('abcd'), 'h', 's', cells, rng.normal(size=(4, 8)).astype(np.float32))\n"
+        "drawn = [F.severity_curves_png(run, 'cosine'), F.dendrogram_png(run, 3), F.distributions_png(run, 3)]\n"
+        "assert all(drawn), drawn\n"
+        "print(matplotlib.get_backend(), matplotlib.rcParams['font.size'], 'matplotlib.pyplot' in sys.modules)\n")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["svg", "13.0", "False"]

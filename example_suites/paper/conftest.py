@@ -2,7 +2,7 @@
 
 import pytest
 
-from pytest_clipshift.errors import ModelLoadError
+from pytest_clipshift.core.errors import ModelLoadError
 
 
 @pytest.fixture(scope="session", autouse=True)

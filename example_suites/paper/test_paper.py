@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from pytest_clipshift import STUDY_AUGMENTATIONS
-from pytest_clipshift.metrics import cluster_views, cosine_distance_matrix
+from pytest_clipshift.core.metrics import cluster_views, cosine_distance_matrix
 
 OUT = Path(__file__).parent
 

@@ -1,4 +1,8 @@
-"""Report figures as base64 PNG thumbnails (matplotlib, Agg backend)."""
+"""Report figures as base64 PNG images.
+
+Drawn on ``matplotlib.figure.Figure`` objects under a local ``rc_context``: the user's process keeps
+its matplotlib backend and settings (pyplot is never imported).
+"""
 
 from __future__ import annotations
 
@@ -7,40 +11,52 @@ import io
 
 import numpy as np
 
-from ..catalog import metric_info
-from ..results import severity_key
+from ..core.catalog import metric_info
+from ..core.results import severity_key
 
 DPI = 72
 KEY_METRICS = ("cosine", "l2_normalized", "attention_correlation", "patch_similarity")
 
 
-def _plt():
-    import matplotlib
+STYLE = {"font.size": 9, "axes.titlesize": 10, "axes.titleweight": "bold",
+         "axes.spines.top": False, "axes.spines.right": False}
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"font.size": 9, "axes.titlesize": 10, "axes.titleweight": "bold",
-                         "axes.spines.top": False, "axes.spines.right": False})
-    return plt
+def _styled(draw):
+    """Run a figure function inside the report's style, without touching global rcParams."""
+    import functools
+
+    @functools.wraps(draw)
+    def wrapper(*args, **kwargs):
+        import matplotlib
+
+        with matplotlib.rc_context(STYLE):
+            return draw(*args, **kwargs)
+
+    return wrapper
+
+
+def _subplots(figsize):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots()
 
 
 def to_png(fig) -> str:
-    plt = _plt()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight", metadata={"Software": None})
-    plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+@_styled
 def dendrogram_png(run, severity) -> str | None:
     from scipy.cluster.hierarchy import dendrogram
 
     c = run.clustering(severity)
     if c is None:
         return None
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 3.2))
+    fig, ax = _subplots(figsize=(6.4, 3.2))
     dendrogram(c.linkage, labels=c.labels, ax=ax, leaf_rotation=35, color_threshold=c.cut_height,
                above_threshold_color="#888888")
     ax.axhline(c.cut_height, color="#c0392b", linestyle="--", linewidth=1, label=f"cut at {c.cut_height:.3g}")
@@ -52,14 +68,14 @@ def dendrogram_png(run, severity) -> str | None:
     return to_png(fig)
 
 
+@_styled
 def distance_heatmap_png(run, severity) -> str | None:
     c = run.clustering(severity)
     if c is None:
         return None
     order = [c.labels.index(lab) for lab in c.order]
     d = c.distance[np.ix_(order, order)]
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(5.2, 4.2))
+    fig, ax = _subplots(figsize=(5.2, 4.2))
     im = ax.imshow(d, cmap="viridis")
     ax.set_xticks(range(len(order)), c.order, rotation=45, ha="right")
     ax.set_yticks(range(len(order)), c.order)
@@ -70,12 +86,12 @@ def distance_heatmap_png(run, severity) -> str | None:
     return to_png(fig)
 
 
+@_styled
 def distributions_png(run, severity, metric: str = "cosine") -> str | None:
     rows = [r for r in run.results if r.severity == severity and not r.subset and metric in r.values]
     if not rows:
         return None
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 0.32 * len(rows) + 1.2))
+    fig, ax = _subplots(figsize=(6.4, 0.32 * len(rows) + 1.2))
     data = [r.values[metric][~np.isnan(r.values[metric])] for r in rows]
     # matplotlib 3.10 replaced vert=False by orientation="horizontal" (vert warns from 3.11 on)
     horizontal = {"orientation": "horizontal"} if _matplotlib_at_least(3, 10) else {"vert": False}
@@ -90,6 +106,7 @@ def distributions_png(run, severity, metric: str = "cosine") -> str | None:
     return to_png(fig)
 
 
+@_styled
 def severity_curves_png(run, metric: str) -> str | None:
     by_aug: dict[str, list[tuple[int, float, float, float]]] = {}
     for r in run.results:
@@ -99,36 +116,37 @@ def severity_curves_png(run, metric: str) -> str | None:
         by_aug.setdefault(r.augmentation, []).append((r.severity, s["mean"], s["ci95_low"], s["ci95_high"]))
     if not any(len(v) > 1 for v in by_aug.values()):
         return None
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    fig, ax = _subplots(figsize=(6.4, 3.4))
     for aug, points in sorted(by_aug.items()):
         points.sort()
         x = [p[0] for p in points]
-        ax.plot(x, [p[1] for p in points], marker="o", markersize=3, label=aug)
-        ax.fill_between(x, [p[2] for p in points], [p[3] for p in points], alpha=0.12)
+        mean = np.array([p[1] for p in points])
+        # each measured severity a point with its 95% CI; the line only joins them
+        bars = np.array([mean - [p[2] for p in points], [p[3] for p in points] - mean])
+        ax.errorbar(x, mean, yerr=np.maximum(bars, 0), marker="o", markersize=4, capsize=2, linewidth=1, label=aug)
     ax.set_xlabel("severity")
     ax.set_ylabel(f"{metric} (mean, 95% CI)")
     ax.set_xticks(sorted({p[0] for v in by_aug.values() for p in v}))
     direction = "higher is closer to clean" if metric_info(metric).higher_is_better else "lower is closer to clean"
     ax.set_title(f"{metric} versus severity ({direction})")
-    ax.legend(fontsize=7, frameon=False, ncol=2, loc="best")
+    ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: never over data
     return to_png(fig)
 
 
+@_styled
 def layer_curves_png(run, metric: str = "layer_cka") -> str | None:
     """Shift versus depth per augmentation (layer metrics), at each augmentation's first severity."""
     rows = [r for r in run.results if not r.subset and f"{metric}@1" in r.values and r.augmentation != "identity"]
     if not rows:
         return None
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    fig, ax = _subplots(figsize=(6.4, 3.4))
     for r in rows:
         layers = sorted(int(k.split("@")[1]) for k in r.values if k.startswith(f"{metric}@"))
         ax.plot(layers, [r.stat(f"{metric}@{k}", "mean") for k in layers], marker="o", markersize=3, label=r.key)
     ax.set_xlabel("layer")
     ax.set_ylabel(f"{metric} (mean)")
     ax.set_title(f"Where in the network each augmentation bites ({metric} by layer)")
-    ax.legend(fontsize=7, frameon=False, ncol=2)
+    ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return to_png(fig)
 
 

@@ -7,8 +7,8 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..catalog import METRICS
-from ..results import severity_key
+from ..core.catalog import METRICS
+from ..core.results import severity_key
 from . import figures as F
 
 TABLE_COLUMNS = (("cosine", "mean"), ("cosine", "p05"), ("l2", "mean"), ("l2_normalized", "mean"),

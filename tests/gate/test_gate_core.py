@@ -13,11 +13,11 @@ import math
 import numpy as np
 import pytest
 
-from pytest_clipshift.budgets import Rule, budgets_from_mapping, evaluate, parse_rule
-from pytest_clipshift.compare import compare_runs, parse_compare_rule
-from pytest_clipshift.errors import ConfigError
-from pytest_clipshift.metrics import bootstrap_ci, summarize
-from pytest_clipshift.results import RunResult, ShiftResult, merged_coverage
+from pytest_clipshift.gate.budgets import Rule, budgets_from_mapping, evaluate, parse_rule
+from pytest_clipshift.gate.compare import compare_runs, parse_compare_rule
+from pytest_clipshift.core.errors import ConfigError
+from pytest_clipshift.core.metrics import bootstrap_ci, summarize
+from pytest_clipshift.core.results import RunResult, ShiftResult, merged_coverage
 
 
 def cell(aug="gaussian_noise", sev=3, seed=0, names=("a", "b", "c", "d"), **values) -> ShiftResult:
@@ -285,7 +285,7 @@ def test_json_round_trip_keeps_values_order_and_coverage(tmp_path):
 
 # ------------------------------------------------------------------ storage
 def test_storage_numbers_runs_and_finds_latest_named_and_paths(tmp_path):
-    from pytest_clipshift.storage import Storage
+    from pytest_clipshift.gate.storage import Storage
 
     s = Storage(tmp_path / "runs")
     with pytest.raises(ConfigError, match="no saved runs"):

@@ -8,10 +8,10 @@ import math
 import numpy as np
 import pytest
 
-from pytest_clipshift.budgets import budgets_from_mapping, evaluate, load_budgets, parse_rule
-from pytest_clipshift.compare import compare_runs, parse_compare_rule
-from pytest_clipshift.errors import ConfigError
-from pytest_clipshift.summary import bootstrap_ci, summarize
+from pytest_clipshift.gate.budgets import budgets_from_mapping, evaluate, load_budgets, parse_rule
+from pytest_clipshift.gate.compare import compare_runs, parse_compare_rule
+from pytest_clipshift.core.errors import ConfigError
+from pytest_clipshift.core.summary import bootstrap_ci, summarize
 
 from .test_gate_core import cell, run
 
@@ -78,7 +78,7 @@ def test_settings_parse_severities_paper_and_metrics():
 
 
 def test_a_marker_budget_names_the_test():
-    from pytest_clipshift.budgets import budgets_from_marker
+    from pytest_clipshift.gate.budgets import budgets_from_marker
 
     rules = budgets_from_marker({"cosine.mean": ">= 0.95"}, "test_x.py::test_blur")
     assert rules["cosine.mean"].origin == "@pytest.mark.clipshift(budget=...) on test_x.py::test_blur"
@@ -162,8 +162,8 @@ def test_the_bootstrap_is_the_documented_percentile_bootstrap():
 
 
 def test_storage_refuses_a_file_in_place_of_its_folder(tmp_path):
-    from pytest_clipshift.jsonfile import OutputError
-    from pytest_clipshift.storage import Storage
+    from pytest_clipshift.core.jsonfile import OutputError
+    from pytest_clipshift.gate.storage import Storage
 
     (tmp_path / "runs").write_text("x")
     with pytest.raises(OutputError, match=r"^storage folder .*runs is a file, not a folder; point --clipshift-storage at a folder$"):
@@ -183,7 +183,7 @@ def test_a_number_taken_meanwhile_is_never_overwritten(tmp_path, monkeypatch):
     move on to a free one, keeping the first run's file intact."""
     import json as _json
 
-    from pytest_clipshift.storage import Storage
+    from pytest_clipshift.gate.storage import Storage
 
     storage = Storage(tmp_path / "runs")
     first = storage.save({"run": "first"}, "release")
@@ -220,7 +220,7 @@ def test_the_paired_interval_is_the_bootstrap_of_the_per_image_differences():
 
 
 def test_severity_names_are_s_digits_or_paper_only():
-    from pytest_clipshift.budgets import _severity
+    from pytest_clipshift.gate.budgets import _severity
 
     assert [_severity(x, "o") for x in ("s1", "5", 3, "paper")] == [1, 5, 3, "paper"]
     for bad in ("x5", "s", "-3", "s0", "6", "Paper"):
@@ -245,7 +245,7 @@ def test_a_pyproject_without_a_tool_table_has_no_budgets(tmp_path):
 
 
 def test_run_names_may_use_capitals_digits_dots_dashes(tmp_path):
-    from pytest_clipshift.storage import Storage
+    from pytest_clipshift.gate.storage import Storage
 
     assert Storage(tmp_path).save({}, "Release-1.4_rc2").name == "0001_Release-1.4_rc2.json"
 
@@ -282,7 +282,7 @@ def test_compare_rule_errors_name_the_option_and_the_rule(text, message):
 
 
 def test_storage_messages_name_the_folder_and_the_saved_names(tmp_path):
-    from pytest_clipshift.storage import Storage
+    from pytest_clipshift.gate.storage import Storage
 
     s = Storage(tmp_path / "runs")
     with pytest.raises(ConfigError) as info:
@@ -294,7 +294,7 @@ def test_storage_messages_name_the_folder_and_the_saved_names(tmp_path):
         s.find("release")
     assert str(info.value) == (f"--clipshift-compare 'release': no run saved under that name in {tmp_path / 'runs'}; "
                                "saved: none")
-    from pytest_clipshift.jsonfile import OutputError
+    from pytest_clipshift.core.jsonfile import OutputError
 
     with pytest.raises(OutputError, match=r"^cannot write the saved run .*0001_x+\.json: File name too long$"):
         s.save({}, "x" * 300)  # a name the file system refuses, even for root

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from pytest_clipshift.cli import main as cli
-from pytest_clipshift.errors import ConfigError, ModelLoadError
+from pytest_clipshift.core.errors import ConfigError, ModelLoadError
 
 
 @pytest.fixture(scope="module")
 def results_dict(tiny_encoder, small_images):
-    from pytest_clipshift.engine import measure
+    from pytest_clipshift.core.engine import measure
 
     run = measure(tiny_encoder, small_images.subset(max_images=3), ["identity", "horizontal_flip"], severities=[1],
                   metrics=["cosine", "attention_correlation"], seed=0)
@@ -103,7 +103,7 @@ def test_non_utf8_and_nan_results_files_exit_2(tmp_path, results_dict, capsys):
 
 # ------------------------------------------------------------------ 17: budgets that are not UTF-8
 def test_non_utf8_budgets_file_is_a_config_error(tmp_path):
-    from pytest_clipshift.budgets import load_budgets
+    from pytest_clipshift.gate.budgets import load_budgets
 
     path = tmp_path / "budgets.toml"
     path.write_bytes(b'[defaults]\n"cosine.mean" = ">= 0.9" # caf\xe9\n')
@@ -113,7 +113,7 @@ def test_non_utf8_budgets_file_is_a_config_error(tmp_path):
 
 # ------------------------------------------------------------------ 15: structurally bad cache entries
 def test_structurally_bad_cache_entries_are_misses(tmp_path):
-    from pytest_clipshift.cache import EmbeddingCache
+    from pytest_clipshift.core.cache import EmbeddingCache
 
     cache = EmbeddingCache(tmp_path)
     good = np.ones(4, np.float32)
@@ -141,8 +141,8 @@ def test_structurally_bad_cache_entries_are_misses(tmp_path):
 
 # ------------------------------------------------------------------ 14: a cache that cannot be written
 def test_unwritable_cache_is_switched_off_with_one_warning(tmp_path, tiny_encoder, small_images):
-    from pytest_clipshift.cache import EmbeddingCache
-    from pytest_clipshift.engine import measure
+    from pytest_clipshift.core.cache import EmbeddingCache
+    from pytest_clipshift.core.engine import measure
 
     blocker = tmp_path / "cache"
     blocker.write_text("a file where the cache folder should be")
@@ -156,7 +156,7 @@ def test_unwritable_cache_is_switched_off_with_one_warning(tmp_path, tiny_encode
 
 # ------------------------------------------------------------------ 18: concurrent saves
 def test_concurrent_saves_under_one_name_each_get_a_number(tmp_path, results_dict):
-    from pytest_clipshift.storage import Storage
+    from pytest_clipshift.gate.storage import Storage
 
     storage, paths, errors = Storage(tmp_path / "runs"), [], []
 
@@ -177,8 +177,8 @@ def test_concurrent_saves_under_one_name_each_get_a_number(tmp_path, results_dic
 
 
 def test_write_errors_name_the_path_and_leave_nothing_behind(tmp_path):
-    from pytest_clipshift.jsonfile import OutputError, write_json_atomic
-    from pytest_clipshift.storage import Storage
+    from pytest_clipshift.core.jsonfile import OutputError, write_json_atomic
+    from pytest_clipshift.gate.storage import Storage
 
     (tmp_path / "out").mkdir()
     with pytest.raises(OutputError, match=r"results file .*out: it is a directory"):
@@ -195,7 +195,7 @@ def test_write_errors_name_the_path_and_leave_nothing_behind(tmp_path):
 def test_remote_code_is_never_run_without_the_flag(tmp_path, tiny_clip_dir):
     import shutil
 
-    from pytest_clipshift.encoders import load_encoder
+    from pytest_clipshift.core.encoders import load_encoder
 
     model = tmp_path / "custom"
     shutil.copytree(tiny_clip_dir, model)
@@ -213,7 +213,7 @@ def test_unreadable_weights_are_one_clear_error_naming_the_file(tmp_path, tiny_c
     import pickle
     import shutil
 
-    from pytest_clipshift.encoders import load_encoder
+    from pytest_clipshift.core.encoders import load_encoder
 
     model = tmp_path / "broken"
     shutil.copytree(tiny_clip_dir, model)

@@ -104,9 +104,7 @@ def measure(
     for p, (name, sev) in enumerate(pairs):
         aug = get_augmentation(name)
         values = {m: np.asarray(run.values[p][m], dtype=np.float64) for m in run.stored_metrics}
-        # stored at float16 precision, as the results file keeps them: the distance matrix is then
-        # the same computed from memory or from the file
-        emb = np.stack(run.embeddings[p]).astype(np.float16).astype(np.float32) if keep_embeddings else None
+        emb = np.stack(run.embeddings[p]) if keep_embeddings else None
         results.append(ShiftResult(name, sev, list(images.names), values, seed, aug.parameters(sev),
                                    run.unchanged[p], emb))
     warnings = []
@@ -115,7 +113,7 @@ def measure(
             warnings.append(f"augmentation {r.key} left every image unchanged: it measures nothing; check its parameters")
         elif r.augmentation != "identity" and r.unchanged_images:
             warnings.append(f"augmentation {r.key} left {r.unchanged_images} of {r.n_images} images unchanged")
-    clean = np.stack(run.clean_embeddings).astype(np.float16).astype(np.float32) if keep_embeddings else None
+    clean = np.stack(run.clean_embeddings) if keep_embeddings else None
     if cache is not None and cache.problem and cache.problem not in warnings:
         warnings.append(cache.problem)
     settings = {"metrics": list(metric_names), "batch_size": batch_size, "chunk_size": chunk_size,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .errors import ConfigError
-from .jsonfile import OutputError, write_json_atomic
+from ..core.errors import ConfigError
+from ..core.jsonfile import OutputError, write_json_atomic
 
 _NAME = re.compile(r"^(\d{4})_(.+)\.json$")
 

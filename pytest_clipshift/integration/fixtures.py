@@ -32,7 +32,7 @@ class ClipShiftHelper:
         ``images=`` subset) and record it. Budgets (file, then the marker's ``budget=``) are checked
         unless ``check_budget=False``; a breach fails the test with the full message."""
         __tracebackhide__ = True
-        from .assertions import raise_if_failed
+        from ..gate.assertions import raise_if_failed
 
         images = images or self._marker.get("images")
         result = self._session.measure(augmentation, severity, metrics=metrics, images=images)
@@ -55,7 +55,7 @@ class ClipShiftHelper:
 
 
 def _session(request):
-    from .plugin import session_of
+    from .session import session_of
 
     return session_of(request.config)
 

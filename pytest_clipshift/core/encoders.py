@@ -21,7 +21,7 @@ from .preprocess import PreprocessSettings, normalize_batch, read_processor_conf
 
 PRECISIONS = ("fp32", "fp16", "bf16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-DEMO_MODEL_DIR = Path(__file__).parent / "demo" / "model"
+DEMO_MODEL_DIR = Path(__file__).parent.parent / "demo" / "model"
 DEFAULT_CANVAS = 224  # the study squashed every image to 224 px before augmenting
 
 
@@ -135,7 +135,7 @@ class TransformersEncoder:
             "embedding_dim": int(getattr(model.config, "projection_dim", None) or vision_cfg.hidden_size),
         }
         if name == "demo":
-            from .demo.train import DEMO_NOTICE
+            from ..demo.train import DEMO_NOTICE
 
             self.info["notice"] = DEMO_NOTICE
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .errors import ConfigError
+from ..core.errors import ConfigError
 
 
 def preflight(cfg, metrics: list[str]) -> None:
     if cfg.device not in ("auto", "cpu"):
-        from .encoders import resolve_device
+        from ..core.encoders import resolve_device
 
         try:
             resolve_device(cfg.device)
@@ -20,13 +20,13 @@ def preflight(cfg, metrics: list[str]) -> None:
             raise ConfigError(f"--clipshift-device: {exc}") from None
     name = cfg.images.partition(":")[0]
     if name not in ("samples", "demo-scenes"):
-        from .images import resolve_image_paths
+        from ..core.images import resolve_image_paths
 
         try:
             resolve_image_paths(cfg.images, cfg.root)
         except ConfigError as exc:
             raise ConfigError(f"--clipshift-images: {exc}") from None
-    from .catalog import split_layer
+    from ..core.catalog import split_layer
 
     layered = [m for m in metrics if split_layer(m)[1] is not None]
     if layered:
@@ -40,7 +40,7 @@ def preflight(cfg, metrics: list[str]) -> None:
 def model_layer_count(spec: str) -> int | None:
     """The vision tower's depth from the checkpoint's config.json (None when it cannot be read here:
     the engine checks again once the model is loaded)."""
-    from .encoders import DEMO_MODEL_DIR
+    from ..core.encoders import DEMO_MODEL_DIR
 
     location = DEMO_MODEL_DIR if spec == "demo" else Path(spec).expanduser()
     if location.is_dir():

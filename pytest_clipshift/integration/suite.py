@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .errors import ClipShiftError
+from ..core.errors import ClipShiftError
 
 
 class ClipShiftSuite(pytest.Collector):
@@ -21,8 +21,8 @@ class ClipShiftItem(pytest.Item):
         self.clipshift_result = None
 
     def runtest(self) -> None:
-        from .assertions import raise_if_failed
-        from .plugin import session_of
+        from ..gate.assertions import raise_if_failed
+        from .session import session_of
 
         session = session_of(self.config)
         result = session.measure(self.augmentation, self.severity)
@@ -40,7 +40,7 @@ class ClipShiftItem(pytest.Item):
 
 
 def make_items(session, pairs) -> list[ClipShiftItem]:
-    from .results import severity_key
+    from ..core.results import severity_key
 
     suite = ClipShiftSuite.from_parent(session, name="clipshift", nodeid="clipshift",
                                        path=session.config.rootpath / "clipshift")

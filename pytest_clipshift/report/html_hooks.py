@@ -36,13 +36,11 @@ class HtmlHooks:
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_summary(self, prefix, summary, postfix, session):
         cs = self._session(session.config)
-        if cs is None:
-            return
-        cs.finish()
-        if cs.run is not None:
-            from .report.html import report_sections
+        outcome = cs.outcome if cs is not None else None  # None while tests still run (generate_report_on_test)
+        if outcome is not None and outcome.run is not None:
+            from .html import report_sections
 
-            prefix.extend(report_sections(cs.run))
+            prefix.extend(report_sections(outcome.run))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_table_header(self, cells):

@@ -255,7 +255,7 @@ def coordinate_grid(height: int, width: int) -> np.ndarray:
 
 def apply_augmentation(aug: Augmentation | str, image: np.ndarray, severity: Severity, seed: int, image_hash: str | None = None) -> Augmented:
     """Apply ``aug`` at ``severity`` to a uint8 HxWx3 image, deterministically for ``seed``."""
-    from .images import image_hash as hash_of
+    from .decode import image_hash as hash_of
 
     if isinstance(aug, str):
         aug = get_augmentation(aug)

@@ -230,7 +230,8 @@ class RunResult:
                  and r.augmentation != "identity" and not r.subset]
         if self.clean_embeddings is None or len(views) < 2:
             return None
-        stack = np.stack([self.clean_embeddings] + [r.embeddings for r in views], axis=1)
+        # at the precision the results file stores (float16): the same tree from memory or from the file
+        stack = np.stack([self.clean_embeddings] + [r.embeddings for r in views], axis=1).astype(np.float16)
         labels = ["original"] + [r.augmentation for r in views]
         return cluster_views(cosine_distance_matrix(stack), labels, method=method, cut_fraction=cut_fraction)
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from ..core.errors import ConfigError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -85,7 +85,7 @@ class Budgets:
 
     def suite_pairs(self) -> list[tuple[str, int | str]]:
         """The (augmentation, severity) items of the zero-code suite."""
-        from .augmentations import DEFAULT_AUGMENTATIONS
+        from ..core.augmentations import DEFAULT_AUGMENTATIONS
 
         if self.augmentations is not None:
             names = list(self.augmentations)
@@ -110,7 +110,7 @@ class Budgets:
 
 
 def parse_rule(key: str, value: Any, origin: str) -> Rule:
-    from .catalog import metric_info
+    from ..core.catalog import metric_info
 
     metric, dot, stat = key.rpartition(".")
     if not dot or not metric:
@@ -148,7 +148,7 @@ def _rules(table: Any, origin: str) -> dict[str, Rule]:
 
 
 def _severity(text: Any, origin: str):
-    from .augmentations import PAPER, SEVERITIES
+    from ..core.augmentations import PAPER, SEVERITIES
 
     t = str(text)
     if t.startswith("s") and t[1:].isdigit():
@@ -160,7 +160,7 @@ def _severity(text: Any, origin: str):
 
 
 def budgets_from_mapping(data: dict, source: str) -> Budgets:
-    from .augmentations import registry
+    from ..core.augmentations import registry
 
     known = {"settings", "defaults", "augmentations"}
     unknown = [k for k in data if k not in known]
@@ -197,7 +197,7 @@ def budgets_from_mapping(data: dict, source: str) -> Budgets:
             raise ConfigError(f"{source}: settings.bound = {settings['bound']!r}; valid: {', '.join(BOUNDS)}")
         budgets.bound = settings["bound"]
     if "metrics" in settings:
-        from .catalog import validate_metrics
+        from ..core.catalog import validate_metrics
 
         try:
             budgets.metrics = list(validate_metrics(settings["metrics"]))
@@ -285,7 +285,7 @@ def evaluate(result, rules: list[Rule], test: str, confidence: float | None = No
     ``favourable`` (default) fails only when the whole interval breaks the rule, so a small noisy
     sample does not flake the gate; ``unfavourable`` fails unless the whole interval keeps it.
     """
-    from .summary import bootstrap_ci
+    from ..core.summary import bootstrap_ci
 
     checks = []
     for rule in rules:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from .results import severity_key
+from ..core.results import severity_key
 
 COLUMNS = (("cosine", "cosine"), ("l2_normalized", "l2 norm"), ("attention_correlation", "attn corr"),
            ("patch_similarity", "patch sim"), ("edge_preservation", "edges"))
 
 
-def write_summary(tr, session) -> None:
-    run = session.run
-    if run is None and not session.messages:
+def write_summary(tr, outcome) -> None:
+    """Render a session's ``Outcome`` (integration/session.py): results table, compare, messages."""
+    run = outcome.run
+    if run is None and not outcome.messages:
         return
     tr.write_sep("=", "clipshift")
     if run is not None:
@@ -21,19 +22,19 @@ def write_summary(tr, session) -> None:
             tr.write_line(f"NOTE: {model['notice']}", yellow=True)
         tr.write_line(f"images {len(run.image_names)} from {run.image_source} (hash {run.image_hash})")
         _table(tr, run)
-        comparison = session.comparison
+        comparison = outcome.comparison
         if comparison is not None:
             _comparison(tr, comparison)
         for w in run.warnings:
             tr.write_line(f"warning: {w}", yellow=True)
         if not run.complete:
             tr.write_line(f"incomplete run: {'; '.join(run.coverage['reasons'])} (recorded in the results)", yellow=True)
-        if session.json_written:
-            tr.write_line(f"results written to {session.json_written}")
-        if session.saved:
-            tr.write_line(f"run saved as {session.saved}")
-    for msg in session.messages:
-        tr.write_line(msg, red=session.failed_gate, bold=True)
+        if outcome.json_written:
+            tr.write_line(f"results written to {outcome.json_written}")
+        if outcome.saved:
+            tr.write_line(f"run saved as {outcome.saved}")
+    for msg in outcome.messages:
+        tr.write_line(msg, red=outcome.failed, bold=True)
 
 
 def _table(tr, run) -> None:

@@ -8,7 +8,7 @@ import io
 
 import numpy as np
 
-from .augmentations import apply_augmentation
+from ..core.augmentations import apply_augmentation
 
 THUMB = 112
 

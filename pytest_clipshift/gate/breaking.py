@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .budgets import Rule, parse_rule
-from .errors import ConfigError
+from ..core.errors import ConfigError
 
 
 @dataclass
@@ -66,8 +66,8 @@ def find_breaking_point(measure_at, augmentation: str, rule: Rule | str, *, tole
 def breaking_point(encoder, images, augmentation: str, rule: Rule | str, *, seed: int = 0, batch_size: int = 32,
                    tolerance: float = 0.02, max_steps: int = 10, cache=None) -> BreakingPoint:
     """The mildest strength of ``augmentation`` at which ``rule`` (e.g. ``"cosine.mean >= 0.9"``) fails."""
-    from .augmentations import at_strength
-    from .engine import measure
+    from ..core.augmentations import at_strength
+    from ..core.engine import measure
 
     rule = parse_rule_text(rule) if isinstance(rule, str) else rule
     metrics = [rule.metric] if rule.metric != "cosine" else ["cosine"]

@@ -11,12 +11,22 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .budgets import Budgets, Check, evaluate
-from .catalog import DEFAULT_METRICS, split_layer
+from ..gate.budgets import Budgets, Check, evaluate
+from ..core.catalog import DEFAULT_METRICS, split_layer
+import pytest
+
 from .config import ClipShiftConfig
-from .errors import ClipShiftError, ConfigError
+from ..core.errors import ClipShiftError, ConfigError
 
 DEMO_SCENES_DEFAULT = 32
+SESSION_KEY = pytest.StashKey["ClipShiftSession"]()
+
+
+def session_of(config) -> "ClipShiftSession":
+    """The run's session, kept in ``config.stash`` by the plugin's ``pytest_configure``."""
+    if SESSION_KEY not in config.stash:
+        raise pytest.UsageError("clipshift is not enabled: run with --clipshift")
+    return config.stash[SESSION_KEY]
 
 
 @dataclass
@@ -28,7 +38,7 @@ class AugmentationCase:
 
     @property
     def id(self) -> str:
-        from .results import severity_key
+        from ..core.results import severity_key
 
         return f"{self.name}-{severity_key(self.severity)}"
 
@@ -38,29 +48,33 @@ class AugmentationCase:
 
 @dataclass
 class ProcessState:
-    """What one process measured; xdist workers send it to the controller as JSON."""
+    """What one process measured, as objects; xdist workers send it to the controller as JSON
+    (the one place besides the results writer where results are serialised)."""
 
-    results: list[dict] = field(default_factory=list)
+    results: list = field(default_factory=list)  # ShiftResult, one per measured cell
     checks: list[dict] = field(default_factory=list)
     model: dict | None = None
     images: dict | None = None
-    clean_embeddings: dict | None = None
+    clean_embeddings: Any = None  # (N, D) numpy array
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     breaking_points: list[dict] = field(default_factory=list)
     cache: dict = field(default_factory=lambda: {"hits": 0, "misses": 0})
     deselected: int = 0  # clipshift items -k/-m deselected (each xdist worker collects them all)
+    seed: int = 0
+
+    def add(self, result) -> None:
+        if _result_key(result) not in {_result_key(r) for r in self.results}:
+            self.results.append(result)
 
     def merge(self, other: "ProcessState") -> None:
-        seen = {_result_key(r) for r in self.results}
         for r in other.results:
-            if _result_key(r) not in seen:
-                self.results.append(r)
-                seen.add(_result_key(r))
+            self.add(r)
         self.checks += other.checks
         self.model = self.model or other.model
         self.images = self.images or other.images
-        self.clean_embeddings = self.clean_embeddings or other.clean_embeddings
+        if self.clean_embeddings is None:
+            self.clean_embeddings = other.clean_embeddings
         for w in other.warnings:
             if w not in self.warnings:
                 self.warnings.append(w)
@@ -71,22 +85,46 @@ class ProcessState:
         self.deselected = max(self.deselected, other.deselected)
 
     def to_json(self) -> str:
-        return json.dumps(self.__dict__)
+        from ..core.results import encode_array
+
+        data = dict(self.__dict__)
+        data["results"] = [r.to_dict() for r in self.results]
+        data["clean_embeddings"] = None if self.clean_embeddings is None else encode_array(self.clean_embeddings)
+        return json.dumps(data)
 
     @classmethod
     def from_json(cls, text: str) -> "ProcessState":
-        return cls(**json.loads(text))
+        from ..core.results import ShiftResult, decode_array
+
+        data = json.loads(text)
+        names = (data.get("images") or {}).get("names", [])
+        data["results"] = [ShiftResult.from_dict(r, names, data["seed"]) for r in data["results"]]
+        if data["clean_embeddings"] is not None:
+            data["clean_embeddings"] = decode_array(data["clean_embeddings"])
+        return cls(**data)
 
 
-def _result_key(r: dict) -> tuple:
-    return (r["augmentation"], str(r["severity"]), tuple(r.get("image_subset") or ()))
+def _result_key(r) -> tuple:
+    return (r.augmentation, str(r.severity), tuple(r.image_names) if r.subset else ())
+
+
+@dataclass
+class Outcome:
+    """The end of a run, decided once in ``pytest_sessionfinish``; the terminal and HTML only render it."""
+
+    run: Any = None  # RunResult, or None when nothing was measured
+    comparison: Any = None  # compare.Comparison when --clipshift-compare ran
+    messages: list[str] = field(default_factory=list)
+    failed: bool = False  # the gate failed: a compare regression, or output that could not be written
+    json_written: Path | None = None
+    saved: Path | None = None
 
 
 class ClipShiftSession:
     def __init__(self, cfg: ClipShiftConfig, budgets: Budgets | None):
         self.cfg = cfg
         self.budgets = budgets
-        self.state = ProcessState()
+        self.state = ProcessState(seed=cfg.seed)
         self._encoder = None
         self._images = None
         self._error: ClipShiftError | None = None
@@ -94,15 +132,9 @@ class ClipShiftSession:
         self._prefetch: list[tuple[str, Any]] = []
         self._prefetched = False
         self._cache = None
-        self.comparison = None
-        self.run = None
-        self.messages: list[str] = []
-        self.failed_gate = False
-        self.json_written: Path | None = None
-        self.saved: Path | None = None
+        self.outcome: Outcome | None = None  # set once, by finish()
         self.overlays = bool(cfg.json_path or cfg.save or cfg.html)  # only a report shows them
         self.worker_index: int | None = None  # set under xdist
-        self._finished = False
 
     # ------------------------------------------------------------------ configuration
     @property
@@ -132,6 +164,26 @@ class ClipShiftSession:
     def set_prefetch(self, pairs: list[tuple[str, Any]]) -> None:
         self._prefetch = list(dict.fromkeys(pairs))
 
+    @staticmethod
+    def pairs_for(items) -> list[tuple[str, Any]]:
+        """The (augmentation, severity) pairs the collected ``items`` will measure over the whole image
+        set (suite items and ``augmentation``-parametrised tests), so one engine call does them all."""
+        pairs = []
+        for item in items:
+            if hasattr(item, "augmentation") and hasattr(item, "severity"):
+                pairs.append((item.augmentation, item.severity))
+            callspec = getattr(item, "callspec", None)
+            case = callspec.params.get("augmentation") if callspec else None
+            marker = item.get_closest_marker("clipshift")
+            if case is not None and hasattr(case, "name") and not (marker and marker.kwargs.get("images")):
+                pairs.append((case.name, case.severity))
+        return pairs
+
+    def verdict(self, nodeid: str) -> str:
+        """"PASS" or "FAIL" for a test that checked budgets, "" for one that checked none."""
+        checks = [c for c in self.state.checks if c["test"] == nodeid]
+        return "" if not checks else ("PASS" if all(c["passed"] for c in checks) else "FAIL")
+
     def device(self) -> str:
         """The configured device; xdist workers spread over several GPUs (gw0 -> cuda:0, gw1 -> cuda:1, ...)."""
         device = self.cfg.device
@@ -149,7 +201,7 @@ class ClipShiftSession:
         if self._error is not None:
             raise self._error
         if self._encoder is None:
-            from .encoders import load_encoder
+            from ..core.encoders import load_encoder
 
             try:
                 self._encoder = load_encoder(self.cfg.model, self.device(), self.cfg.precision,
@@ -164,14 +216,14 @@ class ClipShiftSession:
     @property
     def images(self):
         if self._images is None:
-            from .images import load_image_set
+            from ..core.images import load_image_set
 
             max_images = self.cfg.max_images
             if self.cfg.images.startswith("demo-scenes") and max_images is None:
                 max_images = DEMO_SCENES_DEFAULT
             self._images = load_image_set(self.cfg.images, max_images=max_images, seed=self.cfg.seed, root=self.cfg.root)
             if self._images.skipped:
-                from .images import IMAGE_SUFFIXES
+                from ..core.images import IMAGE_SUFFIXES
 
                 self.state.warnings.append(
                     f"skipped {len(self._images.skipped)} file(s) of {self.cfg.images} that are not images by their "
@@ -183,7 +235,7 @@ class ClipShiftSession:
     @property
     def cache(self):
         if self._cache is None and self.cfg.cache_dir is not None:
-            from .cache import EmbeddingCache
+            from ..core.cache import EmbeddingCache
 
             self._cache = EmbeddingCache(self.cfg.cache_dir)
         return self._cache
@@ -192,13 +244,13 @@ class ClipShiftSession:
     def measure(self, augmentation, severity=None, *, metrics=None, images=None):
         """Measure one (augmentation, severity), memoised; the first call prefetches every pair this
         process will need in one engine call (clean embeddings computed once)."""
-        from .engine import expand_pairs
+        from ..core.engine import expand_pairs
 
         if isinstance(augmentation, AugmentationCase):
             name, sev = augmentation.name, augmentation.severity if severity is None else severity
         else:
             name, sev = str(augmentation), 3 if severity is None else severity
-        from .results import parse_severity
+        from ..core.results import parse_severity
 
         sev = parse_severity(sev)
         expand_pairs([(name, sev)])  # validates name and severity with a clear error
@@ -216,7 +268,7 @@ class ClipShiftSession:
         return self._memo[key]
 
     def _run_engine(self, pairs, metric_list, image_names) -> None:
-        from .engine import measure
+        from ..core.engine import measure
 
         encoder = self.encoder
         image_set = self.images if image_names is None else self.images.subset(list(image_names))
@@ -230,33 +282,29 @@ class ClipShiftSession:
             if w not in self.state.warnings:
                 self.state.warnings.append(w)
         if image_names is None and self.state.clean_embeddings is None and run.clean_embeddings is not None:
-            from .results import encode_array
-
-            self.state.clean_embeddings = encode_array(run.clean_embeddings)
-        recorded = {_result_key(x) for x in self.state.results}
+            self.state.clean_embeddings = run.clean_embeddings
         for r in run.results:
             r.subset = image_names is not None
             probe = "@" in r.augmentation  # a breaking-point probe: kept in breaking_points, not in the table
             if self.overlays and not r.subset and not probe:
-                from .overlays import worst_overlays
+                from ..report.overlays import worst_overlays
 
                 r.overlay = worst_overlays(encoder, image_set, r, self.cfg.seed)
             self._memo[(r.augmentation, r.severity, image_names, tuple(metric_list))] = r
-            d = r.to_dict()
-            if not probe and _result_key(d) not in recorded:
-                self.state.results.append(d)
+            if not probe:
+                self.state.add(r)
 
     def _text_spec(self, metric_list, image_set):
-        from .catalog import metric_info
+        from ..core.catalog import metric_info
 
         if not any(metric_info(m).needs == "text" for m in metric_list):
             return None
-        from .textalign import TextSpec
+        from ..core.textalign import TextSpec
 
         labels = list(self.cfg.labels)
         if not labels and image_set.labels:
             if self.cfg.images.startswith("demo-scenes"):
-                from .demo.scenes import LABELS
+                from ..demo.scenes import LABELS
 
                 labels = [f"{c} {s}" for c, s in LABELS]
             else:
@@ -269,13 +317,13 @@ class ClipShiftSession:
 
     def measure_strength(self, augmentation: str, strength: float, *, metrics=None):
         """Measure a built-in augmentation at a continuous strength in [0, 1]."""
-        from .augmentations import at_strength
+        from ..core.augmentations import at_strength
 
         return self.measure(at_strength(augmentation, strength), 1, metrics=metrics)
 
     def breaking_point(self, augmentation: str, rule: str, *, tolerance: float = 0.02, max_steps: int = 8):
         """The mildest strength of ``augmentation`` at which ``rule`` fails; recorded for the report."""
-        from .breaking import find_breaking_point, parse_rule_text
+        from ..gate.breaking import find_breaking_point, parse_rule_text
 
         parsed = parse_rule_text(rule)
         point = find_breaking_point(
@@ -287,7 +335,7 @@ class ClipShiftSession:
     # ------------------------------------------------------------------ budgets
     def check(self, result, test: str, override: dict | None = None) -> list[Check]:
         """Evaluate the budgets (file, then a marker's override) on ``result`` and record the checks."""
-        from .budgets import budgets_from_marker
+        from ..gate.budgets import budgets_from_marker
 
         rules = {r.key: r for r in (self.budgets.rules_for(result.augmentation, result.severity) if self.budgets else [])}
         if override:
@@ -299,47 +347,51 @@ class ClipShiftSession:
         return checks
 
     # ------------------------------------------------------------------ end of run
-    def finish(self, incomplete: list[str] | None = None) -> None:
-        """Assemble the run (after xdist merging), write JSON, save, compare. Runs once; never raises.
+    def finish(self, incomplete: list[str] | None = None) -> Outcome:
+        """Assemble the run (after xdist merging), write JSON, save, compare: once per session, in
+        ``pytest_sessionfinish``; never raises. The returned ``Outcome`` is also kept as ``self.outcome``.
 
         ``incomplete``: why this session measured less than its suite ("interrupted", "3 item(s)
         deselected", "shard 1/2", ...), recorded in the results; an interrupted session never
         updates a baseline. Output that cannot be written fails the run with a message naming it.
         """
-        if self._finished or not self.state.results:
-            return
-        self._finished = True
+        if self.outcome is not None:
+            return self.outcome
+        outcome = self.outcome = Outcome()
+        if not self.state.results:
+            return outcome
         reasons = list(incomplete or [])
         try:
-            self.run = self.assemble()
+            outcome.run = self.assemble()
         except ClipShiftError as exc:
-            self.messages.append(f"clipshift: could not assemble the results: {exc}")
-            self.failed_gate = True
-            return
-        self.run.coverage = {"complete": not reasons, "reasons": reasons}
+            outcome.messages.append(f"clipshift: could not assemble the results: {exc}")
+            outcome.failed = True
+            return outcome
+        outcome.run.coverage = {"complete": not reasons, "reasons": reasons}
         if self.cfg.compare:
-            self._compare(interrupted=any(r in INTERRUPTIONS for r in reasons))
-        from .jsonfile import OutputError
-        from .storage import Storage
+            self._compare(outcome, interrupted=any(r in INTERRUPTIONS for r in reasons))
+        from ..core.jsonfile import OutputError
+        from ..gate.storage import Storage
 
         writes = []
         if self.cfg.json_path:
-            writes.append(("json_written", lambda: self.run.write_json(self.cfg.json_path)))
+            writes.append(("json_written", lambda: outcome.run.write_json(self.cfg.json_path)))
         if self.cfg.save:
-            writes.append(("saved", lambda: Storage(self.cfg.storage).save(self.run.to_dict(), self.cfg.save)))
+            writes.append(("saved", lambda: Storage(self.cfg.storage).save(outcome.run.to_dict(), self.cfg.save)))
         for attribute, write in writes:  # each output on its own: one that fails does not stop the other
             try:
-                setattr(self, attribute, write())
+                setattr(outcome, attribute, write())
             except OutputError as exc:
-                self.messages.append(f"clipshift: {exc}")
-                self.failed_gate = True
+                outcome.messages.append(f"clipshift: {exc}")
+                outcome.failed = True
+        return outcome
 
     def assemble(self):
-        from .results import RunResult, ShiftResult, decode_array
+        from ..core.results import RunResult
 
         images = self.state.images or {"names": [], "hash": "", "source": "", "count": 0}
-        results = [ShiftResult.from_dict(r, images["names"], self.cfg.seed) for r in self.state.results]
-        clean = decode_array(self.state.clean_embeddings) if self.state.clean_embeddings else None
+        results = list(self.state.results)
+        clean = self.state.clean_embeddings
         settings = {"metrics": self.metrics, "batch_size": self.cfg.batch_size, "canvas_size": self.cfg.canvas_size,
                     "budgets": str(self.budgets.source) if self.budgets else None,
                     "confidence": self.budgets.confidence if self.budgets else None,
@@ -352,44 +404,44 @@ class ClipShiftSession:
             run.extra["breaking_points"] = sorted(self.state.breaking_points, key=lambda b: (b["augmentation"], b["rule"]))
         return run
 
-    def _compare(self, interrupted: bool = False) -> None:
-        from .compare import compare_runs, parse_compare_rule
-        from .jsonfile import OutputError, write_json_atomic
-        from .results import RunResult
-        from .storage import Storage
+    def _compare(self, outcome: Outcome, interrupted: bool = False) -> None:
+        from ..gate.compare import compare_runs, parse_compare_rule
+        from ..core.jsonfile import OutputError, write_json_atomic
+        from ..core.results import RunResult
+        from ..gate.storage import Storage
 
         try:
             path = Storage(self.cfg.storage).find(self.cfg.compare)
             baseline = RunResult.read_json(path)
             rules = [parse_compare_rule(r) for r in self.cfg.compare_fail]
-            self.comparison = compare_runs(baseline, self.run, rules, baseline_source=str(path),
+            outcome.comparison = compare_runs(baseline, outcome.run, rules, baseline_source=str(path),
                                            paired=self.cfg.compare_paired, allow_missing=self.cfg.compare_allow_missing)
         except ConfigError as exc:
-            self.messages.append(f"clipshift compare refused: {exc}")
-            self.failed_gate = True
+            outcome.messages.append(f"clipshift compare refused: {exc}")
+            outcome.failed = True
             return
-        self.run.extra["comparison"] = self.comparison.to_dict()
+        outcome.run.extra["comparison"] = outcome.comparison.to_dict()
         if not baseline.complete:
-            self.messages.append(f"clipshift: the baseline {path} is an incomplete run "
+            outcome.messages.append(f"clipshift: the baseline {path} is an incomplete run "
                                  f"({'; '.join(baseline.coverage['reasons'])})")
         if not self.cfg.update_baseline:
-            self.failed_gate = self.failed_gate or self.comparison.gate_failed
+            outcome.failed = outcome.failed or outcome.comparison.gate_failed
             return
         if interrupted:
-            self.messages.append(f"clipshift: baseline {path} NOT updated: this session was interrupted or stopped "
+            outcome.messages.append(f"clipshift: baseline {path} NOT updated: this session was interrupted or stopped "
                                  "early, so it measured only part of its suite; run it to the end to update")
-            self.failed_gate = True
+            outcome.failed = True
             return
-        updated, kept = updated_baseline(baseline, self.run)
+        updated, kept = updated_baseline(baseline, outcome.run)
         try:
             write_json_atomic(path, updated.to_dict(), what="baseline")
         except OutputError as exc:
-            self.messages.append(f"clipshift: {exc}")
-            self.failed_gate = True
+            outcome.messages.append(f"clipshift: {exc}")
+            outcome.failed = True
             return
         note = f"; kept {len(kept)} cell(s) this run did not measure: {', '.join(kept)}" if kept else ""
-        self.messages.append(f"clipshift: baseline {path} updated with this run's "
-                             f"{len(self.run.results)} cell(s){note}")
+        outcome.messages.append(f"clipshift: baseline {path} updated with this run's "
+                             f"{len(outcome.run.results)} cell(s){note}")
 
 
 INTERRUPTIONS = ("interrupted", "stopped early")
@@ -399,7 +451,7 @@ INTERRUPTIONS = ("interrupted", "stopped early")
 def updated_baseline(baseline, run):
     """``run`` with every baseline cell it did not measure carried over, and the names of those cells:
     accepting a partial candidate must not delete what the baseline knew."""
-    from .results import RunResult
+    from ..core.results import RunResult
 
     measured = {(r.augmentation, r.severity) for r in run.results if not r.subset}
     kept = [r for r in baseline.results if not r.subset and (r.augmentation, r.severity) not in measured]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import ConfigError
-from .images import to_rgb8
+from .decode import to_rgb8
 
 # (set name, scikit-image loader); every one of these files is inside the scikit-image wheel
 SAMPLES: tuple[tuple[str, str], ...] = (

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from ..core.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ def _paths_base(config, source: str) -> Path:
 
 def resolve(config) -> ClipShiftConfig:
     """Resolve and validate every option; a bad value raises ``ConfigError`` naming the option."""
-    from .augmentations import DEFAULT_AUGMENTATIONS, PAPER, SEVERITIES, registry
+    from ..core.augmentations import DEFAULT_AUGMENTATIONS, PAPER, SEVERITIES, registry
 
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
@@ -194,7 +194,7 @@ def resolve(config) -> ClipShiftConfig:
         sevs.append(sev)
     metrics = list(values["clipshift_metrics"] or [])
     if metrics:
-        from .catalog import validate_metrics
+        from ..core.catalog import validate_metrics
 
         try:
             validate_metrics(metrics)
@@ -216,13 +216,13 @@ def resolve(config) -> ClipShiftConfig:
     if budgets_path is not None and not budgets_path.is_file():
         raise ConfigError(f"{_label('clipshift_budgets', sources)}: budgets file {budgets_path} does not exist")
     compare_fail = list(values["clipshift_compare_fail"] or [])
-    from .compare import parse_compare_rule
+    from ..gate.compare import parse_compare_rule
 
     for rule in compare_fail:
         parse_compare_rule(rule, _label("clipshift_compare_fail", sources))
     save = values["clipshift_save"]
     if save is not None:
-        from .storage import check_run_name
+        from ..gate.storage import check_run_name
 
         check_run_name(str(save), _label("clipshift_save", sources))
     return ClipShiftConfig(
@@ -248,7 +248,7 @@ def _label(name: str, sources: dict[str, str]) -> str:
 
 def pyproject_budgets(config) -> Path | None:
     """pyproject.toml beside the ini file, when it holds [tool.clipshift.budgets]."""
-    from .budgets import read_toml
+    from ..gate.budgets import read_toml
 
     candidates = []
     if config.inipath is not None:

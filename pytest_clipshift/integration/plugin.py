@@ -8,9 +8,9 @@ import zlib
 import pytest
 
 from .config import FIXTURE_NAMES, add_options
+from .session import SESSION_KEY as _SESSION
 from .fixtures import augmentation, clip_model, clipshift, clipshift_images, clipshift_session  # noqa: F401
 
-_SESSION = pytest.StashKey["object"]()
 _ENABLED = pytest.StashKey[bool]()
 _DESELECTED = pytest.StashKey[int]()  # clipshift items deselected by -k/-m (not by --clipshift-shard)
 _SHARD_DROPPED = pytest.StashKey[frozenset]()  # node ids another shard runs
@@ -49,9 +49,9 @@ def pytest_configure(config) -> None:
     )
     if not _enabled(config):
         return
-    from .budgets import load_budgets
+    from ..gate.budgets import load_budgets
     from .config import pyproject_budgets, resolve
-    from .errors import ClipShiftError
+    from ..core.errors import ClipShiftError
     from .preflight import preflight
     from .session import ClipShiftSession
 
@@ -68,20 +68,14 @@ def pytest_configure(config) -> None:
     if worker.startswith("gw") and worker[2:].isdigit():
         config.stash[_SESSION].worker_index = int(worker[2:])
     if config.pluginmanager.hasplugin("html"):
-        from .report_hooks import HtmlHooks
+        from ..report.html_hooks import HtmlHooks
 
         config.pluginmanager.register(HtmlHooks(lambda c: c.stash.get(_SESSION, None)), "clipshift-html")
 
 
-def session_of(config):
-    if _SESSION not in config.stash:
-        raise pytest.UsageError("clipshift is not enabled: run with --clipshift")
-    return config.stash[_SESSION]
-
-
 def _configured_pairs(config, marker) -> list:
     """The (augmentation, severity) cases the ``augmentation`` fixture is parametrised over."""
-    from .augmentations import DEFAULT_AUGMENTATIONS
+    from ..core.augmentations import DEFAULT_AUGMENTATIONS
     from .session import AugmentationCase
 
     if _SESSION in config.stash:
@@ -151,23 +145,15 @@ def pytest_collection_finish(session) -> None:
     config = session.config
     if not _enabled(config) or _SESSION not in config.stash:
         return
-    pairs = []
-    for item in session.items:
-        if hasattr(item, "augmentation") and hasattr(item, "severity"):
-            pairs.append((item.augmentation, item.severity))
-        callspec = getattr(item, "callspec", None)
-        case = callspec.params.get("augmentation") if callspec else None
-        marker = item.get_closest_marker("clipshift")
-        if case is not None and hasattr(case, "name") and not (marker and marker.kwargs.get("images")):
-            pairs.append((case.name, case.severity))
-    config.stash[_SESSION].set_prefetch(pairs)
+    cs = config.stash[_SESSION]
+    cs.set_prefetch(cs.pairs_for(session.items))
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield
     if call.excinfo is not None and _enabled(item.config):
-        from .errors import ClipShiftError
+        from ..core.errors import ClipShiftError
 
         if isinstance(call.excinfo.value, ClipShiftError) and report.longrepr is not None:
             # our errors already say what is wrong and how to fix it: no deep traceback
@@ -178,17 +164,17 @@ def pytest_runtest_makereport(item, call):
         results = getattr(helper, "results", None)
         result = results[-1] if results else None
     if result is not None and call.when == "call":
-        checks = [c for c in session_of(item.config).state.checks if c["test"] == item.nodeid]
-        verdict = "" if not checks else ("PASS" if all(c["passed"] for c in checks) else "FAIL")
         report.user_properties.append(("clipshift", {
-            "augmentation": result.augmentation, "severity": result.severity, "verdict": verdict,
+            "augmentation": result.augmentation, "severity": result.severity,
+            "verdict": item.config.stash[_SESSION].verdict(item.nodeid),
             "cosine_mean": result.stat("cosine", "mean") if "cosine" in result.values else None}))
-        from .report_hooks import attach_extras
+        from ..report.html_hooks import attach_extras
 
         attach_extras(item, report, result)
     return report
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-html writes its page, which shows the outcome
 def pytest_sessionfinish(session, exitstatus) -> None:
     config = session.config
     if not _enabled(config) or _SESSION not in config.stash:
@@ -198,8 +184,8 @@ def pytest_sessionfinish(session, exitstatus) -> None:
         cs.state.deselected = config.stash.get(_DESELECTED, 0)
         config.workeroutput["clipshift"] = cs.state.to_json()
         return
-    cs.finish(_incomplete(session, exitstatus, cs))
-    if cs.failed_gate and session.exitstatus == 0:
+    outcome = cs.finish(_incomplete(session, exitstatus, cs))
+    if outcome.failed and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
@@ -232,9 +218,11 @@ def pytest_testnodedown(node, error) -> None:
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     if _enabled(config) and _SESSION in config.stash and not hasattr(config, "workerinput"):
-        from .terminal import write_summary
+        from ..report.terminal import write_summary
 
-        write_summary(terminalreporter, config.stash[_SESSION])
+        outcome = config.stash[_SESSION].outcome
+        if outcome is not None:
+            write_summary(terminalreporter, outcome)
     elif config.stash.get(_SKIPPED_OFF, 0):  # said once, not per item: why nothing ran, and how to run it
         given = sorted({a.split("=")[0] for a in map(str, config.invocation_params.args) if a.startswith("--clipshift-")})
         also = f" (although {', '.join(given)} {'was' if len(given) == 1 else 'were'} given)" if given else ""

@@ -8,8 +8,8 @@ what broke without rerunning.
 from __future__ import annotations
 
 from .budgets import Check, Rule, evaluate, parse_rule
-from .catalog import metric_info
-from .errors import ConfigError
+from ..core.catalog import metric_info
+from ..core.errors import ConfigError
 
 
 class ShiftBudgetError(AssertionError):

@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .catalog import metric_info
-from .errors import ConfigError
+from ..core.catalog import metric_info
+from ..core.errors import ConfigError
 
 COMPARE_STATS = ("mean", "median", "min", "max", "p05", "p95", "std")
 
@@ -143,7 +143,7 @@ def compare_runs(baseline, candidate, rules: list[CompareRule] = (), *, baseline
 def _paired(old_values, new_values, higher: bool, confidence: float, seed: int):
     import numpy as np
 
-    from .summary import bootstrap_ci
+    from ..core.summary import bootstrap_ci
 
     diff = np.asarray(new_values, np.float64) - np.asarray(old_values, np.float64)
     diff = diff[~np.isnan(diff)]

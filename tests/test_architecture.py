@@ -1,0 +1,117 @@
+"""The package's layers (ARCHITECTURE.md): imports go down only, and no module imports itself back.
+
+Every import counts, the lazy ones inside functions included: a lazy loop is still a loop.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "pytest_clipshift"
+LAYERS = {"demo": 0, "core": 1, "gate": 2, "report": 3, "integration": 4}
+TOP = 5  # cli.py and the package's __init__ (the lazy public API) may use any layer
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path) -> set[str]:
+    """The package modules ``path`` imports (resolved; ``from . import x`` names module x)."""
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if not target.startswith("pytest_clipshift"):
+                continue
+            for alias in node.names:  # "from .core import metrics" imports a module
+                candidate = f"{target}.{alias.name}"
+                found.add(candidate if _exists(candidate) else target)
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("pytest_clipshift")}
+    return {m for m in found if m != name and _exists(m)}
+
+
+def _exists(module: str) -> bool:
+    rel = Path(*module.split(".")[1:])
+    return (PACKAGE / rel).with_suffix(".py").exists() or (PACKAGE / rel / "__init__.py").exists()
+
+
+def _layer(module: str) -> int:
+    parts = module.split(".")
+    if len(parts) == 1 or parts[1] == "cli":
+        return TOP
+    return LAYERS.get(parts[1], TOP)
+
+
+GRAPH = {_module_name(p): _imports(p) for p in PACKAGE.rglob("*.py")}
+
+
+def test_every_module_belongs_to_a_layer():
+    loose = [m for m in GRAPH if _layer(m) == TOP and m not in ("pytest_clipshift", "pytest_clipshift.cli")]
+    assert not loose, f"modules outside every layer: {loose}"
+
+
+@pytest.mark.parametrize("module", sorted(GRAPH))
+def test_imports_go_down_only(module):
+    upward = sorted(t for t in GRAPH[module] if _layer(t) > _layer(module))
+    assert not upward, f"{module} (layer {_layer(module)}) imports from a higher layer: {upward}"
+
+
+
+
+def test_no_import_loops():
+    # Tarjan's strongly connected components over module -> module edges
+    index, low, stack, on_stack, loops = {}, {}, [], set(), []
+    counter = [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on_stack.add(v)
+        for w in GRAPH.get(v, ()):
+            if w not in GRAPH:
+                continue
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                loops.append(sorted(component))
+
+    for v in sorted(GRAPH):
+        if v not in index:
+            visit(v)
+    assert not loops, f"import loops: {loops}"
+
+
+def test_the_checker_sees_a_planted_loop_and_an_upward_import(tmp_path, monkeypatch):
+    """The checks above would pass on an empty graph: show that they catch the faults they guard."""
+    planted = dict(GRAPH)
+    planted["pytest_clipshift.core.images"] = GRAPH["pytest_clipshift.core.images"] | {"pytest_clipshift.gate.budgets"}
+    planted["pytest_clipshift.gate.budgets"] = GRAPH["pytest_clipshift.gate.budgets"] | {"pytest_clipshift.core.images"}
+    monkeypatch.setattr(__import__(__name__, fromlist=["GRAPH"]), "GRAPH", planted)
+    with pytest.raises(AssertionError, match="higher layer"):
+        test_imports_go_down_only("pytest_clipshift.core.images")
+    with pytest.raises(AssertionError, match="import loops"):
+        test_no_import_loops()
