@@ -40,7 +40,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from pytest_clipshift.core.augmentations import STUDY_AUGMENTATIONS, apply_augmentation  # noqa: E402
 from pytest_clipshift.core.cache import EmbeddingCache  # noqa: E402
-from pytest_clipshift.core.catalog import DEFAULT_METRICS  # noqa: E402
+from pytest_clipshift.core.metrics import DEFAULT_METRICS  # noqa: E402
 from pytest_clipshift.core.encoders import DEMO_MODEL_DIR  # noqa: E402
 from pytest_clipshift.core.engine import measure  # noqa: E402
 from pytest_clipshift.core.images import load_image_set  # noqa: E402

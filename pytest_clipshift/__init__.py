@@ -18,7 +18,7 @@ _EXPORTS = {
     "load_image_set": "core.images", "load_image": "core.images", "ImageSet": "core.images",
     "register_augmentation": "core.augmentations", "apply_augmentation": "core.augmentations", "get_augmentation": "core.augmentations",
     "STUDY_AUGMENTATIONS": "core.augmentations", "warp_map": "core.augmentations",
-    "EmbeddingCache": "core.cache", "METRICS": "core.catalog", "DEFAULT_METRICS": "core.catalog",
+    "EmbeddingCache": "core.cache", "METRICS": "core.metrics", "register_metric": "core.metrics", "Metric": "core.metrics", "Batch": "core.metrics", "DEFAULT_METRICS": "core.metrics",
     "assert_shift_within": "gate.assertions", "assert_attention_similar": "gate.assertions", "assert_budget": "gate.assertions",
     "assert_not_worse_than": "gate.assertions", "ShiftBudgetError": "gate.assertions",
     "ClipShiftError": "core.errors", "ImageError": "core.errors", "ModelLoadError": "core.errors", "ConfigError": "core.errors",

@@ -54,7 +54,7 @@ def test_paper_suite_skips_without_the_checkpoint(tmp_path):
 def test_custom_suite(tmp_path):
     result = run_suite(tmp_path, "custom")
     assert result.returncode == 0, result.stdout[-3000:]
-    assert "11 passed" in result.stdout
+    assert "12 passed" in result.stdout
 
 
 def test_release_gate_fails_a_perturbed_candidate(tmp_path):

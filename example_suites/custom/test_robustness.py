@@ -44,3 +44,10 @@ def test_property_mild_levels_never_collapse_an_image(clipshift_session, severit
     """hypothesis picks (augmentation, severity); every image must keep cosine above 0.5."""
     result = clipshift_session.measure(name, severity)
     assert result.stat("cosine", "min") > 0.5, result.worst("cosine", 3)
+
+
+@pytest.mark.clipshift(budget={"border_change.mean": "<= 0.05"})
+def test_blur_leaves_the_frame_alone(clipshift):
+    """The user metric from conftest.py, budgeted like a built-in one (and in the JSON and report)."""
+    result = clipshift.measure("gaussian_blur", 1, metrics=["border_change"])
+    assert result.stat("border_change", "mean") < 0.05

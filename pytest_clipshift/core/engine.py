@@ -15,10 +15,10 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from . import metrics as M
-from .augmentations import PAPER, SEVERITIES, apply_augmentation, get_augmentation, warp_map
+from .metrics import functional as M
+from .augmentations import PAPER, SEVERITIES, apply_augmentation, get_augmentation
 from .cache import EmbeddingCache
-from .catalog import DEFAULT_METRICS, metric_info, split_layer, validate_metrics
+from .metrics import DEFAULT_METRICS, METRICS, Batch, metric_info, split_layer, validate_metrics
 from .encoders import Encoder
 from .errors import ConfigError, NonFiniteEmbeddingError
 from .images import ImageSet
@@ -74,7 +74,7 @@ def measure(
     """Measure how far ``encoder``'s embeddings and attention move under each augmentation.
 
     ``augmentations``: names (each measured at every one of ``severities``, default [3]) or
-    (name, severity) pairs. ``metrics``: names from ``catalog.METRICS``; the text metrics need
+    (name, severity) pairs. ``metrics``: names from ``metrics.METRICS`` (built-in or registered); the text metrics need
     ``text=TextSpec(labels=[...])`` (see textalign.py). The same arguments give
     the same numbers: every random draw derives from ``seed``.
     """
@@ -135,6 +135,7 @@ class _Run:
         self.want_attention, self.want_layers = want_attention, want_layers
         self.scorer = scorer  # text metrics (textalign.TextScorer), or None
         self.stored_metrics = self._stored_metric_names()
+        self.metric_identity = [m if metric_info(m).builtin else metric_info(m).identity for m in self.stored_metrics]
         n = len(images)
         self.values = [{m: [np.nan] * n for m in self.stored_metrics} for _ in pairs]
         self.embeddings: list[list] = [[None] * n for _ in pairs]
@@ -152,9 +153,8 @@ class _Run:
 
     def _stored_metric_names(self) -> list[str]:
         names = []
-        if self.want_attention:  # all four come from the same maps: keep them all
-            names += ["attention_correlation", "attention_inverse_mse", "attention_correlation_raw", "attention_inverse_mse_raw",
-                      "attention_inverse_mse_study"]
+        if self.want_attention:  # the built-in attention metrics come from the same maps: keep them all
+            names += [m.name for m in METRICS.values() if m.builtin and m.needs == "attention"]
         for m in self.metric_names:
             base, layer = split_layer(m)
             if base.startswith("attention_") and layer is not None:
@@ -163,10 +163,10 @@ class _Run:
                     raise ConfigError(f"metric {m!r}: the model has layers 1 to {n_layers}")
                 names += [f"attention_correlation@{layer}", f"attention_inverse_mse@{layer}"]
                 continue
-            if metric_info(m).needs == "layers" and layer is None:
+            if metric_info(m).needs == "layers" and metric_info(m).builtin and layer is None:
                 n_layers = int(self.encoder.info.get("layers", 0))
-                # every layer metric comes from the same tokens: keep them all, at every layer
-                for family in ("layer_cosine", "layer_cka", "layer_cka_raw"):
+                # every built-in layer metric comes from the same tokens: keep them all, at every layer
+                for family in (x.name for x in METRICS.values() if x.builtin and x.needs == "layers" and x.layered):
                     names += [family] + [f"{family}@{k}" for k in range(1, n_layers + 1)]
             else:
                 names.append(m)
@@ -181,7 +181,7 @@ class _Run:
         # batch size is part of the key: CPU kernels change an embedding's last bits (up to ~3e-6 in
         # cosine) with the batch it ran in, so a hit returns exactly what this batch size computes
         return EmbeddingCache.key(self.fingerprint, self.images.hashes[image], name, params, str(severity),
-                                  self.seed, self.prep_signature, self.stored_metrics, self.batch_size)
+                                  self.seed, self.prep_signature, self.metric_identity, self.batch_size)
 
     def _tick(self, count: int) -> None:
         self.done += count
@@ -265,104 +265,36 @@ class _Run:
         aug_imgs = np.stack([a.image for a in augmented])
         enc = self._encode(aug_imgs, [(j.image, *self.pairs[j.pair]) for j in batch])
         rows = np.array([pos[j.image] for j in batch])
-        values: dict[str, np.ndarray] = {}
         ce = clean.embeddings[rows]
-        names = set(self.stored_metrics)
-        if "cosine" in names:
-            values["cosine"] = M.cosine_similarity(ce, enc.embeddings)
-        if "l2" in names:
-            values["l2"] = M.l2_distance(ce, enc.embeddings)
-        if "l2_normalized" in names:
-            values["l2_normalized"] = M.l2_distance_normalized(ce, enc.embeddings)
-        if self.want_attention:
-            clean_last = clean.attention[rows, -1]
-            aug_last = enc.attention[:, -1]
-            aligned = clean_last.copy()
-            for k, a in enumerate(augmented):
-                if a.coords is not None:
-                    aligned[k] = warp_map(clean_last[k], a.coords)[0]
-            values["attention_correlation"] = M.attention_correlation(aligned, aug_last)
-            values["attention_inverse_mse"] = M.attention_inverse_mse(aligned, aug_last)
-            values["attention_correlation_raw"] = M.attention_correlation(clean_last, aug_last)
-            values["attention_inverse_mse_raw"] = M.attention_inverse_mse(clean_last, aug_last)
-            values["attention_inverse_mse_study"] = M.attention_inverse_mse_study(clean_last, aug_last,
-                                                                                 tuple(aug_imgs.shape[2:0:-1]))
-            layers = sorted({split_layer(m)[1] for m in self.stored_metrics
-                             if m.startswith("attention_") and split_layer(m)[1] is not None})
-            if layers:  # per-layer attention metrics, only when a metric or budget names a layer
-                clean_all = clean.attention[rows]
-                for k, a in enumerate(augmented):
-                    if a.coords is not None:
-                        clean_all[k] = warp_map(clean_all[k], a.coords)[0]
-                for layer in layers:
-                    ca, aa = clean_all[:, layer - 1], enc.attention[:, layer - 1]
-                    values[f"attention_correlation@{layer}"] = M.attention_correlation(ca, aa)
-                    values[f"attention_inverse_mse@{layer}"] = M.attention_inverse_mse(ca, aa)
-        pixel_names = names & {"patch_similarity", "edge_preservation", "detail_preservation"}
-        device = getattr(self.encoder, "device", None)
-        if pixel_names and getattr(device, "type", "cpu") == "cuda":
-            from .pixel_torch import pixel_metrics
-
-            values.update(pixel_metrics(np.stack([canvases[j.image] for j in batch]), aug_imgs, pixel_names, device))
-        elif pixel_names:
-            clean_imgs = np.stack([canvases[j.image] for j in batch])
-            if "patch_similarity" in names:
-                values["patch_similarity"] = M.patch_similarity(clean_imgs, aug_imgs)
-            if "edge_preservation" in names:
-                # one edge map per clean image, reused by every augmentation of it
-                edges = np.stack([self._clean_edges(j.image, canvases) for j in batch])
-                values["edge_preservation"] = M.edge_preservation(clean_imgs, aug_imgs, original_edges=edges)
-            if "detail_preservation" in names:
-                values["detail_preservation"] = M.detail_preservation(clean_imgs, aug_imgs)
+        names = [self.pairs[j.pair][0] for j in batch]
+        text_scores = None
         if self.scorer is not None:
             image_index = np.array([j.image for j in batch])
-            values.update(self.scorer.scores(ce, enc.embeddings, image_index, [self.pairs[j.pair][0] for j in batch]))
-        if self.want_layers:
-            ch = clean.hidden_states[rows][:, 1:]  # (B, L, T, d): the output of each layer
-            ah = enc.hidden_states[:, 1:]
-            has_cls = ch.shape[2] == self.encoder.grid[0] * self.encoder.grid[1] + 1 if hasattr(self.encoder, "grid") else True
-            cv = ch[:, :, 0] if has_cls else ch.mean(axis=2)
-            av = ah[:, :, 0] if has_cls else ah.mean(axis=2)
-            n_layers = ch.shape[1]
-            cos = M.cosine_similarity(cv.reshape(-1, cv.shape[-1]), av.reshape(-1, av.shape[-1])).reshape(-1, n_layers)
-            cka_raw = M.linear_cka(ch, ah)  # (B, L): tokens compared by position
-            cka = cka_raw.copy()
-            for k, a in enumerate(augmented):
-                if a.coords is not None and hasattr(self.encoder, "grid"):  # a warp moved the tokens: compare each with its source
-                    cka[k] = self._aligned_cka(ch[k], ah[k], a.coords, has_cls)
-            for k in range(n_layers):
-                values[f"layer_cosine@{k + 1}"] = cos[:, k]
-                values[f"layer_cka@{k + 1}"] = cka[:, k]
-                values[f"layer_cka_raw@{k + 1}"] = cka_raw[:, k]
-            values["layer_cosine"] = cos[:, -1]
-            values["layer_cka"] = cka[:, -1]
-            values["layer_cka_raw"] = cka_raw[:, -1]
+            text_scores = lambda: self.scorer.scores(ce, enc.embeddings, image_index, names)  # noqa: E731
+        shared = Batch(
+            clean_embeddings=ce, augmented_embeddings=enc.embeddings,
+            clean_images=np.stack([canvases[j.image] for j in batch]), augmented_images=aug_imgs,
+            coords=[a.coords for a in augmented], augmentations=names,
+            image_names=[self.images.names[j.image] for j in batch],
+            clean_attention=clean.attention[rows] if self.want_attention else None,
+            augmented_attention=enc.attention if self.want_attention else None,
+            clean_hidden=clean.hidden_states[rows] if self.want_layers else None,
+            augmented_hidden=enc.hidden_states if self.want_layers else None,
+            grid=getattr(self.encoder, "grid", None), device=getattr(self.encoder, "device", None),
+            # one edge map per clean image, reused by every augmentation of it
+            clean_edges=lambda: np.stack([self._clean_edges(j.image, canvases) for j in batch]),
+            text_scores=text_scores,
+            pixel_names={m for m in self.stored_metrics if metric_info(m).needs == "pixels" and metric_info(m).builtin})
+        values = {}
+        for m in self.stored_metrics:
+            base, layer = split_layer(m)
+            values[m] = METRICS[base].values(shared, layer)
         for k, job in enumerate(batch):
             row = {m: float(values[m][k]) for m in self.stored_metrics}
             unchanged = not augmented[k].changed
             self._store(job, enc.embeddings[k], row, unchanged)
             if self.cache is not None and job.key is not None:
                 self.cache.put(self.fingerprint, job.key, enc.embeddings[k], {**row, "_unchanged": int(unchanged)})
-
-    def _aligned_cka(self, clean_tokens: np.ndarray, aug_tokens: np.ndarray, coords: np.ndarray, has_cls: bool) -> np.ndarray:
-        """CKA per layer after moving the clean patch tokens into the augmented frame.
-
-        (L, T, d) each. The patch tokens, seen as d maps over the patch grid, go through the same
-        warp as attention maps (``warp_map``); cells mostly filled from outside the canvas are
-        dropped from both sides. A CLS token has no position and is kept as is.
-        """
-        gh, gw = self.encoder.grid
-        start = 1 if has_cls else 0
-        n_layers, _, dim = clean_tokens.shape
-        grid = np.moveaxis(clean_tokens[:, start:].reshape(n_layers, gh, gw, dim), -1, 1)  # (L, d, gh, gw)
-        warped, coverage = warp_map(grid, coords)
-        warped = np.moveaxis(warped, 1, -1).reshape(n_layers, gh * gw, dim)
-        keep = coverage.reshape(-1) >= 0.5
-        if start + int(keep.sum()) < 4:
-            return np.full(n_layers, np.nan)
-        clean = np.concatenate([clean_tokens[:, :start], warped[:, keep]], axis=1)
-        aug = np.concatenate([aug_tokens[:, :start], aug_tokens[:, start:][:, keep]], axis=1)
-        return M.linear_cka(clean, aug)
 
     def _clean_edges(self, image: int, canvases) -> np.ndarray:
         if image not in self.edge_maps:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .catalog import metric_info
+from .metrics import metric_info
 from .errors import ConfigError
 from .metrics import cluster_views, cosine_distance_matrix
 from .schema import SCHEMA

@@ -8,7 +8,7 @@ what broke without rerunning.
 from __future__ import annotations
 
 from .budgets import Check, Rule, evaluate, parse_rule
-from ..core.catalog import metric_info
+from ..core.metrics import metric_info
 from ..core.errors import ConfigError
 
 

@@ -110,7 +110,7 @@ class Budgets:
 
 
 def parse_rule(key: str, value: Any, origin: str) -> Rule:
-    from ..core.catalog import metric_info
+    from ..core.metrics import metric_info
 
     metric, dot, stat = key.rpartition(".")
     if not dot or not metric:
@@ -197,7 +197,7 @@ def budgets_from_mapping(data: dict, source: str) -> Budgets:
             raise ConfigError(f"{source}: settings.bound = {settings['bound']!r}; valid: {', '.join(BOUNDS)}")
         budgets.bound = settings["bound"]
     if "metrics" in settings:
-        from ..core.catalog import validate_metrics
+        from ..core.metrics import validate_metrics
 
         try:
             budgets.metrics = list(validate_metrics(settings["metrics"]))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ..core.catalog import metric_info
+from ..core.metrics import metric_info
 from ..core.errors import ConfigError
 
 COMPARE_STATS = ("mean", "median", "min", "max", "p05", "p95", "std")

@@ -194,7 +194,7 @@ def resolve(config) -> ClipShiftConfig:
         sevs.append(sev)
     metrics = list(values["clipshift_metrics"] or [])
     if metrics:
-        from ..core.catalog import validate_metrics
+        from ..core.metrics import validate_metrics
 
         try:
             validate_metrics(metrics)

@@ -26,7 +26,7 @@ def preflight(cfg, metrics: list[str]) -> None:
             resolve_image_paths(cfg.images, cfg.root)
         except ConfigError as exc:
             raise ConfigError(f"--clipshift-images: {exc}") from None
-    from ..core.catalog import split_layer
+    from ..core.metrics import split_layer
 
     layered = [m for m in metrics if split_layer(m)[1] is not None]
     if layered:

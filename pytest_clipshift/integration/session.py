@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..gate.budgets import Budgets, Check, evaluate
-from ..core.catalog import DEFAULT_METRICS, split_layer
+from ..core.metrics import DEFAULT_METRICS, split_layer
 import pytest
 
 from .config import ClipShiftConfig
@@ -64,8 +64,13 @@ class ProcessState:
     seed: int = 0
 
     def add(self, result) -> None:
-        if _result_key(result) not in {_result_key(r) for r in self.results}:
-            self.results.append(result)
+        """Record a cell once; a metric a later measurement of the same cell adds (``metrics=[...]``)
+        joins the recorded cell, so the results carry every metric any test measured."""
+        for r in self.results:
+            if _result_key(r) == _result_key(result):
+                r.values.update({m: v for m, v in result.values.items() if m not in r.values})
+                return
+        self.results.append(result)
 
     def merge(self, other: "ProcessState") -> None:
         for r in other.results:
@@ -295,7 +300,7 @@ class ClipShiftSession:
                 self.state.add(r)
 
     def _text_spec(self, metric_list, image_set):
-        from ..core.catalog import metric_info
+        from ..core.metrics import metric_info
 
         if not any(metric_info(m).needs == "text" for m in metric_list):
             return None

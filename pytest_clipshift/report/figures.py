@@ -11,7 +11,7 @@ import io
 
 import numpy as np
 
-from ..core.catalog import metric_info
+from ..core.metrics import metric_info
 from ..core.results import severity_key
 
 DPI = 72

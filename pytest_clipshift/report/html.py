@@ -7,7 +7,7 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..core.catalog import METRICS
+from ..core.metrics import METRICS
 from ..core.results import severity_key
 from . import figures as F
 
@@ -86,13 +86,30 @@ def summary_html(run) -> str:
     return f'<h2>clipshift summary</h2>{notice}<dl class="meta">{meta}</dl>{warnings}'
 
 
+def user_metrics(run) -> list[str]:
+    """Measured metrics that are not built in (``register_metric``), in the order first measured."""
+    from ..core.metrics.builtin import BUILTIN
+
+    builtin = {m.name for m in BUILTIN}
+    seen = []
+    for r in run.results:
+        seen += [m for m in r.values if "@" not in m and m not in builtin and m not in seen]
+    return seen
+
+
+def _description(metric: str) -> str:
+    known = METRICS.get(metric)
+    return known.description if known else f"{metric} (a user metric not registered in this process)"
+
+
 def metric_table_html(run) -> str:
     checks: dict[tuple, list[dict]] = {}
     for c in run.budgets:
         checks.setdefault((c["augmentation"], str(c["severity"]), c["metric"], c["stat"]), []).append(c)
-    cols = [(m, s) for m, s in TABLE_COLUMNS if any(m in r.values for r in run.results)]
+    cols = [(m, s) for m, s in TABLE_COLUMNS + tuple((m, "mean") for m in user_metrics(run))
+            if any(m in r.values for r in run.results)]
     head = '<th class="name">augmentation[severity]</th><th>n</th>' + "".join(
-        f'<th title="{_e(METRICS[m].description)}">{_e(m)}<br>{s}</th>' for m, s in cols) + "<th>budget</th>"
+        f'<th title="{_e(_description(m))}">{_e(m)}<br>{s}</th>' for m, s in cols) + "<th>budget</th>"
     body = []
     for r in run.results:
         if r.subset:

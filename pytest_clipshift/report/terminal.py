@@ -41,7 +41,10 @@ def _table(tr, run) -> None:
     verdicts: dict[str, list[dict]] = {}
     for c in run.budgets:
         verdicts.setdefault(f"{c['augmentation']}[{severity_key(c['severity'])}]", []).append(c)
-    cols = [(m, label) for m, label in COLUMNS if any(m in r.values for r in run.results)]
+    from .html import user_metrics
+
+    cols = [(m, label) for m, label in COLUMNS + tuple((m, m[:10]) for m in user_metrics(run))
+            if any(m in r.values for r in run.results)]
     width = max([len("augmentation[severity]")] + [len(r.key) + (9 if r.subset else 0) for r in run.results]) + 2
     header = "augmentation[severity]".ljust(width) + "".join(label.rjust(11) for _, label in cols) + "   budget"
     tr.write_line(header, bold=True)

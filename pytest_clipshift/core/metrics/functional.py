@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 EPS = 1e-12
 
@@ -237,7 +237,7 @@ def detail_preservation(original: np.ndarray, augmented: np.ndarray, grid: int =
 
 # ---------------------------------------------------------------- summaries (summary.py)
 
-from .summary import STATISTICS, bootstrap_ci, summarize  # noqa: E402,F401  (their home is summary.py)
+from ..summary import STATISTICS, bootstrap_ci, summarize  # noqa: E402,F401  (their home is summary.py)
 
 
 # ---------------------------------------------------------------- representations

@@ -1,0 +1,67 @@
+"""The built-in metrics: each one definition, its formula in ``functional.py``."""
+
+from __future__ import annotations
+
+from . import functional as F
+from .registry import METRICS, Metric
+
+
+def _layer_index(batch, layer):
+    return -1 if layer is None else layer - 1
+
+
+def _pixel(name, numpy_formula):
+    def compute(batch):
+        if batch.on_cuda:  # the model is fast there: CPU-side pixel maths would dominate
+            return batch.device_pixel_metrics[name]
+        return numpy_formula(batch)
+    return compute
+
+
+BUILTIN = (
+    Metric("cosine", "embedding", True, "cosine similarity of clean and augmented image embeddings",
+           lambda b: F.cosine_similarity(b.clean_embeddings, b.augmented_embeddings)),
+    Metric("l2", "embedding", False, "L2 distance of the raw (unnormalised) embeddings",
+           lambda b: F.l2_distance(b.clean_embeddings, b.augmented_embeddings)),
+    Metric("l2_normalized", "embedding", False, "L2 distance of the unit-normalised embeddings, sqrt(2 - 2 cos)",
+           lambda b: F.l2_distance_normalized(b.clean_embeddings, b.augmented_embeddings)),
+    Metric("attention_correlation", "attention", True,
+           "Pearson correlation of last-layer attention maps, the clean map warped into the augmented frame",
+           lambda b, layer: F.attention_correlation(*b.attention(layer)), layered=True),
+    Metric("attention_inverse_mse", "attention", True,
+           "the study's 1 / (1 + MSE) of min-max normalised last-layer attention maps, aligned as above",
+           lambda b, layer: F.attention_inverse_mse(*b.attention(layer)), layered=True),
+    Metric("attention_correlation_raw", "attention", True, "as attention_correlation, without warping (the study's way)",
+           lambda b: F.attention_correlation(*b.attention(aligned=False))),
+    Metric("attention_inverse_mse_raw", "attention", True, "as attention_inverse_mse, without warping (the study's way)",
+           lambda b: F.attention_inverse_mse(*b.attention(aligned=False))),
+    Metric("attention_inverse_mse_study", "attention", True,
+           "the study's number exactly: maps upsampled to the canvas (cv2 bilinear), min-max normalised, 1 / (1 + MSE), not warped",
+           lambda b: F.attention_inverse_mse_study(*b.attention(aligned=False),
+                                                   tuple(b.augmented_images.shape[2:0:-1]))),
+    Metric("patch_similarity", "pixels", True, "mean over a 4x4 grid of 1 / (1 + MSE / 255^2), in float",
+           _pixel("patch_similarity", lambda b: F.patch_similarity(b.clean_images, b.augmented_images))),
+    Metric("edge_preservation", "pixels", True, "1 - mean |E_clean - E_aug| of max-normalised gradient maps",
+           _pixel("edge_preservation", lambda b: F.edge_preservation(b.clean_images, b.augmented_images,
+                                                                      original_edges=b.clean_edge_maps))),
+    Metric("detail_preservation", "pixels", True, "mean over an 8x8 grid of min(r, 1/r), r = std ratio",
+           _pixel("detail_preservation", lambda b: F.detail_preservation(b.clean_images, b.augmented_images))),
+    Metric("layer_cosine", "layers", True, "cosine of the CLS (or mean) token at the last layer; per layer as layer_cosine@K",
+           lambda b, layer: b.layer_cosines[:, _layer_index(b, layer)], layered=True),
+    Metric("layer_cka", "layers", True,
+           "linear CKA (unbiased HSIC) of clean vs augmented tokens at the last layer, the clean tokens warped into the "
+           "augmented frame for geometric augmentations; per layer as layer_cka@K",
+           lambda b, layer: b.layer_ckas[:, _layer_index(b, layer)], layered=True),
+    Metric("layer_cka_raw", "layers", True, "as layer_cka, tokens compared by position without warping; per layer as layer_cka_raw@K",
+           lambda b, layer: b.layer_ckas_raw[:, _layer_index(b, layer)], layered=True),
+    Metric("zero_shot_flip", "text", False, "1 if the top-1 zero-shot label changed under the augmentation, else 0",
+           lambda b: b.text_scores["zero_shot_flip"]),
+    Metric("text_similarity_drop", "text", False, "drop of the image's similarity to its own label prompt",
+           lambda b: b.text_scores["text_similarity_drop"]),
+    Metric("direction_probe", "text", True,
+           "cosine of the shift vector with the text direction naming the augmentation, minus the control prompts' mean",
+           lambda b: b.text_scores["direction_probe"]),
+)
+
+for _metric in BUILTIN:
+    METRICS[_metric.name] = _metric

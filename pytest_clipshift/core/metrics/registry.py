@@ -1,0 +1,121 @@
+"""Every metric is one ``Metric``: its name, what it needs, which way is better, and how it computes
+per-image values from a ``Batch``. Budgets, compare, the results file, the terminal and the report
+all read this registry, so a metric registered here needs no other edit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ..errors import ConfigError
+
+NEEDS = ("embedding", "attention", "pixels", "layers", "text")
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    needs: str  # one of NEEDS: decides what the forward pass must return
+    higher_is_better: bool
+    description: str
+    compute: Callable | None = None  # (batch) -> (B,) values; with layered=True: (batch, layer) -> (B,)
+    layered: bool = False  # also exists per layer as NAME@K (K = 1 .. number of layers)
+    builtin: bool = True
+    version: str = ""  # part of the embedding cache key: a changed user metric never reads old values
+
+    @property
+    def identity(self) -> str:
+        """What the cache key records of this metric: built-ins are versioned with the package; a
+        user metric by its source code and ``version``."""
+        if self.builtin:
+            return self.name
+        import hashlib
+        import inspect
+
+        try:
+            source = inspect.getsource(self.compute)
+        except (OSError, TypeError):  # no source (a lambda made at run time, a builtin): by name only
+            source = getattr(self.compute, "__qualname__", repr(self.compute))
+        return f"{self.name}:{self.version}:{hashlib.sha256(source.encode()).hexdigest()[:12]}"
+
+    def values(self, batch, layer: int | None = None) -> np.ndarray:
+        """Per-image values on ``batch`` (``layer``: 1-based, None = last), checked for shape."""
+        out = self.compute(batch, layer) if self.layered else self.compute(batch)
+        try:
+            out = np.asarray(out, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"metric {self.name!r} returned {type(out).__name__}, not numbers: {exc}") from None
+        if out.shape != (batch.size,):
+            raise ConfigError(f"metric {self.name!r} returned {out.size} value(s) for a batch of {batch.size} images; "
+                              "return one number per image")
+        return out
+
+
+METRICS: dict[str, Metric] = {}
+"""name -> Metric, in registration order (built-ins first, from builtin.py)."""
+
+DEFAULT_METRICS = ("cosine", "l2", "l2_normalized", "attention_correlation", "attention_inverse_mse",
+                   "patch_similarity", "edge_preservation", "detail_preservation")
+
+
+def register_metric(name: str, compute: Callable, *, needs: str = "embedding", higher_is_better: bool,
+                    description: str = "", replace: bool = False, version: str = "") -> Metric:
+    """Add a metric the whole run measures, budgets, compares and reports like a built-in one.
+
+    ``compute(batch) -> (B,) numbers``, one per image: ``batch`` is a ``metrics.Batch`` (clean and
+    augmented embeddings, canvases, attention maps and hidden states, by what ``needs`` asks for).
+    ``higher_is_better``: True for a similarity (1 = unchanged), False for a distance. Register in a
+    ``conftest.py`` so every xdist worker and the controller know it. Cached values are keyed by
+    ``compute``'s source code and ``version``: bump ``version`` when its behaviour changes otherwise
+    (a helper it calls, a setting it reads).
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ConfigError(f"metric name {name!r} must be a Python identifier (letters, digits, _)")
+    if needs not in NEEDS:
+        raise ConfigError(f"metric {name!r}: needs={needs!r}; valid: {', '.join(NEEDS)}")
+    if not callable(compute):
+        raise ConfigError(f"metric {name!r}: compute must be a function of the batch")
+    if not isinstance(higher_is_better, bool):
+        raise ConfigError(f"metric {name!r}: higher_is_better must be True or False")
+    existing = METRICS.get(name)
+    if existing is not None and (existing.builtin or not replace):
+        what = "a built-in metric" if existing.builtin else "already registered (pass replace=True)"
+        raise ConfigError(f"metric {name!r} is {what}")
+    metric = Metric(name, needs, higher_is_better, description or f"user metric {name}", compute, builtin=False,
+                    version=str(version))
+    METRICS[name] = metric
+    return metric
+
+
+def split_layer(name: str) -> tuple[str, int | None]:
+    """``"layer_cka@3"`` -> (``"layer_cka"``, 3); ``"cosine"`` -> (``"cosine"``, None)."""
+    base, sep, layer = name.partition("@")
+    if not sep:
+        return name, None
+    if not layer.lstrip("-").isdigit():
+        raise ConfigError(f"metric {name!r}: the part after '@' must be a layer number")
+    return base, int(layer)
+
+
+def layered_names() -> tuple[str, ...]:
+    return tuple(m.name for m in METRICS.values() if m.layered)
+
+
+def metric_info(name: str) -> Metric:
+    base, layer = split_layer(name)
+    if base not in METRICS:
+        raise ConfigError(f"unknown metric {name!r}; valid: {', '.join(METRICS)} (layer metrics also as NAME@LAYER)")
+    if layer is not None and not METRICS[base].layered:
+        raise ConfigError(f"metric {name!r}: only {', '.join(layered_names())} take '@LAYER'")
+    return METRICS[base]
+
+
+def validate_metrics(names) -> tuple[str, ...]:
+    names = tuple(names)
+    for n in names:
+        metric_info(n)
+    if len(set(names)) != len(names):
+        raise ConfigError(f"metric list {list(names)} names a metric twice")
+    return names
