@@ -116,3 +116,41 @@ def test_cli_compare_lists_failures_first_and_can_show_only_them(tmp_path, capsy
     assert main(["compare", base, cand, "--fail", "cosine.mean:0.05", "--regressions-only"]) == 1
     out = capsys.readouterr().out.splitlines()
     assert [line.split(":")[0] for line in out] == ["horizontal_flip[s3] cosine.mean"]
+
+
+def test_collected_counts_include_the_suite_and_shards_add_up(project):
+    """The zero-code suite's items are counted in "collected N items"; a shard's deselection leaves a
+    non-negative selection that adds up to what runs."""
+    project.makefile(".toml", suite='[settings]\naugmentations = ["identity", "gaussian_noise", "gaussian_blur", '
+                                    '"horizontal_flip"]\n[defaults]\n"cosine.mean" = 0.1\n')
+    whole = project.runpytest("--clipshift", "--clipshift-budgets=suite.toml")
+    whole.stdout.fnmatch_lines(["collected 4 items"])
+    whole.assert_outcomes(passed=4)
+    ran = 0
+    for k in (1, 2):
+        shard = project.runpytest("--clipshift", "--clipshift-budgets=suite.toml", f"--clipshift-shard={k}/2")
+        line = next(x for x in shard.stdout.lines if x.startswith("collected"))
+        numbers = [int(t) for t in line.replace("/", " ").split() if t.isdigit()]
+        assert numbers[0] == 4 and (len(numbers) == 1 or numbers[0] - numbers[1] == numbers[2] >= 0), line
+        ran += shard.parseoutcomes().get("passed", 0)
+    assert ran == 4
+
+
+def test_a_failed_compare_is_red_and_counted_in_the_final_line(project):
+    """Every test passes but the gate fails: a red line says so, and pytest's last line counts it."""
+    project.makefile(".toml", suite='[settings]\naugmentations = ["identity", "gaussian_noise"]\n')
+    project.runpytest("--clipshift", "--clipshift-budgets=suite.toml", "--clipshift-save=base")
+    data = json.loads((project.path / ".clipshift" / "0001_base.json").read_text())
+    for cell in data["results"]:  # a baseline in which noise did not move: today's run is a regression
+        if cell["augmentation"] == "gaussian_noise":
+            cosine = cell["metrics"]["cosine"]
+            cosine["per_image"] = [1.0] * len(cosine["per_image"])
+            for stat in ("mean", "median", "min", "max", "p05", "p95"):
+                cosine[stat] = 1.0
+            cosine["std"], cosine["ci95"] = 0.0, [1.0, 1.0]
+    (project.path / "better.json").write_text(json.dumps(data))
+    result = project.runpytest("--clipshift", "--clipshift-budgets=suite.toml", "--clipshift-compare=better.json",
+                               "--clipshift-compare-fail=cosine.mean:0.000001")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*clipshift gate FAILED: 1 regression(s) against *better.json*",
+                                 "*2 passed*1 clipshift gate failed*"])

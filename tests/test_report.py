@@ -35,6 +35,9 @@ def test_pytest_html_report_carries_the_clipshift_section(project):
     # the extra table columns and the per-test overlay extra
     assert "cosine mean" in text and "augmentation</th>" in text
     assert "worst images" in text
+    # the page is titled with the model and the verdict (a budget broke: FAILED), not "report.html"
+    title = re.search(r"<h1 id=\"title\">(.*?)</h1>", text).group(1)
+    assert title.startswith("clipshift: ") and title.endswith("FAILED") and "tiny-clip" in title, title
 
 
 def test_report_with_xdist(project):
@@ -70,7 +73,17 @@ def test_standalone_report_and_compare_commands(project, capsys):
     side = project.path / "compare.html"
     assert main(["compare", str(run), str(worse), "--fail", "cosine.mean:1%", "-o", str(side)]) == 1
     assert "regression(s) beyond tolerance" in capsys.readouterr().err
-    assert 'class="fail"' in side.read_text()
+    page = side.read_text()
+    assert 'class="fail"' in page and "FAILED</title>" in page
+    assert len(images_in(page)) == 1  # the delta figure
+    # failures first; an unchanged cell is neutral, never red (-0.0000 painted red misled users)
+    rows = re.findall(r'<tr><td class="name">(.*?)</td><td class="name">(.*?)</td>.*?<td class="([^"]*)">([+-][0-9.]+)</td>', page)
+    classes = [r[2] for r in rows]
+    assert classes[0] == "fail" and "fail" not in classes[classes.index(next(c for c in classes if c != "fail")):]
+    assert all(c == "" for *_, c, d in rows if abs(float(d)) < 5e-5)
+    assert main(["compare", str(run), str(run), "-o", str(side)]) == 0
+    same = side.read_text()
+    assert 'class="fail"' not in same and 'class="worse-ok"' not in same and "PASSED</title>" in same
     (project.path / "broken.json").write_text('{"schema": "clipshift-results/0"}')
     assert main(["compare", str(run), str(project.path / "broken.json")]) == 2
     assert "incompatible version" in capsys.readouterr().err

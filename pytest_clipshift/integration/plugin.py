@@ -70,7 +70,7 @@ def pytest_configure(config) -> None:
     if config.pluginmanager.hasplugin("html"):
         from ..report.html_hooks import HtmlHooks
 
-        config.pluginmanager.register(HtmlHooks(lambda c: c.stash.get(_SESSION, None)), "clipshift-html")
+        config.pluginmanager.register(HtmlHooks(config, lambda c: c.stash.get(_SESSION, None)), "clipshift-html")
 
 
 def _configured_pairs(config, marker) -> list:
@@ -118,7 +118,12 @@ def pytest_collection_modifyitems(session, config, items) -> None:
     if cs.budgets is not None:
         from .suite import make_items
 
-        items.extend(make_items(session, cs.budgets.suite_pairs()))
+        suite_items = make_items(session, cs.budgets.suite_pairs())
+        items.extend(suite_items)
+        # reported like collected items, so "collected N items" (and -k / shard arithmetic) counts them
+        from _pytest.reports import CollectReport
+
+        config.hook.pytest_collectreport(report=CollectReport("clipshift", "passed", None, list(suite_items)))
     if cs.cfg.shard is not None:
         k, n = cs.cfg.shard
         keep, drop = [], []
@@ -223,6 +228,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         outcome = config.stash[_SESSION].outcome
         if outcome is not None:
             write_summary(terminalreporter, outcome)
+            if outcome.failed:  # the gate's verdict, impossible to miss even when every test passed
+                failures = outcome.gate_failures()
+                terminalreporter.write_sep("=", f"clipshift gate FAILED: {'; '.join(failures)}", red=True, bold=True)
+                terminalreporter.stats.setdefault("clipshift gate failed", []).extend(failures)
     elif config.stash.get(_SKIPPED_OFF, 0):  # said once, not per item: why nothing ran, and how to run it
         given = sorted({a.split("=")[0] for a in map(str, config.invocation_params.args) if a.startswith("--clipshift-")})
         also = f" (although {', '.join(given)} {'was' if len(given) == 1 else 'were'} given)" if given else ""

@@ -124,6 +124,18 @@ class Outcome:
     json_written: Path | None = None
     saved: Path | None = None
 
+    def gate_failures(self) -> list[str]:
+        """Why the gate failed, one short phrase each (counted in pytest's final line)."""
+        reasons = []
+        if self.comparison is not None:
+            if self.comparison.failures:
+                reasons.append(f"{len(self.comparison.failures)} regression(s) against {self.comparison.baseline_source}")
+            if self.comparison.missing and not self.comparison.allow_missing:
+                reasons.append(f"{len(self.comparison.missing)} baseline cell(s) not measured")
+        if self.failed and not reasons:
+            reasons += [m.removeprefix("clipshift: ") for m in self.messages] or ["see the messages above"]
+        return reasons
+
 
 class ClipShiftSession:
     def __init__(self, cfg: ClipShiftConfig, budgets: Budgets | None):

@@ -156,3 +156,34 @@ def _matplotlib_at_least(major: int, minor: int) -> bool:
     parts = matplotlib.__version__.split(".")
     return (int(parts[0]), int("".join(ch for ch in parts[1] if ch.isdigit()) or 0)) >= (major, minor)
 
+
+
+@_styled
+def compare_deltas_png(baseline, candidate, comparison, metric: str = "cosine") -> str | None:
+    """candidate - baseline of ``metric``'s mean per cell, with 95% intervals; failed cells in red."""
+    deltas = [d for d in comparison.deltas if d.metric == metric and d.stat == "mean"]
+    if not deltas:
+        return None
+    rows = []
+    for d in deltas:
+        delta = d.candidate - d.baseline
+        if d.interval is not None:
+            low, high = d.interval
+        else:  # the runs' own intervals, taken as independent: half-widths add in quadrature
+            half = [(r.get(d.augmentation, d.severity).summary(metric)["ci95_high"]
+                     - r.get(d.augmentation, d.severity).summary(metric)["ci95_low"]) / 2 for r in (baseline, candidate)]
+            spread = float(np.hypot(*half))
+            low, high = delta - spread, delta + spread
+        rows.append((f"{d.augmentation}[{severity_key(d.severity)}]", delta, low, high, bool(d.failed)))
+    fig, ax = _subplots((6.4, 0.3 * len(rows) + 1.3))
+    for i, (label, delta, low, high, failed) in enumerate(rows):
+        colour = "#b00020" if failed else "#555555"
+        ax.errorbar([delta], [i], xerr=[[max(delta - low, 0)], [max(high - delta, 0)]], fmt="o", color=colour,
+                    markersize=4, capsize=2)
+    ax.axvline(0, color="#999999", linewidth=0.8)
+    ax.set_yticks(range(len(rows)), [r[0] for r in rows])
+    ax.invert_yaxis()
+    better = "right" if metric_info(metric).higher_is_better else "left"
+    ax.set_xlabel(f"{metric} mean: candidate - baseline (better to the {better})")
+    ax.set_title(f"Change in {metric} per cell (red: a rule failed)")
+    return to_png(fig)

@@ -32,7 +32,8 @@ CSS = """
 .clipshift figure { margin: 0; } .clipshift figcaption { font-size: 12px; color: #555; max-width: 480px; }
 .clipshift dl.meta { display: grid; grid-template-columns: max-content auto; gap: 2px 14px; font-size: 13px; }
 .clipshift dl.meta dt { font-weight: bold; } .clipshift dl.meta dd { margin: 0; font-family: monospace; }
-.clipshift .worse { color: #b00020; font-weight: bold; } .clipshift .better { color: #1a7f37; }
+.clipshift .fail { color: #b00020; font-weight: bold; } .clipshift .worse-ok { color: #9a6700; }
+.clipshift .better { color: #1a7f37; }
 """
 
 
@@ -231,28 +232,63 @@ def _page(title: str, body: str) -> str:
             f'<p class="clipshift">generated {stamp} by pytest-clipshift</p>{body}</body></html>')
 
 
+def run_verdict(run) -> str:
+    """"FAILED" when a budget broke or the compare failed, "PASSED" when checks ran and held,
+    "measured" when nothing was checked: the word the page title carries."""
+    comparison = run.extra.get("comparison") or {}
+    failed = any(not c["passed"] for c in run.budgets) or bool(comparison.get("failed")) or (
+        bool(comparison.get("missing")) and not comparison.get("allow_missing"))
+    if failed:
+        return "FAILED"
+    return "PASSED" if run.budgets or comparison else "measured"
+
+
+def report_title(run) -> str:
+    return f"clipshift: {run.model.get('name', '?')} \u2014 {run_verdict(run)}"
+
+
 def write_report(run, path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(_page(f"clipshift report: {run.model.get('name', '?')}", "".join(report_sections(run))), encoding="utf-8")
+    path.write_text(_page(report_title(run), "".join(report_sections(run))), encoding="utf-8")
     return path
 
 
+DISPLAY_EPS = 5e-5  # below what a 4-decimal table shows: such a delta is drawn neutral, never red
+
+
+def _delta_class(d) -> str:
+    if d.failed:
+        return "fail"
+    if abs(d.candidate - d.baseline) < DISPLAY_EPS or d.worse_by <= 0:
+        return "better" if d.worse_by < -DISPLAY_EPS else ""
+    return "worse-ok"  # worse, but within every rule's tolerance
+
+
 def write_compare_report(baseline, candidate, comparison, path) -> Path:
+    from . import figures as F
+
+    ordered = sorted(comparison.deltas, key=lambda d: (not d.failed, -d.worse_by))  # failures first, then worst
     rows = []
-    for d in comparison.deltas:
-        cls = "worse" if d.worse_by > 0 else "better"
+    for d in ordered:
         fail = f'<td class="fail">{_e(", ".join(d.failed))}</td>' if d.failed else "<td></td>"
         rows.append(f'<tr><td class="name">{_e(d.augmentation)}[{_e(severity_key(d.severity))}]</td>'
                     f'<td class="name">{_e(d.metric)}.{_e(d.stat)}</td><td>{_fmt(d.baseline)}</td><td>{_fmt(d.candidate)}</td>'
-                    f'<td class="{cls}">{d.candidate - d.baseline:+.4f}</td>{fail}</tr>')
+                    f'<td class="{_delta_class(d)}">{d.candidate - d.baseline:+.4f}</td>{fail}</tr>')
     side = (f'<div class="figs"><div><h3>baseline</h3>{summary_html(baseline)}</div>'
             f'<div><h3>candidate</h3>{summary_html(candidate)}</div></div>')
+    figure = F.compare_deltas_png(baseline, candidate, comparison)
+    fig_html = _img(figure, "deltas with 95% intervals", caption="candidate - baseline of each cell's mean, with its "
+                    "95% interval (paired bootstrap with --clipshift-compare-paired, else from the two runs' own "
+                    "intervals, taken as independent)") if figure else ""
+    verdict = "FAILED" if comparison.gate_failed else "PASSED"
     body = (f'<style>{CSS}</style><div class="clipshift">{side}<h2>Deltas</h2><p>{len(comparison.failures)} '
-            f'regression(s) beyond tolerance; red: the candidate moved more than the baseline.</p>'
+            f'regression(s) beyond tolerance. Failures first; red: a rule failed; amber: worse but within tolerance; '
+            f'green: better; plain: no change at 4 decimals.</p>{fig_html}'
             '<table class="cs" id="clipshift-compare"><thead><tr><th class="name">cell</th><th class="name">metric</th>'
             '<th>baseline</th><th>candidate</th><th>delta</th><th>failed rule</th></tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table></div>')
     path = Path(path)
-    path.write_text(_page("clipshift comparison", body), encoding="utf-8")
+    path.write_text(_page(f"clipshift comparison: {candidate.model.get('name', '?')} \u2014 {verdict}", body),
+                    encoding="utf-8")
     return path

@@ -30,7 +30,8 @@ def _properties(report) -> dict | None:
 class HtmlHooks:
     """Registered only when pytest-html is active."""
 
-    def __init__(self, session_getter):
+    def __init__(self, config, session_getter):
+        self._config = config
         self._session = session_getter
 
     @pytest.hookimpl(optionalhook=True)
@@ -41,6 +42,29 @@ class HtmlHooks:
             from .html import report_sections
 
             prefix.extend(report_sections(outcome.run))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_report_title(self, report):
+        """pytest-html asks for the title once, at the start: keep its report to retitle at the end."""
+        self._html_report = report
+        cs = self._session(self._config)
+        if cs is not None:
+            report.title = f"clipshift: {cs.cfg.model} (running)"
+
+    def pytest_sessionfinish(self, session):
+        """After clipshift's own end of run (tryfirst), before pytest-html writes the page (trylast):
+        the title names the model and the gate's verdict."""
+        cs = self._session(self._config)
+        outcome = cs.outcome if cs is not None else None
+        report = getattr(self, "_html_report", None)
+        if report is None or outcome is None or outcome.run is None:
+            return
+        from .html import report_title
+
+        title = report_title(outcome.run)
+        if outcome.failed or session.testsfailed:
+            title = title.rsplit("\u2014", 1)[0] + "\u2014 FAILED"
+        report.title = title
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_table_header(self, cells):
