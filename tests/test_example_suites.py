@@ -57,17 +57,46 @@ def test_custom_suite(tmp_path):
     assert "12 passed" in result.stdout
 
 
-def test_release_gate_fails_a_perturbed_candidate(tmp_path):
-    saved = run_suite(tmp_path, "release_gate", "--clipshift-model=demo", "--clipshift-save=release")
+def _workflow_steps() -> dict:
+    import yaml
+
+    workflow = yaml.safe_load((SUITES / "release_gate" / ".github" / "workflows" / "clipshift-gate.yml").read_text())
+    return workflow, {step.get("name", step.get("uses")): step for step in workflow["jobs"]["gate"]["steps"]}
+
+
+def _run_step(step: dict, tmp_path: Path, suite: Path, model) -> subprocess.CompletedProcess:
+    """A workflow step's shell command, as the runner would run it (pytest through this interpreter)."""
+    command = step["run"].replace("pytest ", f"{sys.executable} -m pytest -p no:cacheprovider ", 1)
+    environment = {**os.environ, "HF_HUB_OFFLINE": "1", "SUITE": str(suite), "MODEL_DIR": str(model)}
+    return subprocess.run(["bash", "-c", command], cwd=tmp_path, capture_output=True, text=True, env=environment,
+                          timeout=600)
+
+
+def test_release_gate_workflow_saves_on_main_and_fails_a_perturbed_candidate_on_a_pull_request(tmp_path):
+    """The shipped GitHub workflow, as a user copies it: installs from the repository (not the index),
+    saves the baseline on main where pull requests restore it, compares, and uploads the report. Its
+    own commands run here: on main (the demo model saved), then on a pull request (a perturbed candidate)."""
+    workflow, steps = _workflow_steps()
+    assert set(workflow[True]) == {"push", "pull_request"}  # YAML reads the key `on` as True
+    install = steps["Install (CPU torch first, so pip does not pull a CUDA build)"]["run"]
+    assert "torch==2.13.0" in install and '"$CLIPSHIFT_SOURCE"' in install and "git+" in workflow["env"]["CLIPSHIFT_SOURCE"]
+    saved_to = steps["Keep the baseline for pull requests"]["with"]
+    restored = steps["Restore the latest main baseline"]["with"]
+    assert restored["path"] == saved_to["path"] and saved_to["key"].startswith(restored["restore-keys"])
+    assert steps["Upload the report"]["if"].startswith("always()")
+    suite = tmp_path / "release_gate"
+    shutil.copytree(SUITES / "release_gate", suite)
+
+    saved = _run_step(steps["Measure main and save it as the baseline"], tmp_path, suite, "demo")
     assert saved.returncode == 0, saved.stdout[-3000:]
-    assert (tmp_path / "release_gate" / ".clipshift" / "0001_release.json").exists()
-    same = run_suite(tmp_path, "release_gate", "--clipshift-model=demo", "--clipshift-compare=release")
-    assert same.returncode == 0 and "no regression beyond tolerance" in same.stdout
+    assert (tmp_path / saved_to["path"] / "0001_release.json").exists()
     candidate = tmp_path / "candidate"
     subprocess.run([sys.executable, str(SUITES / "release_gate" / "make_candidate.py"), str(candidate), "--noise", "0.5"],
                    check=True, capture_output=True)
-    gate = run_suite(tmp_path, "release_gate", f"--clipshift-model={candidate}", "--clipshift-compare=release")
+    gate = _run_step(steps["Gate the candidate against the baseline"], tmp_path, suite, candidate)
     assert gate.returncode == 1, gate.stdout[-3000:]
-    assert "regression(s) beyond tolerance" in gate.stdout
-    workflow = (SUITES / "release_gate" / ".github" / "workflows" / "clipshift-gate.yml").read_text()
-    assert "--clipshift-compare=release" in workflow and "upload-artifact" in workflow
+    assert "regression(s) beyond tolerance" in gate.stdout and "clipshift gate FAILED" in gate.stdout
+    for uploaded in steps["Upload the report"]["with"]["path"].split():
+        assert (tmp_path / uploaded).exists(), uploaded
+    same = _run_step(steps["Gate the candidate against the baseline"], tmp_path, suite, "demo")
+    assert same.returncode == 0 and "no regression beyond tolerance" in same.stdout, same.stdout[-3000:]
