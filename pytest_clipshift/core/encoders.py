@@ -242,6 +242,36 @@ def _vision_layers(model) -> list:
     return attn
 
 
+def _hub_reachable(timeout: float = 2.0) -> bool:
+    """Whether the hub's host accepts a connection within ``timeout`` s: an offline machine then fails
+    in about a second instead of spending ~26 s in transformers' download retries."""
+    import socket
+    from urllib.parse import urlparse
+
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    try:
+        socket.create_connection((endpoint.hostname, endpoint.port or 443), timeout=timeout).close()
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def _cached_hub_ids() -> list[str]:
+    """The model ids in the local hub cache (``models--org--name`` folders)."""
+    try:
+        return sorted(d.name[len("models--"):].replace("--", "/") for d in Path(_hub_cache_dir()).iterdir()
+                      if d.name.startswith("models--"))
+    except OSError:
+        return []
+
+
+def _close_ids(spec: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(spec, _cached_hub_ids(), n=3, cutoff=0.6)
+    return f" Did you mean {', '.join(close)} (in the local cache)?" if close else ""
+
+
 def _hub_cache_dir() -> str:
     try:
         from huggingface_hub import constants
@@ -306,6 +336,13 @@ def load_encoder(spec: str | os.PathLike = "demo", device: str = "auto", precisi
             )
         else:
             location = spec
+    if isinstance(location, Path) and not (location / "config.json").is_file():
+        held = sorted(p.name for p in location.iterdir())[:8]
+        raise ModelLoadError(
+            f"model {spec!r}: the directory {location} has no config.json, so it is not a checkpoint directory "
+            f"({'it is empty' if not held else 'it holds ' + ', '.join(held)}). A checkpoint directory holds "
+            "config.json and the weights as written by save_pretrained: is this the right folder, or did a copy "
+            "or download not finish?")
     if isinstance(location, Path) and not trust_remote_code:
         custom = _custom_code(location)
         if custom:
@@ -318,6 +355,10 @@ def load_encoder(spec: str | os.PathLike = "demo", device: str = "auto", precisi
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
     attempts = [True] if isinstance(location, Path) or offline else [True, False]
     for local_only in attempts:
+        if not local_only and not _hub_reachable():  # the cache missed and there is no network: say so now
+            tried.append(f"download of {location!r}: the hub ({os.environ.get('HF_ENDPOINT', 'huggingface.co')}) "
+                         "cannot be reached from this machine (offline)")
+            break
         try:
             model = AutoModel.from_pretrained(location, local_files_only=local_only, **kwargs)
             break
@@ -330,8 +371,9 @@ def load_encoder(spec: str | os.PathLike = "demo", device: str = "auto", precisi
     if model is None:
         hint = ("download it on a machine with network (hf download ID, or save_pretrained to a "
                 "directory) and copy the cache (HF_HOME) or the directory here")
+        suggestion = _close_ids(spec) if not isinstance(location, Path) else ""
         raise ModelLoadError(f"could not load model {spec!r} (transformers {transformers.__version__}). Tried:\n  - "
-                             + "\n  - ".join(tried) + f"\nTo fix: {hint}.")
+                             + "\n  - ".join(tried) + f"\nTo fix: {hint}.{suggestion}")
     if not hasattr(model, "get_image_features"):
         raise ModelLoadError(f"model {spec!r} loaded as {type(model).__name__}, which has no get_image_features: "
                              "not a CLIP-family model (CLIP, SigLIP)")
