@@ -9,6 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from pytest_clipshift.cli import main
@@ -161,3 +162,32 @@ def test_drawing_the_report_leaves_the_users_matplotlib_alone(tmp_path):
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["svg", "13.0", "False"]
+
+
+def test_overlays_for_every_severity_larger_with_a_colour_bar_and_full_names(project):
+    """Each measured (augmentation, severity) gets its overlay; the image is at least 2 x 176 px wide
+    with a colour bar beside the maps, and hovering names every image in full with its value."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml", "--clipshift-json=run.json")
+    run = json.loads((project.path / "run.json").read_text())
+    out = project.path / "standalone.html"
+    assert main(["report", str(project.path / "run.json"), "-o", str(out)]) == 0
+    page = out.read_text()
+    section = page[page.index("Images that moved most"):]
+    measured = [f"{r['augmentation']}[s{r['severity']}]" for r in run["results"]
+                if r["augmentation"] != "identity" and "image_subset" not in r]
+    assert len(set(measured)) > len({m.split("[")[0] for m in measured})  # several severities per augmentation
+    for key in measured:
+        assert f"<figcaption>{key}</figcaption>" in section, key
+    cell = next(r for r in run["results"] if r["augmentation"] != "identity" and r.get("overlay"))
+    image = Image.open(io.BytesIO(base64.b64decode(cell["overlay"]["b64"])))
+    assert image.width >= 2 * 176 + 14 and image.height >= 176
+    column = np.asarray(image.convert("RGB"))[:, 2 * 176 + 12 + 7].astype(int)  # through the colour bar
+    top, bottom = column[14], column[image.height - 20]
+    assert top.sum() > 400 and bottom.sum() < 200  # high (yellow) at the top, low (dark blue) at the bottom
+    for name, value in zip(cell["overlay"]["images"], cell["overlay"]["values"]):
+        assert f"{name}: cosine {value:.4f}" in section

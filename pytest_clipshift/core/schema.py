@@ -77,6 +77,7 @@ _RESULT = {
         "embeddings": _ARRAY,
         "overlay": {"type": "object", "required": ["format", "b64"],
                     "properties": {"format": {"enum": ["jpeg", "png"]}, "b64": _BASE64, "images": _STRINGS,
+                                   "values": {"type": "array", "items": {"type": "number"}},
                                    "metric": {"type": "string"}}},
     },
 }

@@ -58,14 +58,15 @@ IMAGE_FORMATS = ("png", "jpeg")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
 
-def _img(b64, alt: str, fmt: str = "png", caption: str = "") -> str:
+def _img(b64, alt: str, fmt: str = "png", caption: str = "", title: str = "") -> str:
     """An embedded image, only when ``fmt`` is an allowed format and ``b64`` is strictly base64."""
     if not b64:
         return ""
     if fmt not in IMAGE_FORMATS or not isinstance(b64, str) or len(b64) % 4 or not _BASE64.fullmatch(b64):
         return f'<p class="notice">{_e(alt)}: image omitted (not a valid base64 PNG or JPEG)</p>'
     cap = f"<figcaption>{_e(caption)}</figcaption>" if caption else ""
-    return f'<figure><img class="cs-fig" alt="{_e(alt)}" src="data:image/{fmt};base64,{b64}">{cap}</figure>'
+    hover = f' title="{_e(title)}"' if title else ""
+    return f'<figure><img class="cs-fig" alt="{_e(alt)}"{hover} src="data:image/{fmt};base64,{b64}">{cap}</figure>'
 
 
 def summary_html(run) -> str:
@@ -173,16 +174,27 @@ def figures_html(run) -> str:
 
 
 def worst_images_html(run) -> str:
-    latest: dict[str, object] = {}
+    """Every measured (augmentation, severity) with an overlay, one row of severities per augmentation;
+    hovering an image lists its images' full names and values."""
+    rows: dict[str, list] = {}
     for r in run.results:
         if not r.subset and r.overlay:
-            latest[r.augmentation] = r  # canonical order: the last is the strongest severity
-    if not latest:
+            rows.setdefault(r.augmentation, []).append(r)
+    if not rows:
         return ""
-    figs = "".join(_img(r.overlay["b64"], f"worst images {r.key}", r.overlay.get("format", "jpeg"),
-                        caption=f"{r.key}: clean (left) and augmented (right), last-layer attention overlaid")
-                   for r in latest.values())
-    return f'<h3>Images that moved most</h3><div class="figs">{figs}</div>'
+    parts = []
+    for augmentation, cells in rows.items():
+        figs = []
+        for r in cells:
+            names, values = r.overlay.get("images", []), r.overlay.get("values", [])
+            metric = r.overlay.get("metric", "cosine")
+            hover = "; ".join(f"{n}: {metric} {v:.4f}" for n, v in zip(names, values)) or ", ".join(names)
+            figs.append(_img(r.overlay["b64"], f"worst images {r.key}", r.overlay.get("format", "jpeg"),
+                             caption=r.key, title=hover))
+        parts.append(f'<div class="figs">{"".join(figs)}</div>')
+    return ('<h3>Images that moved most</h3><p>Per augmentation and severity, the images whose embedding '
+            'moved most: clean (left) and augmented (right), last-layer attention overlaid (each map scaled '
+            'from low to high, see the bar). Hover an image for the full file names and values.</p>' + "".join(parts))
 
 
 def breaking_points_html(run) -> str:

@@ -1,5 +1,6 @@
 """Attention overlays of the images that moved most: clean and augmented side by side, each with its
-last-layer attention map laid over it, as one small JPEG (base64) per (augmentation, severity)."""
+last-layer attention map laid over it and a colour bar for the map's scale, as one JPEG (base64) per
+(augmentation, severity)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import numpy as np
 
 from ..core.augmentations import apply_augmentation
 
-THUMB = 112
+THUMB = 176  # px per image: large enough to see where attention sits
+BAR = 14  # colour bar width
 
 
 def heat_colours(v: np.ndarray) -> np.ndarray:
@@ -55,15 +57,26 @@ def worst_overlays(encoder, images, result, seed: int, k: int = 2, metric: str =
         maps = enc.attention[:, -1] if enc.attention is not None else [None] * (2 * len(idx))
     except Exception:  # an encoder without attention maps still gets its images shown
         maps = [None] * (2 * len(idx))
-    pad = 14
-    grid = Image.new("RGB", (2 * THUMB + 6, len(idx) * (THUMB + pad)), (255, 255, 255))
+    pad, gap = 16, 6
+    width = 2 * THUMB + gap + gap + BAR + 34
+    grid = Image.new("RGB", (width, len(idx) * (THUMB + pad) + 12), (255, 255, 255))
     draw = ImageDraw.Draw(grid)
+    draw.text((0, 0), "clean", fill=(60, 60, 60))
+    draw.text((THUMB + gap, 0), "augmented", fill=(60, 60, 60))
+    chars = (2 * THUMB + gap) // 6  # the default bitmap font is about 6 px a character
     for row, (name, value) in enumerate(worst):
-        y = row * (THUMB + pad)
+        y = 12 + row * (THUMB + pad)
         grid.paste(Image.fromarray(overlay(clean[row], maps[row])), (0, y))
-        grid.paste(Image.fromarray(overlay(augmented[row], maps[len(idx) + row])), (THUMB + 6, y))
-        draw.text((2, y + THUMB), f"{name[:18]}  {metric} {value:.3f}", fill=(20, 20, 20))
+        grid.paste(Image.fromarray(overlay(augmented[row], maps[len(idx) + row])), (THUMB + gap, y))
+        label = f"{metric} {value:.3f}  {name}"
+        draw.text((2, y + THUMB + 2), label if len(label) <= chars else label[: chars - 3] + "...", fill=(20, 20, 20))
+    if any(m is not None for m in maps):  # the colour bar: each map is min-max scaled, so low..high
+        x0, top, height = 2 * THUMB + 2 * gap, 12, len(idx) * (THUMB + pad) - pad
+        ramp = heat_colours(np.linspace(1, 0, height)[:, None].repeat(BAR, axis=1)).astype(np.uint8)
+        grid.paste(Image.fromarray(ramp), (x0, top))
+        draw.text((x0 + BAR + 3, top), "high", fill=(60, 60, 60))
+        draw.text((x0 + BAR + 3, top + height - 10), "low", fill=(60, 60, 60))
     buf = io.BytesIO()
-    grid.save(buf, format="JPEG", quality=80, optimize=True)
+    grid.save(buf, format="JPEG", quality=72, optimize=True)
     return {"format": "jpeg", "b64": base64.b64encode(buf.getvalue()).decode("ascii"),
-            "images": [n for n, _ in worst], "metric": metric}
+            "images": [n for n, _ in worst], "values": [round(float(v), 6) for _, v in worst], "metric": metric}
