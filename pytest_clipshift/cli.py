@@ -53,7 +53,8 @@ def _report(args) -> int:
 
 def _compare(args) -> int:
     from .gate.compare import compare_runs, parse_compare_rule
-    from .core.results import RunResult, severity_key
+    from .core.cases import severity_key
+    from .core.results import RunResult
 
     baseline = RunResult.read_json(args.baseline)
     candidate = RunResult.read_json(args.candidate)

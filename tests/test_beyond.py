@@ -104,11 +104,12 @@ def test_hypothesis_shrinks_to_the_minimal_failing_strength():
 @settings(max_examples=20, deadline=None)  # the first example imports albumentations
 @given(augmentation_cases())
 def test_every_continuous_strength_is_a_valid_augmentation(case):
-    from pytest_clipshift.core.augmentations import apply_augmentation, at_strength
+    from pytest_clipshift.core.augmentations import apply_case
+    from pytest_clipshift.core.cases import Case
 
     name, t = case
     img = np.random.default_rng(0).integers(0, 256, (48, 48, 3), dtype=np.uint8)
-    out = apply_augmentation(at_strength(name, t), img, 1, seed=0)
+    out = apply_case(Case(name, strength=t), img, seed=0)
     assert out.image.shape == img.shape and out.image.dtype == np.uint8
 
 

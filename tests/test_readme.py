@@ -88,3 +88,50 @@ def test_own_model_class_example_follows_the_encoder_protocol():
                   metrics=["cosine", "l2_normalized"])
     assert run.get("identity", 3).stat("cosine", "mean") > 0.9999
     assert run.get("gaussian_noise", 3).stat("cosine", "mean") < 1.0
+
+
+def code_blocks(language: str):
+    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
+
+
+def test_budgets_example_runs_as_the_zero_code_suite_on_the_demo(pytester):
+    """The README's complete budgets file, as written, on the demo model: 4 augmentations x 3
+    severities collected and judged (the layer-6 rule included: the demo has 6 layers)."""
+    block = next(b for b in code_blocks("toml") if "[settings]" in b)
+    pytester.makefile(".toml", budgets=block)
+    pytester.makeini("[pytest]\nclipshift_model = demo\nclipshift_images = demo-scenes\nclipshift_max_images = 4\n"
+                     "clipshift_device = cpu\nclipshift_no_cache = true\n")
+    result = pytester.runpytest("--clipshift", "--clipshift-budgets=budgets.toml", "--clipshift-json=out.json")
+    result.stdout.fnmatch_lines(["collected 12 items"])
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 12 and "error" not in outcomes
+    import json
+
+    checks = json.loads((pytester.path / "out.json").read_text())["budgets"]
+    assert {"layer_cka@6", "zero_shot_flip", "cosine", "attention_correlation"} <= {c["metric"] for c in checks}
+
+
+def test_clipshift_command_block_runs_as_written(pytester, tiny_clip_dir, small_images, monkeypatch):
+    """Each line of the README's `clipshift` block, on results files made by real runs."""
+    import shlex
+    import shutil
+
+    from pytest_clipshift.cli import main
+
+    from .conftest import make_user_project
+
+    project = make_user_project(pytester, tiny_clip_dir, small_images,
+                                '[settings]\naugmentations = ["identity", "gaussian_noise", "gaussian_blur"]\n', 2,
+                                "clipshift_no_cache = true\n")
+    for k in (1, 2):
+        project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml", f"--clipshift-shard={k}/2",
+                          f"--clipshift-json=shard{k}.json")
+    project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml", "--clipshift-json=baseline.json")
+    shutil.copy(project.path / "baseline.json", project.path / "candidate.json")
+    monkeypatch.chdir(project.path)
+    block = next(b for b in code_blocks("bash") if "clipshift merge" in b)
+    lines = [line.split("#")[0].strip() for line in block.splitlines() if line.strip().startswith("clipshift ")]
+    order = sorted(lines, key=lambda line: "merge" not in line)  # merge first: it writes run.json
+    for line in order:
+        assert main(shlex.split(line)[1:]) == 0, line  # the same runs: no regression
+    assert (project.path / "report.html").exists() and (project.path / "diff.html").exists()

@@ -22,11 +22,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .cases import PAPER, SEVERITIES, Case, Severity  # noqa: F401  (SEVERITIES and PAPER are part of this module's API)
 from .errors import ConfigError
-
-SEVERITIES = (1, 2, 3, 4, 5)
-PAPER = "paper"
-Severity = int | str  # 1..5 or "paper"
 
 
 @dataclass(frozen=True)
@@ -353,13 +350,27 @@ CONTINUOUS = ("gaussian_noise", "gaussian_blur", "color_jitter", "shift_scale_ro
               "brightness_contrast", "coarse_dropout")
 
 
-def at_strength(name: str, t: float) -> str:
-    """Register (once) and return the name of ``name`` at continuous strength ``t`` (severity 1)."""
-    base = get_augmentation(name)
-    label = f"{name}@{t:.5f}"
-    reg = registry()
-    if label not in reg:
-        params = _strength_params(name, t)
-        reg[label] = Augmentation(label, base.factory, {1: params}, base.geometric,
-                                  f"{name} at strength {t:.5f}", base.kind)
-    return label
+_PROBES: dict[tuple[str, float], Augmentation] = {}
+
+
+def augmentation_for(case: Case) -> tuple[Augmentation, Severity]:
+    """The augmentation and severity that realise ``case``. A probe (continuous strength) is its
+    augmentation with the strength's parameters as its only level, 1; it is never registered, so
+    it appears in no list of augmentations. Raises ``ConfigError`` for an unknown name or level."""
+    base = get_augmentation(case.augmentation)
+    if not case.is_probe:
+        base.parameters(case.severity)  # a clear error for a level this augmentation lacks
+        return base, case.severity
+    key = (case.augmentation, case.strength)
+    if key not in _PROBES:
+        # the seed label keeps the strength, so every probe draws its own noise
+        _PROBES[key] = Augmentation(f"{case.augmentation}@{case.strength:.5f}", base.factory,
+                                    {1: _strength_params(case.augmentation, case.strength)}, base.geometric,
+                                    f"{case.augmentation} at strength {case.strength:.5f}", base.kind)
+    return _PROBES[key], 1
+
+
+def apply_case(case: Case, image: np.ndarray, seed: int, image_hash: str | None = None) -> Augmented:
+    """Apply one ``Case`` (severity or strength) to a uint8 HxWx3 image, deterministically for ``seed``."""
+    aug, severity = augmentation_for(case)
+    return apply_augmentation(aug, image, severity, seed, image_hash)

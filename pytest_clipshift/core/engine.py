@@ -16,13 +16,14 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from .metrics import functional as M
-from .augmentations import PAPER, SEVERITIES, apply_augmentation, get_augmentation
+from .augmentations import apply_case, augmentation_for
 from .cache import EmbeddingCache
 from .metrics import DEFAULT_METRICS, METRICS, Batch, metric_info, split_layer, validate_metrics
 from .encoders import Encoder
 from .errors import ConfigError, NonFiniteEmbeddingError
 from .images import ImageSet
-from .results import RunResult, ShiftResult, severity_key
+from .cases import DEFAULT_SEVERITY, Case
+from .results import RunResult, ShiftResult
 
 Progress = Callable[[int, int], None]
 
@@ -34,26 +35,20 @@ class _Job:
     key: str | None = None
 
 
-def expand_pairs(augmentations: Iterable, severities: Sequence | None = None) -> list[tuple[str, int | str]]:
-    """Names and/or (name, severity) pairs -> validated (name, severity) pairs, in order, no repeats."""
-    sevs = list(severities) if severities is not None else [3]
-    pairs: list[tuple[str, int | str]] = []
+def expand_pairs(augmentations: Iterable, severities: Sequence | None = None) -> list[Case]:
+    """Names (each at every one of ``severities``, default [3]), (name, severity) pairs and ``Case``
+    objects -> validated Cases, in order, no repeats. An unknown name or level is a ``ConfigError``."""
+    sevs = list(severities) if severities is not None else [DEFAULT_SEVERITY]
+    cases: list[Case] = []
     for item in augmentations:
-        if isinstance(item, str):
-            new = [(item, s) for s in sevs]
-        else:
-            name, sev = item
-            new = [(name, sev)]
-        for name, sev in new:
-            aug = get_augmentation(name)
-            if sev not in (*SEVERITIES, PAPER):
-                raise ConfigError(f"severity {sev!r} of {name!r} is not one of 1, 2, 3, 4, 5 or 'paper'")
-            aug.parameters(sev)
-            if (name, sev) not in pairs:
-                pairs.append((name, sev))
-    if not pairs:
+        new = [Case(item, s) for s in sevs] if isinstance(item, str) else [Case.of(item)]
+        for case in new:
+            augmentation_for(case)
+            if case not in cases:
+                cases.append(case)
+    if not cases:
         raise ConfigError("no augmentations to measure")
-    return pairs
+    return cases
 
 
 def measure(
@@ -101,12 +96,12 @@ def measure(
         run.chunk(list(range(start, min(start + chunk_size, len(images)))))
     run.pool.shutdown()
     results = []
-    for p, (name, sev) in enumerate(pairs):
-        aug = get_augmentation(name)
+    for p, case in enumerate(pairs):
+        aug, level = augmentation_for(case)
         values = {m: np.asarray(run.values[p][m], dtype=np.float64) for m in run.stored_metrics}
         emb = np.stack(run.embeddings[p]) if keep_embeddings else None
-        results.append(ShiftResult(name, sev, list(images.names), values, seed, aug.parameters(sev),
-                                   run.unchanged[p], emb))
+        results.append(ShiftResult(case.augmentation, case.severity, list(images.names), values, seed,
+                                   aug.parameters(level), run.unchanged[p], emb, strength=case.strength))
     warnings = []
     for r in results:
         if r.augmentation != "identity" and r.unchanged_images == r.n_images:
@@ -117,7 +112,7 @@ def measure(
     if cache is not None and cache.problem and cache.problem not in warnings:
         warnings.append(cache.problem)
     settings = {"metrics": list(metric_names), "batch_size": batch_size, "chunk_size": chunk_size,
-                "pairs": [[n, severity_key(s)] for n, s in pairs],
+                "pairs": [[c.augmentation, c.level] for c in pairs],
                 "canvas_size": list(encoder.canvas_size), "seconds": round(time.perf_counter() - started, 3),
                 "cache": None if cache is None else {"dir": str(cache.directory), "hits": cache.hits, "misses": cache.misses}}
     return RunResult(dict(encoder.info), seed, list(images.names), images.digest, images.source, results, clean,
@@ -176,8 +171,13 @@ class _Run:
                 out.append(n)
         return out
 
-    def _key(self, image: int, name: str, severity) -> str:
-        params = get_augmentation(name).parameters(severity) if name != "clean" else {}
+    def _key(self, image: int, case: Case | None) -> str:
+        """The cache key of ``image`` under ``case`` (None: the clean image)."""
+        if case is None:
+            name, params, severity = "clean", {}, "-"
+        else:
+            aug, severity = augmentation_for(case)
+            name, params = aug.name, aug.parameters(severity)
         # batch size is part of the key: CPU kernels change an embedding's last bits (up to ~3e-6 in
         # cosine) with the batch it ran in, so a hit returns exactly what this batch size computes
         return EmbeddingCache.key(self.fingerprint, self.images.hashes[image], name, params, str(severity),
@@ -195,14 +195,14 @@ class _Run:
         clean_cached = {}
         for i in idx:
             if self.cache is not None:
-                key = self._key(i, "clean", "-")
+                key = self._key(i, None)
                 hit = self.cache.get(self.fingerprint, key, dim=self._dim)
                 if hit is not None:
                     clean_cached[i] = hit[0]
-            for p, (name, sev) in enumerate(self.pairs):
+            for p, case in enumerate(self.pairs):
                 job = _Job(p, i)
                 if self.cache is not None:
-                    job.key = self._key(i, name, sev)
+                    job.key = self._key(i, case)
                     hit = self.cache.get(self.fingerprint, job.key, self.stored_metrics, self._dim)
                     if hit is not None:
                         self._store(job, hit[0], hit[1], unchanged=bool(hit[1].get("_unchanged", 0)))
@@ -215,13 +215,13 @@ class _Run:
             return
         self._tick(len(idx) * (1 + len(self.pairs)) - len(jobs) - len(idx))
         canvases = {i: self.encoder.to_canvas(self.images.arrays[i]) for i in idx}
-        clean = self._encode(np.stack([canvases[i] for i in idx]), [(i, "clean", "-") for i in idx])
+        clean = self._encode(np.stack([canvases[i] for i in idx]), [(i, None) for i in idx])
         self._dim = clean.embeddings.shape[1]  # what the model really returns decides
         pos = {i: k for k, i in enumerate(idx)}
         for i in idx:
             self.clean_embeddings[i] = clean.embeddings[pos[i]]
             if self.cache is not None:
-                self.cache.put(self.fingerprint, self._key(i, "clean", "-"), clean.embeddings[pos[i]], {})
+                self.cache.put(self.fingerprint, self._key(i, None), clean.embeddings[pos[i]], {})
         self._tick(len(idx))
         # a batch holds one augmentation's images only: an image's numbers then never depend on which
         # other augmentations run in the same process, so xdist workers and CI shards reproduce a
@@ -240,21 +240,20 @@ class _Run:
 
     def _augment(self, batch: list[_Job], canvases: dict[int, np.ndarray]):
         def one(job):
-            name, sev = self.pairs[job.pair]
-            return apply_augmentation(name, canvases[job.image], sev, self.seed, self.images.hashes[job.image])
+            return apply_case(self.pairs[job.pair], canvases[job.image], self.seed, self.images.hashes[job.image])
 
         if self.workers == 1 or len(batch) < 4:
             return [one(job) for job in batch]
         with ThreadPoolExecutor(max_workers=self.workers) as inner:
             return list(inner.map(one, batch))
 
-    def _encode(self, canvases: np.ndarray, labels: list[tuple[int, str, object]]):
+    def _encode(self, canvases: np.ndarray, labels: list[tuple[int, Case | None]]):
         enc = self.encoder.encode(canvases, attention=self.want_attention, hidden_states=self.want_layers)
         bad = ~np.isfinite(enc.embeddings).all(axis=1)
         if bad.any():
             k = int(np.argmax(bad))
-            i, name, sev = labels[k]
-            what = "the clean image" if name == "clean" else f"augmentation {name}[{severity_key(sev)}]"
+            i, case = labels[k]
+            what = "the clean image" if case is None else f"augmentation {case.key}"
             raise NonFiniteEmbeddingError(
                 f"model {self.encoder.name} produced a NaN/inf embedding for image {self.images.names[i]!r} under "
                 f"{what} (precision {self.encoder.info.get('precision')}; fp16 overflows are the usual cause: try bf16 or fp32)"
@@ -263,10 +262,10 @@ class _Run:
 
     def _measure_batch(self, batch, augmented, canvases, clean, pos) -> None:
         aug_imgs = np.stack([a.image for a in augmented])
-        enc = self._encode(aug_imgs, [(j.image, *self.pairs[j.pair]) for j in batch])
+        enc = self._encode(aug_imgs, [(j.image, self.pairs[j.pair]) for j in batch])
         rows = np.array([pos[j.image] for j in batch])
         ce = clean.embeddings[rows]
-        names = [self.pairs[j.pair][0] for j in batch]
+        names = [self.pairs[j.pair].augmentation for j in batch]
         text_scores = None
         if self.scorer is not None:
             image_index = np.array([j.image for j in batch])

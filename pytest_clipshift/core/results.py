@@ -13,23 +13,11 @@ from typing import Any
 import numpy as np
 
 from .metrics import metric_info
+from .cases import Case, read_severity, severity_key  # noqa: F401  (severity_key: part of this module's API)
 from .errors import ConfigError
 from .metrics import cluster_views, cosine_distance_matrix
 from .schema import SCHEMA
 from .summary import summarize
-
-
-def severity_key(severity) -> str:
-    return f"s{severity}" if isinstance(severity, int) else str(severity)
-
-
-def parse_severity(text) -> int | str:
-    if isinstance(text, int):
-        return text
-    t = str(text).strip()
-    if t.startswith("s") and t[1:].isdigit():
-        t = t[1:]
-    return int(t) if t.isdigit() else t
 
 
 @dataclass
@@ -46,11 +34,17 @@ class ShiftResult:
     embeddings: np.ndarray | None = None  # (N, D) augmented embeddings, for the distance matrix
     subset: bool = False  # measured on a subset of the run's images (a marker narrowed them)
     overlay: dict | None = None  # JPEG of the worst images with attention (see overlays.py)
+    strength: float | None = None  # a probe at a continuous strength (breaking points), not a severity
     _summaries: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)
 
     @property
+    def case(self) -> Case:
+        return Case(self.augmentation, self.severity, self.strength)
+
+    @property
     def key(self) -> str:
-        return f"{self.augmentation}[{severity_key(self.severity)}]"
+        level = f"t={self.strength:.5f}" if self.strength is not None else severity_key(self.severity)
+        return f"{self.augmentation}[{level}]"
 
     @property
     def n_images(self) -> int:
@@ -104,7 +98,7 @@ class ShiftResult:
                   for m, v in d["metrics"].items()}
         emb = decode_array(d["embeddings"]) if d.get("embeddings") else None
         subset = d.get("image_subset")
-        return cls(d["augmentation"], parse_severity(d["severity"]), list(subset or names), values, seed,
+        return cls(d["augmentation"], read_severity(d["severity"]), list(subset or names), values, seed,
                    d.get("parameters", {}), d.get("unchanged_images", 0), emb, subset=subset is not None,
                    overlay=d.get("overlay"))
 
@@ -210,7 +204,7 @@ class RunResult:
         self.budgets.sort(key=lambda c: (c["test"], canonical_order(c["augmentation"], c["severity"]), c["metric"], c["stat"]))
 
     def get(self, augmentation: str, severity) -> ShiftResult:
-        sev = parse_severity(severity)
+        sev = read_severity(severity)
         for r in self.results:
             if r.augmentation == augmentation and r.severity == sev and not r.subset:
                 return r
@@ -225,7 +219,7 @@ class RunResult:
 
     def clustering(self, severity, method: str = "average", cut_fraction: float = 0.7):
         """Cluster {original, each augmentation at ``severity``} by mean cosine distance over images."""
-        sev = parse_severity(severity)
+        sev = read_severity(severity)
         views = [r for r in self.results if r.severity == sev and r.embeddings is not None
                  and r.augmentation != "identity" and not r.subset]
         if self.clean_embeddings is None or len(views) < 2:
@@ -237,7 +231,7 @@ class RunResult:
 
     def ranking(self, metric: str = "cosine", severity=None) -> list[tuple[str, float]]:
         """Augmentations ordered from most to least shift on ``metric`` (mean), at one severity."""
-        sev = parse_severity(severity) if severity is not None else self.severities()[0]
+        sev = read_severity(severity) if severity is not None else self.severities()[0]
         rows = [(r.augmentation, r.stat(metric, "mean")) for r in self.results
                 if r.severity == sev and metric in r.values and not r.subset]
         better = metric_info(metric).higher_is_better

@@ -1,5 +1,5 @@
 """Breaking points: the mildest strength at which an augmentation breaks a budget rule, by bisection
-over its continuous strength in [0, 1] (see ``augmentations.at_strength``)."""
+over its continuous strength in [0, 1] (a probe ``Case(name, strength=t)``)."""
 
 from __future__ import annotations
 
@@ -66,15 +66,14 @@ def find_breaking_point(measure_at, augmentation: str, rule: Rule | str, *, tole
 def breaking_point(encoder, images, augmentation: str, rule: Rule | str, *, seed: int = 0, batch_size: int = 32,
                    tolerance: float = 0.02, max_steps: int = 10, cache=None) -> BreakingPoint:
     """The mildest strength of ``augmentation`` at which ``rule`` (e.g. ``"cosine.mean >= 0.9"``) fails."""
-    from ..core.augmentations import at_strength
+    from ..core.cases import Case
     from ..core.engine import measure
 
     rule = parse_rule_text(rule) if isinstance(rule, str) else rule
     metrics = [rule.metric] if rule.metric != "cosine" else ["cosine"]
 
     def measure_at(t: float) -> float:
-        name = at_strength(augmentation, t)
-        run = measure(encoder, images, [(name, 1)], metrics=metrics, seed=seed, batch_size=batch_size,
+        run = measure(encoder, images, [Case(augmentation, strength=t)], metrics=metrics, seed=seed, batch_size=batch_size,
                       cache=cache, keep_embeddings=False)
         return run.results[0].stat(rule.metric, rule.stat)
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..core.cases import DEFAULT_SEVERITY, parse_severity
 from ..core.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -72,7 +73,7 @@ class Budgets:
     per_augmentation: dict[str, dict[str, Rule]] = field(default_factory=dict)
     per_severity: dict[tuple[str, int | str], dict[str, Rule]] = field(default_factory=dict)
     augmentations: list[str] | None = None
-    severities: list[int | str] = field(default_factory=lambda: [3])
+    severities: list[int | str] = field(default_factory=lambda: [DEFAULT_SEVERITY])
     confidence: float | None = None
     bound: str = "favourable"
     metrics: list[str] = field(default_factory=list)
@@ -148,15 +149,7 @@ def _rules(table: Any, origin: str) -> dict[str, Rule]:
 
 
 def _severity(text: Any, origin: str):
-    from ..core.augmentations import PAPER, SEVERITIES
-
-    t = str(text)
-    if t.startswith("s") and t[1:].isdigit():
-        t = t[1:]
-    value: int | str = int(t) if t.lstrip("-").isdigit() else t
-    if value not in (*SEVERITIES, PAPER):
-        raise ConfigError(f"{origin}: severity {text!r} is not one of s1..s5 or 'paper'")
-    return value
+    return parse_severity(text, origin)
 
 
 def budgets_from_mapping(data: dict, source: str) -> Budgets:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..core.errors import ConfigError
 
@@ -25,48 +25,155 @@ class Option:
     nargs: str | None = None
     const: Any = None
     append: bool = False
+    convert: Callable[[Any, str], Any] | None = None  # (raw value, label for messages) -> typed value
+    field: str | None = None  # the ClipShiftConfig field (default: the name without "clipshift_")
+    path: bool = False  # a path: relative to the ini file's folder (ini) or to where pytest was started
 
     @property
     def flag(self) -> str:
         return "--" + self.name.replace("_", "-")
 
     @property
+    def config_field(self) -> str:
+        return self.field or (self.name[len("clipshift_"):] if self.name != "clipshift" else "enabled")
+
+    @property
     def dest(self) -> str:
         return self.name
 
 
-OPTIONS: tuple[Option, ...] = (
-    Option("clipshift", "bool", False, "run the clipshift robustness tests (without it they are skipped)"),
-    Option("clipshift_model", "string", "demo", "model: 'demo', a local Hugging Face directory or a hub id in the local cache", "SPEC"),
-    Option("clipshift_device", "string", "auto", "device: auto (cuda, mps, cpu), cpu, cuda, cuda:N or mps", "DEVICE"),
-    Option("clipshift_precision", "string", "fp32", "precision: fp32, fp16 or bf16", "PREC"),
-    Option("clipshift_images", "string", None, "images: a directory, a glob, 'samples' or 'demo-scenes' (default: demo-scenes for the demo model, else samples)", "SPEC"),
-    Option("clipshift_max_images", "int", None, "use at most N images (demo-scenes: generate N; default 32)", "N"),
-    Option("clipshift_seed", "int", 0, "seed of every random draw (augmentations, scenes, bootstrap)", "SEED"),
-    Option("clipshift_batch_size", "int", 32, "images per forward pass", "N"),
-    Option("clipshift_augmentations", "args", None, "augmentations for the 'augmentation' fixture (default: identity and the study's nine)", "NAME", nargs="+"),
-    Option("clipshift_severities", "args", None, "severities for the 'augmentation' fixture: 1-5 or paper (default 3)", "S", nargs="+"),
-    Option("clipshift_metrics", "args", None, "extra metrics to measure beyond the defaults and those the budgets name", "NAME", nargs="+"),
-    Option("clipshift_budgets", "string", None, "budgets TOML file (or pyproject.toml with [tool.clipshift.budgets]); enables the zero-code suite", "FILE"),
-    Option("clipshift_json", "string", None, "write the results JSON to FILE", "FILE"),
-    Option("clipshift_storage", "string", ".clipshift", "folder of saved runs", "DIR"),
-    Option("clipshift_save", "string", None, "save this run as NAME in the storage folder", "NAME"),
-    Option("clipshift_compare", "string", None, "compare with a saved run: NAME, a results file, or the latest if no value", "NAME|PATH", nargs="?", const="latest"),
-    Option("clipshift_compare_fail", "args", None, "fail when worse than the baseline, e.g. cosine.mean:2% or cosine.mean:0.01 (repeatable)", "RULE", append=True),
-    Option("clipshift_compare_paired", "bool", False, "fail a compare rule only on a significant paired regression (bootstrap over per-image differences)"),
-    Option("clipshift_compare_allow_missing", "bool", False, "do not fail the compare on baseline cells this run did not measure (they are still listed)"),
-    Option("clipshift_update_baseline", "bool", False, "accept this run as the compared baseline: its cells replace the baseline's, the rest are kept"),
-    Option("clipshift_cache_dir", "string", ".clipshift/cache", "embedding cache folder", "DIR"),
-    Option("clipshift_no_cache", "bool", False, "do not read or write the embedding cache"),
-    Option("clipshift_shard", "string", None, "run shard K of N of the clipshift items (stable split by item id), e.g. 2/4", "K/N"),
-    Option("clipshift_labels", "args", None, "zero-shot label names for the text metrics (default: the image set's own labels)", "LABEL", nargs="+"),
-    Option("clipshift_prompt_template", "string", "a photo of a {}", "zero-shot prompt template; {} is replaced by the label", "TEXT"),
-    Option("clipshift_canvas_size", "int", 224, "side in px of the canvas augmentations act on (at least the model's input size, at most 4096)", "PX"),
-    Option("clipshift_trust_remote_code", "bool", False, "allow a model directory's own Python code (auto_map) to run; off: such a model is refused"),
-)
+# ------------------------------------------------------------------ converters: (raw value, label) -> typed value
+# Each raises ConfigError naming the option (its flag, or "ini option NAME") and what would be right.
+
+def _device(value, label: str) -> str:
+    device = str(value)
+    if device not in ("auto", "cpu", "cuda", "mps") and not re.fullmatch(r"cuda:\d+", device):
+        raise ConfigError(f"{label} = {device!r}: valid: auto, cpu, cuda, cuda:N, mps")
+    return device
+
+
+def _precision(value, label: str) -> str:
+    if str(value) not in ("fp32", "fp16", "bf16"):
+        raise ConfigError(f"{label} = {value!r}: valid: fp32, fp16, bf16")
+    return str(value)
+
+
+def _seed(value, label: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{label} = {value!r}: must be a whole number >= 0")
+    return value
+
+
+def _positive(top: int, least: int = 1) -> Callable[[Any, str], int | None]:
+    def convert(value, label: str) -> int | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= top:
+            raise ConfigError(f"{label} = {value!r}: must be a whole number between {least} and {top}")
+        return value
+    return convert
+
+
+def _augmentations(value, label: str) -> list[str]:
+    from ..core.augmentations import DEFAULT_AUGMENTATIONS, registry
+
+    names = list(value or DEFAULT_AUGMENTATIONS)
+    known = registry()
+    for name in names:
+        if name not in known:
+            raise ConfigError(f"{label}: unknown augmentation {name!r}; valid: {', '.join(sorted(known))}")
+    return names
+
+
+def _severities(value, label: str) -> list:
+    from ..core.cases import DEFAULT_SEVERITY, parse_severity
+
+    return [parse_severity(s, label) for s in (value or [DEFAULT_SEVERITY])]
+
+
+def _metrics(value, label: str) -> list[str]:
+    from ..core.metrics import validate_metrics
+
+    names = list(value or [])
+    try:
+        validate_metrics(names)
+    except ConfigError as exc:
+        raise ConfigError(f"{label}: {exc}") from None
+    return names
+
+
+def _shard(value, label: str) -> tuple[int, int] | None:
+    if not value:
+        return None
+    m = re.fullmatch(r"(\d+)/(\d+)", str(value).strip())
+    if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
+        raise ConfigError(f"{label} = {value!r}: expected K/N with 1 <= K <= N, e.g. 2/4")
+    return int(m.group(1)), int(m.group(2))
+
+
+def _compare_rules(value, label: str) -> list[str]:
+    from ..gate.compare import parse_compare_rule
+
+    rules = list(value or [])
+    for rule in rules:
+        parse_compare_rule(rule, label)
+    return rules
+
+
+def _run_name(value, label: str) -> str | None:
+    if value is None:
+        return None
+    from ..gate.storage import check_run_name
+
+    check_run_name(str(value), label)
+    return str(value)
+
+
+def _text(value, label: str) -> str | None:
+    return None if value is None else str(value)
+
+
+def _flag(value, label: str) -> bool:
+    return bool(value)
+
+
+def _words(value, label: str) -> list[str]:
+    return list(value or [])
+
 
 LIMITS = {"clipshift_canvas_size": 4096, "clipshift_batch_size": 4096, "clipshift_max_images": 10_000_000}
 """Upper bounds of the size options: beyond them a run only exhausts memory (a 100000 px canvas is 30 GB)."""
+
+OPTIONS: tuple[Option, ...] = (
+    Option("clipshift", "bool", False, "run the clipshift robustness tests (without it they are skipped)", convert=_flag),
+    Option("clipshift_model", "string", "demo", "model: 'demo', a local Hugging Face directory or a hub id in the local cache", "SPEC", convert=_text),
+    Option("clipshift_device", "string", "auto", "device: auto (cuda, mps, cpu), cpu, cuda, cuda:N or mps", "DEVICE", convert=_device),
+    Option("clipshift_precision", "string", "fp32", "precision: fp32, fp16 or bf16", "PREC", convert=_precision),
+    Option("clipshift_images", "string", None, "images: a directory, a glob, 'samples' or 'demo-scenes' (default: demo-scenes for the demo model, else samples)", "SPEC", convert=_text),
+    Option("clipshift_max_images", "int", None, "use at most N images (demo-scenes: generate N; default 32)", "N", convert=_positive(LIMITS["clipshift_max_images"])),
+    Option("clipshift_seed", "int", 0, "seed of every random draw (augmentations, scenes, bootstrap)", "SEED", convert=_seed),
+    Option("clipshift_batch_size", "int", 32, "images per forward pass", "N", convert=_positive(LIMITS["clipshift_batch_size"])),
+    Option("clipshift_augmentations", "args", None, "augmentations for the 'augmentation' fixture (default: identity and the study's nine)", "NAME", nargs="+", convert=_augmentations),
+    Option("clipshift_severities", "args", None, "severities for the 'augmentation' fixture: 1-5 or paper (default 3)", "S", nargs="+", convert=_severities),
+    Option("clipshift_metrics", "args", None, "extra metrics to measure beyond the defaults and those the budgets name", "NAME", nargs="+", convert=_metrics),
+    Option("clipshift_budgets", "string", None, "budgets TOML file (or pyproject.toml with [tool.clipshift.budgets]); enables the zero-code suite", "FILE", convert=_text, field="budgets_path", path=True),
+    Option("clipshift_json", "string", None, "write the results JSON to FILE", "FILE", convert=_text, field="json_path", path=True),
+    Option("clipshift_storage", "string", ".clipshift", "folder of saved runs", "DIR", convert=_text, path=True),
+    Option("clipshift_save", "string", None, "save this run as NAME in the storage folder", "NAME", convert=_run_name),
+    Option("clipshift_compare", "string", None, "compare with a saved run: NAME, a results file, or the latest if no value", "NAME|PATH", nargs="?", const="latest", convert=_text),
+    Option("clipshift_compare_fail", "args", None, "fail when worse than the baseline, e.g. cosine.mean:2% or cosine.mean:0.01 (repeatable)", "RULE", append=True, convert=_compare_rules),
+    Option("clipshift_compare_paired", "bool", False, "fail a compare rule only on a significant paired regression (bootstrap over per-image differences)", convert=_flag),
+    Option("clipshift_compare_allow_missing", "bool", False, "do not fail the compare on baseline cells this run did not measure (they are still listed)", convert=_flag),
+    Option("clipshift_update_baseline", "bool", False, "accept this run as the compared baseline: its cells replace the baseline's, the rest are kept", convert=_flag),
+    Option("clipshift_cache_dir", "string", ".clipshift/cache", "embedding cache folder", "DIR", convert=_text, path=True),
+    Option("clipshift_no_cache", "bool", False, "do not read or write the embedding cache", convert=_flag),
+    Option("clipshift_shard", "string", None, "run shard K of N of the clipshift items (stable split by item id), e.g. 2/4", "K/N", convert=_shard),
+    Option("clipshift_labels", "args", None, "zero-shot label names for the text metrics (default: the image set's own labels)", "LABEL", nargs="+", convert=_words),
+    Option("clipshift_prompt_template", "string", "a photo of a {}", "zero-shot prompt template; {} is replaced by the label", "TEXT", convert=_text),
+    Option("clipshift_canvas_size", "int", 224, "side in px of the canvas augmentations act on (at least the model's input size, at most 4096)", "PX", convert=_positive(LIMITS["clipshift_canvas_size"], least=8)),
+    Option("clipshift_trust_remote_code", "bool", False, "allow a model directory's own Python code (auto_map) to run; off: such a model is refused", convert=_flag),
+)
+
 
 FIXTURE_NAMES = ("clip_model", "clipshift_images", "augmentation", "clipshift", "clipshift_session")
 
@@ -146,99 +253,29 @@ def _paths_base(config, source: str) -> Path:
 
 
 def resolve(config) -> ClipShiftConfig:
-    """Resolve and validate every option; a bad value raises ``ConfigError`` naming the option."""
-    from ..core.augmentations import DEFAULT_AUGMENTATIONS, PAPER, SEVERITIES, registry
-
+    """Resolve and validate every option with its own converter; a bad value raises ``ConfigError``
+    naming the option. What depends on several options (the default image set, the cache switch)
+    is settled after the loop."""
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for opt in OPTIONS:
-        values[opt.name], sources[opt.name] = _raw(config, opt)
-
-    def path_of(name: str) -> Path | None:
-        v = values[name]
-        if v in (None, ""):
-            return None
-        p = Path(str(v)).expanduser()
-        return p if p.is_absolute() else _paths_base(config, sources[name]) / p
-
-    def positive(name: str) -> int | None:
-        v = values[name]
-        if v is None:
-            return None
-        top = LIMITS.get(name)
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1 or (top is not None and v > top):
-            bound = f"between 1 and {top}" if top is not None else "of at least 1"
-            raise ConfigError(f"{_label(name, sources)} = {v!r}: must be a whole number {bound}")
-        return v
-
-    device = str(values["clipshift_device"])
-    if device not in ("auto", "cpu", "cuda", "mps") and not re.fullmatch(r"cuda:\d+", device):
-        raise ConfigError(f"{_label('clipshift_device', sources)} = {device!r}: valid: auto, cpu, cuda, cuda:N, mps")
-    precision = str(values["clipshift_precision"])
-    if precision not in ("fp32", "fp16", "bf16"):
-        raise ConfigError(f"{_label('clipshift_precision', sources)} = {precision!r}: valid: fp32, fp16, bf16")
-    seed = values["clipshift_seed"]
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"{_label('clipshift_seed', sources)} = {seed!r}: must be a whole number >= 0")
-    augs = list(values["clipshift_augmentations"] or DEFAULT_AUGMENTATIONS)
-    known = registry()
-    for a in augs:
-        if a not in known:
-            raise ConfigError(f"{_label('clipshift_augmentations', sources)}: unknown augmentation {a!r}; valid: {', '.join(sorted(known))}")
-    sevs: list[int | str] = []
-    for s in values["clipshift_severities"] or [3]:
-        t = str(s).lstrip("s") if str(s) != PAPER else PAPER
-        sev = int(t) if t.isdigit() else t
-        if sev not in (*SEVERITIES, PAPER):
-            raise ConfigError(f"{_label('clipshift_severities', sources)}: {s!r} is not one of 1, 2, 3, 4, 5, paper")
-        sevs.append(sev)
-    metrics = list(values["clipshift_metrics"] or [])
-    if metrics:
-        from ..core.metrics import validate_metrics
-
-        try:
-            validate_metrics(metrics)
-        except ConfigError as exc:
-            raise ConfigError(f"{_label('clipshift_metrics', sources)}: {exc}") from None
-    shard = None
-    if values["clipshift_shard"]:
-        m = re.fullmatch(r"(\d+)/(\d+)", str(values["clipshift_shard"]).strip())
-        if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
-            raise ConfigError(f"{_label('clipshift_shard', sources)} = {values['clipshift_shard']!r}: expected K/N with 1 <= K <= N, e.g. 2/4")
-        shard = (int(m.group(1)), int(m.group(2)))
-    canvas = positive("clipshift_canvas_size") or 224
-    if canvas < 8:
-        raise ConfigError(f"{_label('clipshift_canvas_size', sources)} = {canvas}: must be at least 8")
-    model = str(values["clipshift_model"])
-    images = values["clipshift_images"] or ("demo-scenes" if model == "demo" else "samples")
-    images_base = _paths_base(config, sources["clipshift_images"])
-    budgets_path = path_of("clipshift_budgets")
-    if budgets_path is not None and not budgets_path.is_file():
-        raise ConfigError(f"{_label('clipshift_budgets', sources)}: budgets file {budgets_path} does not exist")
-    compare_fail = list(values["clipshift_compare_fail"] or [])
-    from ..gate.compare import parse_compare_rule
-
-    for rule in compare_fail:
-        parse_compare_rule(rule, _label("clipshift_compare_fail", sources))
-    save = values["clipshift_save"]
-    if save is not None:
-        from ..gate.storage import check_run_name
-
-        check_run_name(str(save), _label("clipshift_save", sources))
-    return ClipShiftConfig(
-        enabled=bool(values["clipshift"]), model=model, device=device, precision=precision,
-        images=str(images), max_images=positive("clipshift_max_images"), seed=seed,
-        batch_size=positive("clipshift_batch_size") or 32, augmentations=augs, severities=sevs, metrics=metrics,
-        budgets_path=budgets_path, json_path=path_of("clipshift_json"), storage=path_of("clipshift_storage") or Path(".clipshift"),
-        save=save, compare=values["clipshift_compare"], compare_fail=compare_fail,
-        compare_paired=bool(values["clipshift_compare_paired"]), update_baseline=bool(values["clipshift_update_baseline"]),
-        compare_allow_missing=bool(values["clipshift_compare_allow_missing"]),
-        trust_remote_code=bool(values["clipshift_trust_remote_code"]),
-        cache_dir=None if values["clipshift_no_cache"] else path_of("clipshift_cache_dir"),
-        shard=shard, canvas_size=canvas, root=images_base, html=bool(config.getoption("htmlpath", None)),
-        labels=list(values["clipshift_labels"] or []), prompt_template=str(values["clipshift_prompt_template"]),
-        sources=sources,
-    )
+        raw, sources[opt.name] = _raw(config, opt)
+        label = _label(opt.name, sources)
+        if opt.path and raw not in (None, ""):
+            path = Path(str(raw)).expanduser()
+            raw = path if path.is_absolute() else _paths_base(config, sources[opt.name]) / path
+        values[opt.config_field] = opt.convert(raw, label) if not opt.path else (raw or None)
+    if values["budgets_path"] is not None and not values["budgets_path"].is_file():
+        raise ConfigError(f"{_label('clipshift_budgets', sources)}: budgets file {values['budgets_path']} does not exist")
+    values["images"] = values["images"] or ("demo-scenes" if values["model"] == "demo" else "samples")
+    values["root"] = _paths_base(config, sources["clipshift_images"])
+    values["batch_size"] = values["batch_size"] or 32
+    values["canvas_size"] = values["canvas_size"] or 224
+    values["storage"] = values["storage"] or Path(".clipshift")
+    if values.pop("no_cache"):
+        values["cache_dir"] = None
+    values["html"] = bool(config.getoption("htmlpath", None))
+    return ClipShiftConfig(**values, sources=sources)
 
 
 def _label(name: str, sources: dict[str, str]) -> str:

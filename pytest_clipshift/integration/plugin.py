@@ -76,17 +76,17 @@ def pytest_configure(config) -> None:
 def _configured_pairs(config, marker) -> list:
     """The (augmentation, severity) cases the ``augmentation`` fixture is parametrised over."""
     from ..core.augmentations import DEFAULT_AUGMENTATIONS
-    from .session import AugmentationCase
+    from ..core.cases import DEFAULT_SEVERITY, Case
 
     if _SESSION in config.stash:
         cfg = config.stash[_SESSION].cfg
         augs, sevs = cfg.augmentations, cfg.severities
     else:  # not enabled: ids only, the tests are skipped
-        augs, sevs = list(DEFAULT_AUGMENTATIONS), [3]
+        augs, sevs = list(DEFAULT_AUGMENTATIONS), [DEFAULT_SEVERITY]
     if marker is not None:
         augs = marker.kwargs.get("augmentations", augs)
         sevs = marker.kwargs.get("severities", sevs)
-    return [AugmentationCase(a, s) for a in augs for s in sevs]
+    return [Case(a, s) for a in augs for s in sevs]
 
 
 def pytest_generate_tests(metafunc) -> None:

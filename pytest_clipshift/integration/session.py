@@ -16,6 +16,7 @@ from ..core.metrics import DEFAULT_METRICS, split_layer
 import pytest
 
 from .config import ClipShiftConfig
+from ..core.cases import Case
 from ..core.errors import ClipShiftError, ConfigError
 
 DEMO_SCENES_DEFAULT = 32
@@ -27,23 +28,6 @@ def session_of(config) -> "ClipShiftSession":
     if SESSION_KEY not in config.stash:
         raise pytest.UsageError("clipshift is not enabled: run with --clipshift")
     return config.stash[SESSION_KEY]
-
-
-@dataclass
-class AugmentationCase:
-    """The value of the ``augmentation`` fixture: one augmentation at one severity."""
-
-    name: str
-    severity: int | str
-
-    @property
-    def id(self) -> str:
-        from ..core.results import severity_key
-
-        return f"{self.name}-{severity_key(self.severity)}"
-
-    def __str__(self) -> str:
-        return self.id
 
 
 @dataclass
@@ -146,7 +130,7 @@ class ClipShiftSession:
         self._images = None
         self._error: ClipShiftError | None = None
         self._memo: dict[tuple, Any] = {}
-        self._prefetch: list[tuple[str, Any]] = []
+        self._prefetch: list[Case] = []
         self._prefetched = False
         self._cache = None
         self.outcome: Outcome | None = None  # set once, by finish()
@@ -179,7 +163,7 @@ class ClipShiftSession:
         return any(m.startswith("attention") for m in self.metrics)
 
     def set_prefetch(self, pairs: list[tuple[str, Any]]) -> None:
-        self._prefetch = list(dict.fromkeys(pairs))
+        self._prefetch = list(dict.fromkeys(Case.of(p) for p in pairs))
 
     @staticmethod
     def pairs_for(items) -> list[tuple[str, Any]]:
@@ -192,8 +176,8 @@ class ClipShiftSession:
             callspec = getattr(item, "callspec", None)
             case = callspec.params.get("augmentation") if callspec else None
             marker = item.get_closest_marker("clipshift")
-            if case is not None and hasattr(case, "name") and not (marker and marker.kwargs.get("images")):
-                pairs.append((case.name, case.severity))
+            if isinstance(case, Case) and not (marker and marker.kwargs.get("images")):
+                pairs.append((case.augmentation, case.severity))
         return pairs
 
     def verdict(self, nodeid: str) -> str:
@@ -261,27 +245,20 @@ class ClipShiftSession:
     def measure(self, augmentation, severity=None, *, metrics=None, images=None):
         """Measure one (augmentation, severity), memoised; the first call prefetches every pair this
         process will need in one engine call (clean embeddings computed once)."""
-        from ..core.engine import expand_pairs
+        case = Case.of(augmentation, severity)
+        from ..core.augmentations import augmentation_for
 
-        if isinstance(augmentation, AugmentationCase):
-            name, sev = augmentation.name, augmentation.severity if severity is None else severity
-        else:
-            name, sev = str(augmentation), 3 if severity is None else severity
-        from ..core.results import parse_severity
-
-        sev = parse_severity(sev)
-        expand_pairs([(name, sev)])  # validates name and severity with a clear error
+        augmentation_for(case)  # an unknown name or level: a clear error before any work
         metric_list = list(dict.fromkeys(self.metrics + list(metrics or [])))
         image_names = tuple(images) if images else None
-        key = (name, sev, image_names, tuple(metric_list))
+        key = (case, image_names, tuple(metric_list))
         if key in self._memo:
             return self._memo[key]
-        if not self._prefetched and image_names is None and metric_list == self.metrics:
+        if not self._prefetched and image_names is None and metric_list == self.metrics and not case.is_probe:
             self._prefetched = True
-            pairs = [p for p in self._prefetch if p != (name, sev)]
-            self._run_engine([(name, sev)] + pairs, metric_list, None)
+            self._run_engine([case] + [c for c in self._prefetch if c != case], metric_list, None)
         if key not in self._memo:
-            self._run_engine([(name, sev)], metric_list, image_names)
+            self._run_engine([case], metric_list, image_names)
         return self._memo[key]
 
     def _run_engine(self, pairs, metric_list, image_names) -> None:
@@ -302,12 +279,12 @@ class ClipShiftSession:
             self.state.clean_embeddings = run.clean_embeddings
         for r in run.results:
             r.subset = image_names is not None
-            probe = "@" in r.augmentation  # a breaking-point probe: kept in breaking_points, not in the table
+            probe = r.strength is not None  # a breaking-point probe: kept in breaking_points, not in the table
             if self.overlays and not r.subset and not probe:
                 from ..report.overlays import worst_overlays
 
                 r.overlay = worst_overlays(encoder, image_set, r, self.cfg.seed)
-            self._memo[(r.augmentation, r.severity, image_names, tuple(metric_list))] = r
+            self._memo[(r.case, image_names, tuple(metric_list))] = r
             if not probe:
                 self.state.add(r)
 
@@ -334,9 +311,7 @@ class ClipShiftSession:
 
     def measure_strength(self, augmentation: str, strength: float, *, metrics=None):
         """Measure a built-in augmentation at a continuous strength in [0, 1]."""
-        from ..core.augmentations import at_strength
-
-        return self.measure(at_strength(augmentation, strength), 1, metrics=metrics)
+        return self.measure(Case(augmentation, strength=strength), metrics=metrics)
 
     def breaking_point(self, augmentation: str, rule: str, *, tolerance: float = 0.02, max_steps: int = 8):
         """The mildest strength of ``augmentation`` at which ``rule`` fails; recorded for the report."""

@@ -12,7 +12,7 @@ import io
 import numpy as np
 
 from ..core.metrics import metric_info
-from ..core.results import severity_key
+from ..core.cases import severity_key
 
 DPI = 72
 KEY_METRICS = ("cosine", "l2_normalized", "attention_correlation", "patch_similarity")

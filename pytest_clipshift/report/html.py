@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..core.metrics import METRICS
-from ..core.results import severity_key
+from ..core.cases import severity_key
 from . import figures as F
 
 TABLE_COLUMNS = (("cosine", "mean"), ("cosine", "p05"), ("l2", "mean"), ("l2_normalized", "mean"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..core.results import severity_key
+from ..core.cases import severity_key
 
 COLUMNS = (("cosine", "cosine"), ("l2_normalized", "l2 norm"), ("attention_correlation", "attn corr"),
            ("patch_similarity", "patch sim"), ("edge_preservation", "edges"))

@@ -103,7 +103,7 @@ def test_an_unwritable_cache_warns_once_and_the_run_passes(project):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--clipshift-canvas-size=100000"], "--clipshift-canvas-size = 100000: must be a whole number between 1 and 4096"),
+    (["--clipshift-canvas-size=100000"], "--clipshift-canvas-size = 100000: must be a whole number between 8 and 4096"),
     (["--clipshift-batch-size=100000"], "--clipshift-batch-size = 100000: must be a whole number between 1 and 4096"),
     (["--clipshift-device=cuda"], "--clipshift-device: device 'cuda' requested but torch"),
     (["--clipshift-images=empty"], "--clipshift-images: image directory"),
