@@ -14,7 +14,6 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -68,19 +67,12 @@ class EmbeddingCache:
         buf = io.BytesIO()
         np.savez(buf, embedding=np.asarray(embedding, np.float32),
                  values=np.frombuffer(json.dumps(clean).encode(), dtype=np.uint8))
-        tmp = None
+        from .jsonfile import OutputError, write_bytes_atomic
+
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(buf.getvalue())
-            os.replace(tmp, path)
-            tmp = None
-        except OSError as exc:
-            self.problem = (f"the embedding cache {self.directory} cannot be written ({exc.strerror or exc}); "
+            write_bytes_atomic(path, buf.getvalue(), what="embedding cache entry")
+        except OutputError as exc:
+            self.problem = (f"the embedding cache {self.directory} cannot be written ({exc}); "
                             "this run goes on without the cache (--clipshift-cache-dir picks another folder)")
-        finally:
-            if tmp is not None:
-                Path(tmp).unlink(missing_ok=True)
         if self.problem is None:
             self.writes += 1

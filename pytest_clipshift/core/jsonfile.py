@@ -1,4 +1,4 @@
-"""Reading and writing JSON files safely: the one place results, saved runs and baselines touch disk.
+"""Reading and writing files safely: the one place results, saved runs, baselines and cache entries touch disk.
 
 A write goes to a uniquely named temporary file beside the target, then is renamed into place (or,
 for a new numbered run, hard-linked, which fails if the name was taken meanwhile): a reader never
@@ -28,8 +28,15 @@ def _describe(exc: OSError) -> str:
 def write_json_atomic(path: str | os.PathLike, data: Any, *, exclusive: bool = False, what: str = "results file") -> Path:
     """Write ``data`` as JSON to ``path`` atomically. ``exclusive``: fail with ``FileExistsError``
     when ``path`` exists (used to claim the next run number). Errors are ``OutputError``."""
-    path = Path(path)
     text = json.dumps(data, indent=1, allow_nan=False) + "\n"
+    return write_bytes_atomic(path, text.encode("utf-8"), exclusive=exclusive, what=what)
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes, *, exclusive: bool = False, what: str = "file") -> Path:
+    """Write ``data`` to ``path`` atomically (results, saved runs, baselines, cache entries).
+    ``exclusive``: fail with ``FileExistsError`` when ``path`` exists. Errors are ``OutputError``
+    naming ``what`` and the path."""
+    path = Path(path)
     try:
         is_dir = path.is_dir()
     except OSError as exc:  # a name the file system refuses (too long, say)
@@ -43,8 +50,8 @@ def write_json_atomic(path: str | os.PathLike, data: Any, *, exclusive: bool = F
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
         if exclusive:
             os.link(tmp, path)  # atomic and exclusive: raises FileExistsError when the name is taken
             os.unlink(tmp)

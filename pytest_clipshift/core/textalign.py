@@ -69,7 +69,7 @@ class TextScorer:
         self._directions: dict[str, np.ndarray | None] = {}
 
     def direction(self, augmentation: str) -> np.ndarray | None:
-        base = augmentation.split("@")[0]
+        base = augmentation  # probes carry their base name (cases.Case), so no suffix to strip
         if base not in self._directions:
             prompt = self.spec.augmentation_prompts.get(base)
             self._directions[base] = None if prompt is None else _unit(_unit(self.encoder.encode_text([prompt]))[0] - self._neutral)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ..core.metrics import metric_info
+from ..core.metrics import metric_info, split_layer
 from ..core.errors import ConfigError
 
 COMPARE_STATS = ("mean", "median", "min", "max", "p05", "p95", "std")
@@ -121,7 +121,7 @@ def compare_runs(baseline, candidate, rules: list[CompareRule] = (), *, baseline
             missing.append(old.key)
             continue
         for metric in old.values:
-            if metric not in new.values or "@" in metric:
+            if metric not in new.values or split_layer(metric)[1] is not None:  # per-layer values: not gated
                 continue
             higher = metric_info(metric).higher_is_better
             for stat in stats:

@@ -11,7 +11,7 @@ import io
 
 import numpy as np
 
-from ..core.metrics import metric_info
+from ..core.metrics import metric_info, split_layer
 from ..core.cases import severity_key
 
 DPI = 72
@@ -141,7 +141,7 @@ def layer_curves_png(run, metric: str = "layer_cka") -> str | None:
         return None
     fig, ax = _subplots(figsize=(6.4, 3.4))
     for r in rows:
-        layers = sorted(int(k.split("@")[1]) for k in r.values if k.startswith(f"{metric}@"))
+        layers = sorted(layer for base, layer in map(split_layer, r.values) if base == metric and layer is not None)
         ax.plot(layers, [r.stat(f"{metric}@{k}", "mean") for k in layers], marker="o", markersize=3, label=r.key)
     ax.set_xlabel("layer")
     ax.set_ylabel(f"{metric} (mean)")

@@ -7,7 +7,7 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..core.metrics import METRICS
+from ..core.metrics import METRICS, split_layer
 from ..core.cases import severity_key
 from . import figures as F
 
@@ -95,7 +95,7 @@ def user_metrics(run) -> list[str]:
     builtin = {m.name for m in BUILTIN}
     seen = []
     for r in run.results:
-        seen += [m for m in r.values if "@" not in m and m not in builtin and m not in seen]
+        seen += [m for m in r.values if split_layer(m)[1] is None and m not in builtin and m not in seen]
     return seen
 
 
