@@ -165,12 +165,36 @@ def _ensure_builtins() -> None:
     if not _REGISTRY:
         for aug in _builtin_table():
             _REGISTRY[aug.name] = aug
+        from . import imagenet_c
+
+        for name, (function, levels, geometric) in imagenet_c.LEVELS.items():
+            full = imagenet_c.PREFIX + name
+            _REGISTRY[full] = Augmentation(full, function, levels, geometric,
+                                           f"ImageNet-C {name.replace('_', ' ')} ({imagenet_c.family_of(name)})",
+                                           kind="callable")
 
 
 STUDY_AUGMENTATIONS = ("gaussian_noise", "gaussian_blur", "color_jitter", "shift_scale_rotate", "horizontal_flip",
                        "elastic", "perspective", "brightness_contrast", "coarse_dropout")
 DEFAULT_AUGMENTATIONS = ("identity", *STUDY_AUGMENTATIONS)
 """What the plugin measures when nothing narrows it: the noise floor, then the study's nine."""
+
+GROUPS = {"study": STUDY_AUGMENTATIONS}
+"""Words that stand for several augmentations wherever augmentations are listed (flag, ini, budgets
+``[settings]``, marker); ``imagenet-c`` (all 19 ImageNet-C corruptions) is added below."""
+
+
+def expand_names(names) -> list[str]:
+    """``["identity", "imagenet-c"]`` -> identity and the 19 ``imagenet_c.*`` names, in order, no repeats."""
+    from .imagenet_c import NAMES, PREFIX
+
+    groups = {**GROUPS, "imagenet-c": tuple(PREFIX + n for n in NAMES)}
+    out: list[str] = []
+    for name in names:
+        for member in groups.get(name, (name,)):
+            if member not in out:
+                out.append(member)
+    return out
 
 
 def registry() -> dict[str, Augmentation]:
@@ -263,8 +287,12 @@ def apply_augmentation(aug: Augmentation | str, image: np.ndarray, severity: Sev
     if aug.kind == "callable":
         rng = np.random.default_rng(draw)
         out = aug.factory(image.copy(), rng, **params)
+        coords = None
+        if aug.geometric:  # a geometric callable returns (image, coordinate grid) for aligned attention
+            out, coords = out
+            coords = np.asarray(coords, dtype=np.float32)
         out = _check_output(aug.name, np.asarray(out), image.shape)
-        return Augmented(out, None, changed=not np.array_equal(out, image))
+        return Augmented(out, coords, changed=not np.array_equal(out, image))
     A = _albu()
     transform = aug.factory(**params)
     pipeline = A.Compose([transform], seed=draw)

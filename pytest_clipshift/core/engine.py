@@ -38,9 +38,13 @@ class _Job:
 def expand_pairs(augmentations: Iterable, severities: Sequence | None = None) -> list[Case]:
     """Names (each at every one of ``severities``, default [3]), (name, severity) pairs and ``Case``
     objects -> validated Cases, in order, no repeats. An unknown name or level is a ``ConfigError``."""
+    from .augmentations import expand_names
+
     sevs = list(severities) if severities is not None else [DEFAULT_SEVERITY]
     cases: list[Case] = []
-    for item in augmentations:
+    items = list(augmentations)
+    items = [x for i in items for x in (expand_names([i]) if isinstance(i, str) else [i])]  # "imagenet-c", "study"
+    for item in items:
         new = [Case(item, s) for s in sevs] if isinstance(item, str) else [Case.of(item)]
         for case in new:
             augmentation_for(case)

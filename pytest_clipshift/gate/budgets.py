@@ -72,6 +72,8 @@ class Budgets:
     defaults: dict[str, Rule] = field(default_factory=dict)
     per_augmentation: dict[str, dict[str, Rule]] = field(default_factory=dict)
     per_severity: dict[tuple[str, int | str], dict[str, Rule]] = field(default_factory=dict)
+    per_family: dict[str, dict[str, Rule]] = field(default_factory=dict)  # ImageNet-C families
+    per_family_severity: dict[tuple[str, int | str], dict[str, Rule]] = field(default_factory=dict)
     augmentations: list[str] | None = None
     severities: list[int | str] = field(default_factory=lambda: [DEFAULT_SEVERITY])
     confidence: float | None = None
@@ -79,7 +81,13 @@ class Budgets:
     metrics: list[str] = field(default_factory=list)
 
     def rules_for(self, augmentation: str, severity) -> list[Rule]:
+        """Most specific wins: the augmentation at this severity, the augmentation, its ImageNet-C
+        family at this severity, the family, then the defaults."""
         merged = dict(self.defaults)
+        family = _family(augmentation)
+        if family is not None:
+            merged.update(self.per_family.get(family, {}))
+            merged.update(self.per_family_severity.get((family, severity), {}))
         merged.update(self.per_augmentation.get(augmentation, {}))
         merged.update(self.per_severity.get((augmentation, severity), {}))
         return list(merged.values())
@@ -91,7 +99,11 @@ class Budgets:
         if self.augmentations is not None:
             names = list(self.augmentations)
         else:
-            named = list(self.per_augmentation) + [a for a, _ in self.per_severity]
+            from ..core.imagenet_c import FAMILIES, PREFIX
+
+            families = list(self.per_family) + [f for f, _ in self.per_family_severity]
+            named = list(self.per_augmentation) + [a for a, _ in self.per_severity] + [
+                PREFIX + n for f in dict.fromkeys(families) for n in FAMILIES[f]]
             names = list(dict.fromkeys(named)) or list(DEFAULT_AUGMENTATIONS)
         pairs = [(a, s) for a in names for s in self.severities]
         for a, s in self.per_severity:
@@ -102,7 +114,8 @@ class Budgets:
     def metric_names(self) -> list[str]:
         """Every metric some rule names (``layer_cka@3`` included as is)."""
         names = list(self.metrics)
-        tables = [self.defaults, *self.per_augmentation.values(), *self.per_severity.values()]
+        tables = [self.defaults, *self.per_augmentation.values(), *self.per_severity.values(),
+                  *self.per_family.values(), *self.per_family_severity.values()]
         for table in tables:
             for rule in table.values():
                 if rule.metric not in names:
@@ -152,13 +165,20 @@ def _severity(text: Any, origin: str):
     return parse_severity(text, origin)
 
 
-def budgets_from_mapping(data: dict, source: str) -> Budgets:
-    from ..core.augmentations import registry
+def _family(augmentation: str) -> str | None:
+    from ..core.imagenet_c import PREFIX, family_of
 
-    known = {"settings", "defaults", "augmentations"}
+    return family_of(augmentation) if augmentation.startswith(PREFIX) else None
+
+
+def budgets_from_mapping(data: dict, source: str) -> Budgets:
+    from ..core.augmentations import expand_names, registry
+
+    known = {"settings", "defaults", "augmentations", "families"}
     unknown = [k for k in data if k not in known]
     if unknown:
-        raise ConfigError(f"{source}: unknown table(s) {', '.join(map(repr, unknown))}; valid: settings, defaults, augmentations")
+        raise ConfigError(f"{source}: unknown table(s) {', '.join(map(repr, unknown))}; valid: settings, defaults, "
+                          "augmentations, families")
     budgets = Budgets(source)
     settings = data.get("settings", {})
     if not isinstance(settings, dict):
@@ -171,6 +191,7 @@ def budgets_from_mapping(data: dict, source: str) -> Budgets:
         augs = settings["augmentations"]
         if not isinstance(augs, list) or not all(isinstance(a, str) for a in augs):
             raise ConfigError(f"{source}: settings.augmentations must be a list of names")
+        augs = expand_names(augs)  # "study", "imagenet-c"
         for a in augs:
             if a not in valid_augs:
                 raise ConfigError(f"{source}: settings.augmentations: unknown augmentation {a!r}; valid: {', '.join(sorted(valid_augs))}")
@@ -213,6 +234,22 @@ def budgets_from_mapping(data: dict, source: str) -> Budgets:
                 sev_origin = f"{source} [augmentations.{name}.{sev_key}]"
                 sev = _severity(sev_key, sev_origin)
                 budgets.per_severity[(name, sev)] = _rules(sev_table, sev_origin)
+    families_table = data.get("families", {})
+    from ..core.imagenet_c import FAMILIES
+
+    if not isinstance(families_table, dict):
+        raise ConfigError(f"{source}: [families] must be a table of ImageNet-C family tables")
+    for name, table in families_table.items():
+        origin = f"{source} [families.{name}]"
+        if name not in FAMILIES:
+            raise ConfigError(f"{origin}: unknown ImageNet-C family {name!r}; valid: {', '.join(FAMILIES)}")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{origin}: must be a table")
+        budgets.per_family[name] = _rules({k: v for k, v in table.items() if not isinstance(v, dict)}, origin)
+        for sev_key, sev_table in table.items():
+            if isinstance(sev_table, dict):
+                sev_origin = f"{source} [families.{name}.{sev_key}]"
+                budgets.per_family_severity[(name, _severity(sev_key, sev_origin))] = _rules(sev_table, sev_origin)
     return budgets
 
 

@@ -75,9 +75,9 @@ def _positive(top: int, least: int = 1) -> Callable[[Any, str], int | None]:
 
 
 def _augmentations(value, label: str) -> list[str]:
-    from ..core.augmentations import DEFAULT_AUGMENTATIONS, registry
+    from ..core.augmentations import DEFAULT_AUGMENTATIONS, expand_names, registry
 
-    names = list(value or DEFAULT_AUGMENTATIONS)
+    names = expand_names(value or DEFAULT_AUGMENTATIONS)  # "study", "imagenet-c" stand for their members
     known = registry()
     for name in names:
         if name not in known:

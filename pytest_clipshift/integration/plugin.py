@@ -84,7 +84,9 @@ def _configured_pairs(config, marker) -> list:
     else:  # not enabled: ids only, the tests are skipped
         augs, sevs = list(DEFAULT_AUGMENTATIONS), [DEFAULT_SEVERITY]
     if marker is not None:
-        augs = marker.kwargs.get("augmentations", augs)
+        from ..core.augmentations import expand_names
+
+        augs = expand_names(marker.kwargs.get("augmentations", augs))
         sevs = marker.kwargs.get("severities", sevs)
     return [Case(a, s) for a in augs for s in sevs]
 
