@@ -70,6 +70,16 @@ def _compare(args) -> int:
         sig = "" if d.significant is None else ("  significant" if d.significant else "  not significant")
         print(f"{d.augmentation}[{severity_key(d.severity)}] {d.metric}.{d.stat}: {d.baseline:.4f} -> {d.candidate:.4f} "
               f"({d.candidate - d.baseline:+.4f}){sig}{flag}")
+    from .gate.corruption_error import corruption_errors
+
+    errors = corruption_errors(baseline, candidate, candidate.settings.get("ce_metric", "cosine"), str(args.baseline))
+    if errors is not None:
+        def pct(v):
+            return "-" if v is None else f"{100 * v:.1f}%"
+
+        families = ", ".join(f"{f} {pct(row['mce'])}" for f, row in errors.families.items())
+        print(f"ImageNet-C ({errors.metric}): mCE {pct(errors.mce)}, relative mCE {pct(errors.relative_mce)}"
+              + (f"; by family: {families}" if families else ""))
     if args.output:
         from .report.html import write_compare_report
 

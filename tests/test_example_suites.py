@@ -100,3 +100,17 @@ def test_release_gate_workflow_saves_on_main_and_fails_a_perturbed_candidate_on_
         assert (tmp_path / uploaded).exists(), uploaded
     same = _run_step(steps["Gate the candidate against the baseline"], tmp_path, suite, "demo")
     assert same.returncode == 0 and "no regression beyond tolerance" in same.stdout, same.stdout[-3000:]
+
+
+def test_imagenet_c_suite_gates_per_family_and_reports_mce(tmp_path):
+    first = run_suite(tmp_path, "imagenet_c", "--clipshift-save=release")
+    assert first.returncode == 0, first.stdout[-3000:]
+    assert "40 passed" in first.stdout and "ImageNet-C error (1 - cosine.mean) by family" in first.stdout
+    again = run_suite(tmp_path, "imagenet_c", "--clipshift-compare=release", "--clipshift-json=out.json")
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert "mCE 100.0%, relative mCE 100.0%" in again.stdout
+    import json
+
+    checks = json.loads((tmp_path / "out.json").read_text())["budgets"]
+    families = {c["augmentation"] for c in checks if c["threshold"] == 0.45}
+    assert families == {f"imagenet_c.{n}" for n in ("snow", "frost", "fog", "brightness", "spatter")}

@@ -349,7 +349,7 @@ def describe_levels() -> str:
     """A Markdown table of every augmentation's parameters per severity (for the README)."""
     lines = ["| augmentation | " + " | ".join(f"s{s}" for s in SEVERITIES) + " | paper |", "|---" * 7 + "|"]
     for aug in registry().values():
-        cells = [", ".join(f"{k}={v}" for k, v in aug.params[s].items()) or "-" for s in (*SEVERITIES, PAPER)]
+        cells = [", ".join(f"{k}={v}" for k, v in aug.params.get(s, {}).items()) or "-" for s in (*SEVERITIES, PAPER)]
         lines.append(f"| {aug.name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

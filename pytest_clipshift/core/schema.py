@@ -64,6 +64,11 @@ _EXTRA = {
             "properties": {"augmentation": {"type": "string"}, "rule": {"type": "string"},
                            "strength": _NUMBER_OR_NULL, "holds_at": _NUMBER_OR_NULL, "steps": {"type": "array"}}}},
         "merged_from": _STRINGS,
+        "corruption_error": {"type": "object", "required": ["metric", "baseline", "mce", "relative_mce", "families",
+                                                           "corruptions"],
+                             "properties": {"metric": {"type": "string"}, "baseline": {"type": "string"},
+                                            "mce": _NUMBER_OR_NULL, "relative_mce": _NUMBER_OR_NULL,
+                                            "families": {"type": "object"}, "corruptions": {"type": "object"}}},
     },
 }
 

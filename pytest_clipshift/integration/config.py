@@ -129,6 +129,19 @@ def _run_name(value, label: str) -> str | None:
     return str(value)
 
 
+def _ce_metric(value, label: str) -> str:
+    from ..core.metrics import metric_info, split_layer
+
+    name = str(value)
+    try:
+        metric_info(name)
+    except ConfigError as exc:
+        raise ConfigError(f"{label}: {exc}") from None
+    if split_layer(name)[1] is not None:
+        raise ConfigError(f"{label} = {name!r}: give a whole-model metric (cosine, l2_normalized, zero_shot_flip, ...)")
+    return name
+
+
 def _text(value, label: str) -> str | None:
     return None if value is None else str(value)
 
@@ -164,6 +177,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("clipshift_compare_fail", "args", None, "fail when worse than the baseline, e.g. cosine.mean:2% or cosine.mean:0.01 (repeatable)", "RULE", append=True, convert=_compare_rules),
     Option("clipshift_compare_paired", "bool", False, "fail a compare rule only on a significant paired regression (bootstrap over per-image differences)", convert=_flag),
     Option("clipshift_compare_allow_missing", "bool", False, "do not fail the compare on baseline cells this run did not measure (they are still listed)", convert=_flag),
+    Option("clipshift_ce_metric", "string", "cosine", "the metric ImageNet-C corruption errors (CE, mCE) are read from: 1 - mean of a similarity, the mean of a distance", "METRIC", convert=_ce_metric),
     Option("clipshift_update_baseline", "bool", False, "accept this run as the compared baseline: its cells replace the baseline's, the rest are kept", convert=_flag),
     Option("clipshift_cache_dir", "string", ".clipshift/cache", "embedding cache folder", "DIR", convert=_text, path=True),
     Option("clipshift_no_cache", "bool", False, "do not read or write the embedding cache", convert=_flag),
@@ -220,6 +234,7 @@ class ClipShiftConfig:
     compare_paired: bool
     compare_allow_missing: bool
     update_baseline: bool
+    ce_metric: str
     cache_dir: Path | None
     shard: tuple[int, int] | None
     canvas_size: int

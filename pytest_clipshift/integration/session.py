@@ -146,7 +146,7 @@ class ClipShiftSession:
     @cached_property
     def metrics(self) -> list[str]:
         """Defaults, --clipshift-metrics and every metric a budget names; fixed for the session."""
-        names = list(DEFAULT_METRICS) + list(self.cfg.metrics)
+        names = list(DEFAULT_METRICS) + list(self.cfg.metrics) + [self.cfg.ce_metric]
         if self.budgets is not None:
             names += self.budgets.metric_names()
         out = []
@@ -387,7 +387,7 @@ class ClipShiftSession:
         settings = {"metrics": self.metrics, "batch_size": self.cfg.batch_size, "canvas_size": self.cfg.canvas_size,
                     "budgets": str(self.budgets.source) if self.budgets else None,
                     "confidence": self.budgets.confidence if self.budgets else None,
-                    "device": self.cfg.device, "precision": self.cfg.precision}
+                    "device": self.cfg.device, "precision": self.cfg.precision, "ce_metric": self.cfg.ce_metric}
         run = RunResult(self.state.model or {}, self.cfg.seed, images["names"], images["hash"], images["source"],
                         results, clean, settings, warnings=list(self.state.warnings), budgets=self.state.checks)
         run.sort()
@@ -413,6 +413,11 @@ class ClipShiftSession:
             outcome.failed = True
             return
         outcome.run.extra["comparison"] = outcome.comparison.to_dict()
+        from ..gate.corruption_error import corruption_errors
+
+        errors = corruption_errors(baseline, outcome.run, self.cfg.ce_metric, str(path))
+        if errors is not None:
+            outcome.run.extra["corruption_error"] = errors.to_dict()
         if not baseline.complete:
             outcome.messages.append(f"clipshift: the baseline {path} is an incomplete run "
                                  f"({'; '.join(baseline.coverage['reasons'])})")

@@ -187,3 +187,23 @@ def compare_deltas_png(baseline, candidate, comparison, metric: str = "cosine") 
     ax.set_xlabel(f"{metric} mean: candidate - baseline (better to the {better})")
     ax.set_title(f"Change in {metric} per cell (red: a rule failed)")
     return to_png(fig)
+
+
+@_styled
+def family_curves_png(run, metric: str = "cosine") -> str | None:
+    """ImageNet-C error by family against severity (one line per family, points at each severity)."""
+    from ..gate.corruption_error import family_curves
+
+    curves = family_curves(run, metric)
+    if not curves:
+        return None
+    fig, ax = _subplots((6.4, 3.2))
+    for family, by_sev in curves.items():
+        ax.plot(list(by_sev), list(by_sev.values()), marker="o", markersize=4, linewidth=1, label=family)
+    ax.set_xlabel("severity")
+    what = f"1 - {metric} mean" if metric_info(metric).higher_is_better else f"{metric} mean"
+    ax.set_ylabel(f"error ({what})")
+    ax.set_xticks(sorted({s for by_sev in curves.values() for s in by_sev}))
+    ax.set_title("ImageNet-C error by family")
+    ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return to_png(fig)

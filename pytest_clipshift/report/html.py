@@ -215,7 +215,40 @@ def breaking_points_html(run) -> str:
 
 def report_sections(run) -> list[str]:
     return [f"<style>{CSS}</style>", '<div class="clipshift">', summary_html(run), metric_table_html(run),
-            ranking_html(run), breaking_points_html(run), figures_html(run), comparison_section(run), "</div>"]
+            ranking_html(run), breaking_points_html(run), figures_html(run), imagenet_c_html(run),
+            comparison_section(run), "</div>"]
+
+
+def _percent(v) -> str:
+    return "–" if v is None else f"{100 * v:.1f}%"
+
+
+def imagenet_c_html(run) -> str:
+    """ImageNet-C: error by family against severity, and CE / mCE against the compared baseline."""
+    metric = run.settings.get("ce_metric", "cosine")
+    figure = F.family_curves_png(run, metric)
+    ce = run.extra.get("corruption_error")
+    if figure is None and not ce:
+        return ""
+    parts = ['<h2>ImageNet-C</h2><p>Error of a cell: 1 - mean of a similarity, the mean of a distance '
+             f'(here <code>{_e(metric)}</code>); per family, the mean over its measured corruptions.</p>']
+    if figure:
+        parts.append(_img(figure, "imagenet-c family curves", caption="error by ImageNet-C family and severity"))
+    if ce:
+        rows = []
+        for name, c in ce["corruptions"].items():
+            rows.append(f'<tr><td class="name">{_e(name)}</td><td class="name">{_e(c["family"])}</td>'
+                        f'<td>{_e(", ".join(severity_key(s) for s in c["severities"]))}</td><td>{_percent(c["ce"])}</td>'
+                        f'<td>{_percent(c["relative_ce"])}</td><td>{"yes" if c["in_mce"] else "no (extra)"}</td></tr>')
+        for family, f in ce["families"].items():
+            rows.append(f'<tr class="floor"><td class="name">{_e(family)} (family)</td><td></td><td></td>'
+                        f'<td>{_percent(f["mce"])}</td><td>{_percent(f["relative_mce"])}</td><td></td></tr>')
+        parts.append(f'<h3>Corruption error against {_e(ce["baseline"])}</h3><p><b>mCE {_percent(ce["mce"])}, relative '
+                     f'mCE {_percent(ce["relative_mce"])}</b> (100%: as the baseline; below: the candidate moves less).</p>'
+                     '<table class="cs" id="clipshift-imagenet-c"><thead><tr><th class="name">corruption</th>'
+                     '<th class="name">family</th><th>severities</th><th>CE</th><th>relative CE</th><th>in mCE</th>'
+                     f'</tr></thead><tbody>{"".join(rows)}</tbody></table>')
+    return "".join(parts)
 
 
 def comparison_section(run) -> str:
@@ -226,7 +259,8 @@ def comparison_section(run) -> str:
     for d in comp["deltas"]:
         if d["stat"] != "mean" and not d["failed"]:
             continue
-        cls = "worse" if d["worse_by"] > 0 else "better"
+        cls = "fail" if d["failed"] else ("worse-ok" if d["worse_by"] > DISPLAY_EPS else
+                                          ("better" if d["worse_by"] < -DISPLAY_EPS else ""))
         fail = f'<td class="fail">{_e(", ".join(d["failed"]))}</td>' if d["failed"] else "<td></td>"
         rows.append(f'<tr><td class="name">{_e(d["augmentation"])}[{_e(severity_key(d["severity"]))}]</td>'
                     f'<td class="name">{_e(d["metric"])}.{_e(d["stat"])}</td><td>{_fmt(d["baseline"])}</td>'

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..core.cases import severity_key
+from ..core.metrics import metric_info
 
 COLUMNS = (("cosine", "cosine"), ("l2_normalized", "l2 norm"), ("attention_correlation", "attn corr"),
            ("patch_similarity", "patch sim"), ("edge_preservation", "edges"))
@@ -22,9 +23,12 @@ def write_summary(tr, outcome) -> None:
             tr.write_line(f"NOTE: {model['notice']}", yellow=True)
         tr.write_line(f"images {len(run.image_names)} from {run.image_source} (hash {run.image_hash})")
         _table(tr, run)
+        _imagenet_c(tr, run)
         comparison = outcome.comparison
         if comparison is not None:
             _comparison(tr, comparison)
+        if run.extra.get("corruption_error"):
+            _corruption_error(tr, run.extra["corruption_error"])
         for w in run.warnings:
             tr.write_line(f"warning: {w}", yellow=True)
         if not run.complete:
@@ -89,3 +93,36 @@ def _comparison(tr, comparison) -> None:
         tr.write_line(f"clipshift compare: {len(failures)} regression(s) beyond tolerance", red=True, bold=True)
     elif not comparison.gate_failed:
         tr.write_line("clipshift compare: no regression beyond tolerance", green=True)
+
+
+def _percent(v) -> str:
+    return "-" if v is None else f"{100 * v:.1f}%"
+
+
+def _imagenet_c(tr, run) -> None:
+    """ImageNet-C error by family and severity (what a CE is made of), when the run measured any."""
+    from ..core.imagenet_c import FAMILIES
+    from ..gate.corruption_error import family_curves
+
+    metric = run.settings.get("ce_metric", "cosine")
+    curves = family_curves(run, metric)
+    if not curves:
+        return
+    severities = sorted({s for by_sev in curves.values() for s in by_sev})
+    what = f"1 - {metric}.mean" if metric_info(metric).higher_is_better else f"{metric}.mean"
+    tr.write_line(f"ImageNet-C error ({what}) by family".ljust(30) + "".join(f"s{s}".rjust(9) for s in severities), bold=True)
+    for family in FAMILIES:
+        if family in curves:
+            tr.write_line(family.ljust(30) + "".join(f"{curves[family].get(s, float('nan')):9.4f}" for s in severities))
+
+
+def _corruption_error(tr, ce: dict) -> None:
+    tr.write_line(f"ImageNet-C corruption error against {ce['baseline']} (from {ce['metric']}; 100% = as the baseline):",
+                  bold=True)
+    for family, row in ce["families"].items():
+        tr.write_line(f"  {family:8s} mCE {_percent(row['mce']):>7s}  relative mCE {_percent(row['relative_mce']):>7s}  "
+                      f"({', '.join(row['corruptions'])})")
+    extra = [f"{name} {_percent(c['ce'])}" for name, c in ce["corruptions"].items() if not c["in_mce"]]
+    if extra:
+        tr.write_line(f"  extra corruptions (not in mCE): CE {', '.join(extra)}")
+    tr.write_line(f"  mCE {_percent(ce['mce'])}, relative mCE {_percent(ce['relative_mce'])}", bold=True)
