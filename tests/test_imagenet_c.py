@@ -117,3 +117,21 @@ def test_the_words_select_their_augmentations_wherever_augmentations_are_listed(
     path.write_text('[settings]\naugmentations = ["imagenet-c"]\nseverities = [1, 5]\n')
     assert len(load_budgets(path).suite_pairs()) == 38
     assert len(expand_pairs(["imagenet-c"], [2])) == 19
+
+
+def test_the_marker_and_the_ini_take_the_words(pytester, tiny_clip_dir):
+    pytester.makeini(f"[pytest]\nclipshift_model = {tiny_clip_dir}\nclipshift_augmentations = identity study\n")
+    pytester.makepyfile(test_words="""
+        import pytest
+
+        @pytest.mark.clipshift(augmentations=["imagenet-c"], severities=[1])
+        def test_corrupted(augmentation):
+            pass
+
+        def test_default(augmentation):
+            pass
+    """)
+    result = pytester.runpytest("--clipshift", "--collect-only", "-q")
+    ids = [line for line in result.stdout.lines if "::" in line]
+    assert sum("test_corrupted[imagenet_c." in i for i in ids) == 19
+    assert sum("test_default[" in i for i in ids) == 10  # identity + the study's nine, at the default severity
