@@ -320,6 +320,14 @@ def load_encoder(spec: str | os.PathLike = "demo", device: str = "auto", precisi
     dtype = resolve_dtype(precision, torch_device)
     attn = "eager" if attention else "sdpa"
     tried: list[str] = []
+    if spec.startswith("open_clip:"):
+        from .open_clip_weights import build_open_clip
+
+        model, settings, tokenizer, path, extra = build_open_clip(spec, torch_device, dtype, attention=attention)
+        encoder = TransformersEncoder(model, settings, name=spec, device=torch_device, dtype=dtype, precision=precision,
+                                      canvas_size=canvas_size, tokenizer=tokenizer, source=str(path))
+        encoder.info.update(extra)
+        return encoder
     if spec == "demo":
         if not (DEMO_MODEL_DIR / "config.json").is_file():
             raise ModelLoadError(f"the demo model is missing from {DEMO_MODEL_DIR}; run python scripts/train_demo_model.py")

@@ -32,6 +32,7 @@ class PreprocessSettings:
     std: tuple[float, float, float]
     normalize: bool = True
     source: str = "preprocessor_config.json"
+    crop_rounding: str = "floor"  # "floor": transformers' centre-crop offset; "round": torchvision's (open_clip)
 
     @classmethod
     def from_processor_dict(cls, cfg: dict, source: str = "preprocessor_config.json") -> "PreprocessSettings":
@@ -76,6 +77,8 @@ class PreprocessSettings:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["resample"] = _PIL_RESAMPLE_NAMES.get(self.resample, str(self.resample))
+        if d["crop_rounding"] == "floor":  # the default stays out: cache keys of existing models are unchanged
+            del d["crop_rounding"]
         return d
 
     def signature(self) -> str:
@@ -115,20 +118,24 @@ def to_canvas(image: np.ndarray, settings: PreprocessSettings, canvas: tuple[int
             img = img.resize((new_w, new_h), resample=settings.resample)
     arr = np.asarray(img, dtype=np.uint8)
     if settings.crop is not None or arr.shape[:2] != (out_h, out_w):
-        arr = center_crop(arr, out_h, out_w)
+        arr = center_crop(arr, out_h, out_w, settings.crop_rounding)
     return np.ascontiguousarray(arr)
 
 
-def center_crop(arr: np.ndarray, height: int, width: int) -> np.ndarray:
-    """transformers' centre crop: offsets rounded the same way, zero padding if the image is smaller."""
+def center_crop(arr: np.ndarray, height: int, width: int, rounding: str = "floor") -> np.ndarray:
+    """A centre crop, zero padding if the image is smaller. ``rounding``: "floor" takes transformers'
+    offsets (int((h - height) / 2)), "round" torchvision's (int(round((h - height) / 2))), as
+    open_clip's eval transform does; they differ by a pixel when the margin is odd."""
     h, w = arr.shape[:2]
     if h < height or w < width:
         padded = np.zeros((max(h, height), max(w, width), 3), dtype=arr.dtype)
         top, left = (padded.shape[0] - h) // 2, (padded.shape[1] - w) // 2
         padded[top: top + h, left: left + w] = arr
         arr, h, w = padded, padded.shape[0], padded.shape[1]
-    top = int((h - height) / 2)
-    left = int((w - width) / 2)
+    if rounding == "round":
+        top, left = int(round((h - height) / 2.0)), int(round((w - width) / 2.0))
+    else:
+        top, left = int((h - height) / 2), int((w - width) / 2)
     return arr[top: top + height, left: left + width]
 
 
