@@ -137,3 +137,36 @@ def test_a_pytest_run_on_an_open_clip_checkpoint(open_clip, pytester, tmp_path, 
     assert data["model"]["family"] == "open_clip"
     flip = next(r for r in data["results"] if r["augmentation"] == "horizontal_flip")
     assert {"attention_correlation", "zero_shot_flip", "layer_cka@2"} <= set(flip["metrics"])
+
+
+def fake_hub_cache(cache, repo: str, weights_file, monkeypatch):
+    """A Hugging Face hub cache holding ``repo`` with open_clip's weight file name, as `hf download` leaves it."""
+    import shutil
+
+    import huggingface_hub.constants
+
+    snapshot = cache / f"models--{repo.replace('/', '--')}" / "snapshots" / "0123abcd"
+    snapshot.mkdir(parents=True)
+    shutil.copy(weights_file, snapshot / "open_clip_model.safetensors")
+    (cache / f"models--{repo.replace('/', '--')}" / "refs").mkdir()
+    (cache / f"models--{repo.replace('/', '--')}" / "refs" / "main").write_text("0123abcd")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+
+
+def test_hub_ids_and_pretrained_tags_resolve_from_the_local_cache(open_clip, tmp_path, monkeypatch):
+    from pytest_clipshift.core import open_clip_weights as W
+
+    model, config, weights = save_checkpoint(open_clip, TINY, tmp_path, seed=4)
+    fake_hub_cache(tmp_path / "hub", "someone/tiny-clip", weights, monkeypatch)
+    encoder = load_encoder(f"open_clip:{config}:hf-hub:someone/tiny-clip", "cpu", attention=False)
+    canvases = np.random.default_rng(2).integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
+    with torch.no_grad():
+        expected = model.encode_image(encoder.pixel_values(canvases)).numpy()
+    assert np.abs(encoder.encode(canvases).embeddings - expected).max() < 1e-5
+    # a pretrained tag is open_clip's table (read, not imported) -> its hub repo -> the same cache
+    repo, settings = W.pretrained_tag("ViT-B-32", "openai")
+    assert repo == "timm/vit_base_patch32_clip_224.openai" and settings["quick_gelu"] is True
+    fake_hub_cache(tmp_path / "hub", repo, weights, monkeypatch)
+    assert W.resolve_weights("openai", "ViT-B-32").name == "open_clip_model.safetensors"
+    with pytest.raises(ModelLoadError, match="no pretrained tag 'laion9000' for ViT-B-32; its tags: openai"):
+        W.resolve_weights("laion9000", "ViT-B-32")

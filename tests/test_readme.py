@@ -61,13 +61,13 @@ def test_own_metric_example_registers_and_measures(tmp_path):
 
 
 def test_own_model_class_example_follows_the_encoder_protocol():
-    """The open_clip wrapper block, run with a stand-in model that has open_clip's ``encode_image``."""
+    """The own-encoder block, run with a stand-in model that has an ``encode_image``."""
     import numpy as np
     import torch
 
     from pytest_clipshift import load_image_set, measure
 
-    block = next(b for b in python_blocks() if "class OpenClipEncoder" in b)
+    block = next(b for b in python_blocks() if "class MyEncoder" in b)
     scope: dict = {}
     exec(compile(block, "README.md", "exec"), scope)
 
@@ -83,7 +83,7 @@ def test_own_model_class_example_follows_the_encoder_protocol():
     def preprocess(image):
         return torch.from_numpy(np.asarray(image, np.float32) / 255.0).permute(2, 0, 1)
 
-    encoder = scope["OpenClipEncoder"](StandIn(), preprocess, "stand-in")
+    encoder = scope["MyEncoder"](StandIn(), preprocess, "stand-in")
     run = measure(encoder, load_image_set("demo-scenes", max_images=3), ["identity", "gaussian_noise"],
                   metrics=["cosine", "l2_normalized"])
     assert run.get("identity", 3).stat("cosine", "mean") > 0.9999

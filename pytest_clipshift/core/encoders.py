@@ -121,9 +121,16 @@ class TransformersEncoder:
         side = max(canvas_size or DEFAULT_CANVAS, ih)
         self.canvas_size = (side, round(side * iw / ih))
         self.fingerprint = weights_fingerprint(model)
-        self.layers = _vision_layers(model)
         vision_cfg = getattr(model.config, "vision_config", model.config)
-        self.patch_size = int(vision_cfg.patch_size)
+        # SigLIP 2 (NaFlex) takes flattened patches with their grid shape instead of an image tensor
+        self.naflex = getattr(model.config, "model_type", "") == "siglip2"
+        try:
+            self.layers = _vision_layers(model)
+            self.attention_note = "captured per layer (CLS row, or mean over queries without a CLS token)"
+        except ModelLoadError as exc:  # a convolutional tower (ALIGN's EfficientNet): embeddings only
+            self.layers = []
+            self.attention_note = f"not available: {exc}"
+        self.patch_size = int(getattr(vision_cfg, "patch_size", 0) or 0) or ih
         self.grid = (ih // self.patch_size, iw // self.patch_size)
         self.info = {
             "name": name, "source": source, "class": type(model).__name__, "fingerprint": self.fingerprint,
@@ -132,7 +139,9 @@ class TransformersEncoder:
             "preprocessing": preprocess.to_dict(), "transformers": transformers.__version__,
             "parameters": int(sum(p.numel() for p in model.parameters())),
             # CLIP projects to projection_dim; SigLIP's pooled output keeps the vision width
-            "embedding_dim": int(getattr(model.config, "projection_dim", None) or vision_cfg.hidden_size),
+            "embedding_dim": int(getattr(model.config, "projection_dim", None) or getattr(vision_cfg, "hidden_size", 0)),
+            "model_type": getattr(model.config, "model_type", ""),
+            "attention": self.attention_note, "tokenizer": tokenizer is not None,
         }
         if name == "demo":
             from ..demo.train import DEMO_NOTICE
@@ -145,6 +154,21 @@ class TransformersEncoder:
 
     def pixel_values(self, canvases: np.ndarray):
         return normalize_batch(canvases, self.preprocess, self.device, self.dtype)
+
+    def model_inputs(self, canvases: np.ndarray) -> dict:
+        """The keyword arguments of ``get_image_features`` for a batch of canvases."""
+        import torch
+
+        x = self.pixel_values(canvases)
+        if not self.naflex:
+            return {"pixel_values": x}
+        # SigLIP 2's processor layout: each patch flattened as (row, column, channel), row-major patches
+        b, c, h, w = x.shape
+        p = self.patch_size
+        patches = x.reshape(b, c, h // p, p, w // p, p).permute(0, 2, 4, 3, 5, 1).reshape(b, (h // p) * (w // p), p * p * c)
+        shapes = torch.tensor([[h // p, w // p]] * b, device=x.device)
+        mask = torch.ones(b, patches.shape[1], dtype=torch.long, device=x.device)
+        return {"pixel_values": patches, "pixel_attention_mask": mask, "spatial_shapes": shapes}
 
     # -- forward ----------------------------------------------------------------------------------
     def _set_attention_path(self, eager: bool) -> None:
@@ -160,6 +184,10 @@ class TransformersEncoder:
 
     def encode(self, canvases: np.ndarray, *, attention: bool = False, hidden_states: bool = False) -> Encoded:
         import torch
+
+        if (attention or hidden_states) and not self.layers:
+            raise ModelLoadError(f"{self.name}: attention maps and layer tokens are {self.attention_note}; measure "
+                                 "embedding and pixel metrics only (--clipshift-metrics, or budgets naming no attention or layer metric)")
 
         self._set_attention_path(attention)
         captured: list = []
@@ -182,8 +210,7 @@ class TransformersEncoder:
             hooks = [layer.register_forward_hook(hook) for layer in self.layers]
         try:
             with torch.inference_mode():
-                x = self.pixel_values(canvases)
-                out = self.model.get_image_features(pixel_values=x, output_hidden_states=hidden_states)
+                out = self.model.get_image_features(**self.model_inputs(canvases), output_hidden_states=hidden_states)
         finally:
             for h in hooks:
                 h.remove()
@@ -225,6 +252,25 @@ class TransformersEncoder:
             out = self.model.get_text_features(**{k: v for k, v in tokens.items() if k in ("input_ids", "attention_mask")})
         emb = out if torch.is_tensor(out) else out.pooler_output
         return emb.float().cpu().numpy()
+
+
+def _default_preprocess(model, vision_cfg, processor: dict | None) -> PreprocessSettings:
+    """Preprocessing when the checkpoint has no usable processor config. SigLIP 2 (NaFlex) resizes to
+    a budget of patches; here it gets a square of sqrt(max_num_patches) patches a side, the same
+    number of patches, on the squashed square canvas every model here sees."""
+    import math
+
+    if getattr(model.config, "model_type", "") == "siglip2":
+        budget = int((processor or {}).get("max_num_patches") or getattr(vision_cfg, "num_patches", 256))
+        side = int(math.isqrt(budget)) * int(vision_cfg.patch_size)
+        mean = tuple((processor or {}).get("image_mean", (0.5, 0.5, 0.5)))
+        std = tuple((processor or {}).get("image_std", (0.5, 0.5, 0.5)))
+        return PreprocessSettings((side, side), "exact", (side, side), None, int((processor or {}).get("resample", 2)),
+                                  1 / 255, mean, std, True, source=f"SigLIP 2: {side // int(vision_cfg.patch_size)}^2 patches, square")
+    size = getattr(vision_cfg, "image_size", None)
+    if size is None:
+        raise ModelLoadError(f"{type(model).__name__}: no image_size in its config and no preprocessor_config.json")
+    return PreprocessSettings.fallback(int(size))
 
 
 def _vision_layers(model) -> list:
@@ -388,8 +434,8 @@ def load_encoder(spec: str | os.PathLike = "demo", device: str = "auto", precisi
     model.to(torch_device)
     cfg = _processor_config(location)
     vision_cfg = getattr(model.config, "vision_config", model.config)
-    if cfg is None:
-        settings = PreprocessSettings.fallback(int(vision_cfg.image_size))
+    if cfg is None or getattr(model.config, "model_type", "") == "siglip2":
+        settings = _default_preprocess(model, vision_cfg, cfg)
     else:
         try:
             settings = PreprocessSettings.from_processor_dict(cfg)

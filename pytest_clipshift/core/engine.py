@@ -82,6 +82,14 @@ def measure(
     if batch_size < 1 or chunk_size < 1:
         raise ConfigError(f"batch_size and chunk_size must be positive, got {batch_size} and {chunk_size}")
     metric_names = validate_metrics(metrics)
+    skipped_note = None
+    attention_note = str(encoder.info.get("attention", ""))
+    if attention_note.startswith("not available"):  # a convolutional tower: no attention maps, no layer tokens
+        dropped = [m for m in metric_names if metric_info(m).needs in ("attention", "layers")]
+        if dropped:
+            metric_names = tuple(m for m in metric_names if m not in dropped)
+            skipped_note = (f"model {encoder.name}: attention maps and layer tokens are {attention_note}; "
+                            f"not measured: {', '.join(dropped)}")
     needs = {metric_info(m).needs for m in metric_names}
     scorer = None
     if "text" in needs:
@@ -106,7 +114,7 @@ def measure(
         emb = np.stack(run.embeddings[p]) if keep_embeddings else None
         results.append(ShiftResult(case.augmentation, case.severity, list(images.names), values, seed,
                                    aug.parameters(level), run.unchanged[p], emb, strength=case.strength))
-    warnings = []
+    warnings = [skipped_note] if skipped_note else []
     for r in results:
         if r.augmentation != "identity" and r.unchanged_images == r.n_images:
             warnings.append(f"augmentation {r.key} left every image unchanged: it measures nothing; check its parameters")

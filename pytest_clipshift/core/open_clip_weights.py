@@ -55,13 +55,7 @@ def parse_spec(spec: str) -> tuple[str, str | None]:
 
 
 def _installed_configs() -> Path | None:
-    import importlib.util
-
-    found = importlib.util.find_spec("open_clip")  # locates the package without importing it
-    if found is None or not found.submodule_search_locations:
-        return None
-    folder = Path(list(found.submodule_search_locations)[0]) / "model_configs"
-    return folder if folder.is_dir() else None
+    return _open_clip_file("model_configs")
 
 
 def architecture(arch: str) -> dict[str, Any]:
@@ -133,7 +127,63 @@ def read_checkpoint(path: Path) -> dict:
     return checkpoint
 
 
-def resolve_weights(weights: str) -> Path:
+def _open_clip_file(name: str) -> Path | None:
+    import importlib.util
+
+    found = importlib.util.find_spec("open_clip")  # located, not imported
+    if found is None or not found.submodule_search_locations:
+        return None
+    path = Path(list(found.submodule_search_locations)[0]) / name
+    return path if path.exists() else None
+
+
+def pretrained_tag(arch: str, tag: str) -> tuple[str, dict[str, Any]]:
+    """open_clip's pretrained tag (``laion2b_s34b_b79k``, ``openai``, ...) -> (its Hugging Face repo,
+    its settings), read from an installed open_clip's ``pretrained.py`` by parsing, not importing it."""
+    import ast
+
+    source = _open_clip_file("pretrained.py")
+    if source is None:
+        raise ModelLoadError(f"open_clip pretrained tag {tag!r}: the tag table is open_clip's; install it (pip install "
+                             "--no-deps open-clip-torch) so it can be read, or give the weights as a file or hf-hub:ORG/NAME")
+    tables: dict[str, dict[str, dict]] = {}
+    registry: dict[str, str] = {}
+    for node in ast.parse(source.read_text(encoding="utf-8")).body:
+        if not isinstance(node, ast.Assign) or len(node.targets) != 1 or not isinstance(node.targets[0], ast.Name):
+            continue
+        name, value = node.targets[0].id, node.value
+        if isinstance(value, ast.Call) and getattr(value.func, "id", "") == "dict":
+            entries = {}
+            for kw in value.keywords:
+                if kw.arg and isinstance(kw.value, ast.Call):
+                    settings = {}
+                    for k in kw.value.keywords:
+                        try:
+                            settings[k.arg] = ast.literal_eval(k.value)
+                        except ValueError:
+                            continue
+                    entries[kw.arg] = settings
+            tables[name] = entries
+        elif name == "_PRETRAINED" and isinstance(value, ast.Dict):
+            registry = {k.value: v.id for k, v in zip(value.keys, value.values)
+                        if isinstance(k, ast.Constant) and isinstance(v, ast.Name)}
+    entries = tables.get(registry.get(arch, ""), {})
+    if tag not in entries:
+        known = ", ".join(entries) or "none"
+        raise ModelLoadError(f"open_clip has no pretrained tag {tag!r} for {arch}; its tags: {known}")
+    repo = str(entries[tag].get("hf_hub", "")).strip("/")
+    if not repo:
+        raise ModelLoadError(f"open_clip's {arch} {tag!r} weights are only at a URL ({entries[tag].get('url', '?')}): "
+                             "download that file on a machine with network and give its path")
+    return repo, entries[tag]
+
+
+def resolve_weights(weights: str, arch: str | None = None) -> Path:
+    """A checkpoint file, ``hf-hub:ORG/NAME`` or an open_clip pretrained tag -> a local file."""
+    if arch is not None and not weights.startswith("hf-hub:") and not Path(weights).expanduser().exists() \
+            and "/" not in weights and not weights.endswith((".safetensors", ".bin", ".pt", ".pth")):
+        repo, _ = pretrained_tag(arch, weights)
+        weights = f"hf-hub:{repo}"
     if weights.startswith("hf-hub:"):
         repo = weights[len("hf-hub:"):]
         from huggingface_hub import try_to_load_from_cache
@@ -193,13 +243,7 @@ def convert_state_dict(sd: dict, cfg: dict) -> dict:
 
 def tokenizer_files() -> Path | None:
     """The CLIP BPE vocabulary (``bpe_simple_vocab_16e6.txt.gz``) of an installed open_clip package."""
-    import importlib.util
-
-    found = importlib.util.find_spec("open_clip")
-    if found is None or not found.submodule_search_locations:
-        return None
-    path = Path(list(found.submodule_search_locations)[0]) / "bpe_simple_vocab_16e6.txt.gz"
-    return path if path.is_file() else None
+    return _open_clip_file("bpe_simple_vocab_16e6.txt.gz")
 
 
 def _bytes_to_unicode() -> dict[int, str]:
@@ -247,7 +291,13 @@ def build_open_clip(spec: str, torch_device, dtype, *, attention: bool):
     if weights is None:
         raise ModelLoadError(f"model {spec!r} names no weights: add :PATH (a .safetensors, .bin or .pt checkpoint) or "
                              ":hf-hub:org/name, e.g. open_clip:{arch}:hf-hub:laion/CLIP-ViT-B-32-laion2B-s34B-b79K")
-    path = resolve_weights(weights)
+    path = resolve_weights(weights, arch)
+    if not weights.startswith("hf-hub:") and not Path(weights).expanduser().exists():
+        try:  # a pretrained tag: its settings (OpenAI's weights need QuickGELU whatever the architecture says)
+            if pretrained_tag(arch, weights)[1].get("quick_gelu"):
+                cfg["quick_gelu"] = True
+        except ModelLoadError:
+            pass
     config = clip_config(cfg)
     config._attn_implementation = "eager" if attention else "sdpa"
     model = CLIPModel(config)

@@ -159,7 +159,7 @@ LIMITS = {"clipshift_canvas_size": 4096, "clipshift_batch_size": 4096, "clipshif
 
 OPTIONS: tuple[Option, ...] = (
     Option("clipshift", "bool", False, "run the clipshift robustness tests (without it they are skipped)", convert=_flag),
-    Option("clipshift_model", "string", "demo", "model: 'demo', a local Hugging Face directory or a hub id in the local cache", "SPEC", convert=_text),
+    Option("clipshift_model", "string", "demo", "model: 'demo', a local Hugging Face directory, a hub id in the local cache, or open_clip:ARCH:WEIGHTS", "SPEC", convert=_text),
     Option("clipshift_device", "string", "auto", "device: auto (cuda, mps, cpu), cpu, cuda, cuda:N or mps", "DEVICE", convert=_device),
     Option("clipshift_precision", "string", "fp32", "precision: fp32, fp16 or bf16", "PREC", convert=_precision),
     Option("clipshift_images", "string", None, "images: a directory, a glob, 'samples' or 'demo-scenes' (default: demo-scenes for the demo model, else samples)", "SPEC", convert=_text),
