@@ -98,15 +98,15 @@ def test_release_gate_workflow_saves_on_main_and_fails_a_perturbed_candidate_on_
     assert "regression(s) beyond tolerance" in gate.stdout and "clipshift gate FAILED" in gate.stdout
     for uploaded in steps["Upload the report"]["with"]["path"].split():
         assert (tmp_path / uploaded).exists(), uploaded
-    same = _run_step(steps["Gate the candidate against the baseline"], tmp_path, suite, "demo")
-    assert same.returncode == 0 and "no regression beyond tolerance" in same.stdout, same.stdout[-3000:]
+    assert "0001_release.json" in gate.stdout  # the restored main baseline is what it compared with
 
 
 def test_imagenet_c_suite_gates_per_family_and_reports_mce(tmp_path):
-    first = run_suite(tmp_path, "imagenet_c", "--clipshift-save=release")
+    first = run_suite(tmp_path, "imagenet_c", "--clipshift-save=release", "--clipshift-max-images=6")
     assert first.returncode == 0, first.stdout[-3000:]
     assert "40 passed" in first.stdout and "ImageNet-C error (1 - cosine.mean) by family" in first.stdout
-    again = run_suite(tmp_path, "imagenet_c", "--clipshift-compare=release", "--clipshift-json=out.json")
+    again = run_suite(tmp_path, "imagenet_c", "--clipshift-compare=release", "--clipshift-json=out.json",
+                      "--clipshift-max-images=6")
     assert again.returncode == 0, again.stdout[-3000:]
     assert "mCE 100.0%, relative mCE 100.0%" in again.stdout
     import json

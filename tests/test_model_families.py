@@ -90,7 +90,9 @@ def test_blip_text_tower_with_its_tokenizer(tmp_path):
 def test_a_model_without_attention_says_so_and_measures_the_rest(tmp_path, small_images):
     from pytest_clipshift.core.engine import measure
 
-    saved(lambda: T.AlignModel(T.AlignConfig(text_config=TEXT)), tmp_path)
+    small_efficientnet = {"image_size": 32, "width_coefficient": 0.1, "depth_coefficient": 0.1, "hidden_dim": 64}
+    saved(lambda: T.AlignModel(T.AlignConfig(vision_config=small_efficientnet, text_config=TEXT, projection_dim=16)),
+          tmp_path)
     encoder = load_encoder(str(tmp_path), "cpu")
     assert encoder.info["attention"].startswith("not available")
     run = measure(encoder, small_images.subset(max_images=2), ["identity", "gaussian_blur"])
