@@ -26,8 +26,10 @@ class ImageSet:
     arrays: list[np.ndarray]
     source: str
     labels: list[str] | None = None  # zero-shot labels, where the set carries them
+    captions: list[str | None] | None = None  # one caption per image, where the set carries them
     hashes: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # files left out: not images by their extension
+    # arrays may be a labelled.LazyImages: each image decoded when read, so a large set is never held in memory
 
     def __post_init__(self) -> None:
         if len(self.names) != len(self.arrays):
@@ -56,10 +58,11 @@ class ImageSet:
             index = [self.names.index(n) for n in names]
         if max_images is not None:
             index = index[:max_images]
+        arrays = self.arrays.select(index) if hasattr(self.arrays, "select") else [self.arrays[i] for i in index]
         return ImageSet(
-            [self.names[i] for i in index], [self.arrays[i] for i in index], self.source,
+            [self.names[i] for i in index], arrays, self.source,
             None if self.labels is None else [self.labels[i] for i in index], [self.hashes[i] for i in index],
-            list(self.skipped),
+            list(self.skipped), None if self.captions is None else [self.captions[i] for i in index],
         )
 
 
@@ -114,12 +117,63 @@ def image_files(spec: str, root: Path | None = None) -> tuple[list[Path], list[P
     return images, others
 
 
-def load_image_set(spec: str, max_images: int | None = None, seed: int = 0, root: Path | None = None, count: int = 32) -> ImageSet:
-    """Load a named built-in set (``samples``, ``demo-scenes``), a directory or a glob.
+def _labelled_layout(spec: str, root: Path, columns: dict, split: str | None):
+    """(names, loaders, labels, captions) when ``spec`` names a labelled or captioned set, else None."""
+    from . import labelled
+
+    path = Path(spec) if Path(spec).is_absolute() else root / spec
+    if spec.startswith("hf:") or spec.endswith(".parquet"):
+        return labelled.hf_dataset(spec, root, columns, split)
+    if spec.endswith((".csv", ".jsonl")):
+        if not path.is_file():
+            raise ConfigError(f"manifest {path} does not exist")
+        return labelled.manifest(path)
+    if spec.endswith(".tar"):
+        return labelled.tar_shards(spec, root)
+    if path.is_dir():
+        if (path / "dataset_info.json").is_file() or (path / "dataset_dict.json").is_file() or (path / "state.json").is_file():
+            return labelled.hf_dataset(str(path), root, columns, split)
+        if labelled.is_class_folder_layout(path):
+            return labelled.class_folders(path)
+    return None
+
+
+DEFAULT_COLUMNS = {"image": "image", "label": "label", "caption": "caption"}
+
+
+def is_labelled_spec(spec: str, root: Path) -> bool:
+    """Whether ``spec`` names a labelled or captioned set (checked without reading any image)."""
+    from . import labelled
+
+    path = Path(spec) if Path(spec).is_absolute() else root / spec
+    if spec.startswith("hf:") or spec.endswith((".parquet", ".csv", ".jsonl", ".tar")):
+        return True
+    return path.is_dir() and (any((path / f).is_file() for f in ("dataset_info.json", "dataset_dict.json", "state.json"))
+                              or labelled.is_class_folder_layout(path))
+
+
+def load_image_set(spec: str, max_images: int | None = None, seed: int = 0, root: Path | None = None, count: int = 32,
+                   columns: dict | None = None, split: str | None = None) -> ImageSet:
+    """Load a named built-in set (``samples``, ``demo-scenes``), a directory or a glob of images, or a
+    labelled / captioned set (class folders, a .csv / .jsonl manifest, .tar shards, a Hugging Face
+    dataset: see ``labelled.py``), whose images are decoded one at a time.
 
     ``count`` is how many ``demo-scenes`` to generate (``demo-scenes:N`` in ``spec`` overrides it).
-    Every file of a directory or glob is loaded; one that fails raises ``ImageError`` naming it.
+    ``max_images`` takes the first N of a plain folder, and a seeded sample stratified by label of a
+    labelled set. Every file is loaded; one that fails raises ``ImageError`` naming it.
     """
+    root = root or Path.cwd()
+    layout = _labelled_layout(spec, root, {**DEFAULT_COLUMNS, **(columns or {})}, split)
+    if layout is not None:
+        from .labelled import LazyImages, stratified_sample
+
+        names, loaders, labels, captions = layout
+        index = list(range(len(names)))
+        if max_images is not None:
+            index = stratified_sample(labels or [None] * len(names), max_images, seed)
+        return ImageSet([names[i] for i in index], LazyImages([loaders[i] for i in index]), spec,
+                        labels=[labels[i] for i in index] if labels else None,
+                        captions=[captions[i] for i in index] if captions else None)
     name, _, arg = spec.partition(":")
     if name == "samples":
         from .sample_images import load_samples

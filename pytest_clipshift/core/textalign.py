@@ -33,6 +33,7 @@ class TextSpec:
     labels: list[str]
     template: str = "a photo of a {}"
     image_labels: list[str | None] | None = None
+    captions: list[str | None] | None = None  # one per image: image-to-text recall under shift
     augmentation_prompts: dict[str, str] = field(default_factory=lambda: dict(AUGMENTATION_PROMPTS))
     controls: tuple[str, ...] = CONTROL_PROMPTS
     neutral: str = NEUTRAL_PROMPT
@@ -63,6 +64,11 @@ class TextScorer:
             if missing:
                 raise ConfigError(f"image labels {sorted(missing)} are not among the label prompts {spec.labels}")
             self.own = np.array([spec.labels.index(lab) if lab is not None else -1 for lab in spec.image_labels])
+        self.caption_text = None
+        if spec.captions is not None:  # each distinct caption encoded once; an image points at its own
+            distinct = sorted({c for c in spec.captions if c})
+            self.caption_text = _unit(encoder.encode_text(distinct)) if distinct else None
+            self.own_caption = np.array([distinct.index(c) if c else -1 for c in spec.captions])
         neutral = _unit(encoder.encode_text([spec.neutral]))[0]
         self.controls = _unit(_unit(encoder.encode_text(list(spec.controls))) - neutral)
         self._neutral = neutral
@@ -93,5 +99,23 @@ class TextScorer:
                 continue  # no prompt for this augmentation, or no shift: undefined, not 0
             s = shift[k] / norm[k]
             probe[k] = float(s @ d - np.mean(self.controls @ s))
-        return {"zero_shot_flip": (top_c != top_a).astype(np.float64),
-                "text_similarity_drop": sc[rows, own] - sa[rows, own], "direction_probe": probe}
+        out = {"zero_shot_flip": (top_c != top_a).astype(np.float64),
+               "text_similarity_drop": sc[rows, own] - sa[rows, own], "direction_probe": probe}
+        # accuracy against the image's own label (NaN for an image without one: never counted as wrong)
+        truth = self.own[image_index] if self.own is not None else np.full(len(c), -1)
+        known = truth >= 0
+        correct_a = (top_a == truth).astype(np.float64)
+        correct_c = (top_c == truth).astype(np.float64)
+        top5 = np.argsort(-sa, axis=1)[:, :5]
+        out["zero_shot_accuracy"] = np.where(known, correct_a, np.nan)
+        out["zero_shot_accuracy_drop"] = np.where(known, correct_c - correct_a, np.nan)
+        out["zero_shot_top5_accuracy"] = np.where(known & (sa.shape[1] >= 5), (top5 == truth[:, None]).any(axis=1), np.nan)
+        if self.caption_text is not None:  # image -> text retrieval among the set's captions
+            own_caption = self.own_caption[image_index]
+            ranked = np.argsort(-(a @ self.caption_text.T), axis=1)
+            has = own_caption >= 0
+            out["recall_at_1"] = np.where(has, ranked[:, 0] == own_caption, np.nan).astype(np.float64)
+            out["recall_at_5"] = np.where(has, (ranked[:, :5] == own_caption[:, None]).any(axis=1), np.nan).astype(np.float64)
+        else:
+            out["recall_at_1"] = out["recall_at_5"] = np.full(len(c), np.nan)
+        return out

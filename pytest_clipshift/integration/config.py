@@ -163,6 +163,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("clipshift_device", "string", "auto", "device: auto (cuda, mps, cpu), cpu, cuda, cuda:N or mps", "DEVICE", convert=_device),
     Option("clipshift_precision", "string", "fp32", "precision: fp32, fp16 or bf16", "PREC", convert=_precision),
     Option("clipshift_images", "string", None, "images: a directory, a glob, 'samples' or 'demo-scenes' (default: demo-scenes for the demo model, else samples)", "SPEC", convert=_text),
+    Option("clipshift_image_column", "string", "image", "Hugging Face dataset column holding the images", "NAME", convert=_text),
+    Option("clipshift_label_column", "string", "label", "dataset column holding the labels (a ClassLabel gives its names)", "NAME", convert=_text),
+    Option("clipshift_caption_column", "string", "caption", "dataset column holding the captions", "NAME", convert=_text),
+    Option("clipshift_split", "string", None, "dataset split (default: the only or first one)", "NAME", convert=_text),
     Option("clipshift_max_images", "int", None, "use at most N images (demo-scenes: generate N; default 32)", "N", convert=_positive(LIMITS["clipshift_max_images"])),
     Option("clipshift_seed", "int", 0, "seed of every random draw (augmentations, scenes, bootstrap)", "SEED", convert=_seed),
     Option("clipshift_batch_size", "int", 32, "images per forward pass", "N", convert=_positive(LIMITS["clipshift_batch_size"])),
@@ -242,6 +246,10 @@ class ClipShiftConfig:
     html: bool
     labels: list[str]
     prompt_template: str
+    image_column: str = "image"
+    label_column: str = "label"
+    caption_column: str = "caption"
+    split: str | None = None
     trust_remote_code: bool = False
     sources: dict[str, str] = field(default_factory=dict)  # option -> "command line" / "ini" / "default"
 

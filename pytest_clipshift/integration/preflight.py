@@ -19,7 +19,9 @@ def preflight(cfg, metrics: list[str]) -> None:
         except ConfigError as exc:
             raise ConfigError(f"--clipshift-device: {exc}") from None
     name = cfg.images.partition(":")[0]
-    if name not in ("samples", "demo-scenes"):
+    from ..core.images import is_labelled_spec
+
+    if name not in ("samples", "demo-scenes") and not is_labelled_spec(cfg.images, cfg.root):
         from ..core.images import resolve_image_paths
 
         try:

@@ -222,7 +222,9 @@ class ClipShiftSession:
             max_images = self.cfg.max_images
             if self.cfg.images.startswith("demo-scenes") and max_images is None:
                 max_images = DEMO_SCENES_DEFAULT
-            self._images = load_image_set(self.cfg.images, max_images=max_images, seed=self.cfg.seed, root=self.cfg.root)
+            self._images = load_image_set(self.cfg.images, max_images=max_images, seed=self.cfg.seed, root=self.cfg.root,
+                                          columns={"image": self.cfg.image_column, "label": self.cfg.label_column,
+                                                   "caption": self.cfg.caption_column}, split=self.cfg.split)
             if self._images.skipped:
                 from ..core.images import IMAGE_SUFFIXES
 
@@ -296,18 +298,33 @@ class ClipShiftSession:
         from ..core.textalign import TextSpec
 
         labels = list(self.cfg.labels)
+        template = self.cfg.prompt_template
         if not labels and image_set.labels:
             if self.cfg.images.startswith("demo-scenes"):
                 from ..demo.scenes import LABELS
 
                 labels = [f"{c} {s}" for c, s in LABELS]
             else:
-                labels = sorted(set(image_set.labels))
+                labels = sorted({lab for lab in image_set.labels if lab is not None})
+        if not labels and image_set.captions:  # a captioned set without labels: its captions are the prompts
+            labels, template = sorted({c for c in image_set.captions if c}), "{}"
         if not labels:
             raise ConfigError("text metrics need label prompts: set --clipshift-labels (or ini clipshift_labels); "
                               f"the image set {image_set.source!r} carries no labels")
-        own = image_set.labels if image_set.labels and all(lab in labels for lab in image_set.labels) else None
-        return TextSpec(labels, self.cfg.prompt_template, own)
+        own = image_set.labels if image_set.labels and all(lab in labels for lab in image_set.labels if lab) else None
+        wanted = set(metric_list)
+        accuracy = wanted & {"zero_shot_accuracy", "zero_shot_accuracy_drop", "zero_shot_top5_accuracy"}
+        if accuracy and own is None:
+            missing = sorted({lab for lab in image_set.labels or [] if lab and lab not in labels})
+            why = f"labels {missing[:5]} are not among the prompts {labels[:5]}" if missing else "the set carries no labels"
+            raise ConfigError(f"{', '.join(sorted(accuracy))} need each image's own label among the label prompts: {why} "
+                              "(a labelled set: class folders, a manifest, .tar shards or a dataset)")
+        if "zero_shot_top5_accuracy" in wanted and len(labels) < 5:
+            raise ConfigError(f"zero_shot_top5_accuracy needs at least 5 labels; this run has {len(labels)}")
+        if wanted & {"recall_at_1", "recall_at_5"} and not image_set.captions:
+            raise ConfigError("recall_at_1 / recall_at_5 need captions: a manifest with a caption column, .tar shards "
+                              f"with .txt members or a dataset with a caption column; {image_set.source!r} has none")
+        return TextSpec(labels, template, own, captions=image_set.captions)
 
     def measure_strength(self, augmentation: str, strength: float, *, metrics=None):
         """Measure a built-in augmentation at a continuous strength in [0, 1]."""
