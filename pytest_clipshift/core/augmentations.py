@@ -256,9 +256,12 @@ def unregister_augmentation(name: str) -> None:
     registry().pop(name, None)
 
 
-def draw_seed(seed: int, image_hash: str, name: str, severity: Severity) -> int:
-    """The seed of one augmentation draw: a stable hash, independent of process and batch order."""
-    digest = hashlib.sha256(f"{seed}|{image_hash}|{name}|{severity}".encode()).digest()
+def draw_seed(seed: int, image_hash: str, name: str, severity: Severity, draw: int = 0) -> int:
+    """The seed of one augmentation draw: a stable hash, independent of process and batch order.
+    ``draw`` > 0: another independent draw of the same case (``--clipshift-draws``); draw 0 is the
+    case's own, unchanged by how many draws are taken."""
+    extra = f"|draw{draw}" if draw else ""
+    digest = hashlib.sha256(f"{seed}|{image_hash}|{name}|{severity}{extra}".encode()).digest()
     return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
 
 
@@ -274,14 +277,15 @@ def coordinate_grid(height: int, width: int) -> np.ndarray:
     return np.stack([xx, yy, np.ones_like(xx)], axis=-1)
 
 
-def apply_augmentation(aug: Augmentation | str, image: np.ndarray, severity: Severity, seed: int, image_hash: str | None = None) -> Augmented:
-    """Apply ``aug`` at ``severity`` to a uint8 HxWx3 image, deterministically for ``seed``."""
+def apply_augmentation(aug: Augmentation | str, image: np.ndarray, severity: Severity, seed: int, image_hash: str | None = None,
+                       draw: int = 0) -> Augmented:
+    """Apply ``aug`` at ``severity`` to a uint8 HxWx3 image, deterministically for ``seed`` (and ``draw``)."""
     from .decode import image_hash as hash_of
 
     if isinstance(aug, str):
         aug = get_augmentation(aug)
     params = aug.parameters(severity)
-    draw = draw_seed(seed, image_hash or hash_of(image), aug.name, severity)
+    draw = draw_seed(seed, image_hash or hash_of(image), aug.name, severity, draw)
     if aug.name == "identity":
         return Augmented(image.copy(), None, changed=False)
     if aug.kind == "callable":
@@ -401,4 +405,4 @@ def augmentation_for(case: Case) -> tuple[Augmentation, Severity]:
 def apply_case(case: Case, image: np.ndarray, seed: int, image_hash: str | None = None) -> Augmented:
     """Apply one ``Case`` (severity or strength) to a uint8 HxWx3 image, deterministically for ``seed``."""
     aug, severity = augmentation_for(case)
-    return apply_augmentation(aug, image, severity, seed, image_hash)
+    return apply_augmentation(aug, image, severity, seed, image_hash, case.draw)

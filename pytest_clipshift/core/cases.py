@@ -47,6 +47,7 @@ class Case:
     augmentation: str
     severity: Severity = DEFAULT_SEVERITY
     strength: float | None = None
+    draw: int = 0  # another independent random draw of the same case (0: the case's own)
 
     def __post_init__(self) -> None:
         if not isinstance(self.augmentation, str) or not self.augmentation:
@@ -80,7 +81,7 @@ class Case:
     @property
     def key(self) -> str:
         """``gaussian_noise[s3]``: how results, budgets and reports name the case."""
-        return f"{self.augmentation}[{self.level}]"
+        return f"{self.augmentation}[{self.level}]" + (f"#draw{self.draw}" if self.draw else "")
 
     @property
     def id(self) -> str:

@@ -69,13 +69,15 @@ def measure(
     progress: Progress | None = None,
     keep_embeddings: bool = True,
     text=None,
+    draws: int = 1,
 ) -> RunResult:
     """Measure how far ``encoder``'s embeddings and attention move under each augmentation.
 
     ``augmentations``: names (each measured at every one of ``severities``, default [3]) or
     (name, severity) pairs. ``metrics``: names from ``metrics.METRICS`` (built-in or registered); the text metrics need
-    ``text=TextSpec(labels=[...])`` (see textalign.py). The same arguments give
-    the same numbers: every random draw derives from ``seed``.
+    ``text=TextSpec(labels=[...])`` (see textalign.py). ``draws``: how many independent random draws
+    of each case to take (draw 0 is the case's own; the others feed ``divergence_radius``). The same
+    arguments give the same numbers: every random draw derives from ``seed``.
     """
     if len(images) == 0:
         raise ConfigError(f"image set {images.source!r} is empty")
@@ -90,6 +92,12 @@ def measure(
             metric_names = tuple(m for m in metric_names if m not in dropped)
             skipped_note = (f"model {encoder.name}: attention maps and layer tokens are {attention_note}; "
                             f"not measured: {', '.join(dropped)}")
+    if not isinstance(draws, int) or isinstance(draws, bool) or not 1 <= draws <= 64:
+        raise ConfigError(f"draws = {draws!r}: must be a whole number between 1 and 64")
+    radius = "divergence_radius" in metric_names
+    if radius and draws < 2:
+        raise ConfigError("divergence_radius needs at least 2 draws of each case: --clipshift-draws K (K >= 2), or draws=K")
+    metric_names = tuple(m for m in metric_names if m != "divergence_radius")  # computed across draws, below
     needs = {metric_info(m).needs for m in metric_names}
     scorer = None
     if "text" in needs:
@@ -99,6 +107,10 @@ def measure(
 
         scorer = TextScorer(encoder, text, list(images.names))
     pairs = expand_pairs(augmentations, severities)
+    main = len(pairs)
+    if draws > 1:  # the extra draws of every case that draws anything at random (identity draws nothing)
+        pairs = pairs + [Case(c.augmentation, c.severity, c.strength, draw=k) for k in range(1, draws)
+                         for c in pairs if c.augmentation != "identity"]
     want_attention = "attention" in needs
     want_layers = "layers" in needs
     run = _Run(encoder, images, pairs, metric_names, seed, batch_size, cache, progress, want_attention, want_layers,
@@ -108,9 +120,15 @@ def measure(
         run.chunk(list(range(start, min(start + chunk_size, len(images)))))
     run.pool.shutdown()
     results = []
-    for p, case in enumerate(pairs):
+    for p, case in enumerate(pairs[:main]):
         aug, level = augmentation_for(case)
         values = {m: np.asarray(run.values[p][m], dtype=np.float64) for m in run.stored_metrics}
+        if radius:
+            same = [q for q, c in enumerate(pairs) if (c.augmentation, c.severity, c.strength) ==
+                    (case.augmentation, case.severity, case.strength)]
+            values["divergence_radius"] = np.array([
+                M.enclosing_ball_radius(M.unit(np.stack([run.embeddings[q][i] for q in same])))
+                for i in range(len(images))]) if len(same) > 1 else np.zeros(len(images))
         emb = np.stack(run.embeddings[p]) if keep_embeddings else None
         results.append(ShiftResult(case.augmentation, case.severity, list(images.names), values, seed,
                                    aug.parameters(level), run.unchanged[p], emb, strength=case.strength))
@@ -124,7 +142,7 @@ def measure(
     if cache is not None and cache.problem and cache.problem not in warnings:
         warnings.append(cache.problem)
     settings = {"metrics": list(metric_names), "batch_size": batch_size, "chunk_size": chunk_size,
-                "pairs": [[c.augmentation, c.level] for c in pairs],
+                "pairs": [[c.augmentation, c.level] for c in pairs[:main]], "draws": draws,
                 "canvas_size": list(encoder.canvas_size), "seconds": round(time.perf_counter() - started, 3),
                 "cache": None if cache is None else {"dir": str(cache.directory), "hits": cache.hits, "misses": cache.misses}}
     return RunResult(dict(encoder.info), seed, list(images.names), images.digest, images.source, results, clean,
@@ -190,6 +208,8 @@ class _Run:
         else:
             aug, severity = augmentation_for(case)
             name, params = aug.name, aug.parameters(severity)
+            if case.draw:  # another draw of the case: its own entry (draw 0 keeps the keys it always had)
+                name = f"{name}#draw{case.draw}"
         # batch size is part of the key: CPU kernels change an embedding's last bits (up to ~3e-6 in
         # cosine) with the batch it ran in, so a hit returns exactly what this batch size computes
         return EmbeddingCache.key(self.fingerprint, self.images.hashes[image], name, params, str(severity),

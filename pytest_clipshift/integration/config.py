@@ -169,6 +169,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("clipshift_split", "string", None, "dataset split (default: the only or first one)", "NAME", convert=_text),
     Option("clipshift_max_images", "int", None, "use at most N images (demo-scenes: generate N; default 32)", "N", convert=_positive(LIMITS["clipshift_max_images"])),
     Option("clipshift_seed", "int", 0, "seed of every random draw (augmentations, scenes, bootstrap)", "SEED", convert=_seed),
+    Option("clipshift_draws", "int", 1, "independent random draws of each augmentation case; K >= 2 adds divergence_radius (the spread of an image's K augmented embeddings)", "K", convert=_positive(64)),
     Option("clipshift_batch_size", "int", 32, "images per forward pass", "N", convert=_positive(LIMITS["clipshift_batch_size"])),
     Option("clipshift_augmentations", "args", None, "augmentations for the 'augmentation' fixture (default: identity and the study's nine)", "NAME", nargs="+", convert=_augmentations),
     Option("clipshift_severities", "args", None, "severities for the 'augmentation' fixture: 1-5 or paper (default 3)", "S", nargs="+", convert=_severities),
@@ -246,6 +247,7 @@ class ClipShiftConfig:
     html: bool
     labels: list[str]
     prompt_template: str
+    draws: int | None = 1
     image_column: str = "image"
     label_column: str = "label"
     caption_column: str = "caption"
@@ -293,6 +295,7 @@ def resolve(config) -> ClipShiftConfig:
     values["images"] = values["images"] or ("demo-scenes" if values["model"] == "demo" else "samples")
     values["root"] = _paths_base(config, sources["clipshift_images"])
     values["batch_size"] = values["batch_size"] or 32
+    values["draws"] = values["draws"] or 1
     values["canvas_size"] = values["canvas_size"] or 224
     values["storage"] = values["storage"] or Path(".clipshift")
     if values.pop("no_cache"):

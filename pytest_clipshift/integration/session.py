@@ -147,6 +147,8 @@ class ClipShiftSession:
     def metrics(self) -> list[str]:
         """Defaults, --clipshift-metrics and every metric a budget names; fixed for the session."""
         names = list(DEFAULT_METRICS) + list(self.cfg.metrics) + [self.cfg.ce_metric]
+        if (self.cfg.draws or 1) > 1:  # draws are taken for the divergence radius
+            names.append("divergence_radius")
         if self.budgets is not None:
             names += self.budgets.metric_names()
         out = []
@@ -270,7 +272,8 @@ class ClipShiftSession:
         image_set = self.images if image_names is None else self.images.subset(list(image_names))
         started = time.perf_counter()
         run = measure(encoder, image_set, pairs, metrics=metric_list, seed=self.cfg.seed,
-                      batch_size=self.cfg.batch_size, cache=self.cache, text=self._text_spec(metric_list, image_set))
+                      batch_size=self.cfg.batch_size, cache=self.cache, text=self._text_spec(metric_list, image_set),
+                      draws=self.cfg.draws or 1)
         self.state.seconds += time.perf_counter() - started
         if self.cache is not None:
             self.state.cache = {"hits": self.cache.hits, "misses": self.cache.misses}
@@ -404,7 +407,8 @@ class ClipShiftSession:
         settings = {"metrics": self.metrics, "batch_size": self.cfg.batch_size, "canvas_size": self.cfg.canvas_size,
                     "budgets": str(self.budgets.source) if self.budgets else None,
                     "confidence": self.budgets.confidence if self.budgets else None,
-                    "device": self.cfg.device, "precision": self.cfg.precision, "ce_metric": self.cfg.ce_metric}
+                    "device": self.cfg.device, "precision": self.cfg.precision, "ce_metric": self.cfg.ce_metric,
+                    "draws": self.cfg.draws or 1}
         run = RunResult(self.state.model or {}, self.cfg.seed, images["names"], images["hash"], images["source"],
                         results, clean, settings, warnings=list(self.state.warnings), budgets=self.state.checks)
         run.sort()

@@ -69,6 +69,9 @@ BUILTIN = (
            lambda b: b.text_scores["recall_at_1"]),
     Metric("recall_at_5", "text", True, "image-to-text retrieval: 1 if its own caption is among the 5 nearest",
            lambda b: b.text_scores["recall_at_5"]),
+    Metric("divergence_radius", "draws", False,
+           "radius of the smallest ball enclosing an image's unit embeddings over K independent draws of the augmentation "
+           "(--clipshift-draws K; Liu et al. 2026)", None),
     Metric("direction_probe", "text", True,
            "cosine of the shift vector with the text direction naming the augmentation, minus the control prompts' mean",
            lambda b: b.text_scores["direction_probe"]),

@@ -103,6 +103,84 @@ def cluster_views(distance: np.ndarray, labels: list[str], method: str = "averag
                       {lab: int(c) for lab, c in zip(labels, ids)}, cut)
 
 
+def unit(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to length 1."""
+    x = np.asarray(x, np.float64)
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), EPS)
+
+
+def _polish(w: np.ndarray, gram: np.ndarray, norms: np.ndarray) -> np.ndarray:
+    """Exact weights on the support the iterative solve found: the centre equidistant from the
+    support points within their affine hull (a small linear system); kept only if it stays feasible."""
+    support = np.flatnonzero(w > 1e-7 * w.max())
+    n = len(support)
+    system = np.zeros((n + 1, n + 1))
+    system[:n, :n] = -2.0 * gram[np.ix_(support, support)]
+    system[:n, n] = -1.0
+    system[n, :n] = 1.0
+    rhs = np.concatenate([-norms[support], [1.0]])
+    try:
+        solution = np.linalg.lstsq(system, rhs, rcond=None)[0]
+    except np.linalg.LinAlgError:
+        return w
+    exact = np.zeros_like(w)
+    exact[support] = solution[:n]
+    if exact.min() < -1e-9:
+        return w
+    exact = np.clip(exact, 0.0, None)
+    return exact / exact.sum()
+
+
+def enclosing_ball_radius(points: np.ndarray, tol: float = 1e-10) -> float:
+    """Radius of the smallest ball enclosing the K rows of ``points`` (any dimension), exact to ~1e-9.
+
+    Solves the dual of the minimum enclosing ball problem, a quadratic program in K weights on the
+    simplex: maximise sum_i w_i |p_i|^2 - |sum_i w_i p_i|^2; the centre is sum_i w_i p_i and the
+    radius the largest distance from it. It works on the K x K Gram matrix, so the dimension does
+    not matter. Primal (the radius from the centre found) and dual (its objective) must agree to
+    ``tol`` in squared radius (after scaling the spread to 1), or it says so rather than returning a
+    loose value.
+    """
+    from scipy.optimize import minimize
+
+    p = np.asarray(points, np.float64)
+    k = len(p)
+    if k == 1:
+        return 0.0
+    # centred and scaled to unit spread: the same precision for a tight cluster as for a wide one
+    p = p - p.mean(axis=0)
+    scale = float(np.sqrt((p ** 2).sum(axis=1).max()))
+    if scale == 0.0:
+        return 0.0
+    p = p / scale
+    gram = p @ p.T
+    norms = np.diag(gram).copy()
+
+    def negative_dual(w):
+        return -(w @ norms - w @ gram @ w)
+
+    def gradient(w):
+        return -(norms - 2 * gram @ w)
+
+    best = None
+    for start in (np.full(k, 1.0 / k), np.eye(k)[int(np.argmax(norms - 2 * gram.mean(1)))]):
+        out = minimize(negative_dual, start, jac=gradient, method="SLSQP", bounds=[(0.0, 1.0)] * k,
+                       constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0, "jac": lambda w: np.ones_like(w)}],
+                       options={"ftol": 1e-15, "maxiter": 500})
+        w = np.clip(out.x, 0.0, None)
+        w /= w.sum()
+        w = _polish(w, gram, norms)
+        centre = w @ p
+        primal = float(np.max(((p - centre) ** 2).sum(axis=1)))
+        dual = float(w @ norms - w @ gram @ w)
+        if best is None or primal < best[0]:
+            best = (primal, dual)
+    primal, dual = best
+    if primal - dual > tol:
+        raise ArithmeticError(f"enclosing ball did not converge (primal {primal:.3e}, dual {dual:.3e})")
+    return float(np.sqrt(max(primal, 0.0))) * scale
+
+
 # ---------------------------------------------------------------- attention
 
 def _flat(maps: np.ndarray) -> np.ndarray:

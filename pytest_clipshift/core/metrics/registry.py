@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import ConfigError
 
-NEEDS = ("embedding", "attention", "pixels", "layers", "text")
+NEEDS = ("embedding", "attention", "pixels", "layers", "text", "draws")
 
 
 @dataclass(frozen=True)
