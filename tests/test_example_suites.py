@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -114,3 +115,23 @@ def test_imagenet_c_suite_gates_per_family_and_reports_mce(tmp_path):
     checks = json.loads((tmp_path / "out.json").read_text())["budgets"]
     families = {c["augmentation"] for c in checks if c["threshold"] == 0.45}
     assert families == {f"imagenet_c.{n}" for n in ("snow", "frost", "fog", "brightness", "spatter")}
+
+
+def test_labelled_suite_measures_accuracy_and_names_the_best_predictor(tmp_path):
+    copy = tmp_path / "labelled"
+    shutil.copytree(SUITES / "labelled", copy)
+    subprocess.run([sys.executable, str(copy / "make_data.py"), str(copy)], check=True, capture_output=True)
+    result = run_suite(tmp_path, "labelled", "--clipshift-json=out.json")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "20 passed" in result.stdout and "accuracy drop is best predicted by" in result.stdout
+    import json
+
+    data = json.loads((tmp_path / "out.json").read_text())
+    assert data["extra"]["calibration"]["best"] in data["extra"]["calibration"]["fits"]
+    identity = next(r for r in data["results"] if r["augmentation"] == "identity")
+    assert 0.5 <= identity["metrics"]["zero_shot_accuracy"]["mean"] <= 1.0 and data["images"]["count"] == 40
+    # the same images from parquet (a smaller sample: its verdicts may differ, its items may not)
+    parquet = run_suite(tmp_path, "labelled", f"--clipshift-images={copy / 'data.parquet'}", "--clipshift-max-images=8",
+                        "-k", "identity or gaussian_noise")
+    assert parquet.returncode in (0, 1) and "images 8 from" in parquet.stdout, parquet.stdout[-3000:]
+    assert re.search(r"(\d+ failed, )?\d+ passed", parquet.stdout) and "error" not in parquet.stdout.splitlines()[-1]

@@ -26,9 +26,9 @@ class ImageSet:
     arrays: list[np.ndarray]
     source: str
     labels: list[str] | None = None  # zero-shot labels, where the set carries them
-    captions: list[str | None] | None = None  # one caption per image, where the set carries them
     hashes: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # files left out: not images by their extension
+    captions: list[str | None] | None = None  # one caption per image, where the set carries them
     # arrays may be a labelled.LazyImages: each image decoded when read, so a large set is never held in memory
 
     def __post_init__(self) -> None:

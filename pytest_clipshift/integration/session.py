@@ -413,6 +413,11 @@ class ClipShiftSession:
                         results, clean, settings, warnings=list(self.state.warnings), budgets=self.state.checks)
         run.sort()
         run.extra["timing"] = {"measure_seconds": round(self.state.seconds, 3), "cache": self.state.cache}
+        from ..core.calibration import calibrate
+
+        calibration = calibrate(run)
+        if calibration is not None:
+            run.extra["calibration"] = calibration
         if self.state.breaking_points:
             run.extra["breaking_points"] = sorted(self.state.breaking_points, key=lambda b: (b["augmentation"], b["rule"]))
         return run

@@ -207,3 +207,25 @@ def family_curves_png(run, metric: str = "cosine") -> str | None:
     ax.set_title("ImageNet-C error by family")
     ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return to_png(fig)
+
+
+@_styled
+def calibration_png(run) -> str | None:
+    """The calibration's best predictor: accuracy drop against it per cell, with the fitted line."""
+    cal = run.extra.get("calibration")
+    if not cal or not cal.get("best"):
+        return None
+    best, fit = cal["best"], cal["fits"][cal["best"]]
+    cells = [r for r in run.results if r.key in cal["cells"]]
+    x = np.array([r.stat(best, "mean") for r in cells])
+    y = np.array([r.stat(cal["target"], "mean") for r in cells])
+    fig, ax = _subplots((5.2, 3.4))
+    ax.scatter(x, y, s=18, color="#2c7fb8")
+    line = np.linspace(x.min(), x.max(), 20)
+    ax.plot(line, fit["slope"] * line + fit["intercept"], color="#c0392b", linewidth=1,
+            label=f"fit: R² {fit['r2']:.2f}" if fit["r2"] is not None else "fit")
+    ax.set_xlabel(f"{best} (mean per cell)")
+    ax.set_ylabel("accuracy drop (mean per cell)")
+    ax.set_title("Shift against accuracy drop")
+    ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return to_png(fig)

@@ -14,7 +14,9 @@ from . import figures as F
 TABLE_COLUMNS = (("cosine", "mean"), ("cosine", "p05"), ("l2", "mean"), ("l2_normalized", "mean"),
                  ("attention_correlation", "mean"), ("attention_inverse_mse", "mean"), ("patch_similarity", "mean"),
                  ("edge_preservation", "mean"), ("detail_preservation", "mean"), ("layer_cka", "mean"),
-                 ("zero_shot_flip", "mean"), ("text_similarity_drop", "mean"), ("direction_probe", "mean"))
+                 ("zero_shot_flip", "mean"), ("text_similarity_drop", "mean"), ("direction_probe", "mean"),
+                 ("zero_shot_accuracy", "mean"), ("zero_shot_accuracy_drop", "mean"), ("zero_shot_top5_accuracy", "mean"),
+                 ("recall_at_1", "mean"), ("recall_at_5", "mean"), ("divergence_radius", "mean"))
 
 CSS = """
 .clipshift { font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif; color: #222; }
@@ -163,7 +165,8 @@ def figures_html(run) -> str:
         figs = [f for f in figs if f]
         if figs:
             out.append(f"<h3>Severity {_e(severity_key(sev))}</h3><div class=\"figs\">{''.join(figs)}</div>")
-    curves = [_img(F.severity_curves_png(run, m), f"{m} versus severity") for m in F.KEY_METRICS
+    curves = [_img(F.severity_curves_png(run, m), f"{m} versus severity")
+              for m in F.KEY_METRICS + ("zero_shot_accuracy", "recall_at_1", "divergence_radius")
               if any(m in r.values for r in run.results)]
     curves.append(_img(F.layer_curves_png(run), "layer-wise shift"))
     curves = [c for c in curves if c]
@@ -215,8 +218,28 @@ def breaking_points_html(run) -> str:
 
 def report_sections(run) -> list[str]:
     return [f"<style>{CSS}</style>", '<div class="clipshift">', summary_html(run), metric_table_html(run),
-            ranking_html(run), breaking_points_html(run), figures_html(run), imagenet_c_html(run),
+            ranking_html(run), breaking_points_html(run), figures_html(run), calibration_html(run), imagenet_c_html(run),
             comparison_section(run), "</div>"]
+
+
+def calibration_html(run) -> str:
+    """Which shift metric predicts the accuracy drop best: the fits, and a scatter of the best one."""
+    cal = run.extra.get("calibration")
+    if not cal or not cal.get("best"):
+        return ""
+    rows = []
+    for name, fit in sorted(cal["fits"].items(), key=lambda kv: -abs(kv[1]["spearman"] or 0)):
+        best = ' class="pass"' if name == cal["best"] else ""
+        rows.append(f'<tr><td class="name"{best}>{_e(name)}</td><td>{_fmt(fit["slope"])}</td><td>{_fmt(fit["intercept"])}</td>'
+                    f'<td>{_fmt(fit["r2"])}</td><td>{_fmt(fit["spearman"])}</td><td>{_fmt(fit["value_at_5_point_drop"])}</td></tr>')
+    figure = _img(F.calibration_png(run), "calibration scatter",
+                  caption=f"accuracy drop against {cal['best']}.mean per cell, with the least-squares line")
+    return (f'<h2>Calibration: shift against accuracy</h2><p>Across {len(cal["cells"])} cells, the mean accuracy drop '
+            f'fitted against each shift metric; <b>{_e(cal["best"])}</b> predicts it best (largest |Spearman|). The last '
+            'column is the metric value at which the fit predicts a 5-point drop: a budget written in accuracy points.</p>'
+            f'{figure}<table class="cs" id="clipshift-calibration"><thead><tr><th class="name">metric</th><th>slope</th>'
+            '<th>intercept</th><th>R²</th><th>Spearman</th><th>value at a 5-point drop</th></tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table>')
 
 
 def _percent(v) -> str:

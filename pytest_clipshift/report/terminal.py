@@ -6,7 +6,8 @@ from ..core.cases import severity_key
 from ..core.metrics import metric_info
 
 COLUMNS = (("cosine", "cosine"), ("l2_normalized", "l2 norm"), ("attention_correlation", "attn corr"),
-           ("patch_similarity", "patch sim"), ("edge_preservation", "edges"))
+           ("patch_similarity", "patch sim"), ("edge_preservation", "edges"), ("zero_shot_accuracy", "accuracy"),
+           ("zero_shot_accuracy_drop", "acc drop"), ("divergence_radius", "div radius"))
 
 
 def write_summary(tr, outcome) -> None:
@@ -29,6 +30,8 @@ def write_summary(tr, outcome) -> None:
             _comparison(tr, comparison)
         if run.extra.get("corruption_error"):
             _corruption_error(tr, run.extra["corruption_error"])
+        if run.extra.get("calibration"):
+            _calibration(tr, run.extra["calibration"])
         for w in run.warnings:
             tr.write_line(f"warning: {w}", yellow=True)
         if not run.complete:
@@ -126,3 +129,16 @@ def _corruption_error(tr, ce: dict) -> None:
     if extra:
         tr.write_line(f"  extra corruptions (not in mCE): CE {', '.join(extra)}")
     tr.write_line(f"  mCE {_percent(ce['mce'])}, relative mCE {_percent(ce['relative_mce'])}", bold=True)
+
+
+def _calibration(tr, cal: dict) -> None:
+    best = cal["best"]
+    if best is None:
+        tr.write_line(f"calibration: {cal.get('note', 'no shift metric varies across the cells')}", yellow=True)
+        return
+    fit = cal["fits"][best]
+    r2 = "-" if fit["r2"] is None else f"{fit['r2']:.2f}"
+    rho = "-" if fit["spearman"] is None else f"{fit['spearman']:+.2f}"
+    at = "" if fit["value_at_5_point_drop"] is None else f"; a 5-point drop is predicted at {best}.mean = {fit['value_at_5_point_drop']:.4f}"
+    tr.write_line(f"calibration over {len(cal['cells'])} cells: accuracy drop is best predicted by {best}.mean "
+                  f"(Spearman {rho}, R^2 {r2}, slope {fit['slope']:+.3g} per unit){at}", bold=True)
