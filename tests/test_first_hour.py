@@ -198,3 +198,23 @@ def test_a_mistyped_hub_id_offline_fails_fast_and_suggests_the_cached_one(tmp_pa
     assert "cannot be reached from this machine (offline)" in message
     assert "Did you mean openai/clip-vit-base-patch32" in message
     assert attempts == [True]  # the local cache was tried; no download (transformers retries for ~26 s)
+
+
+def test_xdist_workers_share_the_cores_instead_of_fighting_for_them(project, monkeypatch):
+    """Each of -n 2 workers gets cores // 2 threads (torch, BLAS, OpenCV), recorded in the results;
+    a budget the user set wins; nothing is left in the environment afterwards."""
+    import os
+
+    for var in ("CLIPSHIFT_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    project.makefile(".toml", suite='[settings]\naugmentations = ["identity", "gaussian_noise"]\n')
+    result = project.runpytest("--clipshift", "--clipshift-budgets=suite.toml", "-n", "2", "--clipshift-json=out.json")
+    result.assert_outcomes(passed=2)
+    timing = json.loads((project.path / "out.json").read_text())["extra"]["timing"]
+    assert timing["threads_per_worker"] == max(1, (os.cpu_count() or 1) // 2)
+    assert "CLIPSHIFT_THREADS" not in os.environ and "OMP_NUM_THREADS" not in os.environ
+    monkeypatch.setenv("CLIPSHIFT_THREADS", "1")
+    project.runpytest("--clipshift", "--clipshift-budgets=suite.toml", "-n", "2", "--clipshift-json=out.json")
+    assert json.loads((project.path / "out.json").read_text())["extra"]["timing"]["threads_per_worker"] == 1
+    single = project.runpytest("--clipshift", "--clipshift-budgets=suite.toml", "--clipshift-json=out.json")
+    single.assert_outcomes(passed=2)

@@ -169,7 +169,9 @@ class _Run:
         self.total = n * (1 + len(pairs))
         self.done = 0
         # augmenting runs beside the model: a few threads (OpenCV and numpy release the GIL)
-        self.workers = max(1, min(8, (os.cpu_count() or 2) // 2))
+        budget = os.environ.get("CLIPSHIFT_THREADS", "")  # an xdist worker's share of the cores
+        cores = int(budget) if budget.isdigit() and int(budget) > 0 else (os.cpu_count() or 2)
+        self.workers = max(1, min(8, cores // 2))
         self.pool = ThreadPoolExecutor(max_workers=self.workers + 1)
         self.edge_maps: dict[int, np.ndarray] = {}
         self.fingerprint = encoder.fingerprint

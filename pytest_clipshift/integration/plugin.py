@@ -14,7 +14,8 @@ from .fixtures import augmentation, clip_model, clipshift, clipshift_images, cli
 _ENABLED = pytest.StashKey[bool]()
 _DESELECTED = pytest.StashKey[int]()  # clipshift items deselected by -k/-m (not by --clipshift-shard)
 _SHARD_DROPPED = pytest.StashKey[frozenset]()  # node ids another shard runs
-_SKIPPED_OFF = pytest.StashKey[int]()  # clipshift items skipped because --clipshift is off
+_SKIPPED_OFF = pytest.StashKey[int]()
+_EXPORTED = pytest.StashKey[list]()  # thread-budget variables this controller set for its workers  # clipshift items skipped because --clipshift is off
 MARKER_KEYWORDS = ("augmentations", "severities", "images", "budget")
 SKIP_REASON = "clipshift robustness test: run with `pytest --clipshift` (or set clipshift = true in the ini file)"
 
@@ -49,6 +50,9 @@ def pytest_configure(config) -> None:
     )
     if not _enabled(config):
         return
+    from .threads import share_cores
+
+    config.stash[_EXPORTED] = share_cores(config)  # before xdist starts its workers: they inherit the budget
     from ..gate.budgets import load_budgets
     from .config import pyproject_budgets, resolve
     from ..core.errors import ClipShiftError
@@ -63,6 +67,9 @@ def pytest_configure(config) -> None:
         preflight(cfg, session.requested_metrics)
     except ClipShiftError as exc:
         raise pytest.UsageError(f"clipshift: {exc}") from None
+    from .progress import for_config
+
+    session.progress_factory = lambda: for_config(config)
     config.stash[_SESSION] = session
     worker = getattr(config, "workerinput", {}).get("workerid", "")
     if worker.startswith("gw") and worker[2:].isdigit():
@@ -250,3 +257,10 @@ def pytest_report_header(config):
             lines.append("clipshift: NOTE: demo model trained on synthetic scenes: not for conclusions about real models")
         return lines
     return None
+
+
+def pytest_unconfigure(config) -> None:
+    if _EXPORTED in config.stash:
+        from .threads import restore
+
+        restore(config.stash[_EXPORTED])

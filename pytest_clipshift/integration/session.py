@@ -46,6 +46,7 @@ class ProcessState:
     cache: dict = field(default_factory=lambda: {"hits": 0, "misses": 0})
     deselected: int = 0  # clipshift items -k/-m deselected (each xdist worker collects them all)
     seed: int = 0
+    threads: int | None = None  # this process's thread budget under xdist
 
     def add(self, result) -> None:
         """Record a cell once; a metric a later measurement of the same cell adds (``metrics=[...]``)
@@ -72,6 +73,7 @@ class ProcessState:
         for k in ("hits", "misses"):
             self.cache[k] = self.cache.get(k, 0) + other.cache.get(k, 0)
         self.deselected = max(self.deselected, other.deselected)
+        self.threads = self.threads or other.threads
 
     def to_json(self) -> str:
         from ..core.results import encode_array
@@ -134,6 +136,7 @@ class ClipShiftSession:
         self._prefetched = False
         self._cache = None
         self.outcome: Outcome | None = None  # set once, by finish()
+        self.progress_factory = None  # () -> progress callback for the engine; the plugin sets it
         self.overlays = bool(cfg.json_path or cfg.save or cfg.html)  # only a report shows them
         self.worker_index: int | None = None  # set under xdist
 
@@ -205,7 +208,11 @@ class ClipShiftSession:
             raise self._error
         if self._encoder is None:
             from ..core.encoders import load_encoder
+            from .threads import apply_budget
 
+            budget = apply_budget()
+            if budget is not None:
+                self.state.threads = budget
             try:
                 self._encoder = load_encoder(self.cfg.model, self.device(), self.cfg.precision,
                                              attention=self.needs_attention, canvas_size=self.cfg.canvas_size,
@@ -273,7 +280,7 @@ class ClipShiftSession:
         started = time.perf_counter()
         run = measure(encoder, image_set, pairs, metrics=metric_list, seed=self.cfg.seed,
                       batch_size=self.cfg.batch_size, cache=self.cache, text=self._text_spec(metric_list, image_set),
-                      draws=self.cfg.draws or 1)
+                      draws=self.cfg.draws or 1, progress=self.progress_factory() if self.progress_factory else None)
         self.state.seconds += time.perf_counter() - started
         if self.cache is not None:
             self.state.cache = {"hits": self.cache.hits, "misses": self.cache.misses}
@@ -412,7 +419,8 @@ class ClipShiftSession:
         run = RunResult(self.state.model or {}, self.cfg.seed, images["names"], images["hash"], images["source"],
                         results, clean, settings, warnings=list(self.state.warnings), budgets=self.state.checks)
         run.sort()
-        run.extra["timing"] = {"measure_seconds": round(self.state.seconds, 3), "cache": self.state.cache}
+        run.extra["timing"] = {"measure_seconds": round(self.state.seconds, 3), "cache": self.state.cache,
+                               "threads_per_worker": self.state.threads}
         from ..core.calibration import calibrate
 
         calibration = calibrate(run)
