@@ -124,7 +124,9 @@ def test_cache_skips_the_model_on_rerun(tiny_encoder, small_images, tmp_path, mo
 def test_torn_cache_entry_is_a_miss(tiny_encoder, small_images, tmp_path):
     cache = EmbeddingCache(tmp_path / "cache")
     measure(tiny_encoder, small_images, ["gaussian_noise"], seed=0, cache=cache)
-    for f in (tmp_path / "cache").rglob("*.npz"):
+    packs = list((tmp_path / "cache").rglob("pack-*.bin"))
+    assert len(packs) == 1  # one file for the whole run
+    for f in packs:
         f.write_bytes(f.read_bytes()[:20])
     again = EmbeddingCache(tmp_path / "cache")
     run = measure(tiny_encoder, small_images, ["gaussian_noise"], seed=0, cache=again)
@@ -206,3 +208,21 @@ def test_per_layer_attention_metrics(tiny_encoder, small_images):
     np.testing.assert_allclose(run.get("identity", 1).values["attention_correlation@1"], 1.0, atol=1e-6)
     with pytest.raises(ConfigError, match="layers 1 to 2"):
         measure(tiny_encoder, small_images, ["identity"], metrics=["attention_correlation@5"])
+
+
+def test_a_pack_is_memory_mapped_and_a_corrupted_entry_is_a_miss(tiny_encoder, small_images, tmp_path):
+    """One pack per run; an entry whose bytes changed fails its CRC and is measured again, the
+    others are hits; a pack cut short keeps the entries it still holds whole."""
+    cache = EmbeddingCache(tmp_path / "cache")
+    measure(tiny_encoder, small_images, ["gaussian_noise"], seed=0, cache=cache)
+    (pack,) = (tmp_path / "cache").rglob("pack-*.bin")
+    data = bytearray(pack.read_bytes())
+    data[-3] ^= 0xFF  # the last embedding's last bytes
+    pack.write_bytes(bytes(data))
+    again = EmbeddingCache(tmp_path / "cache")
+    run = measure(tiny_encoder, small_images, ["gaussian_noise"], seed=0, cache=again)
+    assert again.misses == 1 and again.hits == 2 * 6 - 1 and np.isfinite(run.results[0].values["cosine"]).all()
+    pack.write_bytes(bytes(data[: len(data) - 200]))  # torn: the entries past the cut are misses
+    torn = EmbeddingCache(tmp_path / "cache")
+    measure(tiny_encoder, small_images, ["gaussian_noise"], seed=0, cache=torn)
+    assert torn.hits > 0 and torn.misses > 1

@@ -116,9 +116,13 @@ def measure(
     run = _Run(encoder, images, pairs, metric_names, seed, batch_size, cache, progress, want_attention, want_layers,
                scorer)
     started = time.perf_counter()
-    for start in range(0, len(images), chunk_size):
-        run.chunk(list(range(start, min(start + chunk_size, len(images)))))
-    run.pool.shutdown()
+    try:
+        for start in range(0, len(images), chunk_size):
+            run.chunk(list(range(start, min(start + chunk_size, len(images)))))
+    finally:
+        run.pool.shutdown()
+        if cache is not None:  # what was measured is kept, even when a later image failed
+            cache.flush()
     results = []
     for p, case in enumerate(pairs[:main]):
         aug, level = augmentation_for(case)
