@@ -246,19 +246,6 @@ def tokenizer_files() -> Path | None:
     return _open_clip_file("bpe_simple_vocab_16e6.txt.gz")
 
 
-def _bytes_to_unicode() -> dict[int, str]:
-    """GPT-2's reversible byte -> printable character table, which CLIP's BPE vocabulary starts with."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    chars = printable[:]
-    extra = 0
-    for b in range(256):
-        if b not in printable:
-            printable.append(b)
-            chars.append(256 + extra)
-            extra += 1
-    return dict(zip(printable, map(chr, chars)))
-
-
 def clip_tokenizer(bpe_gz: Path, folder: Path):
     """transformers' ``CLIPTokenizer`` over open_clip's BPE file (its vocabulary rebuilt the same way
     as open_clip's SimpleTokenizer: bytes, bytes + </w>, the 48,894 merges, the two special tokens)."""
@@ -267,7 +254,9 @@ def clip_tokenizer(bpe_gz: Path, folder: Path):
     from transformers import CLIPTokenizer
 
     merges = gzip.open(bpe_gz).read().decode("utf-8").split("\n")[1: 49152 - 256 - 2 + 1]
-    vocab = list(_bytes_to_unicode().values())
+    from ..demo.vocab import bytes_to_unicode  # GPT-2's byte table, which CLIP's vocabulary starts with
+
+    vocab = list(bytes_to_unicode().values())
     vocab = vocab + [v + "</w>" for v in vocab] + ["".join(m.split()) for m in merges]
     vocab += ["<|startoftext|>", "<|endoftext|>"]
     folder.mkdir(parents=True, exist_ok=True)

@@ -218,39 +218,33 @@ def budgets_from_mapping(data: dict, source: str) -> Budgets:
         except ConfigError as exc:
             raise ConfigError(f"{source}: settings.metrics: {exc}") from None
     budgets.defaults = _rules(data.get("defaults", {}), f"{source} [defaults]")
-    augs_table = data.get("augmentations", {})
-    if not isinstance(augs_table, dict):
-        raise ConfigError(f"{source}: [augmentations] must be a table of augmentation tables")
-    for name, table in augs_table.items():
-        origin = f"{source} [augmentations.{name}]"
-        if name not in valid_augs:
-            raise ConfigError(f"{origin}: unknown augmentation {name!r}; valid: {', '.join(sorted(valid_augs))}")
-        if not isinstance(table, dict):
-            raise ConfigError(f"{origin}: must be a table")
-        plain = {k: v for k, v in table.items() if not isinstance(v, dict)}
-        budgets.per_augmentation[name] = _rules(plain, origin)
-        for sev_key, sev_table in table.items():
-            if isinstance(sev_table, dict):
-                sev_origin = f"{source} [augmentations.{name}.{sev_key}]"
-                sev = _severity(sev_key, sev_origin)
-                budgets.per_severity[(name, sev)] = _rules(sev_table, sev_origin)
-    families_table = data.get("families", {})
+    budgets.per_augmentation, budgets.per_severity = _named_tables(
+        data.get("augmentations", {}), "augmentations", "augmentation", sorted(valid_augs), source)
     from ..core.imagenet_c import FAMILIES
 
-    if not isinstance(families_table, dict):
-        raise ConfigError(f"{source}: [families] must be a table of ImageNet-C family tables")
-    for name, table in families_table.items():
-        origin = f"{source} [families.{name}]"
-        if name not in FAMILIES:
-            raise ConfigError(f"{origin}: unknown ImageNet-C family {name!r}; valid: {', '.join(FAMILIES)}")
+    budgets.per_family, budgets.per_family_severity = _named_tables(
+        data.get("families", {}), "families", "ImageNet-C family", list(FAMILIES), source)
+    return budgets
+
+
+def _named_tables(section: Any, kind: str, what: str, valid: list[str], source: str):
+    """``[kind.NAME]`` and ``[kind.NAME.sK]`` tables -> (NAME -> rules, (NAME, severity) -> rules)."""
+    if not isinstance(section, dict):
+        raise ConfigError(f"{source}: [{kind}] must be a table of {what} tables")
+    plain_rules: dict[str, dict[str, Rule]] = {}
+    severity_rules: dict[tuple[str, Any], dict[str, Rule]] = {}
+    for name, table in section.items():
+        origin = f"{source} [{kind}.{name}]"
+        if name not in valid:
+            raise ConfigError(f"{origin}: unknown {what} {name!r}; valid: {', '.join(valid)}")
         if not isinstance(table, dict):
             raise ConfigError(f"{origin}: must be a table")
-        budgets.per_family[name] = _rules({k: v for k, v in table.items() if not isinstance(v, dict)}, origin)
+        plain_rules[name] = _rules({k: v for k, v in table.items() if not isinstance(v, dict)}, origin)
         for sev_key, sev_table in table.items():
             if isinstance(sev_table, dict):
-                sev_origin = f"{source} [families.{name}.{sev_key}]"
-                budgets.per_family_severity[(name, _severity(sev_key, sev_origin))] = _rules(sev_table, sev_origin)
-    return budgets
+                sev_origin = f"{source} [{kind}.{name}.{sev_key}]"
+                severity_rules[(name, _severity(sev_key, sev_origin))] = _rules(sev_table, sev_origin)
+    return plain_rules, severity_rules
 
 
 def read_toml(path: Path, what: str) -> dict:
