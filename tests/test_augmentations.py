@@ -201,3 +201,26 @@ def test_augmentation_that_changes_shape_is_rejected():
             apply_augmentation("test_crop", canvas(), 1, 0)
     finally:
         unregister_augmentation("test_crop")
+
+
+def test_a_geometric_callable_returns_its_coordinate_grid(tmp_path):
+    """A user's own warp (a mirror written as a callable) carries its coordinates like the built-in
+    flip does, so attention and tokens are compared aligned; a wrong return names the augmentation."""
+    from pytest_clipshift.core.augmentations import (apply_augmentation, coordinate_grid, register_augmentation,
+                                                      unregister_augmentation)
+    from pytest_clipshift.core.errors import ConfigError
+
+    def mirror(image, rng):
+        return image[:, ::-1].copy(), coordinate_grid(*image.shape[:2])[:, ::-1].copy()
+
+    image = np.random.default_rng(0).integers(0, 256, (40, 56, 3), dtype=np.uint8)
+    try:
+        register_augmentation("my_mirror", mirror, geometric=True, replace=True)
+        mine = apply_augmentation("my_mirror", image, 3, 0, "x")
+        builtin = apply_augmentation("horizontal_flip", image, 3, 0, "x")
+        assert np.array_equal(mine.image, builtin.image) and np.allclose(mine.coords, builtin.coords)
+        register_augmentation("my_mirror", lambda image, rng: image[:, ::-1].copy(), geometric=True, replace=True)
+        with pytest.raises(ConfigError, match="'my_mirror' is geometric: its callable must return \\(image, coords\\)"):
+            apply_augmentation("my_mirror", image, 3, 0, "x")
+    finally:
+        unregister_augmentation("my_mirror")

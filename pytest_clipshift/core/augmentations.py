@@ -227,7 +227,10 @@ def register_augmentation(
     * a callable ``f(image, rng, **params) -> image`` on a uint8 HxWx3 array, with ``rng`` a seeded
       ``numpy.random.Generator`` (its only source of randomness).
 
-    ``geometric=True`` (albumentations only) makes attention comparable in the augmented frame.
+    ``geometric=True`` makes attention and tokens comparable in the augmented frame: albumentations
+    replays the warp on a coordinate grid; a geometric callable returns ``(image, coords)`` itself,
+    ``coords`` (H x W x 3 float: source x, source y, 1 where the source is inside the image; start
+    from ``coordinate_grid(h, w)`` and move it as the image moves).
     """
     reg = registry()
     if name in reg and not replace:
@@ -245,8 +248,6 @@ def register_augmentation(
         factory = transform
     else:
         raise ConfigError(f"augmentation {name!r}: expected an albumentations transform or a callable, got {type(transform).__name__}")
-    if geometric and kind == "callable":
-        raise ConfigError(f"augmentation {name!r}: geometric=True needs an albumentations transform (to replay the warp)")
     aug = Augmentation(name, factory, dict(table), geometric=geometric, description=description, kind=kind)
     reg[name] = aug
     return aug
@@ -293,8 +294,14 @@ def apply_augmentation(aug: Augmentation | str, image: np.ndarray, severity: Sev
         out = aug.factory(image.copy(), rng, **params)
         coords = None
         if aug.geometric:  # a geometric callable returns (image, coordinate grid) for aligned attention
+            if not (isinstance(out, tuple) and len(out) == 2):
+                raise ConfigError(f"augmentation {aug.name!r} is geometric: its callable must return (image, coords), "
+                                  f"got {type(out).__name__}")
             out, coords = out
             coords = np.asarray(coords, dtype=np.float32)
+            if coords.shape != image.shape[:2] + (3,):
+                raise ConfigError(f"augmentation {aug.name!r}: coords of shape {coords.shape}; expected "
+                                  f"{image.shape[:2] + (3,)} (source x, source y, valid)")
         out = _check_output(aug.name, np.asarray(out), image.shape)
         return Augmented(out, coords, changed=not np.array_equal(out, image))
     A = _albu()
