@@ -55,6 +55,21 @@ def expand_pairs(augmentations: Iterable, severities: Sequence | None = None) ->
     return cases
 
 
+def _augment_device(choice, encoder):
+    """The torch device augmentation runs on, or None for the CPU reference path."""
+    if choice is None or choice == "cpu":
+        return None
+    import torch
+
+    if choice == "auto":
+        device = getattr(encoder, "device", None)
+        return device if getattr(device, "type", "cpu") == "cuda" else None
+    device = torch.device(choice) if isinstance(choice, str) else choice
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"augment device {choice!r}: torch {torch.__version__} sees no CUDA device; use auto or cpu")
+    return device
+
+
 def measure(
     encoder: Encoder,
     images: ImageSet,
@@ -70,14 +85,17 @@ def measure(
     keep_embeddings: bool = True,
     text=None,
     draws: int = 1,
+    augment_device=None,
 ) -> RunResult:
     """Measure how far ``encoder``'s embeddings and attention move under each augmentation.
 
     ``augmentations``: names (each measured at every one of ``severities``, default [3]) or
     (name, severity) pairs. ``metrics``: names from ``metrics.METRICS`` (built-in or registered); the text metrics need
     ``text=TextSpec(labels=[...])`` (see textalign.py). ``draws``: how many independent random draws
-    of each case to take (draw 0 is the case's own; the others feed ``divergence_radius``). The same
-    arguments give the same numbers: every random draw derives from ``seed``.
+    of each case to take (draw 0 is the case's own; the others feed ``divergence_radius``).
+    ``augment_device``: None or "cpu" (the reference path), "auto" (the model's GPU, if any), or a
+    torch device: the cases with a batched torch version (``augment_torch.py``) are augmented there.
+    The same arguments give the same numbers: every random draw derives from ``seed``.
     """
     if len(images) == 0:
         raise ConfigError(f"image set {images.source!r} is empty")
@@ -114,7 +132,7 @@ def measure(
     want_attention = "attention" in needs
     want_layers = "layers" in needs
     run = _Run(encoder, images, pairs, metric_names, seed, batch_size, cache, progress, want_attention, want_layers,
-               scorer)
+               scorer, _augment_device(augment_device, encoder))
     started = time.perf_counter()
     try:
         for start in range(0, len(images), chunk_size):
@@ -157,7 +175,8 @@ class _Run:
     """The state of one ``measure`` call."""
 
     def __init__(self, encoder, images, pairs, metric_names, seed, batch_size, cache, progress, want_attention, want_layers,
-                 scorer=None):
+                 scorer=None, augment_device=None):
+        self.augment_device = augment_device
         self.encoder, self.images, self.pairs = encoder, images, pairs
         self.metric_names, self.seed, self.batch_size = metric_names, seed, batch_size
         self.cache, self.progress = cache, progress
@@ -216,6 +235,8 @@ class _Run:
             name, params = aug.name, aug.parameters(severity)
             if case.draw:  # another draw of the case: its own entry (draw 0 keeps the keys it always had)
                 name = f"{name}#draw{case.draw}"
+            if self._on_device(case):  # other bytes than the CPU path's: other entries
+                name = f"{name}@torch-{self.augment_device.type}"
         # batch size is part of the key: CPU kernels change an embedding's last bits (up to ~3e-6 in
         # cosine) with the batch it ran in, so a hit returns exactly what this batch size computes
         return EmbeddingCache.key(self.fingerprint, self.images.hashes[image], name, params, str(severity),
@@ -276,7 +297,25 @@ class _Run:
             self._measure_batch(batch, augmented, canvases, clean, pos)
             self._tick(len(batch))
 
+    def _on_device(self, case: Case) -> bool:
+        if self.augment_device is None:
+            return False
+        from .augment_torch import has_device_version
+
+        return has_device_version(case)
+
     def _augment(self, batch: list[_Job], canvases: dict[int, np.ndarray]):
+        case = self.pairs[batch[0].pair] if batch else None  # a batch holds one case's images
+        if case is not None and self._on_device(case):
+            from .augment_torch import apply_batch
+            from .augmentations import Augmented, draw_seed
+
+            aug, level = augmentation_for(case)
+            seeds = [draw_seed(self.seed, self.images.hashes[j.image], aug.name, level, case.draw) for j in batch]
+            clean = np.stack([canvases[j.image] for j in batch])
+            out = apply_batch(case, clean, seeds, self.augment_device)
+            return [Augmented(o, None, changed=not np.array_equal(o, c)) for o, c in zip(out, clean)]
+
         def one(job):
             return apply_case(self.pairs[job.pair], canvases[job.image], self.seed, self.images.hashes[job.image])
 

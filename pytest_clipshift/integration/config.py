@@ -129,6 +129,13 @@ def _run_name(value, label: str) -> str | None:
     return str(value)
 
 
+def _augment_device(value, label: str) -> str:
+    device = str(value)
+    if device not in ("auto", "cpu", "cuda") and not re.fullmatch(r"cuda:\d+", device):
+        raise ConfigError(f"{label} = {device!r}: valid: auto, cpu, cuda, cuda:N")
+    return device
+
+
 def _ce_metric(value, label: str) -> str:
     from ..core.metrics import metric_info, split_layer
 
@@ -161,6 +168,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("clipshift", "bool", False, "run the clipshift robustness tests (without it they are skipped)", convert=_flag),
     Option("clipshift_model", "string", "demo", "model: 'demo', a local Hugging Face directory, a hub id in the local cache, or open_clip:ARCH:WEIGHTS", "SPEC", convert=_text),
     Option("clipshift_device", "string", "auto", "device: auto (cuda, mps, cpu), cpu, cuda, cuda:N or mps", "DEVICE", convert=_device),
+    Option("clipshift_augment_device", "string", "auto", "where augmentations with a batched torch version run: auto (the model's GPU, else the CPU reference path), cpu, cuda", "DEV", convert=_augment_device),
     Option("clipshift_precision", "string", "fp32", "precision: fp32, fp16 or bf16", "PREC", convert=_precision),
     Option("clipshift_images", "string", None, "images: a directory, a glob, 'samples' or 'demo-scenes' (default: demo-scenes for the demo model, else samples)", "SPEC", convert=_text),
     Option("clipshift_image_column", "string", "image", "Hugging Face dataset column holding the images", "NAME", convert=_text),
@@ -248,6 +256,7 @@ class ClipShiftConfig:
     labels: list[str]
     prompt_template: str
     draws: int | None = 1
+    augment_device: str = "auto"
     image_column: str = "image"
     label_column: str = "label"
     caption_column: str = "caption"
