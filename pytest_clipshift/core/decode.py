@@ -15,6 +15,8 @@ from .errors import ImageError
 
 MIN_SIDE = 8
 MAX_PIXELS = 50_000_000
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+"""What counts as an image file by its name (folders, globs, class folders)."""
 
 
 def image_hash(array: np.ndarray) -> str:
@@ -102,20 +104,31 @@ def _check_size(width: int, height: int, name: str) -> None:
 
 def load_image(path: str | os.PathLike) -> np.ndarray:
     """Read one image file as uint8 RGB; a corrupt, empty, tiny or huge file raises ``ImageError``."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     path = Path(path)
     name = str(path)
     if not path.is_file():
         raise ImageError(name, "no such file")
     if path.stat().st_size == 0:
         raise ImageError(name, "file is empty (0 bytes)")
+    return _decode(path, name)
+
+
+def decode_bytes(data: bytes, name: str) -> np.ndarray:
+    """An encoded image held in memory (a tar member, a dataset cell) as uint8 RGB, checked as a file is."""
+    import io
+
+    return _decode(io.BytesIO(data), name)
+
+
+def _decode(source, name: str) -> np.ndarray:
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
     try:
         # PIL's process-wide decompression-bomb limit stays as the user set it: its warning is
         # silenced here (our smaller limit below gives the clearer message) and its error translated
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(path)
+            img = Image.open(source)
         with img:
             _check_size(img.width, img.height, name)
             img.load()

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .decode import MAX_PIXELS, MIN_SIDE, image_hash, load_image, to_rgb8  # noqa: F401  (part of this module's API)
+from .decode import IMAGE_SUFFIXES, MAX_PIXELS, MIN_SIDE, image_hash, load_image, to_rgb8  # noqa: F401  (part of this module's API)
 from .errors import ConfigError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 BUILTIN_SETS = ("samples", "demo-scenes")
 
 

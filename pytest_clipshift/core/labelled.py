@@ -28,10 +28,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .decode import load_image, to_rgb8
+from .decode import IMAGE_SUFFIXES, decode_bytes, load_image
 from .errors import ConfigError, ImageError
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
 
 class LazyImages(Sequence):
@@ -50,22 +49,6 @@ class LazyImages(Sequence):
 
     def select(self, index: list[int]) -> "LazyImages":
         return LazyImages([self._loaders[i] for i in index])
-
-
-def _decode_bytes(data: bytes, name: str) -> np.ndarray:
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            img.load()
-            upright = ImageOps.exif_transpose(img)
-            return to_rgb8(upright if upright is not None else img, name)
-    except ImageError:
-        raise
-    except UnidentifiedImageError:
-        raise ImageError(name, "not an image PIL can read (is it corrupt or another format?)") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(name, f"cannot be decoded ({exc}); it may be truncated or corrupt") from None
 
 
 def stratified_sample(labels: list[str | None], n: int, seed: int) -> list[int]:
@@ -94,7 +77,7 @@ def _label_text(value) -> str:
 def class_folders(root: Path) -> tuple[list[str], list[Callable], list[str], list[str]]:
     names, loaders, labels = [], [], []
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        for path in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS):
+        for path in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES):
             names.append(f"{folder.name}/{path.name}")
             loaders.append(lambda p=path: load_image(p))
             labels.append(_label_text(folder.name))
@@ -105,10 +88,10 @@ def class_folders(root: Path) -> tuple[list[str], list[Callable], list[str], lis
 
 def is_class_folder_layout(root: Path) -> bool:
     entries = list(root.iterdir())
-    has_top_images = any(p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS for p in entries)
+    has_top_images = any(p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES for p in entries)
     subfolders = [p for p in entries if p.is_dir() and not p.name.startswith(".")]
     return not has_top_images and any(
-        any(q.suffix.lower() in IMAGE_EXTENSIONS for q in sub.iterdir() if q.is_file()) for sub in subfolders)
+        any(q.suffix.lower() in IMAGE_SUFFIXES for q in sub.iterdir() if q.is_file()) for sub in subfolders)
 
 
 def manifest(path: Path):
@@ -184,7 +167,7 @@ def tar_shards(pattern: str, root: Path):
 def _tar_image(shard: str, member: str) -> np.ndarray:
     with tarfile.open(shard) as tar:
         data = tar.extractfile(member).read()
-    return _decode_bytes(data, f"{Path(shard).name}/{member}")
+    return decode_bytes(data, f"{Path(shard).name}/{member}")
 
 
 def hf_dataset(spec: str, root: Path, columns: dict[str, str], split: str | None):
@@ -230,7 +213,7 @@ def hf_dataset(spec: str, root: Path, columns: dict[str, str], split: str | None
             return load_image(cell["path"])
         if raw is None:
             raise ImageError(f"{spec}[{i}]", "the image column holds neither bytes nor a path")
-        return _decode_bytes(raw, f"{spec}[{i}]")
+        return decode_bytes(raw, f"{spec}[{i}]")
 
     names = [f"{i:06d}" for i in range(len(data))]
     return names, [lambda i=i: load(i) for i in range(len(data))], labels, captions
