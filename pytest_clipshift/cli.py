@@ -74,8 +74,7 @@ def _compare(args) -> int:
 
     errors = corruption_errors(baseline, candidate, candidate.settings.get("ce_metric", "cosine"), str(args.baseline))
     if errors is not None:
-        def pct(v):
-            return "-" if v is None else f"{100 * v:.1f}%"
+        from .report.terminal import _percent as pct
 
         families = ", ".join(f"{f} {pct(row['mce'])}" for f, row in errors.families.items())
         print(f"ImageNet-C ({errors.metric}): mCE {pct(errors.mce)}, relative mCE {pct(errors.relative_mce)}"

@@ -39,6 +39,11 @@ def severity_key(severity: Severity) -> str:
     return f"s{severity}" if isinstance(severity, int) else str(severity)
 
 
+def level_key(severity: Severity, strength: float | None = None) -> str:
+    """s3, paper, or t=0.50000 for a probe at a continuous strength."""
+    return f"t={strength:.5f}" if strength is not None else severity_key(severity)
+
+
 @dataclass(frozen=True)
 class Case:
     """One augmentation at one severity, or at a continuous ``strength`` in [0, 1] (then severity is
@@ -76,7 +81,7 @@ class Case:
     @property
     def level(self) -> str:
         """s3, paper, or t=0.50000 for a probe."""
-        return f"t={self.strength:.5f}" if self.is_probe else severity_key(self.severity)
+        return level_key(self.severity, self.strength)
 
     @property
     def key(self) -> str:

@@ -184,6 +184,8 @@ class _Run:
         self.scorer = scorer  # text metrics (textalign.TextScorer), or None
         self.stored_metrics = self._stored_metric_names()
         self.metric_identity = [m if metric_info(m).builtin else metric_info(m).identity for m in self.stored_metrics]
+        # the built-in pixel metrics a GPU batch computes in one upload
+        self.pixel_names = {m for m in self.stored_metrics if metric_info(m).needs == "pixels" and metric_info(m).builtin}
         n = len(images)
         self.values = [{m: [np.nan] * n for m in self.stored_metrics} for _ in pairs]
         self.embeddings: list[list] = [[None] * n for _ in pairs]
@@ -360,7 +362,7 @@ class _Run:
             # one edge map per clean image, reused by every augmentation of it
             clean_edges=lambda: np.stack([self._clean_edges(j.image, canvases) for j in batch]),
             text_scores=text_scores,
-            pixel_names={m for m in self.stored_metrics if metric_info(m).needs == "pixels" and metric_info(m).builtin})
+            pixel_names=self.pixel_names)
         values = {}
         for m in self.stored_metrics:
             base, layer = split_layer(m)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .metrics import metric_info
-from .cases import Case, read_severity, severity_key  # noqa: F401  (severity_key: part of this module's API)
+from .cases import Case, level_key, read_severity, severity_key  # noqa: F401  (severity_key: part of this module's API)
 from .errors import ConfigError
 from .metrics import cluster_views, cosine_distance_matrix
 from .schema import SCHEMA
@@ -43,8 +43,7 @@ class ShiftResult:
 
     @property
     def key(self) -> str:
-        level = f"t={self.strength:.5f}" if self.strength is not None else severity_key(self.severity)
-        return f"{self.augmentation}[{level}]"
+        return f"{self.augmentation}[{level_key(self.severity, self.strength)}]"
 
     @property
     def n_images(self) -> int:

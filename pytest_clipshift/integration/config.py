@@ -255,7 +255,7 @@ class ClipShiftConfig:
     html: bool
     labels: list[str]
     prompt_template: str
-    draws: int | None = 1
+    draws: int = 1
     augment_device: str = "auto"
     image_column: str = "image"
     label_column: str = "label"
@@ -303,10 +303,7 @@ def resolve(config) -> ClipShiftConfig:
         raise ConfigError(f"{_label('clipshift_budgets', sources)}: budgets file {values['budgets_path']} does not exist")
     values["images"] = values["images"] or ("demo-scenes" if values["model"] == "demo" else "samples")
     values["root"] = _paths_base(config, sources["clipshift_images"])
-    values["batch_size"] = values["batch_size"] or 32
-    values["draws"] = values["draws"] or 1
-    values["canvas_size"] = values["canvas_size"] or 224
-    values["storage"] = values["storage"] or Path(".clipshift")
+    values["storage"] = values["storage"] or Path(".clipshift")  # an empty value means the default folder
     if values.pop("no_cache"):
         values["cache_dir"] = None
     values["html"] = bool(config.getoption("htmlpath", None))

@@ -130,9 +130,7 @@ def pytest_collection_modifyitems(session, config, items) -> None:
         suite_items = make_items(session, cs.budgets.suite_pairs())
         items.extend(suite_items)
         # reported like collected items, so "collected N items" (and -k / shard arithmetic) counts them
-        from _pytest.reports import CollectReport
-
-        config.hook.pytest_collectreport(report=CollectReport("clipshift", "passed", None, list(suite_items)))
+        config.hook.pytest_collectreport(report=pytest.CollectReport("clipshift", "passed", None, list(suite_items)))
     if cs.cfg.shard is not None:
         k, n = cs.cfg.shard
         keep, drop = [], []

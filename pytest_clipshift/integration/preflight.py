@@ -30,7 +30,7 @@ def preflight(cfg, metrics: list[str]) -> None:
             raise ConfigError(f"--clipshift-images: {exc}") from None
     from ..core.metrics import split_layer
 
-    if "divergence_radius" in metrics and (cfg.draws or 1) < 2:
+    if "divergence_radius" in metrics and cfg.draws < 2:
         raise ConfigError("divergence_radius (named by --clipshift-metrics or a budget) needs at least 2 draws of each "
                           "case: add --clipshift-draws K with K >= 2 (ini clipshift_draws)")
 

@@ -150,7 +150,7 @@ class ClipShiftSession:
     def metrics(self) -> list[str]:
         """Defaults, --clipshift-metrics and every metric a budget names; fixed for the session."""
         names = list(DEFAULT_METRICS) + list(self.cfg.metrics) + [self.cfg.ce_metric]
-        if (self.cfg.draws or 1) > 1:  # draws are taken for the divergence radius
+        if self.cfg.draws > 1:  # draws are taken for the divergence radius
             names.append("divergence_radius")
         if self.budgets is not None:
             names += self.budgets.metric_names()
@@ -280,7 +280,7 @@ class ClipShiftSession:
         started = time.perf_counter()
         run = measure(encoder, image_set, pairs, metrics=metric_list, seed=self.cfg.seed,
                       batch_size=self.cfg.batch_size, cache=self.cache, text=self._text_spec(metric_list, image_set),
-                      draws=self.cfg.draws or 1, progress=self.progress_factory() if self.progress_factory else None,
+                      draws=self.cfg.draws, progress=self.progress_factory() if self.progress_factory else None,
                       augment_device=self.cfg.augment_device)
         self.state.seconds += time.perf_counter() - started
         if self.cache is not None:
@@ -416,7 +416,7 @@ class ClipShiftSession:
                     "budgets": str(self.budgets.source) if self.budgets else None,
                     "confidence": self.budgets.confidence if self.budgets else None,
                     "device": self.cfg.device, "precision": self.cfg.precision, "ce_metric": self.cfg.ce_metric,
-                    "draws": self.cfg.draws or 1, "augment_device": self.cfg.augment_device}
+                    "draws": self.cfg.draws, "augment_device": self.cfg.augment_device}
         run = RunResult(self.state.model or {}, self.cfg.seed, images["names"], images["hash"], images["source"],
                         results, clean, settings, warnings=list(self.state.warnings), budgets=self.state.checks)
         run.sort()

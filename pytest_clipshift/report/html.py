@@ -242,8 +242,9 @@ def calibration_html(run) -> str:
             f'<tbody>{"".join(rows)}</tbody></table>')
 
 
-def _percent(v) -> str:
-    return "–" if v is None else f"{100 * v:.1f}%"
+def percent(v, missing: str = "–") -> str:
+    """A ratio as a percentage with one decimal (CE, mCE); ``missing`` for an undefined one."""
+    return missing if v is None else f"{100 * v:.1f}%"
 
 
 def imagenet_c_html(run) -> str:
@@ -261,13 +262,13 @@ def imagenet_c_html(run) -> str:
         rows = []
         for name, c in ce["corruptions"].items():
             rows.append(f'<tr><td class="name">{_e(name)}</td><td class="name">{_e(c["family"])}</td>'
-                        f'<td>{_e(", ".join(severity_key(s) for s in c["severities"]))}</td><td>{_percent(c["ce"])}</td>'
-                        f'<td>{_percent(c["relative_ce"])}</td><td>{"yes" if c["in_mce"] else "no (extra)"}</td></tr>')
+                        f'<td>{_e(", ".join(severity_key(s) for s in c["severities"]))}</td><td>{percent(c["ce"])}</td>'
+                        f'<td>{percent(c["relative_ce"])}</td><td>{"yes" if c["in_mce"] else "no (extra)"}</td></tr>')
         for family, f in ce["families"].items():
             rows.append(f'<tr class="floor"><td class="name">{_e(family)} (family)</td><td></td><td></td>'
-                        f'<td>{_percent(f["mce"])}</td><td>{_percent(f["relative_mce"])}</td><td></td></tr>')
-        parts.append(f'<h3>Corruption error against {_e(ce["baseline"])}</h3><p><b>mCE {_percent(ce["mce"])}, relative '
-                     f'mCE {_percent(ce["relative_mce"])}</b> (100%: as the baseline; below: the candidate moves less).</p>'
+                        f'<td>{percent(f["mce"])}</td><td>{percent(f["relative_mce"])}</td><td></td></tr>')
+        parts.append(f'<h3>Corruption error against {_e(ce["baseline"])}</h3><p><b>mCE {percent(ce["mce"])}, relative '
+                     f'mCE {percent(ce["relative_mce"])}</b> (100%: as the baseline; below: the candidate moves less).</p>'
                      '<table class="cs" id="clipshift-imagenet-c"><thead><tr><th class="name">corruption</th>'
                      '<th class="name">family</th><th>severities</th><th>CE</th><th>relative CE</th><th>in mCE</th>'
                      f'</tr></thead><tbody>{"".join(rows)}</tbody></table>')

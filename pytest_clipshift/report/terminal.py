@@ -99,7 +99,9 @@ def _comparison(tr, comparison) -> None:
 
 
 def _percent(v) -> str:
-    return "-" if v is None else f"{100 * v:.1f}%"
+    from .html import percent
+
+    return percent(v, "-")
 
 
 def _imagenet_c(tr, run) -> None:
