@@ -142,13 +142,117 @@ def c_defocus_blur(x, p, gen):
     return y.clamp(0, 1) * 255.0
 
 
+def _rgb_to_hsv(y):
+    """(3, H, W) RGB in [0, 1] -> H, S, V planes in [0, 1] (skimage's and colorsys' convention)."""
+    import torch
+
+    maxc, minc = y.max(dim=0).values, y.min(dim=0).values
+    delta = maxc - minc
+    safe = torch.where(delta > 0, delta, torch.ones_like(delta))
+    r, g, b = ((maxc - c) / safe for c in y)
+    hue = torch.where(y[0] == maxc, b - g, torch.where(y[1] == maxc, 2.0 + r - b, 4.0 + g - r))
+    hue = torch.where(delta > 0, (hue / 6.0) % 1.0, torch.zeros_like(hue))
+    saturation = torch.where(maxc > 0, delta / torch.where(maxc > 0, maxc, torch.ones_like(maxc)), torch.zeros_like(maxc))
+    return hue, saturation, maxc
+
+
+def _hsv_to_rgb(hue, saturation, value):
+    import torch
+
+    sector = torch.floor(hue * 6.0)
+    f = hue * 6.0 - sector
+    p = value * (1 - saturation)
+    q = value * (1 - saturation * f)
+    t = value * (1 - saturation * (1 - f))
+    index = (sector.long() % 6)[None]
+    pick = lambda *planes: torch.stack(planes).gather(0, index)[0]  # noqa: E731
+    return torch.stack([pick(value, q, p, p, t, value), pick(t, value, value, q, p, p), pick(p, p, t, value, value, q)])
+
+
+def _grey(x):
+    return (0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2])[None]
+
+
+def study_color_jitter(x, p, gen):
+    """Brightness, contrast, saturation and hue factors drawn as ColorJitter draws them, applied in
+    a random order (as albumentations does)."""
+    import torch
+
+    factors = {
+        "brightness": _uniform(gen, max(0.0, 1 - p["b"]), 1 + p["b"], x.device),
+        "contrast": _uniform(gen, max(0.0, 1 - p["c"]), 1 + p["c"], x.device),
+        "saturation": _uniform(gen, max(0.0, 1 - p["s"]), 1 + p["s"], x.device),
+        "hue": _uniform(gen, -p["h"], p["h"], x.device),
+    }
+    order = torch.randperm(4, generator=gen, device=x.device).tolist()
+    y = x / 255.0
+    for name in [list(factors)[i] for i in order]:
+        f = factors[name]
+        if name == "brightness":
+            y = y * f
+        elif name == "contrast":
+            y = y * f + _grey(y).mean() * (1 - f)
+        elif name == "saturation":
+            y = y * f + _grey(y) * (1 - f)
+        else:
+            hue, sat, val = _rgb_to_hsv(y)
+            y = _hsv_to_rgb((hue + f) % 1.0, sat, val)
+        y = y.clamp(0, 1)
+    return y * 255.0
+
+
+def study_coarse_dropout(x, p, gen):
+    """``holes`` squares of side ``size`` x the canvas, anywhere inside it, filled with random pixels."""
+    import torch
+
+    h, w = x.shape[-2:]
+    count = int(torch.randint(p["holes"][0], p["holes"][1] + 1, (), generator=gen, device=x.device))
+    side_h, side_w = max(1, int(h * p["size"])), max(1, int(w * p["size"]))
+    out = x.clone()
+    for _ in range(count):
+        top = int(torch.randint(0, h - side_h + 1, (), generator=gen, device=x.device))
+        left = int(torch.randint(0, w - side_w + 1, (), generator=gen, device=x.device))
+        fill = torch.randint(0, 256, (x.shape[0], side_h, side_w), generator=gen, device=x.device)
+        out[:, top: top + side_h, left: left + side_w] = fill.to(x.dtype)
+    return out
+
+
+def c_brightness(x, p, gen):
+    hue, sat, val = _rgb_to_hsv(x / 255.0)
+    return _hsv_to_rgb(hue, sat, (val + p["c"]).clamp(0, 1)).clamp(0, 1) * 255.0
+
+
+def c_saturate(x, p, gen):
+    hue, sat, val = _rgb_to_hsv(x / 255.0)
+    return _hsv_to_rgb(hue, (sat * p["factor"] + p["offset"]).clamp(0, 1), val).clamp(0, 1) * 255.0
+
+
+def c_motion_blur(x, p, gen):
+    """The reference's motion kernel (a Gaussian-weighted line at a random angle), as a correlation
+    with replicated edges (OpenCV's filter2D)."""
+    import torch
+    import torch.nn.functional as F
+
+    from .imagenet_c import _motion_kernel
+
+    s = _scale(x)
+    angle = _uniform(gen, -45, 45, x.device)
+    kernel = torch.from_numpy(_motion_kernel(max(1, int(round(p["radius"] * s))), p["sigma"] * s, angle))
+    kernel = kernel.to(x.device, x.dtype)
+    k = kernel.shape[0] // 2
+    y = F.pad(x[None], (k, k, k, k), mode="replicate")
+    return F.conv2d(y, kernel[None, None].repeat(3, 1, 1, 1), groups=3)[0]
+
+
 TORCH_AUGMENTATIONS: dict[str, Callable] = {
     "gaussian_noise": study_gaussian_noise, "gaussian_blur": study_gaussian_blur,
-    "brightness_contrast": study_brightness_contrast,
+    "brightness_contrast": study_brightness_contrast, "color_jitter": study_color_jitter,
+    "coarse_dropout": study_coarse_dropout,
     "imagenet_c.gaussian_noise": c_gaussian_noise, "imagenet_c.shot_noise": c_shot_noise,
     "imagenet_c.impulse_noise": c_impulse_noise, "imagenet_c.speckle_noise": c_speckle_noise,
     "imagenet_c.gaussian_blur": c_gaussian_blur, "imagenet_c.contrast": c_contrast,
     "imagenet_c.zoom_blur": c_zoom_blur, "imagenet_c.pixelate": c_pixelate, "imagenet_c.defocus_blur": c_defocus_blur,
+    "imagenet_c.brightness": c_brightness, "imagenet_c.saturate": c_saturate, "imagenet_c.motion_blur": c_motion_blur,
 }
 """The cases with a device version (their ``paper`` level excepted: it stays the study's own call)."""
 
