@@ -4,8 +4,8 @@ The CPU path (albumentations, OpenCV, ``imagenet_c.py``) stays the reference; th
 strength (the same parameters, drawn per image from the same seeds, checked by
 ``tests/test_augment_torch.py`` to the same 25% tolerance as ImageNet-C's parity), not its bytes, and
 are reproducible on a given device. Chosen with ``--clipshift-augment-device`` (``auto``: the
-model's device when it is a GPU, else the CPU reference). Cases without a torch version, and every
-geometric one, take the CPU path whatever the setting.
+model's device when it is a GPU, else the CPU reference). Cases without a torch version take the
+CPU path whatever the setting.
 """
 
 from __future__ import annotations
@@ -244,10 +244,107 @@ def c_motion_blur(x, p, gen):
     return F.conv2d(y, kernel[None, None].repeat(3, 1, 1, 1), groups=3)[0]
 
 
+# ---------------------------------------------------------------- geometric: (image, coords)
+# Each returns the warped image and its coordinate grid (H, W, 3: source x, source y, valid), the
+# same grid the CPU path warps along, so attention stays aligned on the device path too.
+def _pixel_grid(x):
+    import torch
+
+    h, w = x.shape[-2:]
+    ys, xs = torch.meshgrid(torch.arange(h, device=x.device, dtype=x.dtype),
+                            torch.arange(w, device=x.device, dtype=x.dtype), indexing="ij")
+    return xs, ys
+
+
+def _reflect101(v, size: int):
+    """OpenCV's BORDER_REFLECT_101 on continuous pixel coordinates (edge pixel not repeated)."""
+    import torch
+
+    if size == 1:
+        return torch.zeros_like(v)
+    period = 2.0 * (size - 1)
+    v = torch.remainder(v, period)
+    return torch.where(v > size - 1, period - v, v)
+
+
+def _remap(x, sx, sy, reflect: bool):
+    """Sample (C, H, W) ``x`` bilinearly at source pixel coordinates; outside the canvas is black
+    and invalid unless ``reflect``."""
+    import torch
+    import torch.nn.functional as F
+
+    h, w = x.shape[-2:]
+    if reflect:
+        sx, sy = _reflect101(sx, w), _reflect101(sy, h)
+    grid = torch.stack([2 * sx / max(w - 1, 1) - 1, 2 * sy / max(h - 1, 1) - 1], dim=-1)[None]
+    out = F.grid_sample(x[None], grid, mode="bilinear", padding_mode="zeros", align_corners=True)[0]
+    if reflect:
+        valid = torch.ones_like(sx)
+    else:
+        valid = F.grid_sample(torch.ones_like(x[:1])[None], grid, mode="bilinear", padding_mode="zeros",
+                              align_corners=True)[0, 0]
+    return out, torch.stack([sx, sy, valid], dim=-1)
+
+
+def study_horizontal_flip(x, p, gen):
+    import torch
+
+    xs, ys = _pixel_grid(x)
+    return x.flip(-1), torch.stack([x.shape[-1] - 1 - xs, ys, torch.ones_like(xs)], dim=-1)
+
+
+def study_shift_scale_rotate(x, p, gen):
+    """Affine about the centre, as albumentations' Affine draws it (shift and scale per axis,
+    one angle), reflect border."""
+    h, w = x.shape[-2:]
+    angle = math.radians(_uniform(gen, -p["rotate"], p["rotate"], x.device))
+    scale_x, scale_y = (_uniform(gen, 1 - p["scale"], 1 + p["scale"], x.device) for _ in range(2))
+    tx = _uniform(gen, -p["shift"], p["shift"], x.device) * w
+    ty = _uniform(gen, -p["shift"], p["shift"], x.device) * h
+    cx, cy = (w - 1) / 2, (h - 1) / 2
+    xs, ys = _pixel_grid(x)
+    u, v = xs - cx - tx, ys - cy - ty  # destination = R S (source - c) + c + t, inverted
+    cos, sin = math.cos(angle), math.sin(angle)
+    return _remap(x, (cos * u + sin * v) / scale_x + cx, (-sin * u + cos * v) / scale_y + cy, reflect=True)
+
+
+def study_perspective(x, p, gen):
+    """Corners pulled inward by |N(0, scale)| (mod 0.32) of the side, the quad stretched back to the
+    canvas (albumentations' Perspective), black border."""
+    import cv2
+    import torch
+
+    h, w = x.shape[-2:]
+    scale = _uniform(gen, *p["scale"], x.device)
+    points = np.mod(np.abs(torch.randn((4, 2), generator=gen, device=x.device).cpu().numpy() * scale), 0.32)
+    points[1, 0] = 1.0 - points[1, 0]
+    points[2] = 1.0 - points[2]
+    points[3, 1] = 1.0 - points[3, 1]
+    points = (points * np.array([w, h])).astype(np.float32)
+    target = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
+    inverse = torch.from_numpy(np.linalg.inv(cv2.getPerspectiveTransform(points, target))).to(x.device, x.dtype)
+    xs, ys = _pixel_grid(x)
+    src = inverse @ torch.stack([xs, ys, torch.ones_like(xs)]).reshape(3, -1)
+    return _remap(x, (src[0] / src[2]).reshape(h, w), (src[1] / src[2]).reshape(h, w), reflect=False)
+
+
+def study_elastic(x, p, gen):
+    """Two Gaussian fields (max-abs normalised), smoothed by ``sigma`` and scaled by ``alpha`` px,
+    displace every pixel (albumentations' ElasticTransform), reflect border."""
+    import torch
+
+    h, w = x.shape[-2:]
+    fields = torch.randn((2, h, w), generator=gen, device=x.device, dtype=x.dtype)
+    fields = _gaussian_blur(fields / fields.abs().max().clamp_min(1e-6), p["sigma"]) * p["alpha"]
+    xs, ys = _pixel_grid(x)
+    return _remap(x, xs + fields[0], ys + fields[1], reflect=True)
+
+
 TORCH_AUGMENTATIONS: dict[str, Callable] = {
     "gaussian_noise": study_gaussian_noise, "gaussian_blur": study_gaussian_blur,
     "brightness_contrast": study_brightness_contrast, "color_jitter": study_color_jitter,
-    "coarse_dropout": study_coarse_dropout,
+    "coarse_dropout": study_coarse_dropout, "horizontal_flip": study_horizontal_flip,
+    "shift_scale_rotate": study_shift_scale_rotate, "perspective": study_perspective, "elastic": study_elastic,
     "imagenet_c.gaussian_noise": c_gaussian_noise, "imagenet_c.shot_noise": c_shot_noise,
     "imagenet_c.impulse_noise": c_impulse_noise, "imagenet_c.speckle_noise": c_speckle_noise,
     "imagenet_c.gaussian_blur": c_gaussian_blur, "imagenet_c.contrast": c_contrast,
@@ -261,8 +358,9 @@ def has_device_version(case) -> bool:
     return case.augmentation in TORCH_AUGMENTATIONS and case.severity != "paper" and case.strength is None
 
 
-def apply_batch(case, canvases: np.ndarray, seeds: list[int], device) -> np.ndarray:
-    """uint8 (B, H, W, 3) canvases -> augmented uint8 (B, H, W, 3), image i drawn from ``seeds[i]``."""
+def apply_batch(case, canvases: np.ndarray, seeds: list[int], device) -> tuple[np.ndarray, np.ndarray | None]:
+    """uint8 (B, H, W, 3) canvases -> augmented uint8 (B, H, W, 3), image i drawn from ``seeds[i]``,
+    and for a geometric case the float32 (B, H, W, 3) coordinate grids (else None)."""
     import torch
 
     from .augmentations import augmentation_for
@@ -272,6 +370,9 @@ def apply_batch(case, canvases: np.ndarray, seeds: list[int], device) -> np.ndar
     fn = TORCH_AUGMENTATIONS[case.augmentation]
     x = torch.from_numpy(np.require(canvases, requirements=["C", "W"])).to(device).permute(0, 3, 1, 2).float()
     with torch.inference_mode():
-        out = torch.stack([fn(img, params, gen) for img, gen in zip(x, _generators(seeds, device))])
-        out = out.clamp(0, 255).round().to(torch.uint8).permute(0, 2, 3, 1)
-    return out.cpu().numpy()
+        results = [fn(img, params, gen) for img, gen in zip(x, _generators(seeds, device))]
+        geometric = isinstance(results[0], tuple)
+        out = torch.stack([r[0] if geometric else r for r in results])
+        out = out.clamp(0, 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        coords = torch.stack([r[1] for r in results]).float().cpu().numpy() if geometric else None
+    return out, coords

@@ -315,8 +315,9 @@ class _Run:
             aug, level = augmentation_for(case)
             seeds = [draw_seed(self.seed, self.images.hashes[j.image], aug.name, level, case.draw) for j in batch]
             clean = np.stack([canvases[j.image] for j in batch])
-            out = apply_batch(case, clean, seeds, self.augment_device)
-            return [Augmented(o, None, changed=not np.array_equal(o, c)) for o, c in zip(out, clean)]
+            out, coords = apply_batch(case, clean, seeds, self.augment_device)
+            return [Augmented(o, None if coords is None else coords[i], changed=not np.array_equal(o, c))
+                    for i, (o, c) in enumerate(zip(out, clean))]
 
         def one(job):
             return apply_case(self.pairs[job.pair], canvases[job.image], self.seed, self.images.hashes[job.image])
