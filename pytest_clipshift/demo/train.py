@@ -26,7 +26,7 @@ DEMO_NOTICE = "demo model trained on synthetic scenes: not for conclusions about
 
 @dataclass
 class TrainSettings:
-    steps: int = 5000
+    steps: int = 5600
     batch_size: int = 128
     seed: int = 0
     lr: float = 1e-3
@@ -43,6 +43,22 @@ class TrainSettings:
     pool_size: int = 65536
     eval_every: int = 500
     eval_scenes: int = 400
+    # "sincos": 2-D sine-cosine patch positions at start (as MAE and MoCo v3 do), so attention can
+    # relate neighbouring patches from the first step; "random": transformers' default init
+    position_init: str = "sincos"
+    # "label": a caption counts as a match for every image whose main object has its label (UniCL);
+    # "exact": plain CLIP, only the image's own caption matches
+    caption_targets: str = "label"
+    # "mimetic": query-key products start near the identity and value-output products near minus
+    # the identity (Trockman & Kolter, 2023), so with sine-cosine positions each head starts out
+    # attending to nearby patches, as a convolution would; "default": transformers' init
+    attention_init: str = "mimetic"
+    position_scale: float = 0.3
+    prompt_loss_weight: float = 1.0
+    # the first steps draw from easy scenes (one large object on a flat or gradient background, no
+    # occluder): shape is learned there first, then carried over to the full variety
+    easy_steps: int = 300
+    easy_pool_size: int = 8192
 
 
 def build_tokenizer(directory: Path, max_len: int):
@@ -75,7 +91,55 @@ def build_model(settings: TrainSettings, vocab: dict[str, int]):
         ),
         projection_dim=settings.width,
     )
-    return CLIPModel(config)
+    model = CLIPModel(config)
+    if settings.position_init == "sincos":
+        import torch
+
+        grid = settings.image_size // settings.patch_size
+        with torch.no_grad():
+            table = model.vision_model.embeddings.position_embedding.weight
+            table[0].zero_()  # the class token
+            table[1:] = torch.from_numpy(sincos_positions(grid, settings.width)) * settings.position_scale
+    elif settings.position_init != "random":
+        raise ValueError(f"position_init {settings.position_init!r}: use 'sincos' or 'random'")
+    if settings.attention_init == "mimetic":
+        mimetic_attention(model.vision_model.encoder.layers, settings.width, np.random.default_rng([settings.seed, 3]))
+    elif settings.attention_init != "default":
+        raise ValueError(f"attention_init {settings.attention_init!r}: use 'mimetic' or 'default'")
+    return model
+
+
+def mimetic_attention(layers, width: int, rng: np.random.Generator, qk=(0.7, 0.7), vo=(0.4, 0.4)) -> None:
+    """Set W_q^T W_k = a Z + b I and W_v^T W_o^T = a' Z' - b' I (Z: Gaussian, variance 1/width) in
+    every layer, each product split between its two factors by an SVD."""
+    import torch
+
+    def factors(target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        u, s, vt = np.linalg.svd(target)
+        return (np.sqrt(s)[:, None] * u.T), (np.sqrt(s)[:, None] * vt)  # A, B with A^T B = target
+
+    eye = np.eye(width)
+    with torch.no_grad():
+        for layer in layers:
+            attn = layer.self_attn
+            z = rng.standard_normal((width, width)) / np.sqrt(width)
+            q, k = factors(qk[0] * z + qk[1] * eye)
+            z = rng.standard_normal((width, width)) / np.sqrt(width)
+            v, o_t = factors(vo[0] * z - vo[1] * eye)
+            for linear, weight in ((attn.q_proj, q), (attn.k_proj, k), (attn.v_proj, v), (attn.out_proj, o_t.T)):
+                linear.weight.copy_(torch.from_numpy(weight.astype(np.float32)))
+
+
+def sincos_positions(grid: int, width: int) -> np.ndarray:
+    """(grid*grid, width) 2-D sine-cosine position codes: half the channels for rows, half for columns."""
+    quarter = width // 4
+    frequencies = 1.0 / 10000 ** (np.arange(quarter) / quarter)
+    rows, cols = np.meshgrid(np.arange(grid), np.arange(grid), indexing="ij")
+    parts = []
+    for axis in (rows.reshape(-1), cols.reshape(-1)):
+        angle = axis[:, None] * frequencies[None, :]
+        parts += [np.sin(angle), np.cos(angle)]
+    return np.concatenate(parts, axis=1).astype(np.float32)
 
 
 def to_pixels(images: np.ndarray):
@@ -104,13 +168,26 @@ class ScenePool:
             self.images[i] = render_scene(scene, size=settings.image_size)
         names = [f"{c} {s}" for c, s in LABELS]
         self.label_index = [names.index(scene.label) for scene in self.scenes]
+        self.easy = None
+        if settings.easy_steps:
+            easy_rng = np.random.default_rng([settings.seed, 4])
+            easy = []
+            while len(easy) < settings.easy_pool_size:
+                scene = sample_scene(easy_rng, max_objects=1)
+                if scene.objects[0].extent >= 0.35 and scene.background in ("flat", "gradient") and not scene.occluded:
+                    easy.append(scene)
+            images = np.stack([render_scene(scene, size=settings.image_size) for scene in easy])
+            self.easy = (easy, images, [names.index(scene.label) for scene in easy])
 
     def batch(self, settings: TrainSettings, step: int) -> tuple[np.ndarray, list[str], np.ndarray]:
         """Images, a freshly drawn caption for each, and the index in LABELS of each main object."""
         rng = np.random.default_rng([settings.seed, 2, step])
-        index = rng.choice(len(self.scenes), size=settings.batch_size, replace=False)
-        labels = np.array([self.label_index[i] for i in index])
-        return self.images[index], [caption(self.scenes[i], rng) for i in index], labels
+        scenes, images, label_index = self.scenes, self.images, self.label_index
+        if self.easy is not None and step < settings.easy_steps:
+            scenes, images, label_index = self.easy
+        index = rng.choice(len(scenes), size=settings.batch_size, replace=False)
+        labels = np.array([label_index[i] for i in index])
+        return images[index], [caption(scenes[i], rng) for i in index], labels
 
 
 def zero_shot_accuracy(model, tokenizer, seed: int, count: int, image_size: int, independent: bool = False) -> float:
@@ -129,6 +206,26 @@ def zero_shot_accuracy(model, tokenizer, seed: int, count: int, image_size: int,
         images = np.stack([render_scene(s, size=image_size) for s in scenes])
         labels = [s.label for s in scenes]
     return float((predict_labels(model, tokenizer, images) == np.array(labels)).mean())
+
+
+INDEPENDENT_RENDERER = (
+    "pytest_clipshift/demo/independent.py: OpenCV drawing, its own shades, equilateral triangles, free position, "
+    "size 15-70%, rotation, stretch, value-noise/checker/ring/gradient/flat/held-out-photo backgrounds, elliptical "
+    "occluders; shares no code with scenes.py. 1,000 scenes from seed 0 at the model's input size")
+FRESH_SEED, FRESH_COUNT = 2026, 2000
+
+
+def fresh_seed_evaluation(model, tokenizer, image_size: int) -> dict:
+    """Top-1 on 2,000 independent-renderer scenes from a seed no earlier number used, and how often a
+    horizontal flip (every demo shape is mirror-symmetric) keeps the predicted label."""
+    from .independent import draw_scenes
+
+    images, labels = draw_scenes(FRESH_COUNT, FRESH_SEED, size=image_size)
+    plain = predict_labels(model, tokenizer, images)
+    flipped = predict_labels(model, tokenizer, images[:, :, ::-1].copy())
+    truth = np.array(labels)
+    return {"seed": FRESH_SEED, "scenes": FRESH_COUNT, "top1": float((plain == truth).mean()),
+            "horizontal_flip_same_label": float((plain == flipped).mean()), "top1_flipped": float((flipped == truth).mean())}
 
 
 def predict_labels(model, tokenizer, images: np.ndarray) -> np.ndarray:
@@ -195,14 +292,22 @@ def _train(settings: TrainSettings, out_dir: Path | None, log):
         for group in opt.param_groups:
             group["lr"] = lr_at(step)
         out = model(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"],
-                    pixel_values=to_pixels(images), return_loss=True)
+                    pixel_values=to_pixels(images), return_loss=settings.caption_targets == "exact")
+        label_tensor = torch.from_numpy(labels)
+        if settings.caption_targets == "label":
+            same = (label_tensor[:, None] == label_tensor[None, :]).float()
+            targets = same / same.sum(dim=1, keepdim=True)
+            caption_loss = (torch.nn.functional.cross_entropy(out.logits_per_image, targets)
+                            + torch.nn.functional.cross_entropy(out.logits_per_text, targets)) / 2
+        else:
+            caption_loss = out.loss
         # a second contrastive term against the 20 label prompts (as UniCL does): captions in a
         # batch often share a label, so the caption loss alone treats true matches as negatives
         # and learns the varied scenes slowly
         prompt_embeds = model.get_text_features(**prompts)
         prompt_embeds = torch.nn.functional.normalize(getattr(prompt_embeds, "pooler_output", prompt_embeds), dim=-1)
         logits = model.logit_scale.exp() * out.image_embeds @ prompt_embeds.T
-        loss = out.loss + torch.nn.functional.cross_entropy(logits, torch.from_numpy(labels))
+        loss = caption_loss + settings.prompt_loss_weight * torch.nn.functional.cross_entropy(logits, label_tensor)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -244,6 +349,7 @@ def _save(model, tokenizer, settings: TrainSettings, out: Path, history, seconds
     ).save_pretrained(out)
     held_out = zero_shot_accuracy(model, tokenizer, settings.seed, 1000, settings.image_size)
     independent = zero_shot_accuracy(model, tokenizer, settings.seed, 1000, settings.image_size, independent=True)
+    fresh = fresh_seed_evaluation(model, tokenizer, settings.image_size)
     n_params = sum(p.numel() for p in model.parameters())
     card = {
         "notice": DEMO_NOTICE,
@@ -251,6 +357,10 @@ def _save(model, tokenizer, settings: TrainSettings, out: Path, history, seconds
         "prompt_template": "a photo of a {colour} {shape}",
         "zero_shot_top1_held_out": held_out,
         "zero_shot_top1_independent_renderer": independent,
+        "independent_renderer": INDEPENDENT_RENDERER,
+        "zero_shot_top1_independent_renderer_fresh_seed": fresh,
+        "target": "top-1 >= 0.95 on the independent renderer (issue 10)",
+        "target_met": bool(min(independent, fresh["top1"]) >= 0.95),
         "chance_level": 1 / len(LABELS),
         "shapes": list(SHAPES),
         "parameters": n_params,
