@@ -115,3 +115,18 @@ def test_the_engine_aligns_attention_on_the_device_path(tiny_encoder, small_imag
     reference = measure(tiny_encoder, images, ["shift_scale_rotate"], **kwargs).get("shift_scale_rotate", 4)
     device = measure(tiny_encoder, images, ["shift_scale_rotate"], augment_device=CPU, **kwargs).get("shift_scale_rotate", 4)
     assert abs(reference.stat("attention_correlation", "mean") - device.stat("attention_correlation", "mean")) < 0.1
+
+
+def test_motion_blur_on_the_device_is_the_reference_filter():
+    """Summed over the kernel's taps, the device motion blur equals OpenCV's filter2D with the same
+    kernel and angle (to float rounding)."""
+    from pytest_clipshift.core.augment_torch import c_motion_blur
+    from pytest_clipshift.core.imagenet_c import _motion_blur
+
+    x = torch.from_numpy(np.random.default_rng(0).uniform(0, 255, (3, 96, 128)).astype(np.float32))
+    out = c_motion_blur(x, {"radius": 15, "sigma": 8}, torch.Generator().manual_seed(3))
+    gen = torch.Generator().manual_seed(3)
+    angle = float(-45 + 90 * torch.rand((), generator=gen))  # the draw c_motion_blur makes first
+    scale = 96 / 224
+    reference = _motion_blur(x.permute(1, 2, 0).numpy(), max(1, round(15 * scale)), 8 * scale, angle)
+    np.testing.assert_allclose(out.permute(1, 2, 0).numpy(), reference, atol=1e-3)
