@@ -74,7 +74,10 @@ def _compare(args) -> int:
 
     errors = corruption_errors(baseline, candidate, candidate.settings.get("ce_metric", "cosine"), str(args.baseline))
     if errors is not None:
-        from .report.terminal import _percent as pct
+        from .report.html import percent
+
+        def pct(v):
+            return percent(v, "-")
 
         families = ", ".join(f"{f} {pct(row['mce'])}" for f, row in errors.families.items())
         print(f"ImageNet-C ({errors.metric}): mCE {pct(errors.mce)}, relative mCE {pct(errors.relative_mce)}"

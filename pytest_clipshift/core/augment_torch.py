@@ -53,7 +53,9 @@ def _gaussian_blur(x, sigma: float):
 
 
 def _scale(x) -> float:
-    return min(x.shape[-2:]) / 224.0
+    from .imagenet_c import length_scale
+
+    return length_scale(*x.shape[-2:])
 
 
 # each: (one image (3, H, W) float in [0, 255], parameters, generator) -> image, float in [0, 255]
@@ -230,7 +232,8 @@ def c_saturate(x, p, gen):
 def c_motion_blur(x, p, gen):
     """The reference's motion kernel (a Gaussian-weighted line at a random angle), as a correlation
     with replicated edges (OpenCV's filter2D), summed over its few non-zero taps: the kernel is a
-    line, and a dense 63 x 63 convolution was 20x slower on a CPU."""
+    line, and a dense 63 x 63 convolution was about 12x slower on a CPU (40.9 against 3.5 ms per
+    224-px image, benchmarks/bench_augment_device.py)."""
     import torch
     import torch.nn.functional as F
 
@@ -246,6 +249,7 @@ def c_motion_blur(x, p, gen):
     for row, col in zip(*np.nonzero(kernel)):
         out += float(kernel[row, col]) * padded[:, row: row + h, col: col + w]
     return out
+
 
 # ---------------------------------------------------------------- geometric: (image, coords)
 # Each returns the warped image and its coordinate grid (H, W, 3: source x, source y, valid), the

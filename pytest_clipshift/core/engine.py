@@ -194,8 +194,9 @@ class _Run:
         self.total = n * (1 + len(pairs))
         self.done = 0
         # augmenting runs beside the model: a few threads (OpenCV and numpy release the GIL)
-        budget = os.environ.get("CLIPSHIFT_THREADS", "")  # an xdist worker's share of the cores
-        cores = int(budget) if budget.isdigit() and int(budget) > 0 else (os.cpu_count() or 2)
+        from .thread_budget import thread_budget
+
+        cores = thread_budget() or os.cpu_count() or 2  # under xdist: this worker's share of the cores
         self.workers = max(1, min(8, cores // 2))
         self.pool = ThreadPoolExecutor(max_workers=self.workers + 1)
         self.edge_maps: dict[int, np.ndarray] = {}

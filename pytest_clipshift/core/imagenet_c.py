@@ -53,8 +53,13 @@ def family_of(name: str) -> str:
     return next(f for f, members in FAMILIES.items() if base in members)
 
 
+def length_scale(height: int, width: int) -> float:
+    """The factor the reference's lengths (at 224 px) are multiplied by for an image this size."""
+    return min(height, width) / 224.0
+
+
 def _scale(x: np.ndarray) -> float:
-    return min(x.shape[:2]) / 224.0
+    return length_scale(*x.shape[:2])
 
 
 def _cv2():

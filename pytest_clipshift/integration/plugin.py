@@ -14,8 +14,8 @@ from .fixtures import augmentation, clip_model, clipshift, clipshift_images, cli
 _ENABLED = pytest.StashKey[bool]()
 _DESELECTED = pytest.StashKey[int]()  # clipshift items deselected by -k/-m (not by --clipshift-shard)
 _SHARD_DROPPED = pytest.StashKey[frozenset]()  # node ids another shard runs
-_SKIPPED_OFF = pytest.StashKey[int]()
-_EXPORTED = pytest.StashKey[list]()  # thread-budget variables this controller set for its workers  # clipshift items skipped because --clipshift is off
+_SKIPPED_OFF = pytest.StashKey[int]()  # clipshift items skipped because --clipshift is off
+_EXPORTED = pytest.StashKey[list]()  # thread-budget variables this controller set for its workers
 MARKER_KEYWORDS = ("augmentations", "severities", "images", "budget")
 SKIP_REASON = "clipshift robustness test: run with `pytest --clipshift` (or set clipshift = true in the ini file)"
 

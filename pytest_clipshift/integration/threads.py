@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 
-BUDGET_VAR = "CLIPSHIFT_THREADS"
+from ..core.thread_budget import BUDGET_VAR, thread_budget
+
 NATIVE_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
@@ -42,12 +43,6 @@ def share_cores(config) -> list[str]:
 def restore(exported: list[str]) -> None:
     for var in exported:
         os.environ.pop(var, None)
-
-
-def thread_budget() -> int | None:
-    """This process's budget, when one was set (by the controller, or by the user)."""
-    value = os.environ.get(BUDGET_VAR)
-    return int(value) if value and value.isdigit() and int(value) > 0 else None
 
 
 def apply_budget() -> int | None:
