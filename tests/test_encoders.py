@@ -58,7 +58,7 @@ def test_fingerprint_identifies_the_weights(tmp_path, tiny_encoder):
 def test_demo_model_is_labelled():
     enc = load_encoder("demo", device="cpu")
     assert "synthetic scenes" in enc.info["notice"]
-    assert enc.info["input_size"] == [64, 64]
+    assert enc.info["input_size"] == [80, 80]
     assert enc.canvas_size == (224, 224)
 
 

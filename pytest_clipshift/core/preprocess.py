@@ -96,7 +96,7 @@ def to_canvas(image: np.ndarray, settings: PreprocessSettings, canvas: tuple[int
     """Resize and centre-crop a uint8 HxWx3 image as the checkpoint's processor does.
 
     ``canvas`` (height, width) scales the whole geometry up from the model's input size (the demo
-    model takes 64 px; augmenting at 224 px keeps the study's pixel-sized parameters meaningful).
+    model takes 80 px; augmenting at 224 px keeps the study's pixel-sized parameters meaningful).
     """
     from PIL import Image
 
