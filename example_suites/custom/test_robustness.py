@@ -12,7 +12,7 @@ def test_mild_augmentations_keep_embeddings(clipshift, augmentation):
     """Parametrised over clipshift_augmentations x clipshift_severities from pytest.ini."""
     result = clipshift.measure(augmentation)
     assert_shift_within(result, "cosine", "mean", min=0.9)
-    assert_shift_within(result, "l2_normalized", "p95", max=0.6)
+    assert_shift_within(result, "l2_normalized", "p95", max=0.75)
 
 
 @pytest.mark.clipshift(budget={"cosine.mean": ">= 0.95", "cosine.p05": ">= 0.85"})
