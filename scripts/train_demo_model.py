@@ -2,7 +2,7 @@
 
 Writes a Hugging Face checkpoint (config, safetensors, tokenizer, image processor, demo_card.json)
 to ``pytest_clipshift/demo/model``. Same command, same weights (on the same torch build and
-thread count). About 32 minutes on 2 CPU cores.
+thread count). About 27 minutes on 2 CPU cores.
 """
 
 import argparse
