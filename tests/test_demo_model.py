@@ -50,9 +50,10 @@ def test_zero_shot_bar_on_held_out_scenes():
     tok = CLIPTokenizer.from_pretrained(DEMO_MODEL_DIR, local_files_only=True)
     tok.model_max_length = 24
     size = model.config.vision_config.image_size
-    # measured on 1,000 and 2,000 scenes: see demo_card.json; chance 0.05
+    # chance 0.05; measured 0.947 (training renderer, 300 scenes) and 0.968 (independent, 1,000 scenes).
+    # Issue 10's bar is 0.95 on the independent renderer, here on a seed the card does not use
     assert zero_shot_accuracy(model, tok, seed=123, count=300, image_size=size) >= 0.92
-    assert zero_shot_accuracy(model, tok, seed=123, count=300, image_size=size, independent=True) >= 0.92
+    assert zero_shot_accuracy(model, tok, seed=123, count=1000, image_size=size, independent=True) >= 0.95
     assert len(label_prompts()) == len(LABELS) == 20
 
 
