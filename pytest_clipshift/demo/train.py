@@ -268,11 +268,17 @@ def zero_shot_accuracy(model, tokenizer, seed: int, count: int, image_size: int,
 
         images, labels = draw_scenes(count, seed, size=image_size)
     else:
-        rng = np.random.default_rng([seed, 10_000_019])
-        scenes = [sample_scene(rng, max_objects=1) for _ in range(count)]
-        images = np.stack([render_scene(s, size=image_size) for s in scenes])
+        scenes, images = held_out_scenes(seed, count, image_size)
         labels = [s.label for s in scenes]
     return float((predict_labels(model, tokenizer, images) == np.array(labels)).mean())
+
+
+def held_out_scenes(seed: int, count: int, image_size: int) -> tuple[list[Scene], np.ndarray]:
+    """``count`` single-object scenes of the training renderer from a stream no training step draws
+    from, and their images."""
+    rng = np.random.default_rng([seed, 10_000_019])
+    scenes = [sample_scene(rng, max_objects=1) for _ in range(count)]
+    return scenes, np.stack([render_scene(s, size=image_size) for s in scenes])
 
 
 INDEPENDENT_RENDERER = (
@@ -311,10 +317,8 @@ SIZE_BINS = ((0.15, 0.25), (0.25, 0.35), (0.35, 0.70))
 def held_out_accuracy_by_size(model, tokenizer, image_size: int, seed: int = 123, count: int = 1500) -> dict:
     """Top-1 on held-out single-object scenes of the training renderer (which records sizes), by the
     object's width as a fraction of the frame."""
-    rng = np.random.default_rng([seed, 10_000_019])
-    scenes = [sample_scene(rng, max_objects=1) for _ in range(count)]
-    correct = predict_labels(model, tokenizer, np.stack([render_scene(s, size=image_size) for s in scenes])) == np.array(
-        [s.label for s in scenes])
+    scenes, images = held_out_scenes(seed, count, image_size)
+    correct = predict_labels(model, tokenizer, images) == np.array([s.label for s in scenes])
     extent = np.array([s.objects[0].extent for s in scenes])
     out = {"seed": seed, "scenes": count, "top1": float(correct.mean())}
     bin_of = np.digitize(extent, [high for _, high in SIZE_BINS[:-1]])  # each scene in exactly one bin
@@ -334,10 +338,10 @@ def predict_labels(model, tokenizer, images: np.ndarray) -> np.ndarray:
         text = model.get_text_features(**tokens)
         text = getattr(text, "pooler_output", text)
         text = torch.nn.functional.normalize(text, dim=-1)
+        # during fine-tuning the model still holds the smaller grid's positions
+        other_size = images.shape[1] != model.config.vision_config.image_size
         predictions = []
         for start in range(0, len(images), 256):
-            # during fine-tuning the model still holds the smaller grid's positions
-            other_size = images.shape[1] != model.config.vision_config.image_size
             image = model.get_image_features(pixel_values=to_pixels(images[start:start + 256]), interpolate_pos_encoding=other_size)
             image = getattr(image, "pooler_output", image)
             predictions.append((torch.nn.functional.normalize(image, dim=-1) @ text.T).argmax(-1).numpy())
@@ -345,7 +349,7 @@ def predict_labels(model, tokenizer, images: np.ndarray) -> np.ndarray:
 
 
 def train(settings: TrainSettings, out_dir: Path | None = None, log=print):
-    """Train and (when ``out_dir`` is given) save a Hugging Face checkpoint there. Returns the model."""
+    """Train and (when ``out_dir`` is given) save a Hugging Face checkpoint there. Returns (model, tokenizer)."""
     import torch
 
     previous = (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled())
