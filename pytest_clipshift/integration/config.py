@@ -265,18 +265,18 @@ class ClipShiftConfig:
     sources: dict[str, str] = field(default_factory=dict)  # option -> "command line" / "ini" / "default"
 
 
-def _raw(config, opt: Option) -> tuple[Any, str]:
+def _raw(config, opt: Option, ini: dict) -> tuple[Any, str]:
     value = config.getoption(opt.dest, None)
     if value is not None and value is not False and value != []:
         if opt.append:
             value = [v for item in value for v in str(item).split()]
         return value, "command line"
-    try:
-        ini = config.getini(opt.name)
-    except ValueError as exc:
-        raise ConfigError(f"ini option {opt.name}: {exc}") from None
-    if ini is not None and ini != [] and not (opt.ini_type == "bool" and ini is False and opt.default is False):
-        return ini, "ini"
+    if opt.name in ini:
+        from .inifile import PARSERS
+
+        parsed = PARSERS[opt.ini_type](ini[opt.name], f"ini option {opt.name}")
+        if parsed != [] and not (opt.ini_type == "bool" and parsed is False and opt.default is False):
+            return parsed, "ini"
     return opt.default, "default"
 
 
@@ -290,10 +290,13 @@ def resolve(config) -> ClipShiftConfig:
     """Resolve and validate every option with its own converter; a bad value raises ``ConfigError``
     naming the option. What depends on several options (the default image set, the cache switch)
     is settled after the loop."""
+    from .inifile import ini_values
+
+    ini = ini_values(config)
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for opt in OPTIONS:
-        raw, sources[opt.name] = _raw(config, opt)
+        raw, sources[opt.name] = _raw(config, opt, ini)
         label = _label(opt.name, sources)
         if opt.path and raw not in (None, ""):
             path = Path(str(raw)).expanduser()

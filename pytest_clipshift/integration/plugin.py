@@ -28,12 +28,29 @@ def _enabled(config) -> bool:
     if _ENABLED not in config.stash:
         value = config.getoption("clipshift", None)
         if not value:
-            try:
-                value = bool(config.getini("clipshift"))
-            except ValueError as exc:  # "clipshift = maybe" must not silently mean off
-                raise pytest.UsageError(f"clipshift: ini option clipshift: {exc}; write true or false") from None
+            from ..core.errors import ConfigError
+            from .inifile import ini_values, parse_bool
+
+            raw = ini_values(config).get("clipshift")
+            try:  # parsed by us: "clipshift = maybe" must not silently mean off, on any pytest version
+                value = raw is not None and parse_bool(raw, "ini option clipshift")
+            except ConfigError as exc:
+                raise pytest.UsageError(f"clipshift: {exc}") from None
         config.stash[_ENABLED] = bool(value)
     return config.stash[_ENABLED]
+
+
+def _check_ini_keys(config) -> None:
+    """Misspelled ``clipshift_*`` keys and a malformed ``[tool.clipshift]`` stop the run at start-up."""
+    from ..core.errors import ConfigError
+    from .config import OPTIONS
+    from .inifile import check_keys, check_tool_table, ini_values
+
+    try:
+        check_keys(ini_values(config), [opt.name for opt in OPTIONS])
+        check_tool_table(config)
+    except ConfigError as exc:
+        raise pytest.UsageError(f"clipshift: {exc}") from None
 
 
 def pytest_configure(config) -> None:
@@ -43,6 +60,7 @@ def pytest_configure(config) -> None:
     problem = check_ini_search(config, {o.flag for o in OPTIONS if o.ini_type != "bool"})
     if problem is not None:
         raise pytest.UsageError(f"clipshift: {problem}")
+    _check_ini_keys(config)
     config.addinivalue_line(
         "markers",
         "clipshift(augmentations=None, severities=None, images=None, budget=None): a clipshift robustness test; "

@@ -51,4 +51,6 @@ def for_config(config) -> ProgressLine | None:
         reporter.ensure_newline()
         reporter.write_line(line)
 
-    return ProgressLine(write, tty=bool(getattr(reporter, "isatty", lambda: False)()), verbosity=config.get_verbosity())
+    isatty = getattr(reporter, "isatty", False)  # an attribute in pytest 8, a method since pytest 9
+    tty = bool(isatty() if callable(isatty) else isatty)
+    return ProgressLine(write, tty=tty, verbosity=config.get_verbosity())

@@ -118,23 +118,6 @@ def test_startup_errors_are_usage_errors_before_any_item(project, args, message)
     assert "passed" not in result.stdout.str() and "failed" not in result.stdout.str()
 
 
-def test_ini_values_that_are_not_what_they_say_name_the_option(project):
-    project.makeini("""
-        [pytest]
-        clipshift = maybe
-    """)
-    result = project.runpytest()
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert "ini option clipshift: invalid truth value 'maybe'; write true or false" in result.stderr.str()
-    project.makeini("""
-        [pytest]
-        clipshift_max_images = lots
-    """)
-    result = project.runpytest("--clipshift")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert "ini option clipshift_max_images" in result.stderr.str()
-
-
 PATH_OPTIONS = ("--clipshift-model", "--clipshift-images", "--clipshift-budgets", "--clipshift-json",
                 "--clipshift-storage", "--clipshift-cache-dir")
 
