@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from .core.errors import ClipShiftError
+from .core.text import clean_text
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,8 +38,30 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return {"report": _report, "compare": _compare, "merge": _merge}[args.command](args)
     except ClipShiftError as exc:
-        print(f"clipshift {args.command}: error: {exc}", file=sys.stderr)
+        print(f"clipshift {args.command}: error: {clean_text(str(exc))}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `clipshift compare ... | head`: the reader has all it wanted
+        _quiet_stdout()
+        return 0
+    except (RecursionError, ArithmeticError, TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
+        # a results file that passed the schema yet holds what no clipshift run writes: a message, not a traceback
+        print(f"clipshift {args.command}: error: {' '.join(map(str, _inputs(args)))}: not a results file clipshift can "
+              f"use ({type(exc).__name__}: {clean_text(str(exc))[:200]})", file=sys.stderr)
+        return 2
+
+
+def _inputs(args) -> list[Path]:
+    return [p for p in (getattr(args, "results", None), getattr(args, "baseline", None),
+                        getattr(args, "candidate", None), *getattr(args, "inputs", [])) if p is not None]
+
+
+def _quiet_stdout() -> None:
+    import os
+
+    try:  # Python would report the broken pipe again when it flushes stdout at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except OSError:
+        pass
 
 
 def _report(args) -> int:
@@ -68,8 +91,7 @@ def _compare(args) -> int:
     for d in sorted(shown, key=lambda d: not d.failed):  # failures first, then file order
         flag = f"  FAIL {', '.join(d.failed)}" if d.failed else ""
         sig = "" if d.significant is None else ("  significant" if d.significant else "  not significant")
-        print(f"{d.augmentation}[{severity_key(d.severity)}] {d.metric}.{d.stat}: {d.baseline:.4f} -> {d.candidate:.4f} "
-              f"({d.candidate - d.baseline:+.4f}){sig}{flag}")
+        print(f"{d.augmentation}[{severity_key(d.severity)}] {d.metric}.{d.stat}: {d.describe()}{sig}{flag}")
     from .gate.corruption_error import corruption_errors
 
     errors = corruption_errors(baseline, candidate, candidate.settings.get("ce_metric", "cosine"), str(args.baseline))

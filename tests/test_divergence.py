@@ -103,3 +103,35 @@ def test_draws_through_the_plugin(pytester, tiny_clip_dir, small_images):
     missing = project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml")
     assert missing.ret == 4 and "divergence_radius (named by --clipshift-metrics or a budget) needs at least 2 draws" \
         in missing.stderr.str()
+
+
+@pytest.mark.parametrize("points,radius", [
+    ([(0.0, 0.0), (5.0, 0.0), (1e-7, 0.0)], 2.5),  # collinear, two points 1e-7 apart
+    ([(0.0, 0.0), (0.0, 0.0), (3.0, 4.0)], 2.5),  # an exact duplicate
+    ([(1.0, 0.0), (1.0 + 1e-9, 0.0), (-1.0, 0.0), (0.0, 1.0 - 1e-12)], 1.0),
+])
+def test_near_duplicate_points_have_an_exact_ball(points, radius):
+    """Draws of an augmentation that barely moves differ only by batch rounding (~3e-6): the solver
+    must give the exact ball there, not stall (it raised ArithmeticError on the first case)."""
+    assert F.enclosing_ball_radius(np.array(points)) == pytest.approx(radius, abs=1e-9)
+
+
+def test_near_duplicate_unit_vectors_in_16_dimensions():
+    rng = np.random.default_rng(1)
+    a = F.unit(rng.normal(size=16))
+    b = F.unit(a + 1e-7 * rng.normal(size=16))
+    c = F.unit(rng.normal(size=16))
+    r = F.enclosing_ball_radius(np.stack([a, b, c]))
+    assert np.linalg.norm(a - c) / 2 - 1e-9 <= r <= np.linalg.norm(a - c) / 2 + 1e-6
+
+
+def test_agrees_with_the_miniball_package_on_random_clouds():
+    """An independent implementation (Welzl's algorithm, the miniball package) as the reference."""
+    miniball = pytest.importorskip("miniball")
+    worst = 0.0
+    for seed in range(200):
+        rng = np.random.default_rng(seed)
+        points = rng.normal(size=(int(rng.integers(2, 16)), int(rng.integers(2, 6))))
+        _, r2 = miniball.get_bounding_ball(points, rng=np.random.default_rng(0))
+        worst = max(worst, abs(F.enclosing_ball_radius(points) - math.sqrt(r2)))
+    assert worst < 1e-9

@@ -8,7 +8,9 @@ failure. A read refuses bytes that are not UTF-8 and the non-JSON constants NaN 
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -32,6 +34,15 @@ def write_json_atomic(path: str | os.PathLike, data: Any, *, exclusive: bool = F
     return write_bytes_atomic(path, text.encode("utf-8"), exclusive=exclusive, what=what)
 
 
+@functools.lru_cache(maxsize=1)
+def _file_mode() -> int:
+    """The mode a plain ``open()`` would give a new file under this process's umask (mkstemp's 0600
+    would hide a baseline from a CI step running as another user)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def write_bytes_atomic(path: str | os.PathLike, data: bytes, *, exclusive: bool = False, what: str = "file") -> Path:
     """Write ``data`` to ``path`` atomically (results, saved runs, baselines, cache entries).
     ``exclusive``: fail with ``FileExistsError`` when ``path`` exists. Errors are ``OutputError``
@@ -52,6 +63,8 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes, *, exclusive: bool 
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+            fh.flush()
+            os.fchmod(fh.fileno(), _file_mode())
         if exclusive:
             os.link(tmp, path)  # atomic and exclusive: raises FileExistsError when the name is taken
             os.unlink(tmp)
@@ -72,6 +85,13 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not valid JSON (numbers must be finite)")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999: json reads it as infinity, which no clipshift number can be
+        raise ValueError(f"{text} is out of range (numbers must be finite)")
+    return value
+
+
 def read_json(path: str | os.PathLike, what: str = "results file") -> Any:
     """Parse a JSON file; a missing, unreadable, non-UTF-8 or malformed file is a ``ConfigError``."""
     path = Path(path)
@@ -84,6 +104,8 @@ def read_json(path: str | os.PathLike, what: str = "results file") -> Any:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot be read ({_describe(exc)})") from None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except (json.JSONDecodeError, ValueError) as exc:
         raise ConfigError(f"{path}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a clipshift {what}") from None

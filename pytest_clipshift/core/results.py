@@ -164,6 +164,20 @@ def merged_coverage(runs: list["RunResult"]) -> dict[str, Any] | None:
     return {"complete": not gaps, "reasons": list(dict.fromkeys(gaps))}
 
 
+COMPARABLE_SETTINGS = (("canvas_size", "--clipshift-canvas-size"), ("draws", "--clipshift-draws"))
+"""Settings that change what a number means: two runs that differ in one measured different things."""
+
+
+def settings_mismatch(a, b) -> tuple[str, object, object, str] | None:
+    """The first measurement setting (name, value in ``a``, value in ``b``, option) two runs differ
+    in, else None. A run that did not record a setting (an older file) is not held to it."""
+    for name, option in COMPARABLE_SETTINGS:
+        va, vb = (a.settings or {}).get(name), (b.settings or {}).get(name)
+        if va is not None and vb is not None and va != vb:
+            return name, va, vb, option
+    return None
+
+
 def canonical_order(aug: str, severity) -> tuple:
     """Results sort the same way in every process: registry order, then severity (paper last)."""
     from .augmentations import registry
@@ -292,6 +306,11 @@ class RunResult:
                                ("seed", first.seed, run.seed), ("image set hash", first.image_hash, run.image_hash)):
                 if a != b:
                     raise ConfigError(f"cannot merge {src} with {sources[0]}: different {what} ({b} vs {a})")
+            mismatch = settings_mismatch(first, run)
+            if mismatch is not None:
+                name, a, b, option = mismatch
+                raise ConfigError(f"cannot merge {src} with {sources[0]}: different {name} ({b} vs {a}); "
+                                  f"measure every shard with the same {option}")
         seen, results, budgets, warnings = set(), [], [], []
         for run in runs:
             for r in run.results:

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass, field
 
 from ..core.metrics import metric_info, split_layer
+from ..core.results import settings_mismatch
 from ..core.errors import ConfigError
 
 COMPARE_STATS = ("mean", "median", "min", "max", "p05", "p95", "std")
@@ -52,18 +53,33 @@ class Delta:
     severity: int | str
     metric: str
     stat: str
-    baseline: float
-    candidate: float
-    worse_by: float  # > 0: the candidate moved more than the baseline
+    baseline: float | None  # None: not measured; NaN: undefined
+    candidate: float | None
+    worse_by: float  # > 0: the candidate moved more than the baseline; NaN when either side is undefined
     failed: list[str] = field(default_factory=list)
     significant: bool | None = None  # paired test verdict, when one was run
     interval: tuple[float, float] | None = None  # paired bootstrap interval of candidate - baseline
+    measured_in: tuple[bool, bool] = (True, True)  # (baseline, candidate) measured the metric
+
+    def describe(self) -> str:
+        """``0.9123 -> 0.8870 (-0.0253)``; a side not measured or undefined says so instead of a number."""
+        def side(value, measured: bool) -> str:
+            return f"{value:.4f}" if _defined(value) else ("undefined" if measured else "not measured")
+
+        text = f"{side(self.baseline, self.measured_in[0])} -> {side(self.candidate, self.measured_in[1])}"
+        return text + (f" ({self.candidate - self.baseline:+.4f})" if _defined(self.baseline) and _defined(self.candidate) else "")
 
     def to_dict(self) -> dict:
+        both = _defined(self.baseline) and _defined(self.candidate)
         return {"augmentation": self.augmentation, "severity": self.severity, "metric": self.metric,
-                "stat": self.stat, "baseline": self.baseline, "candidate": self.candidate,
-                "delta": self.candidate - self.baseline, "worse_by": self.worse_by, "failed": self.failed,
+                "stat": self.stat, "baseline": _number(self.baseline), "candidate": _number(self.candidate),
+                "delta": self.candidate - self.baseline if both else None,
+                "worse_by": self.worse_by if both else None, "failed": self.failed,
                 "significant": self.significant, "interval": list(self.interval) if self.interval else None}
+
+
+def _number(value) -> float | None:
+    return value if _defined(value) else None
 
 
 @dataclass
@@ -101,11 +117,25 @@ def check_comparable(baseline, candidate, baseline_source: str = "baseline") -> 
     if baseline.seed != candidate.seed:
         raise ConfigError(f"cannot compare with {baseline_source}: it used seed {baseline.seed}, this run seed {candidate.seed}; "
                           "use the same --clipshift-seed")
+    mismatch = settings_mismatch(baseline, candidate)
+    if mismatch is not None:
+        name, old, new, option = mismatch
+        raise ConfigError(f"cannot compare with {baseline_source}: it was measured with {name} {old}, this run with "
+                          f"{new}; the numbers measure different things: use the same {option}")
+
+
+def _defined(value) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
 def compare_runs(baseline, candidate, rules: list[CompareRule] = (), *, baseline_source: str = "baseline",
                  paired: bool = False, confidence: float = 0.95, allow_missing: bool = False) -> Comparison:
-    """Deltas for every (augmentation, severity, metric) both runs measured.
+    """Deltas for every (augmentation, severity, metric) both runs measured, and every rule checked
+    on every cell both runs measured.
+
+    A rule the gate cannot evaluate on a cell fails it, naming why: the metric was not measured by
+    the candidate or the baseline, or its statistic is undefined (every per-image value NaN: a
+    collapsed attention map, say). Only a defined value within tolerance passes.
 
     With ``paired`` each mean is also compared image by image (the same images, the same seed): a
     seeded bootstrap interval of the per-image differences, and a rule only fails when the
@@ -120,24 +150,53 @@ def compare_runs(baseline, candidate, rules: list[CompareRule] = (), *, baseline
         if new is None:
             missing.append(old.key)
             continue
+        cell: dict[tuple[str, str], Delta] = {}
         for metric in old.values:
-            if metric not in new.values or split_layer(metric)[1] is not None:  # per-layer values: not gated
+            if metric not in new.values or split_layer(metric)[1] is not None:  # per-layer values: shown by rules only
                 continue
-            higher = metric_info(metric).higher_is_better
             for stat in stats:
-                b, c = old.stat(metric, stat), new.stat(metric, stat)
-                worse = (b - c) if higher else (c - b)
-                delta = Delta(old.augmentation, old.severity, metric, stat, b, c, worse)
-                if paired and stat == "mean":
-                    delta.interval, delta.significant = _paired(old.values[metric], new.values[metric], higher,
-                                                                confidence, baseline.seed)
-                for rule in rules:
-                    if rule.metric == metric and rule.stat == stat and worse > rule.allowed(b) + 1e-12:
-                        if paired and stat == "mean" and not delta.significant:
-                            continue
-                        delta.failed.append(rule.text)
-                deltas.append(delta)
+                cell[(metric, stat)] = _delta(old, new, metric, stat, paired, confidence, baseline.seed)
+        for rule in rules:
+            delta = cell.get((rule.metric, rule.stat))
+            if delta is None:
+                delta = cell[(rule.metric, rule.stat)] = _delta(old, new, rule.metric, rule.stat, paired, confidence,
+                                                                baseline.seed)
+            reason = _rule_failure(rule, delta, paired)
+            if reason is not None:
+                delta.failed.append(reason)
+        deltas += cell.values()
     return Comparison(baseline_source, deltas, list(rules), missing, allow_missing)
+
+
+def _delta(old, new, metric, stat, paired, confidence, seed) -> Delta:
+    b = old.stat(metric, stat) if metric in old.values else None
+    c = new.stat(metric, stat) if metric in new.values else None
+    delta = Delta(old.augmentation, old.severity, metric, stat, b, c, float("nan"))
+    delta.measured_in = (metric in old.values, metric in new.values)
+    higher = metric_info(metric).higher_is_better
+    if _defined(b) and _defined(c):
+        delta.worse_by = (b - c) if higher else (c - b)
+    if paired and stat == "mean" and all(delta.measured_in):  # no defined pair: no interval, not significant
+        delta.interval, delta.significant = _paired(old.values[metric], new.values[metric], higher, confidence, seed)
+    return delta
+
+
+def _rule_failure(rule: CompareRule, delta: Delta, paired: bool) -> str | None:
+    """The rule's text when it fails on this cell, with why when it could not be evaluated; None when it passes."""
+    in_baseline, in_candidate = delta.measured_in
+    if not in_candidate:
+        return f"{rule.text} (not measured in this run: add {rule.metric} to --clipshift-metrics or the budgets)"
+    if not in_baseline:
+        return f"{rule.text} (the baseline did not measure {rule.metric})"
+    if not _defined(delta.candidate):
+        return f"{rule.text} (undefined in this run: no image gave a defined {rule.metric})"
+    if not _defined(delta.baseline):
+        return f"{rule.text} (undefined in the baseline)"
+    if delta.worse_by <= rule.allowed(delta.baseline) + 1e-12:
+        return None
+    if paired and rule.stat == "mean" and not delta.significant:
+        return None
+    return rule.text
 
 
 def _paired(old_values, new_values, higher: bool, confidence: float, seed: int):

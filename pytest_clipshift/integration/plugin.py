@@ -7,6 +7,7 @@ import zlib
 
 import pytest
 
+from ..core.text import clean_text
 from .config import FIXTURE_NAMES, add_options
 from .session import SESSION_KEY as _SESSION
 from .fixtures import augmentation, clip_model, clipshift, clipshift_images, clipshift_session  # noqa: F401
@@ -16,6 +17,8 @@ _DESELECTED = pytest.StashKey[int]()  # clipshift items deselected by -k/-m (not
 _SHARD_DROPPED = pytest.StashKey[frozenset]()  # node ids another shard runs
 _SKIPPED_OFF = pytest.StashKey[int]()  # clipshift items skipped because --clipshift is off
 _EXPORTED = pytest.StashKey[list]()  # thread-budget variables this controller set for its workers
+_SIGTERM = pytest.StashKey[object]()  # the SIGTERM handler before ours
+_LOST = pytest.StashKey[list]()  # xdist workers that went down without sending their measurements
 MARKER_KEYWORDS = ("augmentations", "severities", "images", "budget")
 SKIP_REASON = "clipshift robustness test: run with `pytest --clipshift` (or set clipshift = true in the ini file)"
 
@@ -35,7 +38,7 @@ def _enabled(config) -> bool:
             try:  # parsed by us: "clipshift = maybe" must not silently mean off, on any pytest version
                 value = raw is not None and parse_bool(raw, "ini option clipshift")
             except ConfigError as exc:
-                raise pytest.UsageError(f"clipshift: {exc}") from None
+                raise pytest.UsageError(f"clipshift: {clean_text(str(exc))}") from None
         config.stash[_ENABLED] = bool(value)
     return config.stash[_ENABLED]
 
@@ -50,7 +53,7 @@ def _check_ini_keys(config) -> None:
         check_keys(ini_values(config), [opt.name for opt in OPTIONS])
         check_tool_table(config)
     except ConfigError as exc:
-        raise pytest.UsageError(f"clipshift: {exc}") from None
+        raise pytest.UsageError(f"clipshift: {clean_text(str(exc))}") from None
 
 
 def pytest_configure(config) -> None:
@@ -84,11 +87,13 @@ def pytest_configure(config) -> None:
         session = ClipShiftSession(cfg, budgets)
         preflight(cfg, session.requested_metrics)
     except ClipShiftError as exc:
-        raise pytest.UsageError(f"clipshift: {exc}") from None
+        raise pytest.UsageError(f"clipshift: {clean_text(str(exc))}") from None
     from .progress import for_config
 
     session.progress_factory = lambda: for_config(config)
     config.stash[_SESSION] = session
+    if not hasattr(config, "workerinput"):
+        _claim_outputs(config, cfg)
     worker = getattr(config, "workerinput", {}).get("workerid", "")
     if worker.startswith("gw") and worker[2:].isdigit():
         config.stash[_SESSION].worker_index = int(worker[2:])
@@ -96,6 +101,28 @@ def pytest_configure(config) -> None:
         from ..report.html_hooks import HtmlHooks
 
         config.pluginmanager.register(HtmlHooks(config, lambda c: c.stash.get(_SESSION, None)), "clipshift-html")
+
+
+def _claim_outputs(config, cfg) -> None:
+    """This run owns its output names from the start: the results file an earlier run left is removed
+    (a CI step must never read the last run's verdict as this one's), and SIGTERM ends the session
+    the way Ctrl-C does (exit 2, results written and marked interrupted), not by killing it."""
+    import signal
+    import threading
+
+    if cfg.json_path is not None:
+        try:
+            cfg.json_path.unlink(missing_ok=True)
+        except IsADirectoryError:
+            pass  # the write at the end names the problem
+        except OSError as exc:
+            raise pytest.UsageError(f"clipshift: --clipshift-json {cfg.json_path}: the earlier results file cannot be "
+                                    f"removed ({exc.strerror or exc}); it would be read as this run's") from None
+    if threading.current_thread() is threading.main_thread():
+        def interrupt(signum, frame):
+            raise KeyboardInterrupt(f"clipshift: signal {signum} (SIGTERM)")
+
+        config.stash[_SIGTERM] = signal.signal(signal.SIGTERM, interrupt)
 
 
 def _configured_pairs(config, marker) -> list:
@@ -176,7 +203,12 @@ def pytest_collection_finish(session) -> None:
     if not _enabled(config) or _SESSION not in config.stash:
         return
     cs = config.stash[_SESSION]
-    cs.set_prefetch(cs.pairs_for(session.items))
+    if hasattr(config, "workerinput"):  # a worker measures its share: the items xdist hands it, as they come
+        from .xdist_queue import pending_items
+
+        cs.pending_pairs = lambda: cs.pairs_for(pending_items(session))
+    else:
+        cs.set_prefetch(cs.pairs_for(session.items))
 
 
 @pytest.hookimpl(wrapper=True)
@@ -187,7 +219,7 @@ def pytest_runtest_makereport(item, call):
 
         if isinstance(call.excinfo.value, ClipShiftError) and report.longrepr is not None:
             # our errors already say what is wrong and how to fix it: no deep traceback
-            report.longrepr = f"{type(call.excinfo.value).__name__}: {call.excinfo.value}"
+            report.longrepr = clean_text(f"{type(call.excinfo.value).__name__}: {call.excinfo.value}")
     result = getattr(item, "clipshift_result", None)
     if result is None:
         helper = getattr(item, "funcargs", {}).get("clipshift")
@@ -231,6 +263,9 @@ def _incomplete(session, exitstatus, cs) -> list[str]:
         reasons.append(f"{deselected} item(s) deselected")
     if cs.cfg.shard is not None:
         reasons.append(f"shard {cs.cfg.shard[0]}/{cs.cfg.shard[1]}")
+    from .session import LOST_WORKER
+
+    reasons += [LOST_WORKER.format(worker) for worker in session.config.stash.get(_LOST, [])]
     return reasons
 
 
@@ -244,6 +279,9 @@ def pytest_testnodedown(node, error) -> None:
         from .session import ProcessState
 
         config.stash[_SESSION].state.merge(ProcessState.from_json(payload))
+    else:  # killed, crashed or cut off: what it measured and checked is gone, so the run cannot pass
+        worker = getattr(getattr(node, "gateway", None), "id", "?")
+        config.stash.setdefault(_LOST, []).append(f"{worker} ({error})" if error else worker)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
@@ -254,7 +292,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         if outcome is not None:
             write_summary(terminalreporter, outcome)
             if outcome.failed:  # the gate's verdict, impossible to miss even when every test passed
-                failures = outcome.gate_failures()
+                failures = [clean_text(f) for f in outcome.gate_failures()]
                 terminalreporter.write_sep("=", f"clipshift gate FAILED: {'; '.join(failures)}", red=True, bold=True)
                 terminalreporter.stats.setdefault("clipshift gate failed", []).extend(failures)
     elif config.stash.get(_SKIPPED_OFF, 0):  # said once, not per item: why nothing ran, and how to run it
@@ -276,6 +314,10 @@ def pytest_report_header(config):
 
 
 def pytest_unconfigure(config) -> None:
+    if _SIGTERM in config.stash:
+        import signal
+
+        signal.signal(signal.SIGTERM, config.stash[_SIGTERM])
     if _EXPORTED in config.stash:
         from .threads import restore
 

@@ -44,6 +44,7 @@ class ProcessState:
     seconds: float = 0.0
     breaking_points: list[dict] = field(default_factory=list)
     cache: dict = field(default_factory=lambda: {"hits": 0, "misses": 0})
+    cells_measured: int = 0  # engine measurements of a cell, over all processes: under xdist, each cell once
     deselected: int = 0  # clipshift items -k/-m deselected (each xdist worker collects them all)
     seed: int = 0
     threads: int | None = None  # this process's thread budget under xdist
@@ -72,6 +73,7 @@ class ProcessState:
         self.breaking_points += [b for b in other.breaking_points if b not in self.breaking_points]
         for k in ("hits", "misses"):
             self.cache[k] = self.cache.get(k, 0) + other.cache.get(k, 0)
+        self.cells_measured += other.cells_measured
         self.deselected = max(self.deselected, other.deselected)
         self.threads = self.threads or other.threads
 
@@ -134,6 +136,7 @@ class ClipShiftSession:
         self._memo: dict[tuple, Any] = {}
         self._prefetch: list[Case] = []
         self._prefetched = False
+        self.pending_pairs = None  # under xdist: () -> the pairs of the items this worker still has to run
         self._cache = None
         self.outcome: Outcome | None = None  # set once, by finish()
         self.progress_factory = None  # () -> progress callback for the engine; the plugin sets it
@@ -265,12 +268,23 @@ class ClipShiftSession:
         key = (case, image_names, tuple(metric_list))
         if key in self._memo:
             return self._memo[key]
-        if not self._prefetched and image_names is None and metric_list == self.metrics and not case.is_probe:
-            self._prefetched = True
-            self._run_engine([case] + [c for c in self._prefetch if c != case], metric_list, None)
+        if image_names is None and metric_list == self.metrics and not case.is_probe:
+            ahead = self._ahead()
+            self._run_engine([case] + [c for c in ahead if c != case and (c, None, key[2]) not in self._memo],
+                             metric_list, None)
         if key not in self._memo:
             self._run_engine([case], metric_list, image_names)
         return self._memo[key]
+
+    def _ahead(self) -> list[Case]:
+        """The cases to measure along with the one asked for: once, every pair of this process's items;
+        under xdist, each time, the pairs of the items the controller has handed this worker so far."""
+        if self.pending_pairs is not None:
+            return list(dict.fromkeys(Case.of(p) for p in self.pending_pairs()))
+        if self._prefetched:
+            return []
+        self._prefetched = True
+        return self._prefetch
 
     def _run_engine(self, pairs, metric_list, image_names) -> None:
         from ..core.engine import measure
@@ -285,6 +299,7 @@ class ClipShiftSession:
         self.state.seconds += time.perf_counter() - started
         if self.cache is not None:
             self.state.cache = {"hits": self.cache.hits, "misses": self.cache.misses}
+        self.state.cells_measured += len(run.results)
         for w in run.warnings:
             if w not in self.state.warnings:
                 self.state.warnings.append(w)
@@ -378,9 +393,13 @@ class ClipShiftSession:
         if self.outcome is not None:
             return self.outcome
         outcome = self.outcome = Outcome()
+        reasons = list(incomplete or [])
+        lost = [r for r in reasons if r.startswith("worker ") and r.endswith(LOST_WORKER.split("{}")[1])]
+        if lost:  # its items may have passed, but their checks never reached this process: nothing to judge
+            outcome.messages += [f"clipshift: {r}: the gate cannot judge what it measured" for r in lost]
+            outcome.failed = True
         if not self.state.results:
             return outcome
-        reasons = list(incomplete or [])
         try:
             outcome.run = self.assemble()
         except ClipShiftError as exc:
@@ -389,7 +408,7 @@ class ClipShiftSession:
             return outcome
         outcome.run.coverage = {"complete": not reasons, "reasons": reasons}
         if self.cfg.compare:
-            self._compare(outcome, interrupted=any(r in INTERRUPTIONS for r in reasons))
+            self._compare(outcome, interrupted=bool(lost) or any(r in INTERRUPTIONS for r in reasons))
         from ..core.jsonfile import OutputError
         from ..gate.storage import Storage
 
@@ -421,6 +440,7 @@ class ClipShiftSession:
                         results, clean, settings, warnings=list(self.state.warnings), budgets=self.state.checks)
         run.sort()
         run.extra["timing"] = {"measure_seconds": round(self.state.seconds, 3), "cache": self.state.cache,
+                               "cells_measured": self.state.cells_measured,
                                "threads_per_worker": self.state.threads}
         from ..core.calibration import calibrate
 
@@ -464,6 +484,14 @@ class ClipShiftSession:
                                  "early, so it measured only part of its suite; run it to the end to update")
             outcome.failed = True
             return
+        dropped = metrics_the_update_would_drop(baseline, outcome.run)
+        if dropped:
+            outcome.messages.append(
+                f"clipshift: baseline {path} NOT updated: this run did not measure {', '.join(sorted(dropped))}, which "
+                f"the baseline holds for {', '.join(sorted(set().union(*dropped.values())))}; replacing those cells "
+                "would silently delete them: add them with --clipshift-metrics (or the budgets) and run again")
+            outcome.failed = True
+            return
         updated, kept = updated_baseline(baseline, outcome.run)
         try:
             write_json_atomic(path, updated.to_dict(), what="baseline")
@@ -476,8 +504,21 @@ class ClipShiftSession:
                              f"{len(outcome.run.results)} cell(s){note}")
 
 
+LOST_WORKER = "worker {} was lost before it sent its measurements"
 INTERRUPTIONS = ("interrupted", "stopped early")
 """Reasons for an incomplete run that mean the session itself did not finish (never update a baseline)."""
+
+
+def metrics_the_update_would_drop(baseline, run) -> dict[str, set[str]]:
+    """metric -> cells: what the baseline holds for a cell this run re-measured without that metric."""
+    measured = {(r.augmentation, r.severity): r for r in run.results if not r.subset}
+    dropped: dict[str, set[str]] = {}
+    for old in (r for r in baseline.results if not r.subset):
+        new = measured.get((old.augmentation, old.severity))
+        for metric in old.values if new is not None else ():
+            if metric not in new.values:
+                dropped.setdefault(metric, set()).add(old.key)
+    return dropped
 
 
 def updated_baseline(baseline, run):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 
 import numpy as np
 
@@ -161,7 +162,7 @@ def _matplotlib_at_least(major: int, minor: int) -> bool:
 @_styled
 def compare_deltas_png(baseline, candidate, comparison, metric: str = "cosine") -> str | None:
     """candidate - baseline of ``metric``'s mean per cell, with 95% intervals; failed cells in red."""
-    deltas = [d for d in comparison.deltas if d.metric == metric and d.stat == "mean"]
+    deltas = [d for d in comparison.deltas if d.metric == metric and d.stat == "mean" and not math.isnan(d.worse_by)]
     if not deltas:
         return None
     rows = []

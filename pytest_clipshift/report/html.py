@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import math
 import re
 from datetime import datetime, timezone
 from pathlib import Path
@@ -283,8 +284,8 @@ def comparison_section(run) -> str:
     for d in comp["deltas"]:
         if d["stat"] != "mean" and not d["failed"]:
             continue
-        cls = "fail" if d["failed"] else ("worse-ok" if d["worse_by"] > DISPLAY_EPS else
-                                          ("better" if d["worse_by"] < -DISPLAY_EPS else ""))
+        worse = d["worse_by"] if d["worse_by"] is not None else 0.0  # None: a side undefined or not measured
+        cls = "fail" if d["failed"] else ("worse-ok" if worse > DISPLAY_EPS else ("better" if worse < -DISPLAY_EPS else ""))
         fail = f'<td class="fail">{_e(", ".join(d["failed"]))}</td>' if d["failed"] else "<td></td>"
         rows.append(f'<tr><td class="name">{_e(d["augmentation"])}[{_e(severity_key(d["severity"]))}]</td>'
                     f'<td class="name">{_e(d["metric"])}.{_e(d["stat"])}</td><td>{_fmt(d["baseline"])}</td>'
@@ -318,10 +319,12 @@ def report_title(run) -> str:
 
 
 def write_report(run, path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(_page(report_title(run), "".join(report_sections(run))), encoding="utf-8")
-    return path
+    """Render and write atomically: a full disk or a read-only target is an ``OutputError`` naming the
+    path, never a truncated page."""
+    from ..core.jsonfile import write_bytes_atomic
+
+    page = _page(report_title(run), "".join(report_sections(run)))
+    return write_bytes_atomic(path, page.encode("utf-8"), what="report")
 
 
 DISPLAY_EPS = 5e-5  # below what a 4-decimal table shows: such a delta is drawn neutral, never red
@@ -330,7 +333,7 @@ DISPLAY_EPS = 5e-5  # below what a 4-decimal table shows: such a delta is drawn 
 def _delta_class(d) -> str:
     if d.failed:
         return "fail"
-    if abs(d.candidate - d.baseline) < DISPLAY_EPS or d.worse_by <= 0:
+    if math.isnan(d.worse_by) or abs(d.candidate - d.baseline) < DISPLAY_EPS or d.worse_by <= 0:
         return "better" if d.worse_by < -DISPLAY_EPS else ""
     return "worse-ok"  # worse, but within every rule's tolerance
 
@@ -338,13 +341,13 @@ def _delta_class(d) -> str:
 def write_compare_report(baseline, candidate, comparison, path) -> Path:
     from . import figures as F
 
-    ordered = sorted(comparison.deltas, key=lambda d: (not d.failed, -d.worse_by))  # failures first, then worst
+    ordered = sorted(comparison.deltas, key=lambda d: (not d.failed, -(0.0 if math.isnan(d.worse_by) else d.worse_by)))
     rows = []
     for d in ordered:
         fail = f'<td class="fail">{_e(", ".join(d.failed))}</td>' if d.failed else "<td></td>"
         rows.append(f'<tr><td class="name">{_e(d.augmentation)}[{_e(severity_key(d.severity))}]</td>'
                     f'<td class="name">{_e(d.metric)}.{_e(d.stat)}</td><td>{_fmt(d.baseline)}</td><td>{_fmt(d.candidate)}</td>'
-                    f'<td class="{_delta_class(d)}">{d.candidate - d.baseline:+.4f}</td>{fail}</tr>')
+                    f'<td class="{_delta_class(d)}">{_signed(d.to_dict()["delta"])}</td>{fail}</tr>')
     side = (f'<div class="figs"><div><h3>baseline</h3>{summary_html(baseline)}</div>'
             f'<div><h3>candidate</h3>{summary_html(candidate)}</div></div>')
     figure = F.compare_deltas_png(baseline, candidate, comparison)
@@ -358,7 +361,8 @@ def write_compare_report(baseline, candidate, comparison, path) -> Path:
             '<table class="cs" id="clipshift-compare"><thead><tr><th class="name">cell</th><th class="name">metric</th>'
             '<th>baseline</th><th>candidate</th><th>delta</th><th>failed rule</th></tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table></div>')
-    path = Path(path)
-    path.write_text(_page(f"clipshift comparison: {candidate.model.get('name', '?')} \u2014 {verdict}", body),
-                    encoding="utf-8")
+    from ..core.jsonfile import write_bytes_atomic
+
+    page = _page(f"clipshift comparison: {candidate.model.get('name', '?')} \u2014 {verdict}", body)
+    path = write_bytes_atomic(path, page.encode("utf-8"), what="comparison report")
     return path

@@ -4,14 +4,33 @@ from __future__ import annotations
 
 from ..core.cases import severity_key
 from ..core.metrics import metric_info
+from ..core.text import clean_text
 
 COLUMNS = (("cosine", "cosine"), ("l2_normalized", "l2 norm"), ("attention_correlation", "attn corr"),
            ("patch_similarity", "patch sim"), ("edge_preservation", "edges"), ("zero_shot_accuracy", "accuracy"),
            ("zero_shot_accuracy_drop", "acc drop"), ("divergence_radius", "div radius"))
 
 
+class SafeTerminal:
+    """The terminal reporter, with every line cleaned of escape sequences and bidi overrides: image
+    names, model paths and results-file strings are not ours to let steer the terminal."""
+
+    def __init__(self, tr):
+        self._tr = tr
+
+    def write_line(self, line: str, **markup) -> None:
+        self._tr.write_line(clean_text(str(line)), **markup)
+
+    def write(self, text: str, **markup) -> None:
+        self._tr.write(clean_text(str(text)), **markup)
+
+    def write_sep(self, sep: str, title: str = "", **markup) -> None:
+        self._tr.write_sep(sep, clean_text(str(title)), **markup)
+
+
 def write_summary(tr, outcome) -> None:
     """Render a session's ``Outcome`` (integration/session.py): results table, compare, messages."""
+    tr = SafeTerminal(tr)
     run = outcome.run
     if run is None and not outcome.messages:
         return
@@ -77,13 +96,13 @@ def _comparison(tr, comparison) -> None:
     for d in shown:
         mark = "  FAIL " + ", ".join(d.failed) if d.failed else ""
         sig = "" if d.significant is None else ("  significant" if d.significant else "  not significant")
-        tr.write_line(f"{d.augmentation}[{severity_key(d.severity)}] {d.metric}.{d.stat}: {d.baseline:.4f} -> "
-                      f"{d.candidate:.4f} ({d.candidate - d.baseline:+.4f}){sig}{mark}", red=bool(d.failed))
+        tr.write_line(f"{d.augmentation}[{severity_key(d.severity)}] {d.metric}.{d.stat}: {d.describe()}{sig}{mark}",
+                      red=bool(d.failed))
     failures = comparison.failures
     others = [d for d in failures if d not in shown]
     for d in others:
-        tr.write_line(f"{d.augmentation}[{severity_key(d.severity)}] {d.metric}.{d.stat}: {d.baseline:.4f} -> "
-                      f"{d.candidate:.4f}  FAIL {', '.join(d.failed)}", red=True)
+        tr.write_line(f"{d.augmentation}[{severity_key(d.severity)}] {d.metric}.{d.stat}: {d.describe()}  "
+                      f"FAIL {', '.join(d.failed)}", red=True)
     if comparison.missing:
         if comparison.allow_missing:
             tr.write_line(f"not measured in this run (allowed by --clipshift-compare-allow-missing): "

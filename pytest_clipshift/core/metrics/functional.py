@@ -174,11 +174,58 @@ def enclosing_ball_radius(points: np.ndarray, tol: float = 1e-10) -> float:
         primal = float(np.max(((p - centre) ** 2).sum(axis=1)))
         dual = float(w @ norms - w @ gram @ w)
         if best is None or primal < best[0]:
-            best = (primal, dual)
+            best = (primal, max(dual, best[1] if best else -np.inf))
+        elif dual > best[1]:
+            best = (best[0], dual)
     primal, dual = best
+    if primal - dual > tol:  # near-degenerate clouds (near-duplicate draws) can stall SLSQP: an exact combinatorial answer
+        primal_w, dual_w = _welzl_certified(p, norms, gram)
+        primal, dual = min(primal, primal_w), max(dual, dual_w)
     if primal - dual > tol:
         raise ArithmeticError(f"enclosing ball did not converge (primal {primal:.3e}, dual {dual:.3e})")
     return float(np.sqrt(max(primal, 0.0))) * scale
+
+
+def _circumsphere(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centre of the sphere through ``points`` within their affine hull, and its barycentric
+    weights; least squares, so duplicate and near-duplicate points do not make it singular."""
+    u = points[1:] - points[0]
+    lam = np.linalg.lstsq(u @ u.T, 0.5 * (u * u).sum(axis=1), rcond=None)[0] if len(u) else np.zeros(0)
+    return points[0] + lam @ u, np.concatenate([[1.0 - lam.sum()], lam])
+
+
+def _welzl_certified(p: np.ndarray, norms: np.ndarray, gram: np.ndarray) -> tuple[float, float]:
+    """Welzl's smallest enclosing ball (Gärtner's move-to-front form, a fixed order: deterministic) as
+    (primal, dual): the squared radius from its centre, and the dual value of its support's weights,
+    a lower bound on the true squared radius when they are non-negative."""
+    order = list(range(len(p)))
+    eps = 1e-13  # in the unit-spread frame
+
+    def ball(support: list[int]):
+        centre, weights = _circumsphere(p[support])
+        return centre, float(((p[support] - centre) ** 2).sum(axis=1).max()), support, weights
+
+    def mtf(end: int, boundary: list[int]):
+        current = ball(boundary) if boundary else None
+        if len(boundary) == len(p):
+            return current
+        i = 0
+        while i < end:
+            k = order[i]
+            if current is None or float(((p[k] - current[0]) ** 2).sum()) > current[1] + eps:
+                current = mtf(i, boundary + [k])
+                order.insert(0, order.pop(i))
+            i += 1
+        return current
+
+    centre, _, support, weights = mtf(len(p), [])
+    primal = float(((p - centre) ** 2).sum(axis=1).max())
+    if weights.min() < -1e-9:
+        return primal, -np.inf  # no certificate from this support
+    w = np.zeros(len(p))
+    np.add.at(w, support, np.clip(weights, 0.0, None))
+    w /= w.sum()
+    return primal, float(w @ norms - w @ gram @ w)
 
 
 # ---------------------------------------------------------------- attention
