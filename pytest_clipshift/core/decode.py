@@ -79,6 +79,8 @@ def _pil_to_rgb8(img, name: str) -> np.ndarray:
         return np.repeat(grey[..., None], 3, axis=2)
     if mode == "F":
         a = np.asarray(img, dtype=np.float64)
+        if not np.isfinite(a).all():  # NaN would turn into black pixels without a word
+            raise ImageError(name, f"float image holds {int((~np.isfinite(a)).sum())} NaN or infinite pixel(s)")
         top = 1.0 if a.max() <= 1.0 else 255.0
         grey = np.rint(np.clip(a, 0, top) * (255.0 / top)).astype(np.uint8)
         return np.repeat(grey[..., None], 3, axis=2)

@@ -381,6 +381,12 @@ def load_encoder(spec: str | os.PathLike = "demo", device: str = "auto", precisi
     else:
         path = Path(spec).expanduser()
         name = spec
+        if path.is_symlink():
+            try:
+                path.resolve(strict=True)
+            except (OSError, RuntimeError) as exc:  # a loop or a dangling link: is_dir() would just say False
+                raise ModelLoadError(f"model {spec!r}: the symbolic link {path} cannot be followed "
+                                     f"({getattr(exc, 'strerror', None) or exc}); point it at a checkpoint directory") from None
         if path.is_dir():
             location = path
         elif _looks_like_path(spec):

@@ -21,6 +21,7 @@ import csv
 import glob as globmod
 import io
 import json
+import re
 import tarfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -76,7 +77,15 @@ def _label_text(value) -> str:
 # ------------------------------------------------------------------ layouts
 def class_folders(root: Path) -> tuple[list[str], list[Callable], list[str], list[str]]:
     names, loaders, labels = [], [], []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+    folders = sorted(p for p in root.iterdir() if p.is_dir())
+    seen: dict[str, str] = {}
+    for folder in folders:  # two folders, one prompt: one folder's images would be scored against the other's label
+        prompt = _label_text(folder.name).casefold()
+        if prompt in seen:
+            raise ConfigError(f"labelled folder {root}: class folders {seen[prompt]!r} and {folder.name!r} give the same "
+                              f"label prompt {_label_text(folder.name)!r} (case and _ do not count); merge or rename one")
+        seen[prompt] = folder.name
+    for folder in folders:
         for path in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES):
             names.append(f"{folder.name}/{path.name}")
             loaders.append(lambda p=path: load_image(p))
@@ -112,6 +121,10 @@ def manifest(path: Path):
         rows = list(csv.DictReader(io.StringIO(text)))
     if not rows:
         raise ConfigError(f"manifest {path} has no rows")
+    for k, row in enumerate(rows, start=1):
+        if not isinstance(row, dict):
+            raise ConfigError(f"manifest {path}: row {k} is a JSON {type(row).__name__}, not an object with a path "
+                              "and a label or caption")
     columns = set(rows[0])
     path_key = next((c for c in ("path", "image", "file", "filepath") if c in columns), None)
     label_key = next((c for c in ("label", "class") if c in columns), None)
@@ -120,7 +133,14 @@ def manifest(path: Path):
         raise ConfigError(f"manifest {path}: needs a path column (path, image, file) and a label (label, class) and/or "
                           f"caption (caption, text) column; it has {', '.join(sorted(columns))}")
     names, loaders, labels, captions = [], [], [], []
+    first_row: dict[str, int] = {}
     for k, row in enumerate(rows, start=1):
+        if row.get(path_key) in (None, ""):
+            raise ConfigError(f"manifest {path}: row {k} has no {path_key!r}; every row names its image file")
+        if str(row[path_key]) in first_row:
+            raise ConfigError(f"manifest {path}: rows {first_row[str(row[path_key])]} and {k} both name "
+                              f"{row[path_key]!r}; one image measured twice would count twice in every statistic")
+        first_row[str(row[path_key])] = k
         file = path.parent / str(row[path_key])
         if not file.is_file():
             raise ConfigError(f"manifest {path}: row {k} names {row[path_key]!r}, which is not a file under {path.parent}")
@@ -144,9 +164,10 @@ def tar_shards(pattern: str, root: Path):
             with tarfile.open(shard) as tar:
                 members = [m for m in tar.getmembers() if m.isfile()]
                 groups: dict[str, dict[str, tarfile.TarInfo]] = {}
-                for m in members:
-                    key, dot, ext = m.name.partition(".")
-                    groups.setdefault(key, {})[ext.lower()] = m
+                for m in members:  # webdataset's rule: the key is the path up to the first dot of the file name
+                    match = WEBDATASET_KEY.match(m.name)
+                    if match:
+                        groups.setdefault(match.group(1), {})[match.group(2).lower()] = m
                 for key in sorted(groups):
                     parts = groups[key]
                     image = next((parts[e] for e in ("jpg", "jpeg", "png", "webp", "bmp") if e in parts), None)
@@ -154,14 +175,25 @@ def tar_shards(pattern: str, root: Path):
                         continue
                     names.append(f"{Path(shard).name}/{image.name}")
                     loaders.append(lambda s=shard, n=image.name: _tar_image(s, n))
-                    labels.append(_label_text(tar.extractfile(parts["cls"]).read().decode("utf-8")) if "cls" in parts else None)
-                    captions.append(tar.extractfile(parts["txt"]).read().decode("utf-8").strip() if "txt" in parts else None)
+                    labels.append(_label_text(_member_text(tar, shard, parts["cls"])) if "cls" in parts else None)
+                    captions.append(_member_text(tar, shard, parts["txt"]).strip() if "txt" in parts else None)
         except tarfile.TarError as exc:
             raise ConfigError(f"tar shard {shard}: not a readable tar file ({exc})") from None
     if not names:
         raise ConfigError(f"tar shards {pattern!r} hold no image members (.jpg, .png, .webp, .bmp)")
     return names, loaders, labels if any(lab is not None for lab in labels) else [], \
         captions if any(c is not None for c in captions) else []
+
+
+WEBDATASET_KEY = re.compile(r"^((?:.*/|)[^./]+)\.([^/]*)$")
+
+
+def _member_text(tar, shard: str, member) -> str:
+    try:
+        return tar.extractfile(member).read().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"tar shard {shard}: member {member.name} is not UTF-8 text (byte {exc.start}); "
+                          "labels and captions must be UTF-8") from None
 
 
 def _tar_image(shard: str, member: str) -> np.ndarray:

@@ -189,8 +189,9 @@ def budgets_from_mapping(data: dict, source: str) -> Budgets:
     valid_augs = registry()
     if "augmentations" in settings:
         augs = settings["augmentations"]
-        if not isinstance(augs, list) or not all(isinstance(a, str) for a in augs):
-            raise ConfigError(f"{source}: settings.augmentations must be a list of names")
+        if not isinstance(augs, list) or not augs or not all(isinstance(a, str) for a in augs):
+            raise ConfigError(f"{source}: settings.augmentations = {augs!r} must be a non-empty list of names, "
+                              "e.g. [\"identity\", \"gaussian_noise\"] (an empty suite would gate nothing)")
         augs = expand_names(augs)  # "study", "imagenet-c"
         for a in augs:
             if a not in valid_augs:
@@ -213,6 +214,9 @@ def budgets_from_mapping(data: dict, source: str) -> Budgets:
     if "metrics" in settings:
         from ..core.metrics import validate_metrics
 
+        if not isinstance(settings["metrics"], list) or not all(isinstance(m, str) for m in settings["metrics"]):
+            raise ConfigError(f"{source}: settings.metrics = {settings['metrics']!r} must be a list of metric names, "
+                              "e.g. [\"cosine\", \"layer_cka\"]")
         try:
             budgets.metrics = list(validate_metrics(settings["metrics"]))
         except ConfigError as exc:

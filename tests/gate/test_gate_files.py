@@ -43,7 +43,7 @@ def test_a_budgets_file_and_pyproject_table_load_with_their_origin(tmp_path):
 @pytest.mark.parametrize("data,message", [
     ({"limits": {}}, "b.toml: unknown table(s) 'limits'; valid: settings, defaults, augmentations"),
     ({"settings": 3}, "b.toml: [settings] must be a table"),
-    ({"settings": {"augmentations": "identity"}}, "b.toml: settings.augmentations must be a list of names"),
+    ({"settings": {"augmentations": "identity"}}, "b.toml: settings.augmentations = 'identity' must be a non-empty list of names"),
     ({"settings": {"augmentations": ["fog"]}}, "b.toml: settings.augmentations: unknown augmentation 'fog'; valid: "),
     ({"settings": {"severities": [7]}}, "b.toml: settings.severities: severity 7 is not one of s1..s5 or 'paper'"),
     ({"settings": {"severities": "s1"}}, "b.toml: settings.severities must be a non-empty list, e.g. [1, 3, 5]"),

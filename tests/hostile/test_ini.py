@@ -156,3 +156,23 @@ def test_each_file_kind_is_read_with_pytests_rules(tmp_path):
     assert read_table(tmp_path / "pytest.ini") == {"clipshift_augmentations": "flip\nidentity"}
     (tmp_path / "pytest.toml").write_text("[pytest]\nclipshift = true\n")
     assert read_table(tmp_path / "pytest.toml") == {"clipshift": True}
+
+
+@pytest.mark.parametrize("settings,message", [
+    ("metrics = 5", "settings.metrics = 5 must be a list of metric names"),
+    ("metrics = [1]", "settings.metrics = [1] must be a list of metric names"),
+    ("augmentations = []", "settings.augmentations = [] must be a non-empty list of names"),
+])
+def test_budgets_settings_of_the_wrong_shape_are_usage_errors(project, settings, message):
+    (project.path / "budgets.toml").write_text(f"[settings]\n{settings}\n\n[defaults]\n\"cosine.mean\" = \">= 0.1\"\n")
+    err = usage_error(project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml"))
+    assert message in err
+
+
+def test_a_model_directory_that_is_a_symlink_loop_is_one_clear_error(project):
+    loop = project.path / "loop"
+    loop.symlink_to(project.path / "loop")
+    result = project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml", "--clipshift-model=loop")
+    text = output = result.stdout.str() + result.stderr.str()
+    assert result.ret != 0 and "cannot be followed" in text
+    assert output.count("Traceback") == 0 and len(text.splitlines()) < 200
