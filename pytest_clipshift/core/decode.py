@@ -122,6 +122,50 @@ def decode_bytes(data: bytes, name: str) -> np.ndarray:
     return _decode(io.BytesIO(data), name)
 
 
+PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # colour type -> samples per pixel
+ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+
+
+def png_shortfall(data: bytes) -> str | None:
+    """Why a PNG's image data holds fewer rows than its header promises, else None. PIL decodes such a
+    file without a word and leaves the missing rows black; the file is checked against its IHDR."""
+    import struct
+    import zlib
+
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    pos, header, idat = 8, None, []
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR" and len(body) == 13:
+            header = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat.append(body)
+        elif kind == b"IEND":
+            break
+        pos += 12 + length
+    if header is None:
+        return None
+    width, height, depth, colour, _, _, interlace = header
+    bits = depth * PNG_CHANNELS.get(colour, 1)
+    if interlace:
+        passes = [(-(-(width - x0) // dx), -(-(height - y0) // dy)) for x0, y0, dx, dy in ADAM7]
+        expected = sum(rows * (1 + -(-cols * bits // 8)) for cols, rows in passes if cols > 0 and rows > 0)
+    else:
+        expected = height * (1 + -(-width * bits // 8))
+    inflater = zlib.decompressobj()
+    got = 0
+    try:
+        for chunk in idat:
+            got += len(inflater.decompress(chunk, max(expected - got, 1)))
+            if got >= expected:
+                return None
+    except zlib.error as exc:
+        return f"its image data cannot be decompressed ({exc})"
+    return f"its image data ends early: {got} of {expected} bytes, the rest would decode as black rows"
+
+
 def _decode(source, name: str) -> np.ndarray:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -134,6 +178,10 @@ def _decode(source, name: str) -> np.ndarray:
         with img:
             _check_size(img.width, img.height, name)
             img.load()
+            if img.format == "PNG":
+                shortfall = png_shortfall(source.getvalue() if hasattr(source, "getvalue") else Path(source).read_bytes())
+                if shortfall is not None:
+                    raise ImageError(name, f"{shortfall}; the file is truncated or corrupt")
             # a phone photo stores its rotation in EXIF: honour it, as transformers' image loading does
             upright = ImageOps.exif_transpose(img)
             return to_rgb8(upright if upright is not None else img, name)

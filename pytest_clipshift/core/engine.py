@@ -70,6 +70,18 @@ def _augment_device(choice, encoder):
     return device
 
 
+CHUNK_MEMORY = 2 * 1024 ** 3
+"""What a chunk's canvases may take: about 16 bytes a canvas pixel are in flight per image (the
+uint8 canvas, its float copies and the augmented versions), 0.8 GB an image at 4096 px."""
+
+
+def chunk_for_canvas(chunk_size: int, canvas_size) -> int:
+    """``chunk_size``, lowered so a chunk of large canvases stays within ``CHUNK_MEMORY`` (224 px: 64)."""
+    height, width = (canvas_size, canvas_size) if isinstance(canvas_size, int) else tuple(canvas_size)[:2]
+    per_image = height * width * 3 * 16
+    return max(1, min(chunk_size, CHUNK_MEMORY // per_image))
+
+
 def measure(
     encoder: Encoder,
     images: ImageSet,
@@ -133,6 +145,7 @@ def measure(
     want_layers = "layers" in needs
     run = _Run(encoder, images, pairs, metric_names, seed, batch_size, cache, progress, want_attention, want_layers,
                scorer, _augment_device(augment_device, encoder))
+    chunk_size = chunk_for_canvas(chunk_size, encoder.canvas_size)
     started = time.perf_counter()
     try:
         for start in range(0, len(images), chunk_size):

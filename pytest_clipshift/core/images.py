@@ -194,5 +194,9 @@ def load_image_set(spec: str, max_images: int | None = None, seed: int = 0, root
         names = [str(p.relative_to(base)) if base and p.is_relative_to(base) else p.name for p in paths]
         if len(set(names)) != len(names):
             names = [str(p) for p in paths]
-        result = ImageSet(names, [load_image(p) for p in paths], spec, skipped=[p.name for p in others])
+        from .labelled import LazyImages
+
+        # decoded when read (once here for the hash, then per chunk): a folder of large images is never held whole
+        result = ImageSet(names, LazyImages([lambda p=p: load_image(p) for p in paths]), spec,
+                          skipped=[p.name for p in others])
     return result.subset(max_images=max_images) if max_images is not None else result

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 SCHEMA = "clipshift-results/1"
 
-_NUMBER_OR_NULL = {"type": ["number", "null"]}
+MAX_MAGNITUDE = 1e15
+"""No clipshift number comes near it, and sums and squares of numbers within it cannot overflow a
+float: a crafted 1e308 would otherwise turn a mean into infinity and a compare into nonsense."""
+_NUMBER_OR_NULL = {"type": ["number", "null"], "minimum": -MAX_MAGNITUDE, "maximum": MAX_MAGNITUDE}
 _PAIR = {"type": ["array", "null"], "items": _NUMBER_OR_NULL, "minItems": 2, "maxItems": 2}
 _SEVERITY = {"type": ["integer", "string"]}
 _STRINGS = {"type": "array", "items": {"type": "string"}}
@@ -64,6 +67,9 @@ _EXTRA = {
             "properties": {"augmentation": {"type": "string"}, "rule": {"type": "string"},
                            "strength": _NUMBER_OR_NULL, "holds_at": _NUMBER_OR_NULL, "steps": {"type": "array"}}}},
         "merged_from": _STRINGS,
+        "timing": {"type": "object", "properties": {"measure_seconds": _NUMBER_OR_NULL, "cache": {"type": "object"},
+                                                    "cells_measured": {"type": "integer", "minimum": 0},
+                                                    "threads_per_worker": {"type": ["integer", "null"]}}},
         "calibration": {"type": "object", "required": ["target", "cells", "fits", "best"],
                         "properties": {"target": {"type": "string"}, "cells": _STRINGS, "fits": {"type": "object"},
                                        "best": {"type": ["string", "null"]}}},

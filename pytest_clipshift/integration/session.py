@@ -467,6 +467,12 @@ class ClipShiftSession:
             outcome.messages.append(f"clipshift compare refused: {exc}")
             outcome.failed = True
             return
+        except (ArithmeticError, TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
+            # a baseline that passed the schema yet holds what no clipshift run writes: refused, not a crash
+            outcome.messages.append(f"clipshift compare refused: the baseline {self.cfg.compare} cannot be used "
+                                    f"({type(exc).__name__}: {str(exc)[:200]})")
+            outcome.failed = True
+            return
         outcome.run.extra["comparison"] = outcome.comparison.to_dict()
         from ..gate.corruption_error import corruption_errors
 
