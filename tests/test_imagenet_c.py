@@ -135,3 +135,36 @@ def test_the_marker_and_the_ini_take_the_words(pytester, tiny_clip_dir):
     ids = [line for line in result.stdout.lines if "::" in line]
     assert sum("test_corrupted[imagenet_c." in i for i in ids) == 19
     assert sum("test_default[" in i for i in ids) == 10  # identity + the study's nine, at the default severity
+
+
+def test_glass_blurs_pixel_loop_is_the_references_byte_for_byte(reference):
+    """The reference's loop (compiled with numba, seeded through numpy's legacy generator), fed
+    the same (dx, dy) draws in the same order, gives the same bytes as ``local_shuffle``."""
+    from imagecorruptions.corruptions import _shuffle_pixels_njit_glass_blur as reference_loop
+
+    from pytest_clipshift.core.imagenet_c import local_shuffle
+
+    rng = np.random.default_rng(5)
+    for h, w, delta, iterations in ((20, 24, 2, 3), (32, 32, 4, 2), (17, 13, 1, 2), (40, 30, 3, 1)):
+        image = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        expected = reference_loop(h, w, image.copy(), (1.0, delta, iterations), 1234)
+        legacy = np.random.RandomState(1234)
+        steps = iterations * len(range(h - delta, delta, -1)) * len(range(w - delta, delta, -1))
+        offsets = np.array([legacy.randint(-delta, delta, size=(2,)) for _ in range(steps)])
+        assert np.array_equal(local_shuffle(image, offsets, delta, iterations), expected), (h, w, delta)
+
+
+def test_glass_blur_matches_the_references_strength_on_smooth_images(reference):
+    """Smooth images, where the old one-displacement-per-pixel version moved pixels 0.66-0.70 as far."""
+    yy, xx = np.mgrid[0:224, 0:224] / 224.0
+    smooth = [np.uint8(255 * np.dstack([xx, yy, 0.5 + 0.5 * np.sin(6 * xx + 4 * yy)])),
+              np.uint8(255 * np.dstack([np.sin(3 * xx) ** 2, np.cos(5 * yy) ** 2, xx * yy]))]
+    for severity in (3, 5):
+        mine, theirs = [], []
+        for i, image in enumerate(smooth):
+            for seed in range(3):
+                np.random.seed(10 * seed + i)
+                theirs.append(np.abs(reference.corrupt(image, severity, "glass_blur").astype(float) - image).mean())
+                mine.append(np.abs(ours("glass_blur", image, severity, seed, str(i)).astype(float) - image).mean())
+        ratio = np.mean(mine) / np.mean(theirs)
+        assert 0.75 <= ratio <= 1.25, (severity, ratio)

@@ -12,8 +12,8 @@ parameter sets (as in the maintained ``imagecorruptions`` package), registered a
   relative quantities (zoom factors, pixelate factor, elastic field, fog and frost, which the
   reference already sizes to the image) are not. At 224 px every parameter is the reference's.
 * **Fast.** Blurs and warps run in OpenCV (motion blur as one line kernel, zoom blur with
-  ``cv2.resize``, elastic with ``cv2.remap``); glass blur's pixel-by-pixel swap loop becomes one
-  random local displacement per pixel and iteration (same reach and strength, ``benchmarks/``).
+  ``cv2.resize``, elastic with ``cv2.remap``); glass blur keeps the reference's sequential pixel
+  loop (byte-identical to it for the same offsets), run over packed pixels in a plain list.
 * **Frost without image files.** The six reference textures are replaced by procedural ones
   (fractal noise plus crystal streaks) whose brightness and contrast follow the six textures'
   per-channel statistics; nothing is bundled.
@@ -117,17 +117,31 @@ def glass_blur(x, rng, sigma, delta, iterations):
     sigma, delta = sigma * s, max(1, int(round(delta * s)))
     y = np.uint8(_gaussian(x / 255.0, sigma) * 255)
     h, w = y.shape[:2]
-    rows, cols = np.mgrid[0:h, 0:w]
-    for _ in range(iterations):
-        # each pixel takes a neighbour's value up to delta away: the reference's local shuffle,
-        # vectorised (its swap loop visits every interior pixel with the same reach)
-        dy = rng.integers(-delta, delta, size=(h, w))
-        dx = rng.integers(-delta, delta, size=(h, w))
-        inner = (rows > delta) & (rows <= h - delta) & (cols > delta) & (cols <= w - delta)
-        src_r = np.where(inner, np.clip(rows + dy, 0, h - 1), rows)
-        src_c = np.where(inner, np.clip(cols + dx, 0, w - 1), cols)
-        y = y[src_r, src_c]
+    steps = iterations * max(0, h - 2 * delta) * max(0, w - 2 * delta)
+    offsets = rng.integers(-delta, delta, size=(steps, 2))  # (dx, dy) per visit, in the reference's order
+    y = local_shuffle(y, offsets, delta, iterations)
     return _out(np.clip(_gaussian(y / 255.0, sigma), 0, 1) * 255)
+
+
+def local_shuffle(y: np.ndarray, offsets: np.ndarray, delta: int, iterations: int) -> np.ndarray:
+    """The reference's sequential pixel loop, exactly: for each iteration, rows from ``h - delta`` down
+    to ``delta + 1`` and, within each, columns likewise, pixel (r, c) takes the value of (r + dy,
+    c + dx) as it is at that moment. (Its tuple "swap" of two array views copies, it does not swap;
+    and since a source may already have been overwritten, pixels travel further than ``delta``.)
+    Pixels are packed into one integer each so the loop runs over a plain list: 60 ms at 224 px."""
+    h, w, channels = y.shape
+    rows, cols = np.arange(h - delta, delta, -1), np.arange(w - delta, delta, -1)
+    targets = np.tile((rows[:, None] * w + cols[None, :]).ravel(), iterations)
+    sources = targets + offsets[:, 1] * w + offsets[:, 0]
+    flat = y.reshape(-1, channels).astype(np.uint32)
+    packed = np.zeros(h * w, np.uint32)
+    for k in range(channels):
+        packed |= flat[:, k] << np.uint32(8 * k)
+    pixels = packed.tolist()
+    for target, source in zip(targets.tolist(), sources.tolist()):
+        pixels[target] = pixels[source]
+    out = np.array(pixels, dtype=np.uint32)
+    return np.stack([(out >> np.uint32(8 * k)) & 255 for k in range(channels)], axis=1).astype(np.uint8).reshape(y.shape)
 
 
 def _disk(radius: float, alias_blur: float) -> np.ndarray:
