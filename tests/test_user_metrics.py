@@ -122,7 +122,10 @@ def test_budgets_json_terminal_report_and_compare_carry_a_user_metric(registered
     worse.stdout.fnmatch_lines(["*gaussian_noise*pixel_change.mean*FAIL*"])
     # and a candidate whose metric halved is better, not worse: the direction comes from the registration
     monkeypatch.setenv("PIXEL_CHANGE_SCALE", "0.5")
-    project.makefile(".toml", loose='[settings]\naugmentations = ["identity", "gaussian_noise"]\n')
+    # (its budgets drop the pixel_change bound, so they must still ask for the metric: a compare rule on a
+    # metric the run did not measure fails the gate)
+    project.makefile(".toml", loose='[settings]\naugmentations = ["identity", "gaussian_noise"]\n'
+                                    'metrics = ["pixel_change"]\n')
     better = project.runpytest("--clipshift", "--clipshift-budgets=loose.toml", "--clipshift-compare=base",
                                "--clipshift-no-cache",
                                "--clipshift-compare-fail=pixel_change.mean:0.0001")
