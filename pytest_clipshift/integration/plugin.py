@@ -93,7 +93,7 @@ def pytest_configure(config) -> None:
     session.progress_factory = lambda: for_config(config)
     config.stash[_SESSION] = session
     if not hasattr(config, "workerinput"):
-        _claim_outputs(config, cfg)
+        _interrupt_on_sigterm(config)
     worker = getattr(config, "workerinput", {}).get("workerid", "")
     if worker.startswith("gw") and worker[2:].isdigit():
         config.stash[_SESSION].worker_index = int(worker[2:])
@@ -103,26 +103,35 @@ def pytest_configure(config) -> None:
         config.pluginmanager.register(HtmlHooks(config, lambda c: c.stash.get(_SESSION, None)), "clipshift-html")
 
 
-def _claim_outputs(config, cfg) -> None:
-    """This run owns its output names from the start: the results file an earlier run left is removed
-    (a CI step must never read the last run's verdict as this one's), and SIGTERM ends the session
-    the way Ctrl-C does (exit 2, results written and marked interrupted), not by killing it."""
+def _interrupt_on_sigterm(config) -> None:
+    """SIGTERM ends the session the way Ctrl-C does (exit 2, results written and marked interrupted),
+    not by killing it with nothing written."""
     import signal
     import threading
 
-    if cfg.json_path is not None:
-        try:
-            cfg.json_path.unlink(missing_ok=True)
-        except IsADirectoryError:
-            pass  # the write at the end names the problem
-        except OSError as exc:
-            raise pytest.UsageError(f"clipshift: --clipshift-json {cfg.json_path}: the earlier results file cannot be "
-                                    f"removed ({exc.strerror or exc}); it would be read as this run's") from None
     if threading.current_thread() is threading.main_thread():
         def interrupt(signum, frame):
             raise KeyboardInterrupt(f"clipshift: signal {signum} (SIGTERM)")
 
         config.stash[_SIGTERM] = signal.signal(signal.SIGTERM, interrupt)
+
+
+def pytest_sessionstart(session) -> None:
+    """This run owns its results file from the start: the one an earlier run left is removed, so a CI
+    step never reads the last run's verdict as this one's (not for --collect-only, which measures nothing)."""
+    config = session.config
+    if not _enabled(config) or _SESSION not in config.stash or hasattr(config, "workerinput"):
+        return
+    path = config.stash[_SESSION].cfg.json_path
+    if path is None or config.getoption("collectonly", False):
+        return
+    try:
+        path.unlink(missing_ok=True)
+    except IsADirectoryError:
+        pass  # the write at the end names the problem
+    except OSError as exc:
+        raise pytest.UsageError(f"clipshift: --clipshift-json {path}: the earlier results file cannot be removed "
+                                f"({exc.strerror or exc}); it would be read as this run's") from None
 
 
 def _configured_pairs(config, marker) -> list:

