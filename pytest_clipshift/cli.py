@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .core.errors import ClipShiftError
+from .core.errors import MALFORMED_INPUT_ERRORS, ClipShiftError
 from .core.text import clean_text
 
 
@@ -43,8 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `clipshift compare ... | head`: the reader has all it wanted
         _quiet_stdout()
         return 0
-    except (RecursionError, ArithmeticError, TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
-        # a results file that passed the schema yet holds what no clipshift run writes: a message, not a traceback
+    except MALFORMED_INPUT_ERRORS as exc:
         print(f"clipshift {args.command}: error: {' '.join(map(str, _inputs(args)))}: not a results file clipshift can "
               f"use ({type(exc).__name__}: {clean_text(str(exc))[:200]})", file=sys.stderr)
         return 2

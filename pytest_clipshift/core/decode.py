@@ -112,7 +112,11 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
         raise ImageError(name, "no such file")
     if path.stat().st_size == 0:
         raise ImageError(name, "file is empty (0 bytes)")
-    return _decode(path, name)
+    try:  # read once: PIL decodes these bytes, and a PNG's length check reads them again
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImageError(name, f"cannot be read ({exc.strerror or exc})") from None
+    return decode_bytes(data, name)
 
 
 def decode_bytes(data: bytes, name: str) -> np.ndarray:
@@ -166,7 +170,7 @@ def png_shortfall(data: bytes) -> str | None:
     return f"its image data ends early: {got} of {expected} bytes, the rest would decode as black rows"
 
 
-def _decode(source, name: str) -> np.ndarray:
+def _decode(source, name: str) -> np.ndarray:  # source: an io.BytesIO
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
@@ -179,7 +183,7 @@ def _decode(source, name: str) -> np.ndarray:
             _check_size(img.width, img.height, name)
             img.load()
             if img.format == "PNG":
-                shortfall = png_shortfall(source.getvalue() if hasattr(source, "getvalue") else Path(source).read_bytes())
+                shortfall = png_shortfall(source.getvalue())
                 if shortfall is not None:
                     raise ImageError(name, f"{shortfall}; the file is truncated or corrupt")
             # a phone photo stores its rotation in EXIF: honour it, as transformers' image loading does

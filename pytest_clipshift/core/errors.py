@@ -21,5 +21,11 @@ class ConfigError(ClipShiftError):
     """A bad option, budget file, augmentation or metric name."""
 
 
+MALFORMED_INPUT_ERRORS = (RecursionError, ArithmeticError, TypeError, ValueError, KeyError, AttributeError, IndexError)
+"""What code reading a results file that passed the schema can still raise on what no clipshift run
+writes: caught where such a file enters (the ``clipshift`` command, ``--clipshift-compare``) and
+turned into a message, never a traceback."""
+
+
 class NonFiniteEmbeddingError(ClipShiftError):
     """The model produced NaN or inf (fp16 overflow, say) for an image."""

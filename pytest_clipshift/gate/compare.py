@@ -59,22 +59,25 @@ class Delta:
     failed: list[str] = field(default_factory=list)
     significant: bool | None = None  # paired test verdict, when one was run
     interval: tuple[float, float] | None = None  # paired bootstrap interval of candidate - baseline
-    measured_in: tuple[bool, bool] = (True, True)  # (baseline, candidate) measured the metric
+
+    @property
+    def difference(self) -> float | None:
+        """candidate - baseline, or None when either side is not measured or undefined."""
+        return self.candidate - self.baseline if _defined(self.baseline) and _defined(self.candidate) else None
 
     def describe(self) -> str:
         """``0.9123 -> 0.8870 (-0.0253)``; a side not measured or undefined says so instead of a number."""
-        def side(value, measured: bool) -> str:
-            return f"{value:.4f}" if _defined(value) else ("undefined" if measured else "not measured")
+        def side(value) -> str:
+            return "not measured" if value is None else (f"{value:.4f}" if _defined(value) else "undefined")
 
-        text = f"{side(self.baseline, self.measured_in[0])} -> {side(self.candidate, self.measured_in[1])}"
-        return text + (f" ({self.candidate - self.baseline:+.4f})" if _defined(self.baseline) and _defined(self.candidate) else "")
+        text = f"{side(self.baseline)} -> {side(self.candidate)}"
+        return text if self.difference is None else f"{text} ({self.difference:+.4f})"
 
     def to_dict(self) -> dict:
-        both = _defined(self.baseline) and _defined(self.candidate)
+        defined = self.difference is not None
         return {"augmentation": self.augmentation, "severity": self.severity, "metric": self.metric,
                 "stat": self.stat, "baseline": _number(self.baseline), "candidate": _number(self.candidate),
-                "delta": self.candidate - self.baseline if both else None,
-                "worse_by": self.worse_by if both else None, "failed": self.failed,
+                "delta": self.difference, "worse_by": self.worse_by if defined else None, "failed": self.failed,
                 "significant": self.significant, "interval": list(self.interval) if self.interval else None}
 
 
@@ -172,21 +175,19 @@ def _delta(old, new, metric, stat, paired, confidence, seed) -> Delta:
     b = old.stat(metric, stat) if metric in old.values else None
     c = new.stat(metric, stat) if metric in new.values else None
     delta = Delta(old.augmentation, old.severity, metric, stat, b, c, float("nan"))
-    delta.measured_in = (metric in old.values, metric in new.values)
     higher = metric_info(metric).higher_is_better
-    if _defined(b) and _defined(c):
-        delta.worse_by = (b - c) if higher else (c - b)
-    if paired and stat == "mean" and all(delta.measured_in):  # no defined pair: no interval, not significant
+    if delta.difference is not None:
+        delta.worse_by = -delta.difference if higher else delta.difference
+    if paired and stat == "mean" and b is not None and c is not None:  # no defined pair: no interval, not significant
         delta.interval, delta.significant = _paired(old.values[metric], new.values[metric], higher, confidence, seed)
     return delta
 
 
 def _rule_failure(rule: CompareRule, delta: Delta, paired: bool) -> str | None:
     """The rule's text when it fails on this cell, with why when it could not be evaluated; None when it passes."""
-    in_baseline, in_candidate = delta.measured_in
-    if not in_candidate:
+    if delta.candidate is None:
         return f"{rule.text} (not measured in this run: add {rule.metric} to --clipshift-metrics or the budgets)"
-    if not in_baseline:
+    if delta.baseline is None:
         return f"{rule.text} (the baseline did not measure {rule.metric})"
     if not _defined(delta.candidate):
         return f"{rule.text} (undefined in this run: no image gave a defined {rule.metric})"

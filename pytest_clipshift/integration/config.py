@@ -321,17 +321,13 @@ def _label(name: str, sources: dict[str, str]) -> str:
 def pyproject_budgets(config) -> Path | None:
     """pyproject.toml beside the ini file, when it holds [tool.clipshift.budgets]."""
     from ..gate.budgets import read_toml
+    from .inifile import pyproject_files
 
-    candidates = []
-    if config.inipath is not None:
-        candidates.append(Path(config.inipath).parent / "pyproject.toml")
-    candidates.append(Path(config.rootpath) / "pyproject.toml")
-    for path in candidates:
-        if path.is_file():
-            try:
-                data = read_toml(path, "pyproject")
-            except ConfigError:
-                return None  # not ours to judge: pytest itself reports a broken pyproject.toml
-            if "budgets" in data.get("tool", {}).get("clipshift", {}):
-                return path
+    for path in pyproject_files(config):
+        try:
+            data = read_toml(path, "pyproject")
+        except ConfigError:
+            return None  # not ours to judge: pytest itself reports a broken pyproject.toml
+        if "budgets" in data.get("tool", {}).get("clipshift", {}):  # a table: inifile.check_tool_table ran first
+            return path
     return None

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import difflib
 import shlex
-import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from ..core.errors import ConfigError
 
 PREFIX = "clipshift"
+_VALUES = pytest.StashKey[dict]()  # ini_values, read once per run
 TRUE_WORDS = ("true", "yes", "on", "1", "y", "t")
 FALSE_WORDS = ("false", "no", "off", "0", "n", "f")
 
@@ -33,13 +35,11 @@ class IniValue:
 
 
 def _toml(path: Path) -> dict:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib
+    from ..gate.budgets import read_toml
+
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return read_toml(path, "pytest configuration file")
+    except ConfigError:
         return {}  # pytest itself reports a file it cannot read; we have nothing to add
 
 
@@ -89,7 +89,13 @@ def read_table(path: Path) -> dict[str, object]:
 
 
 def ini_values(config) -> dict[str, IniValue]:
-    """The ``clipshift*`` keys of the chosen ini file, then the ``-o`` overrides on top."""
+    """The ``clipshift*`` keys of the chosen ini file, then the ``-o`` overrides on top; read once."""
+    if _VALUES not in config.stash:
+        config.stash[_VALUES] = _read_values(config)
+    return config.stash[_VALUES]
+
+
+def _read_values(config) -> dict[str, IniValue]:
     values: dict[str, IniValue] = {}
     if config.inipath is not None:
         path = Path(config.inipath)
@@ -114,14 +120,15 @@ def check_keys(values: dict[str, IniValue], known: list[str]) -> None:
                           "(without this check the run would go on with the option's default)")
 
 
+def pyproject_files(config) -> list[Path]:
+    """The pyproject.toml files whose ``[tool.clipshift]`` counts: beside the ini file, then in the rootdir."""
+    bases = ([Path(config.inipath).parent] if config.inipath is not None else []) + [Path(config.rootpath)]
+    return [path for path in dict.fromkeys(base / "pyproject.toml" for base in bases) if path.is_file()]
+
+
 def check_tool_table(config) -> None:
     """``[tool.clipshift]`` in the pyproject.toml pytest may read holds only ``budgets``."""
-    seen = set()
-    for base in (Path(config.inipath).parent if config.inipath else None, Path(config.rootpath)):
-        path = base / "pyproject.toml" if base is not None else None
-        if path is None or path in seen or not path.is_file():
-            continue
-        seen.add(path)
+    for path in pyproject_files(config):
         tool = _toml(path).get("tool")
         if not isinstance(tool, dict) or "clipshift" not in tool:
             continue

@@ -18,7 +18,6 @@ _SHARD_DROPPED = pytest.StashKey[frozenset]()  # node ids another shard runs
 _SKIPPED_OFF = pytest.StashKey[int]()  # clipshift items skipped because --clipshift is off
 _EXPORTED = pytest.StashKey[list]()  # thread-budget variables this controller set for its workers
 _SIGTERM = pytest.StashKey[object]()  # the SIGTERM handler before ours
-_LOST = pytest.StashKey[list]()  # xdist workers that went down without sending their measurements
 MARKER_KEYWORDS = ("augmentations", "severities", "images", "budget")
 SKIP_REASON = "clipshift robustness test: run with `pytest --clipshift` (or set clipshift = true in the ini file)"
 
@@ -272,9 +271,6 @@ def _incomplete(session, exitstatus, cs) -> list[str]:
         reasons.append(f"{deselected} item(s) deselected")
     if cs.cfg.shard is not None:
         reasons.append(f"shard {cs.cfg.shard[0]}/{cs.cfg.shard[1]}")
-    from .session import LOST_WORKER
-
-    reasons += [LOST_WORKER.format(worker) for worker in session.config.stash.get(_LOST, [])]
     return reasons
 
 
@@ -284,13 +280,14 @@ def pytest_testnodedown(node, error) -> None:
     if _SESSION not in config.stash:
         return
     payload = getattr(node, "workeroutput", {}).get("clipshift")
+    cs = config.stash[_SESSION]
     if payload:
         from .session import ProcessState
 
-        config.stash[_SESSION].state.merge(ProcessState.from_json(payload))
+        cs.state.merge(ProcessState.from_json(payload))
     else:  # killed, crashed or cut off: what it measured and checked is gone, so the run cannot pass
         worker = getattr(getattr(node, "gateway", None), "id", "?")
-        config.stash.setdefault(_LOST, []).append(f"{worker} ({error})" if error else worker)
+        cs.lost_workers.append(f"{worker} ({error})" if error else worker)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:

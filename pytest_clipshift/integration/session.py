@@ -17,7 +17,7 @@ import pytest
 
 from .config import ClipShiftConfig
 from ..core.cases import Case
-from ..core.errors import ClipShiftError, ConfigError
+from ..core.errors import MALFORMED_INPUT_ERRORS, ClipShiftError, ConfigError
 
 DEMO_SCENES_DEFAULT = 32
 SESSION_KEY = pytest.StashKey["ClipShiftSession"]()
@@ -137,6 +137,7 @@ class ClipShiftSession:
         self._prefetch: list[Case] = []
         self._prefetched = False
         self.pending_pairs = None  # under xdist: () -> the pairs of the items this worker still has to run
+        self.lost_workers: list[str] = []  # on the controller: workers that went down without sending their state
         self._cache = None
         self.outcome: Outcome | None = None  # set once, by finish()
         self.progress_factory = None  # () -> progress callback for the engine; the plugin sets it
@@ -388,13 +389,14 @@ class ClipShiftSession:
 
         ``incomplete``: why this session measured less than its suite ("interrupted", "3 item(s)
         deselected", "shard 1/2", ...), recorded in the results; an interrupted session never
-        updates a baseline. Output that cannot be written fails the run with a message naming it.
+        updates a baseline. Each of ``lost_workers`` adds a reason and fails the gate. Output that
+        cannot be written fails the run with a message naming it.
         """
         if self.outcome is not None:
             return self.outcome
         outcome = self.outcome = Outcome()
-        reasons = list(incomplete or [])
-        lost = [r for r in reasons if r.startswith("worker ") and r.endswith(LOST_WORKER.split("{}")[1])]
+        lost = [LOST_WORKER.format(worker) for worker in self.lost_workers]
+        reasons = list(incomplete or []) + lost
         if lost:  # its items may have passed, but their checks never reached this process: nothing to judge
             outcome.messages += [f"clipshift: {r}: the gate cannot judge what it measured" for r in lost]
             outcome.failed = True
@@ -467,8 +469,7 @@ class ClipShiftSession:
             outcome.messages.append(f"clipshift compare refused: {exc}")
             outcome.failed = True
             return
-        except (ArithmeticError, TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
-            # a baseline that passed the schema yet holds what no clipshift run writes: refused, not a crash
+        except MALFORMED_INPUT_ERRORS as exc:
             outcome.messages.append(f"clipshift compare refused: the baseline {self.cfg.compare} cannot be used "
                                     f"({type(exc).__name__}: {str(exc)[:200]})")
             outcome.failed = True

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import io
-import math
 
 import numpy as np
 
@@ -162,12 +161,12 @@ def _matplotlib_at_least(major: int, minor: int) -> bool:
 @_styled
 def compare_deltas_png(baseline, candidate, comparison, metric: str = "cosine") -> str | None:
     """candidate - baseline of ``metric``'s mean per cell, with 95% intervals; failed cells in red."""
-    deltas = [d for d in comparison.deltas if d.metric == metric and d.stat == "mean" and not math.isnan(d.worse_by)]
+    deltas = [d for d in comparison.deltas if d.metric == metric and d.stat == "mean" and d.difference is not None]
     if not deltas:
         return None
     rows = []
     for d in deltas:
-        delta = d.candidate - d.baseline
+        delta = d.difference
         if d.interval is not None:
             low, high = d.interval
         else:  # the runs' own intervals, taken as independent: half-widths add in quadrature

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import math
 import re
 from datetime import datetime, timezone
 from pathlib import Path
@@ -333,7 +332,7 @@ DISPLAY_EPS = 5e-5  # below what a 4-decimal table shows: such a delta is drawn 
 def _delta_class(d) -> str:
     if d.failed:
         return "fail"
-    if math.isnan(d.worse_by) or abs(d.candidate - d.baseline) < DISPLAY_EPS or d.worse_by <= 0:
+    if d.difference is None or abs(d.difference) < DISPLAY_EPS or d.worse_by <= 0:
         return "better" if d.worse_by < -DISPLAY_EPS else ""
     return "worse-ok"  # worse, but within every rule's tolerance
 
@@ -341,13 +340,13 @@ def _delta_class(d) -> str:
 def write_compare_report(baseline, candidate, comparison, path) -> Path:
     from . import figures as F
 
-    ordered = sorted(comparison.deltas, key=lambda d: (not d.failed, -(0.0 if math.isnan(d.worse_by) else d.worse_by)))
+    ordered = sorted(comparison.deltas, key=lambda d: (not d.failed, -(0.0 if d.difference is None else d.worse_by)))
     rows = []
     for d in ordered:
         fail = f'<td class="fail">{_e(", ".join(d.failed))}</td>' if d.failed else "<td></td>"
         rows.append(f'<tr><td class="name">{_e(d.augmentation)}[{_e(severity_key(d.severity))}]</td>'
                     f'<td class="name">{_e(d.metric)}.{_e(d.stat)}</td><td>{_fmt(d.baseline)}</td><td>{_fmt(d.candidate)}</td>'
-                    f'<td class="{_delta_class(d)}">{_signed(d.to_dict()["delta"])}</td>{fail}</tr>')
+                    f'<td class="{_delta_class(d)}">{_signed(d.difference)}</td>{fail}</tr>')
     side = (f'<div class="figs"><div><h3>baseline</h3>{summary_html(baseline)}</div>'
             f'<div><h3>candidate</h3>{summary_html(candidate)}</div></div>')
     figure = F.compare_deltas_png(baseline, candidate, comparison)
