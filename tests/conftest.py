@@ -115,3 +115,11 @@ def make_user_project(pytester, model_dir: Path, images, budgets: str, count: in
     pytester.makeini(f"[pytest]\nclipshift_model = {model_dir}\nclipshift_images = images\nclipshift_device = cpu\n{ini}")
     return pytester
 
+
+
+def pytest_collection_modifyitems(items):
+    """A test that runs pytest inside pytest (``pytester``) is a whole run: minutes under mutation
+    testing, which deselects them (``-m "not whole_run"``) and keeps the known-answer tests."""
+    for item in items:
+        if "pytester" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.whole_run)

@@ -10,6 +10,7 @@ from pathlib import Path
 from ..core.metrics import METRICS, split_layer
 from ..core.cases import severity_key
 from . import figures as F
+from .verdict import FAIL_COLOUR, PASS_COLOUR, cell_class, delta_class, failed_rules, report_title
 
 TABLE_COLUMNS = (("cosine", "mean"), ("cosine", "p05"), ("l2", "mean"), ("l2_normalized", "mean"),
                  ("attention_correlation", "mean"), ("attention_inverse_mse", "mean"), ("patch_similarity", "mean"),
@@ -27,7 +28,7 @@ CSS = """
 .clipshift table.cs td { white-space: nowrap; }
 .clipshift table.cs th { background: #f3f6f9; }
 .clipshift table.cs td.name, .clipshift table.cs th.name { text-align: left; font-family: monospace; }
-.clipshift td.pass { background: #e3f4e1; } .clipshift td.fail { background: #f9d6d5; font-weight: bold; }
+.clipshift td.pass { background: PASS_COLOUR; } .clipshift td.fail { background: FAIL_COLOUR; font-weight: bold; }
 .clipshift tr.floor td { background: #f7f7f7; font-style: italic; }
 .clipshift .notice { background: #fff4d6; border-left: 4px solid #f0b400; padding: 6px 10px; margin: 8px 0; }
 .clipshift .figs { display: flex; flex-wrap: wrap; gap: 14px; align-items: flex-start; }
@@ -36,7 +37,7 @@ CSS = """
 .clipshift dl.meta dt { font-weight: bold; } .clipshift dl.meta dd { margin: 0; font-family: monospace; }
 .clipshift .fail { color: #b00020; font-weight: bold; } .clipshift .worse-ok { color: #9a6700; }
 .clipshift .better { color: #1a7f37; }
-"""
+""".replace("PASS_COLOUR", PASS_COLOUR).replace("FAIL_COLOUR", FAIL_COLOUR)
 
 
 def _e(x) -> str:
@@ -120,17 +121,12 @@ def metric_table_html(run) -> str:
             continue
         cells = []
         for m, s in cols:
-            cls = ""
-            found = checks.get((r.augmentation, str(r.severity), m, s), [])
-            if found:
-                cls = "pass" if all(c["passed"] for c in found) else "fail"
+            cls = cell_class(checks.get((r.augmentation, str(r.severity), m, s), []))
             cells.append(f'<td class="{cls}">{_fmt(r.stat(m, s)) if m in r.values else "–"}</td>')
         mine = [c for (a, sv, _, _), cs in checks.items() for c in cs if a == r.augmentation and sv == str(r.severity)]
         if mine:
-            failed = [c for c in mine if not c["passed"]]
-            verdict = ('<td class="fail">FAIL: ' + _e("; ".join(f"{c['metric']}.{c['stat']} {c['op']} {c['threshold']:g}"
-                                                                 for c in failed)) + "</td>") if failed else \
-                f'<td class="pass">PASS ({len(mine)})</td>'
+            failed = failed_rules(mine)
+            verdict = f'<td class="fail">FAIL: {_e("; ".join(failed))}</td>' if failed else f'<td class="pass">PASS ({len(mine)})</td>'
         else:
             verdict = "<td>–</td>"
         floor = ' class="floor"' if r.augmentation == "identity" else ""
@@ -283,8 +279,7 @@ def comparison_section(run) -> str:
     for d in comp["deltas"]:
         if d["stat"] != "mean" and not d["failed"]:
             continue
-        worse = d["worse_by"] if d["worse_by"] is not None else 0.0  # None: a side undefined or not measured
-        cls = "fail" if d["failed"] else ("worse-ok" if worse > DISPLAY_EPS else ("better" if worse < -DISPLAY_EPS else ""))
+        cls = delta_class(bool(d["failed"]), d["delta"], d["worse_by"])  # worse_by None: a side undefined
         fail = f'<td class="fail">{_e(", ".join(d["failed"]))}</td>' if d["failed"] else "<td></td>"
         rows.append(f'<tr><td class="name">{_e(d["augmentation"])}[{_e(severity_key(d["severity"]))}]</td>'
                     f'<td class="name">{_e(d["metric"])}.{_e(d["stat"])}</td><td>{_fmt(d["baseline"])}</td>'
@@ -302,21 +297,6 @@ def _page(title: str, body: str) -> str:
             f'<p class="clipshift">generated {stamp} by pytest-clipshift</p>{body}</body></html>')
 
 
-def run_verdict(run) -> str:
-    """"FAILED" when a budget broke or the compare failed, "PASSED" when checks ran and held,
-    "measured" when nothing was checked: the word the page title carries."""
-    comparison = run.extra.get("comparison") or {}
-    failed = any(not c["passed"] for c in run.budgets) or bool(comparison.get("failed")) or (
-        bool(comparison.get("missing")) and not comparison.get("allow_missing"))
-    if failed:
-        return "FAILED"
-    return "PASSED" if run.budgets or comparison else "measured"
-
-
-def report_title(run) -> str:
-    return f"clipshift: {run.model.get('name', '?')} \u2014 {run_verdict(run)}"
-
-
 def write_report(run, path) -> Path:
     """Render and write atomically: a full disk or a read-only target is an ``OutputError`` naming the
     path, never a truncated page."""
@@ -324,17 +304,6 @@ def write_report(run, path) -> Path:
 
     page = _page(report_title(run), "".join(report_sections(run)))
     return write_bytes_atomic(path, page.encode("utf-8"), what="report")
-
-
-DISPLAY_EPS = 5e-5  # below what a 4-decimal table shows: such a delta is drawn neutral, never red
-
-
-def _delta_class(d) -> str:
-    if d.failed:
-        return "fail"
-    if d.difference is None or abs(d.difference) < DISPLAY_EPS or d.worse_by <= 0:
-        return "better" if d.worse_by < -DISPLAY_EPS else ""
-    return "worse-ok"  # worse, but within every rule's tolerance
 
 
 def write_compare_report(baseline, candidate, comparison, path) -> Path:
@@ -346,7 +315,7 @@ def write_compare_report(baseline, candidate, comparison, path) -> Path:
         fail = f'<td class="fail">{_e(", ".join(d.failed))}</td>' if d.failed else "<td></td>"
         rows.append(f'<tr><td class="name">{_e(d.augmentation)}[{_e(severity_key(d.severity))}]</td>'
                     f'<td class="name">{_e(d.metric)}.{_e(d.stat)}</td><td>{_fmt(d.baseline)}</td><td>{_fmt(d.candidate)}</td>'
-                    f'<td class="{_delta_class(d)}">{_signed(d.difference)}</td>{fail}</tr>')
+                    f'<td class="{delta_class(bool(d.failed), d.difference, d.worse_by)}">{_signed(d.difference)}</td>{fail}</tr>')
     side = (f'<div class="figs"><div><h3>baseline</h3>{summary_html(baseline)}</div>'
             f'<div><h3>candidate</h3>{summary_html(candidate)}</div></div>')
     figure = F.compare_deltas_png(baseline, candidate, comparison)

@@ -59,7 +59,7 @@ class HtmlHooks:
         report = getattr(self, "_html_report", None)
         if report is None or outcome is None or outcome.run is None:
             return
-        from .html import report_title
+        from .verdict import report_title
 
         title = report_title(outcome.run)
         if outcome.failed or session.testsfailed:
