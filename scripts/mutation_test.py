@@ -1,19 +1,24 @@
-"""Mutation testing of the code that decides a verdict: ``python scripts/mutation_test.py``.
+"""Mutation testing of the code that decides a number or a verdict: ``python scripts/mutation_test.py``.
 
-Runs mutmut (``pip install mutmut``) over the gating modules named in ``[tool.mutmut]`` of
-pyproject.toml (budgets, compare, summary, storage) against the fast known-answer tests in
-``tests/gate/``, then writes ``docs/mutation-results.md``: the score per module and every mutant
-that survived, with its diff. Not run in CI: it takes about 10 minutes on 2 cores.
+Runs mutmut (``pip install mutmut``) over the modules named in ``[tool.mutmut]`` of pyproject.toml
+(the gate, the engine and its cache, augmentations, ImageNet-C, metrics, corruption error,
+calibration, the labelled sample, preprocessing, the report's verdicts) against the known-answer
+tests (``tests/gate/``, ``tests/known/`` and the unit tests named there, whole pytest runs left
+out), then writes ``docs/mutation-results.md``: per module the score over the mutants that can
+change a result, and every survivor with its diff and why it cannot. Not run in CI (see the
+results file for how long it took). ``--reuse`` rewrites the page from the last run's results.
 """
 
 from __future__ import annotations
 
 import collections
+import os
 import platform
 import re
 import shutil
 import subprocess
 import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -50,11 +55,17 @@ EQUIVALENT = (
      "check instead: the same usage error, other words"),
     (re.compile(r"check_comparable\(baseline, candidate, \)"), "message text only: the default names the baseline "
      "'baseline' instead of its path"),
-    (re.compile(r"XX|[A-Z]{4,} [A-Z]{3,}|[A-Z]{3,} --[A-Z]|'NONE'|\(None\) from None|ConfigError\(None\)|OutputError\(None\)|"
+    (re.compile(r"([\"'])XX[^\"']* [^\"']*XX\\1|[A-Z]{4,} [A-Z]{3,}|[A-Z]{3,} --[A-Z]|'NONE'|\(None\) from None|ConfigError\(None\)|OutputError\(None\)|"
                 r"\"BASELINE\"|\"--CLIPSHIFT-|, None\)$|strerror and exc|what=None|exclusive=True, \)"),
      "message text only: the verdict and the exit code are the same (the messages users read are asserted in "
      "tests/test_plugin.py and tests/hostile/)"),
 )
+
+
+def mutmut_version() -> str:
+    from importlib.metadata import version
+
+    return version("mutmut")
 
 
 def reason(diff: list[str]) -> str:
@@ -66,46 +77,59 @@ def reason(diff: list[str]) -> str:
 
 
 def main() -> None:
+    took = ROOT / "mutants" / "run-seconds.txt"
     if "--reuse" not in sys.argv:
         shutil.rmtree(ROOT / "mutants", ignore_errors=True)
+        started = time.perf_counter()
         mutmut("run", "--max-children", "2")
+        took.write_text(f"{time.perf_counter() - started:.0f}")
+    seconds = float(took.read_text()) if took.is_file() else float("nan")
     rows = [line.strip().rsplit(": ", 1) for line in mutmut("results", "--all", "true").splitlines() if ": " in line]
     per_module: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     survivors = []
     for name, status in rows:
         module = name.split(".x")[0]
         per_module[module][status] += 1
-        if status != "killed":
+        if status not in ("killed", "timeout"):  # a timeout is caught: the mutant hung the tests
             survivors.append((name, status))
     total = collections.Counter()
     for counts in per_module.values():
         total.update(counts)
     lines = [
-        "# Mutation testing of the gating core",
+        "# Mutation testing of what decides a number or a verdict",
         "",
-        f"`python scripts/mutation_test.py` (mutmut, tests in `tests/gate/`), "
-        f"{datetime.now(timezone.utc):%Y-%m-%d}, {platform.machine()}, Python {platform.python_version()}.",
+        f"`python scripts/mutation_test.py` (mutmut {mutmut_version()}, the tests named in `[tool.mutmut]` of "
+        f"pyproject.toml: `tests/gate/`, `tests/known/` and the unit tests, whole pytest runs left out), "
+        f"{datetime.now(timezone.utc):%Y-%m-%d}, {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}: {seconds / 60:.0f} minutes with 2 workers.",
         "",
         "A mutant is one small change to the code (an operator flipped, a constant changed, a string "
-        "altered, an argument dropped); it is killed when some test fails on it. 'no tests' means no "
-        "test in `tests/gate/` reaches the mutated function.",
+        "altered, an argument dropped); it is killed when some test fails on it (a timeout counts: the "
+        "mutant hung the tests). 'no tests' means no selected test reaches the mutated function. "
+        "'equivalent': survivors that cannot change a number, a verdict or a crash a user sees, each "
+        "with its reason below. The score is killed / (mutants - equivalent). Error and warning "
+        "texts are not mutated (`do_not_mutate_patterns`): the hostile tests assert the messages.",
         "",
-        "| module | mutants | killed | survived | no tests | score |",
-        "|---|---|---|---|---|---|",
+        "| module | mutants | killed | survived | no tests | equivalent | score |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for module, counts in sorted(per_module.items()) + [("all", total)]:
-        n = sum(counts.values())
-        lines.append(f"| {module} | {n} | {counts['killed']} | {counts['survived']} | {counts['no tests']} | "
-                     f"{counts['killed'] / max(n, 1):.1%} |")
     shown = []
     for name, status in survivors:
         diff = [x for x in mutmut("show", name, check=False).splitlines() if x.startswith(("-", "+")) and not x.startswith(("---", "+++"))]
-        shown.append((name, status, diff, reason(diff)))
+        shown.append((name, status, diff, reason(diff) if status == "survived" else f"not yet killed ({status})"))
+    equivalent = collections.Counter(name.split(".x")[0] for name, _, _, why in shown if not why.startswith("not yet"))
+    equivalent["all"] = sum(equivalent.values())
+    for module, counts in sorted(per_module.items()) + [("all", total)]:
+        n = sum(counts.values())
+        caught = counts["killed"] + counts["timeout"]
+        real = n - equivalent[module]
+        lines.append(f"| {module} | {n} | {caught} | {counts['survived']} | {counts['no tests']} | {equivalent[module]} | "
+                     f"{caught / max(real, 1):.1%} |")
     kinds = collections.Counter(why for *_, why in shown)
     lines += ["", "## Survivors by reason", "", "| reason | mutants |", "|---|---|"]
     lines += [f"| {why} | {n} |" for why, n in kinds.most_common()]
     lines += ["", "## Survivors", ""]
-    for name, status, diff, why in sorted(shown, key=lambda x: (x[3] != "not yet killed", x[0])):
+    for name, status, diff, why in sorted(shown, key=lambda x: (not x[3].startswith("not yet"), x[0])):
         lines += [f"- `{name}` ({status}): {why}", "  ```diff", *("  " + x for x in diff), "  ```"]
     OUT.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"{total['killed']} of {sum(total.values())} mutants killed; written to {OUT}")

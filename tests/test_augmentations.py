@@ -93,6 +93,7 @@ def test_same_inputs_give_the_same_bytes(name):
     assert a.changed == (name != "identity")
 
 
+@pytest.mark.whole_run  # fresh interpreters: minutes under mutation testing
 def test_determinism_across_processes():
     code = (
         "import hashlib, numpy as np\n"

@@ -90,6 +90,7 @@ def test_an_items_numbers_do_not_depend_on_what_else_is_measured(tiny_encoder, s
         np.testing.assert_array_equal(alone.values[m], together.values[m])
 
 
+@pytest.mark.whole_run  # fresh interpreters: minutes under mutation testing
 def test_determinism_across_processes(tiny_clip_dir, image_dir):
     code = (
         "import json, sys\n"

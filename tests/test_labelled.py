@@ -13,7 +13,8 @@ from PIL import Image
 
 from pytest_clipshift.core.errors import ConfigError
 from pytest_clipshift.core.images import load_image_set
-from pytest_clipshift.core.labelled import LazyImages, stratified_sample
+from pytest_clipshift.core.labelled import LazyImages
+from pytest_clipshift.core.sampling import stratified_sample
 
 CLASSES = ("blue square", "red circle", "green triangle")
 

@@ -164,7 +164,8 @@ def load_image_set(spec: str, max_images: int | None = None, seed: int = 0, root
     root = root or Path.cwd()
     layout = _labelled_layout(spec, root, {**DEFAULT_COLUMNS, **(columns or {})}, split)
     if layout is not None:
-        from .labelled import LazyImages, stratified_sample
+        from .labelled import LazyImages
+        from .sampling import stratified_sample
 
         names, loaders, labels, captions = layout
         index = list(range(len(names)))

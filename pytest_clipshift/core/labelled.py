@@ -25,7 +25,7 @@ import re
 import tarfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
@@ -50,24 +50,6 @@ class LazyImages(Sequence):
 
     def select(self, index: list[int]) -> "LazyImages":
         return LazyImages([self._loaders[i] for i in index])
-
-
-def stratified_sample(labels: list[str | None], n: int, seed: int) -> list[int]:
-    """``n`` indices drawn without replacement, each label keeping its share (largest remainder),
-    seeded; returned in the set's order."""
-    if n >= len(labels):
-        return list(range(len(labels)))
-    groups: dict[Any, list[int]] = {}
-    for i, label in enumerate(labels):
-        groups.setdefault(label, []).append(i)
-    keys = sorted(groups, key=lambda k: (k is None, str(k)))
-    exact = {k: n * len(groups[k]) / len(labels) for k in keys}
-    take = {k: int(exact[k]) for k in keys}
-    for k in sorted(keys, key=lambda k: (-(exact[k] - take[k]), str(k)))[: n - sum(take.values())]:
-        take[k] += 1
-    rng = np.random.default_rng(seed)
-    chosen = [int(i) for k in keys for i in rng.choice(groups[k], size=take[k], replace=False)]
-    return sorted(chosen)
 
 
 def _label_text(value) -> str:

@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 
 from pytest_clipshift.core.calibration import calibrate
-from pytest_clipshift.core.labelled import stratified_sample
+from pytest_clipshift.core.sampling import stratified_sample
 from pytest_clipshift.core.results import RunResult, ShiftResult
 from pytest_clipshift.gate.corruption_error import corruption_errors, family_curves
 
