@@ -55,7 +55,7 @@ EQUIVALENT = (
      "check instead: the same usage error, other words"),
     (re.compile(r"check_comparable\(baseline, candidate, \)"), "message text only: the default names the baseline "
      "'baseline' instead of its path"),
-    (re.compile(r"([\"'])XX[^\"']* [^\"']*XX\\1|[A-Z]{4,} [A-Z]{3,}|[A-Z]{3,} --[A-Z]|'NONE'|\(None\) from None|ConfigError\(None\)|OutputError\(None\)|"
+    (re.compile(r"([\"'])XX[^\"']* [^\"']*XX\1|[A-Z]{4,} [A-Z]{3,}|[A-Z]{3,} --[A-Z]|'NONE'|\(None\) from None|ConfigError\(None\)|OutputError\(None\)|"
                 r"\"BASELINE\"|\"--CLIPSHIFT-|, None\)$|strerror and exc|what=None|exclusive=True, \)"),
      "message text only: the verdict and the exit code are the same (the messages users read are asserted in "
      "tests/test_plugin.py and tests/hostile/)"),

@@ -6,7 +6,6 @@ a median for a mean, raw for normalised edges, layer K-1 for K, keys for queries
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +16,8 @@ from pytest_clipshift.core.metrics import METRICS
 from pytest_clipshift.core.metrics import functional as F
 from pytest_clipshift.core.metrics.batch import Batch
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+from .readme import readme_table
+
 RNG = np.random.default_rng(7)
 
 
@@ -219,13 +219,8 @@ def test_captured_attention_and_layers_are_the_models_own(family, tiny_clip_dir,
 
 
 def readme_directions() -> dict[str, str]:
-    text = README.read_text(encoding="utf-8")
-    start = text.index("| name | what | better |")
     out = {}
-    for line in text[start:].splitlines()[2:]:
-        if not line.startswith("|"):
-            break
-        name_cell, *_, better = [c.strip() for c in line.strip("|").split("|")]
+    for name_cell, *_, better in readme_table("| name | what | better |"):
         for name in re.findall(r"`([a-z_0-9]+)`", name_cell):
             out[name] = better.split()[0].rstrip(":")
     return out

@@ -8,7 +8,6 @@ from __future__ import annotations
 import ast
 import inspect
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +15,8 @@ import pytest
 from pytest_clipshift.core.augmentations import registry
 from pytest_clipshift.core.imagenet_c import NAMES, PREFIX
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+from .readme import readme_table
+
 STUDY = ("gaussian_noise", "gaussian_blur", "color_jitter", "shift_scale_rotate", "horizontal_flip", "elastic",
          "perspective", "brightness_contrast", "coarse_dropout")
 
@@ -34,13 +34,8 @@ def numbers(value) -> list[float]:
 
 def readme_rows() -> dict[str, list[list[float]]]:
     """The README's augmentation table: per augmentation, the numbers in each of s1-s5."""
-    text = README.read_text(encoding="utf-8")
-    start = text.index("| augmentation | s1 | s2 | s3 | s4 | s5 | paper |")
     rows = {}
-    for line in text[start:].splitlines()[2:]:
-        if not line.startswith("|"):
-            break
-        cells = [c.strip() for c in line.strip("|").split("|")]
+    for cells in readme_table("| augmentation | s1 | s2 | s3 | s4 | s5 | paper |"):
         name = cells[0].split()[0]
         # ".05" and "0.02-0.04" both read as numbers; the header's "16 px at 224" is not a cell
         rows[name] = [[float(x) for x in re.findall(r"\d*\.?\d+", cell)] for cell in cells[1:6]]
