@@ -33,7 +33,9 @@ def main(dist: Path) -> int:
         for name in names:
             print(f"check_dist: {archive} lacks {name}")
     sizes = {p.name: p.stat().st_size for p in wheels + sdists}
-    print("check_dist: " + ", ".join(f"{n} {s / 1e6:.1f} MB" for n, s in sizes.items()) + f"; {len(need)} files checked")
+    print(
+        "check_dist: " + ", ".join(f"{n} {s / 1e6:.1f} MB" for n, s in sizes.items()) + f"; {len(need)} files checked"
+    )
     return 1 if any(missing.values()) else 0
 
 

@@ -34,7 +34,9 @@ def main(argv=None) -> int:
     from pytest_clipshift.core.cases import Case
     from pytest_clipshift.demo.scenes import generate_scenes
 
-    images = np.stack([np.asarray(Image.fromarray(a).resize((224, 224))) for _, a, _ in generate_scenes(args.images, seed=0)])
+    images = np.stack(
+        [np.asarray(Image.fromarray(a).resize((224, 224))) for _, a, _ in generate_scenes(args.images, seed=0)]
+    )
     keys = [str(i) for i in range(len(images))]
     cpu = torch.device("cpu")
     rows = []
@@ -62,8 +64,17 @@ def main(argv=None) -> int:
             timings[label] = statistics.median(runs) * 1000 / len(images)
         rows.append({"augmentation": name, "reference_ms": timings["reference"], "torch_cpu_ms": timings["torch_cpu"]})
         print(f"{name:28s} reference {timings['reference']:6.2f} ms/img   torch-cpu {timings['torch_cpu']:6.2f} ms/img")
-    result = {"date": time.strftime("%Y-%m-%d"), "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
-              "python": sys.version.split()[0], "torch": torch.__version__}, "images": len(images), "rows": rows}
+    result = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": sys.version.split()[0],
+            "torch": torch.__version__,
+        },
+        "images": len(images),
+        "rows": rows,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     return 0

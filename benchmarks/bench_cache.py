@@ -47,12 +47,19 @@ def main(argv=None) -> int:
             if again.hits != len(images) * (len(augmentations) + 1):
                 raise SystemExit(f"the warm run missed: {again.hits} hits")
             files = sum(1 for p in Path(folder).rglob("*") if p.is_file())
-    result = {"date": time.strftime("%Y-%m-%d"), "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
-              "python": sys.version.split()[0]}, "cold_s": statistics.median(cold), "warm_s": statistics.median(warm),
-              "warm_over_cold": statistics.median(warm) / statistics.median(cold), "files_in_cache": files,
-              "entries": len(images) * (len(augmentations) + 1)}
-    print(f"cold {result['cold_s']:.2f} s, warm {result['warm_s']:.3f} s, warm/cold {result['warm_over_cold']:.3f}, "
-          f"{files} file(s) for {result['entries']} entries")
+    result = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "python": sys.version.split()[0]},
+        "cold_s": statistics.median(cold),
+        "warm_s": statistics.median(warm),
+        "warm_over_cold": statistics.median(warm) / statistics.median(cold),
+        "files_in_cache": files,
+        "entries": len(images) * (len(augmentations) + 1),
+    }
+    print(
+        f"cold {result['cold_s']:.2f} s, warm {result['warm_s']:.3f} s, warm/cold {result['warm_over_cold']:.3f}, "
+        f"{files} file(s) for {result['entries']} entries"
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     return 0

@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -40,10 +39,10 @@ sys.path.insert(0, str(HERE.parent))
 
 from pytest_clipshift.core.augmentations import STUDY_AUGMENTATIONS, apply_augmentation  # noqa: E402
 from pytest_clipshift.core.cache import EmbeddingCache  # noqa: E402
-from pytest_clipshift.core.metrics import DEFAULT_METRICS  # noqa: E402
 from pytest_clipshift.core.encoders import DEMO_MODEL_DIR  # noqa: E402
 from pytest_clipshift.core.engine import measure  # noqa: E402
 from pytest_clipshift.core.images import load_image_set  # noqa: E402
+from pytest_clipshift.core.metrics import DEFAULT_METRICS  # noqa: E402
 
 
 def vit_b32_dir(root: Path, tiny: bool) -> Path:
@@ -55,10 +54,28 @@ def vit_b32_dir(root: Path, tiny: bool) -> Path:
         return out
     torch.manual_seed(0)
     if tiny:
-        cfg = CLIPConfig(text_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
-                                          vocab_size=100, max_position_embeddings=16, eos_token_id=2, bos_token_id=1, pad_token_id=2),
-                         vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-                                            image_size=32, patch_size=8), projection_dim=16)
+        cfg = CLIPConfig(
+            text_config=dict(
+                hidden_size=32,
+                intermediate_size=64,
+                num_hidden_layers=1,
+                num_attention_heads=2,
+                vocab_size=100,
+                max_position_embeddings=16,
+                eos_token_id=2,
+                bos_token_id=1,
+                pad_token_id=2,
+            ),
+            vision_config=dict(
+                hidden_size=32,
+                intermediate_size=64,
+                num_hidden_layers=2,
+                num_attention_heads=2,
+                image_size=32,
+                patch_size=8,
+            ),
+            projection_dim=16,
+        )
         size = 32
     else:
         cfg = CLIPConfig()  # ViT-B/32: 12 layers, 12 heads, 224 px, patch 32, 512-d projection
@@ -73,7 +90,6 @@ def run_reference(model_dir: Path, images, pairs, device: str, seed: int) -> Non
     """The study's approach, faithfully: per image, per augmentation, per metric."""
     import torch
     from PIL import Image
-    from transformers import CLIPImageProcessor, CLIPModel
 
     from pytest_clipshift.core import metrics as M
 
@@ -135,7 +151,7 @@ def run_floor(encoder, pixels, batch_size: int) -> None:
     encoder._set_attention_path(True)
     with torch.inference_mode():
         for start in range(0, len(pixels), batch_size):
-            encoder.model.get_image_features(pixel_values=pixels[start:start + batch_size], output_attentions=True)
+            encoder.model.get_image_features(pixel_values=pixels[start : start + batch_size], output_attentions=True)
     if pixels.device.type == "cuda":
         torch.cuda.synchronize()
 
@@ -167,22 +183,36 @@ def bench_workload(name, model_dir, images, pairs, device, precision, repeats, b
             t0 = time.perf_counter()
             if variant == "reference":
                 run_reference(model_dir, images, pairs, device, seed)
-            elif variant == "engine-cold":
-                measure(encoder, images, pairs, metrics=DEFAULT_METRICS, seed=seed, batch_size=batch_size,
-                        cache=EmbeddingCache(cache_dir))
-            elif variant == "engine-warm":
-                measure(encoder, images, pairs, metrics=DEFAULT_METRICS, seed=seed, batch_size=batch_size,
-                        cache=EmbeddingCache(cache_dir))
+            elif variant == "engine-cold" or variant == "engine-warm":
+                measure(
+                    encoder,
+                    images,
+                    pairs,
+                    metrics=DEFAULT_METRICS,
+                    seed=seed,
+                    batch_size=batch_size,
+                    cache=EmbeddingCache(cache_dir),
+                )
             else:
                 run_floor(encoder, pixels, batch_size)
             _sync(device)
             times[variant].append(time.perf_counter() - t0)
     med = {v: statistics.median(t) for v, t in times.items()}
     n_forward = len(images) * (1 + len(pairs))
-    row = {"workload": name, "images": len(images), "pairs": len(pairs), "forwards": n_forward, "device": device,
-           "precision": precision, "repeats": repeats, "median_s": med, "all_s": times,
-           "cold_over_floor": med["engine-cold"] / med["floor"], "warm_over_cold": med["engine-warm"] / med["engine-cold"],
-           "images_per_s_cold": n_forward / med["engine-cold"]}
+    row = {
+        "workload": name,
+        "images": len(images),
+        "pairs": len(pairs),
+        "forwards": n_forward,
+        "device": device,
+        "precision": precision,
+        "repeats": repeats,
+        "median_s": med,
+        "all_s": times,
+        "cold_over_floor": med["engine-cold"] / med["floor"],
+        "warm_over_cold": med["engine-warm"] / med["engine-cold"],
+        "images_per_s_cold": n_forward / med["engine-cold"],
+    }
     if "reference" in med:
         row["reference_over_cold"] = med["reference"] / med["engine-cold"]
     return row
@@ -231,9 +261,15 @@ def machine() -> dict:
     import torch
     import transformers
 
-    info = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
-            "torch": torch.__version__, "transformers": transformers.__version__}
+    info = {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+    }
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info
@@ -261,16 +297,23 @@ def main() -> None:
     big = vit_b32_dir(root, args.tiny)
     rows = []
     wanted = args.workloads.split(",")
-    plans = {"W1": (big, [(a, 3) for a in augs], True),
-             "W2": (DEMO_MODEL_DIR, [(a, 3) for a in augs], True),
-             "W3": (big, [(a, s) for a in augs for s in (1, 2, 3, 4, 5)], not args.no_reference_w3)}
+    plans = {
+        "W1": (big, [(a, 3) for a in augs], True),
+        "W2": (DEMO_MODEL_DIR, [(a, 3) for a in augs], True),
+        "W3": (big, [(a, s) for a in augs for s in (1, 2, 3, 4, 5)], not args.no_reference_w3),
+    }
     for name in [w for w in wanted if w]:
         model_dir, pairs, ref = plans[name]
         print(f"running {name} ...", flush=True)
-        rows.append(bench_workload(name, model_dir, images, pairs, args.device, "fp32", repeats, args.batch_size, seed, ref))
+        rows.append(
+            bench_workload(name, model_dir, images, pairs, args.device, "fp32", repeats, args.batch_size, seed, ref)
+        )
         if args.device.startswith("cuda") and name == "W1":
-            rows.append(bench_workload("W1-bf16", model_dir, images, pairs, args.device, "bf16", repeats,
-                                       args.batch_size, seed, False))
+            rows.append(
+                bench_workload(
+                    "W1-bf16", model_dir, images, pairs, args.device, "bf16", repeats, args.batch_size, seed, False
+                )
+            )
     result = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "device": args.device, "rows": rows}
     if args.memory:
         result["memory_mb"] = {
@@ -283,12 +326,18 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(f"\nmachine: {result['machine']}")
-    print(f"{'workload':10s} {'reference':>10s} {'cold':>8s} {'warm':>8s} {'floor':>8s} {'ref/cold':>9s} {'cold/floor':>11s} {'warm/cold':>10s} {'img/s':>8s}")
+    print(
+        f"{'workload':10s} {'reference':>10s} {'cold':>8s} {'warm':>8s} {'floor':>8s} {'ref/cold':>9s} "
+        f"{'cold/floor':>11s} {'warm/cold':>10s} {'img/s':>8s}"
+    )
     for r in rows:
         m = r["median_s"]
-        print(f"{r['workload']:10s} {m.get('reference', float('nan')):10.2f} {m['engine-cold']:8.2f} {m['engine-warm']:8.2f} "
-              f"{m['floor']:8.2f} {r.get('reference_over_cold', float('nan')):9.2f} {r['cold_over_floor']:11.2f} "
-              f"{r['warm_over_cold']:10.3f} {r['images_per_s_cold']:8.1f}")
+        print(
+            f"{r['workload']:10s} {m.get('reference', float('nan')):10.2f} {m['engine-cold']:8.2f} "
+            f"{m['engine-warm']:8.2f} "
+            f"{m['floor']:8.2f} {r.get('reference_over_cold', float('nan')):9.2f} {r['cold_over_floor']:11.2f} "
+            f"{r['warm_over_cold']:10.3f} {r['images_per_s_cold']:8.1f}"
+        )
     if "memory_mb" in result:
         print("peak RSS MB:", result["memory_mb"])
     if "plugin_overhead" in result:

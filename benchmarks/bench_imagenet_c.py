@@ -48,12 +48,14 @@ def main(argv=None) -> int:
     from PIL import Image
 
     from pytest_clipshift.core.augmentations import apply_augmentation
-    from pytest_clipshift.core.images import load_image_set
     from pytest_clipshift.core.imagenet_c import NAMES, PREFIX
+    from pytest_clipshift.core.images import load_image_set
 
     cv2.setNumThreads(1)
-    photos = [np.asarray(Image.fromarray(a).resize((224, 224), Image.BICUBIC))
-              for a in load_image_set("samples", max_images=args.images).arrays]
+    photos = [
+        np.asarray(Image.fromarray(a).resize((224, 224), Image.BICUBIC))
+        for a in load_image_set("samples", max_images=args.images).arrays
+    ]
     rows = []
     for name in NAMES:
         for severity in (1, 3, 5):
@@ -64,10 +66,19 @@ def main(argv=None) -> int:
                 mine.append(_timed(lambda: apply_augmentation(PREFIX + name, image, severity, 0, str(i))))
                 np.random.seed(i)
                 theirs.append(_timed(lambda: imagecorruptions.corrupt(image, severity, name)))
-            rows.append({"corruption": name, "severity": severity, "ours_s": statistics.median(mine),
-                         "reference_s": statistics.median(theirs)})
-            print(f"{name:18s} s{severity}  ours {rows[-1]['ours_s'] * 1000:8.2f} ms   "
-                  f"reference {rows[-1]['reference_s'] * 1000:8.2f} ms", flush=True)
+            rows.append(
+                {
+                    "corruption": name,
+                    "severity": severity,
+                    "ours_s": statistics.median(mine),
+                    "reference_s": statistics.median(theirs),
+                }
+            )
+            print(
+                f"{name:18s} s{severity}  ours {rows[-1]['ours_s'] * 1000:8.2f} ms   "
+                f"reference {rows[-1]['reference_s'] * 1000:8.2f} ms",
+                flush=True,
+            )
     # Hendrycks' original glass blur: the same function with the pure-Python swap loop
     original = []
     shuffle = reference_module._shuffle_pixels_njit_glass_blur
@@ -76,15 +87,27 @@ def main(argv=None) -> int:
         try:
             seconds = statistics.median(
                 _timed(lambda: reference_module.glass_blur(Image.fromarray(image), severity, seed=0))
-                for image in photos[:2])
+                for image in photos[:2]
+            )
         finally:
             reference_module._shuffle_pixels_njit_glass_blur = shuffle
         original.append({"severity": severity, "seconds": seconds})
         print(f"glass_blur (hendrycks/robustness pure Python) s{severity}: {seconds:.2f} s", flush=True)
-    result = {"date": time.strftime("%Y-%m-%d"), "machine": {"python": sys.version.split()[0],
-              "platform": platform.platform(), "cpu_count": os.cpu_count(), "threads": 1,
-              "opencv": cv2.__version__, "imagecorruptions": "imagecorruptions-imaug"},
-              "images": args.images, "size": 224, "rows": rows, "glass_blur_original": original}
+    result = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": {
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "cpu_count": os.cpu_count(),
+            "threads": 1,
+            "opencv": cv2.__version__,
+            "imagecorruptions": "imagecorruptions-imaug",
+        },
+        "images": args.images,
+        "size": 224,
+        "rows": rows,
+        "glass_blur_original": original,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     print(f"written to {args.out}")

@@ -51,14 +51,20 @@ def main(argv=None) -> int:
         row = json.loads(done.stdout.strip().splitlines()[-1])
         row["images_per_s"] = row["forwards"] / row["seconds"]
         rows.append(row)
-        print(f"{n:5d} images: {row['forwards']} augmented forwards in {row['seconds']:.1f} s "
-              f"({row['images_per_s']:.0f}/s), peak RSS {row['peak_rss_mb']:.0f} MB", flush=True)
+        print(
+            f"{n:5d} images: {row['forwards']} augmented forwards in {row['seconds']:.1f} s "
+            f"({row['images_per_s']:.0f}/s), peak RSS {row['peak_rss_mb']:.0f} MB",
+            flush=True,
+        )
     rate = rows[-1]["images_per_s"]
     imagenet_c = 50_000 * 19 * 5
-    result = {"date": time.strftime("%Y-%m-%d"), "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
-              "python": sys.version.split()[0]}, "rows": rows,
-              "projection_imagenet_val_x_imagenet_c_hours_cpu": imagenet_c / rate / 3600,
-              "projection_h200_hours_from_w2_rate": imagenet_c / 409 / 3600}
+    result = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "python": sys.version.split()[0]},
+        "rows": rows,
+        "projection_imagenet_val_x_imagenet_c_hours_cpu": imagenet_c / rate / 3600,
+        "projection_h200_hours_from_w2_rate": imagenet_c / 409 / 3600,
+    }
     print(f"ImageNet-val x ImageNet-C: {result['projection_imagenet_val_x_imagenet_c_hours_cpu']:.1f} h on this CPU")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")

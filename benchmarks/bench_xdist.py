@@ -27,10 +27,25 @@ ROOT = Path(__file__).resolve().parents[1]
 def run(extra: list[str], env: dict, images: int) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "example_suites" / "quickstart"), "-q",
-                               "-p", "no:cacheprovider", "--clipshift-no-cache", f"--html={tmp}/r.html",
-                               f"--clipshift-max-images={images}", *extra],
-                              cwd=tmp, capture_output=True, text=True, env=env)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                str(ROOT / "example_suites" / "quickstart"),
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "--clipshift-no-cache",
+                f"--html={tmp}/r.html",
+                f"--clipshift-max-images={images}",
+                *extra,
+            ],
+            cwd=tmp,
+            capture_output=True,
+            text=True,
+            env=env,
+        )
         seconds = time.perf_counter() - start
     # budgets tuned on 16 scenes may fail on more; a failed budget is still a full measurement
     if done.returncode not in (0, 1) or " error" in done.stdout.splitlines()[-1]:
@@ -45,8 +60,18 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "xdist_cpu.json")
     args = parser.parse_args(argv)
     cores = os.cpu_count() or 1
-    base = {k: v for k, v in os.environ.items() if k not in ("CLIPSHIFT_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                                                                "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in (
+            "CLIPSHIFT_THREADS",
+            "OMP_NUM_THREADS",
+            "MKL_NUM_THREADS",
+            "OPENBLAS_NUM_THREADS",
+            "NUMEXPR_NUM_THREADS",
+        )
+    }
     unbudgeted = {**base, "CLIPSHIFT_THREADS": str(cores), "OMP_NUM_THREADS": str(cores)}
     rows = {}
     for images in args.images:
@@ -60,10 +85,17 @@ def main(argv=None) -> int:
         print(f"{images} scenes:")
         for k, v in medians.items():
             print(f"  {k:18s} {v:6.1f} s   ({v / medians['one process']:.2f}x one process)")
-        rows[str(images)] = {"seconds": times, "medians": medians,
-                             "ratios": {k: v / medians["one process"] for k, v in medians.items()}}
-    result = {"date": time.strftime("%Y-%m-%d"), "machine": {"cpu_count": cores, "platform": platform.platform(),
-              "python": sys.version.split()[0]}, "repeats": args.repeats, "images": rows}
+        rows[str(images)] = {
+            "seconds": times,
+            "medians": medians,
+            "ratios": {k: v / medians["one process"] for k, v in medians.items()},
+        }
+    result = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": {"cpu_count": cores, "platform": platform.platform(), "python": sys.version.split()[0]},
+        "repeats": args.repeats,
+        "images": rows,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     return 0

@@ -1,6 +1,6 @@
 """GPU checks: the engine on CUDA agrees with the CPU, at fp32 and bf16 (run where a GPU exists).
 
-    python benchmarks/gpu_check.py
+python benchmarks/gpu_check.py
 """
 
 import json
@@ -13,7 +13,7 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pytest_clipshift import STUDY_AUGMENTATIONS, load_encoder, load_image_set, measure  # noqa: E402
+from pytest_clipshift import STUDY_AUGMENTATIONS, load_encoder, load_image_set, measure
 
 
 def main() -> None:
@@ -34,8 +34,10 @@ def main() -> None:
         for a, b in zip(ref.results, run.results):
             for m in ("cosine", "attention_correlation", "patch_similarity"):
                 diffs[m] = max(diffs.get(m, 0.0), float(np.nanmax(np.abs(a.values[m] - b.values[m]))))
-        out["/".join(key)] = {"max_abs_diff_vs_cpu_fp32": diffs,
-                              "cosine_means": {r.key: round(r.stat("cosine", "mean"), 4) for r in run.results}}
+        out["/".join(key)] = {
+            "max_abs_diff_vs_cpu_fp32": diffs,
+            "cosine_means": {r.key: round(r.stat("cosine", "mean"), 4) for r in run.results},
+        }
     print(json.dumps(out, indent=1))
 
 

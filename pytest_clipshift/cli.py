@@ -19,13 +19,24 @@ def _parser() -> argparse.ArgumentParser:
     compare = sub.add_parser("compare", help="compare a candidate run with a baseline run; exit 1 on a regression")
     compare.add_argument("baseline", type=Path)
     compare.add_argument("candidate", type=Path)
-    compare.add_argument("--fail", action="append", default=[], metavar="RULE",
-                         help="e.g. cosine.mean:2%% (relative) or cosine.mean:0.01 (absolute); repeatable")
+    compare.add_argument(
+        "--fail",
+        action="append",
+        default=[],
+        metavar="RULE",
+        help="e.g. cosine.mean:2%% (relative) or cosine.mean:0.01 (absolute); repeatable",
+    )
     compare.add_argument("--paired", action="store_true", help="fail only on a significant paired regression")
-    compare.add_argument("--allow-missing", action="store_true",
-                         help="do not fail when the candidate lacks cells the baseline has (they are still listed)")
-    compare.add_argument("--regressions-only", action="store_true",
-                         help="print only the cells that fail a rule (and those missing from the candidate)")
+    compare.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="do not fail when the candidate lacks cells the baseline has (they are still listed)",
+    )
+    compare.add_argument(
+        "--regressions-only",
+        action="store_true",
+        help="print only the cells that fail a rule (and those missing from the candidate)",
+    )
     compare.add_argument("-o", "--output", type=Path, help="also write an HTML side-by-side view")
     merge = sub.add_parser("merge", help="merge results files of CI shards into one run")
     merge.add_argument("inputs", type=Path, nargs="+")
@@ -44,14 +55,25 @@ def main(argv: list[str] | None = None) -> int:
         _quiet_stdout()
         return 0
     except MALFORMED_INPUT_ERRORS as exc:
-        print(f"clipshift {args.command}: error: {' '.join(map(str, _inputs(args)))}: not a results file clipshift can "
-              f"use ({type(exc).__name__}: {clean_text(str(exc))[:200]})", file=sys.stderr)
+        print(
+            f"clipshift {args.command}: error: {' '.join(map(str, _inputs(args)))}: not a results file clipshift can "
+            f"use ({type(exc).__name__}: {clean_text(str(exc))[:200]})",
+            file=sys.stderr,
+        )
         return 2
 
 
 def _inputs(args) -> list[Path]:
-    return [p for p in (getattr(args, "results", None), getattr(args, "baseline", None),
-                        getattr(args, "candidate", None), *getattr(args, "inputs", [])) if p is not None]
+    return [
+        p
+        for p in (
+            getattr(args, "results", None),
+            getattr(args, "baseline", None),
+            getattr(args, "candidate", None),
+            *getattr(args, "inputs", []),
+        )
+        if p is not None
+    ]
 
 
 def _quiet_stdout() -> None:
@@ -64,8 +86,8 @@ def _quiet_stdout() -> None:
 
 
 def _report(args) -> int:
-    from .report.html import write_report
     from .core.results import RunResult
+    from .report.html import write_report
 
     run = RunResult.read_json(args.results)
     path = write_report(run, args.output)
@@ -74,15 +96,21 @@ def _report(args) -> int:
 
 
 def _compare(args) -> int:
-    from .gate.compare import compare_runs, parse_compare_rule
     from .core.cases import severity_key
     from .core.results import RunResult
+    from .gate.compare import compare_runs, parse_compare_rule
 
     baseline = RunResult.read_json(args.baseline)
     candidate = RunResult.read_json(args.candidate)
     rules = [parse_compare_rule(r, "--fail") for r in args.fail]
-    comparison = compare_runs(baseline, candidate, rules, baseline_source=str(args.baseline), paired=args.paired,
-                              allow_missing=args.allow_missing)
+    comparison = compare_runs(
+        baseline,
+        candidate,
+        rules,
+        baseline_source=str(args.baseline),
+        paired=args.paired,
+        allow_missing=args.allow_missing,
+    )
     for path, run in ((args.baseline, baseline), (args.candidate, candidate)):
         if not run.complete:
             print(f"warning: {path} is an incomplete run ({'; '.join(run.coverage['reasons'])})", file=sys.stderr)
@@ -101,17 +129,26 @@ def _compare(args) -> int:
             return percent(v, "-")
 
         families = ", ".join(f"{f} {pct(row['mce'])}" for f, row in errors.families.items())
-        print(f"ImageNet-C ({errors.metric}): mCE {pct(errors.mce)}, relative mCE {pct(errors.relative_mce)}"
-              + (f"; by family: {families}" if families else ""))
+        print(
+            f"ImageNet-C ({errors.metric}): mCE {pct(errors.mce)}, relative mCE {pct(errors.relative_mce)}"
+            + (f"; by family: {families}" if families else "")
+        )
     if args.output:
         from .report.html import write_compare_report
 
         write_compare_report(baseline, candidate, comparison, args.output)
         print(f"comparison written to {args.output}")
     if comparison.missing:
-        verdict = "allowed by --allow-missing" if comparison.allow_missing else "this fails the compare; --allow-missing accepts it"
-        print(f"{len(comparison.missing)} baseline cell(s) not in the candidate ({verdict}): {', '.join(comparison.missing)}",
-              file=sys.stderr)
+        verdict = (
+            "allowed by --allow-missing"
+            if comparison.allow_missing
+            else "this fails the compare; --allow-missing accepts it"
+        )
+        print(
+            f"{len(comparison.missing)} baseline cell(s) not in the candidate ({verdict}): "
+            f"{', '.join(comparison.missing)}",
+            file=sys.stderr,
+        )
     if comparison.failures:
         print(f"{len(comparison.failures)} regression(s) beyond tolerance", file=sys.stderr)
     if comparison.gate_failed:

@@ -36,29 +36,51 @@ def mutmut(*args: str, check: bool = True) -> str:
 # Survivors whose change cannot alter a verdict, and why. Anything else is listed as "not yet killed".
 EQUIVALENT = (
     (re.compile(r"np\.asarray\([^)]*, (None)?\)"), "dtype dropped: the inputs are float64 arrays already"),
-    (re.compile(r'float\("(NAN|XXnanXX)"\)|float\(None\)'), "another spelling of NaN, or an error, only where "
-     "the value is NaN anyway (an undefined statistic)"),
+    (
+        re.compile(r'float\("(NAN|XXnanXX)"\)|float\(None\)'),
+        "another spelling of NaN, or an error, only where the value is NaN anyway (an undefined statistic)",
+    ),
     (re.compile(r"\.(r?partition)\("), "a key holds one '.' (metric names have none) and a rule one ':'"),
     (re.compile(r"rng\.integers\(v\.size, size"), "integers(n) draws from [0, n): the same draws"),
     (re.compile(r"range\(1001\)"), "a bound on retries that is never reached"),
-    (re.compile(r"worse >= rule\.allowed"), "'>' and '>=' differ only at worse == allowed + 1e-12, a margin no "
-     "difference of two summaries lands on exactly"),
-    (re.compile(r"^\+ +break$", re.M), "every rule of one delta sees the same paired verdict: skipping the rest "
-     "skips only rules that would be skipped too"),
+    (
+        re.compile(r"worse >= rule\.allowed"),
+        "'>' and '>=' differ only at worse == allowed + 1e-12, a margin no "
+        "difference of two summaries lands on exactly",
+    ),
+    (
+        re.compile(r"^\+ +break$", re.M),
+        "every rule of one delta sees the same paired verdict: skipping the rest "
+        "skips only rules that would be skipped too",
+    ),
     (re.compile(r"isinstance\(c, bool\) and"), "a bool is 0 or 1, outside [0.5, 1) either way"),
-    (re.compile(r"\(len\(finite\)\) or True|if \(finite\.size > 1\) or True|finite\.size >= 1|if v\.size == 1:"),
-     "the other branch gives the same NaN (numpy's ddof=1 std and the bootstrap of one or no value are undefined)"),
+    (
+        re.compile(r"\(len\(finite\)\) or True|if \(finite\.size > 1\) or True|finite\.size >= 1|if v\.size == 1:"),
+        "the other branch gives the same NaN (numpy's ddof=1 std and the bootstrap of one or no value are undefined)",
+    ),
     (re.compile(r'decode\("UTF-8"\)'), "the same codec"),
-    (re.compile(r't\.lstrip\(None\)|t\.rstrip\("-"\)'), "a negative severity is refused either way, with the "
-     "same message (it quotes the text as written)"),
-    (re.compile(r"if not sep and not dot"), "a rule without ':' or '.' is still refused, by the tolerance or the metric "
-     "check instead: the same usage error, other words"),
-    (re.compile(r"check_comparable\(baseline, candidate, \)"), "message text only: the default names the baseline "
-     "'baseline' instead of its path"),
-    (re.compile(r"([\"'])XX[^\"']* [^\"']*XX\1|[A-Z]{4,} [A-Z]{3,}|[A-Z]{3,} --[A-Z]|'NONE'|\(None\) from None|ConfigError\(None\)|OutputError\(None\)|"
-                r"\"BASELINE\"|\"--CLIPSHIFT-|, None\)$|strerror and exc|what=None|exclusive=True, \)"),
-     "message text only: the verdict and the exit code are the same (the messages users read are asserted in "
-     "tests/test_plugin.py and tests/hostile/)"),
+    (
+        re.compile(r't\.lstrip\(None\)|t\.rstrip\("-"\)'),
+        "a negative severity is refused either way, with the same message (it quotes the text as written)",
+    ),
+    (
+        re.compile(r"if not sep and not dot"),
+        "a rule without ':' or '.' is still refused, by the tolerance or the metric "
+        "check instead: the same usage error, other words",
+    ),
+    (
+        re.compile(r"check_comparable\(baseline, candidate, \)"),
+        "message text only: the default names the baseline 'baseline' instead of its path",
+    ),
+    (
+        re.compile(
+            r"([\"'])XX[^\"']* [^\"']*XX\1|[A-Z]{4,} [A-Z]{3,}|[A-Z]{3,} --[A-Z]|'NONE'|"
+            r"\(None\) from None|ConfigError\(None\)|OutputError\(None\)|"
+            r"\"BASELINE\"|\"--CLIPSHIFT-|, None\)$|strerror and exc|what=None|exclusive=True, \)"
+        ),
+        "message text only: the verdict and the exit code are the same (the messages users read are asserted in "
+        "tests/test_plugin.py and tests/hostile/)",
+    ),
 )
 
 
@@ -115,7 +137,11 @@ def main() -> None:
     ]
     shown = []
     for name, status in survivors:
-        diff = [x for x in mutmut("show", name, check=False).splitlines() if x.startswith(("-", "+")) and not x.startswith(("---", "+++"))]
+        diff = [
+            x
+            for x in mutmut("show", name, check=False).splitlines()
+            if x.startswith(("-", "+")) and not x.startswith(("---", "+++"))
+        ]
         shown.append((name, status, diff, reason(diff) if status == "survived" else f"not yet killed ({status})"))
     equivalent = collections.Counter(name.split(".x")[0] for name, _, _, why in shown if not why.startswith("not yet"))
     equivalent["all"] = sum(equivalent.values())
@@ -123,8 +149,10 @@ def main() -> None:
         n = sum(counts.values())
         caught = counts["killed"] + counts["timeout"]
         real = n - equivalent[module]
-        lines.append(f"| {module} | {n} | {caught} | {counts['survived']} | {counts['no tests']} | {equivalent[module]} | "
-                     f"{caught / max(real, 1):.1%} |")
+        lines.append(
+            f"| {module} | {n} | {caught} | {counts['survived']} | {counts['no tests']} | {equivalent[module]} | "
+            f"{caught / max(real, 1):.1%} |"
+        )
     kinds = collections.Counter(why for *_, why in shown)
     lines += ["", "## Survivors by reason", "", "| reason | mutants |", "|---|---|"]
     lines += [f"| {why} | {n} |" for why, n in kinds.most_common()]

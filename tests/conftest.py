@@ -5,35 +5,46 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-import pytest
-
 # pytester's in-process runs unload every module first imported inside them; re-importing
 # transformers' modeling modules later in the same worker then fails ("Could not import module
 # 'CLIPModel'"), depending on test order. Import them once, up front.
-import albumentations  # noqa: E402,F401
-import matplotlib  # noqa: E402
+import albumentations  # noqa: F401
+import matplotlib
+import numpy as np
+import pytest
 
 matplotlib.use("Agg")
-import matplotlib.pyplot  # noqa: E402,F401
-import scipy.cluster.hierarchy  # noqa: E402,F401
-import transformers  # noqa: E402
-from transformers import (AutoModel, AutoTokenizer, BertModel, CLIPImageProcessor, CLIPModel,  # noqa: E402,F401
-                          CLIPTokenizer, SiglipModel)
+import matplotlib.pyplot
+import scipy.cluster.hierarchy  # noqa: F401
+from transformers import (
+    CLIPImageProcessor,
+    CLIPModel,
+    SiglipModel,
+)
 
-import pytest_clipshift.integration.plugin  # noqa: E402,F401
+import pytest_clipshift.integration.plugin  # noqa: F401
 
 CLIPImageProcessor()  # loads the PIL-backed processor class too (no torchvision here)
 
-TINY_TEXT = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, vocab_size=100,
-                 max_position_embeddings=16, eos_token_id=2, bos_token_id=1, pad_token_id=2)
-TINY_VISION = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, image_size=32,
-                   patch_size=8)
+TINY_TEXT = dict(
+    hidden_size=32,
+    intermediate_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    vocab_size=100,
+    max_position_embeddings=16,
+    eos_token_id=2,
+    bos_token_id=1,
+    pad_token_id=2,
+)
+TINY_VISION = dict(
+    hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, image_size=32, patch_size=8
+)
 
 
 def build_tiny_clip(seed: int = 0):
     import torch
-    from transformers import CLIPConfig, CLIPModel
+    from transformers import CLIPConfig
 
     torch.manual_seed(seed)
     return CLIPModel(CLIPConfig(text_config=TINY_TEXT, vision_config=TINY_VISION, projection_dim=16))
@@ -41,7 +52,7 @@ def build_tiny_clip(seed: int = 0):
 
 def build_tiny_siglip(seed: int = 0):
     import torch
-    from transformers import SiglipConfig, SiglipModel
+    from transformers import SiglipConfig
 
     torch.manual_seed(seed)
     text = {k: v for k, v in TINY_TEXT.items() if k not in ("eos_token_id", "bos_token_id", "pad_token_id")}
@@ -52,7 +63,9 @@ def save_with_processor(model, directory: Path, size: int = 32) -> Path:
     from transformers import CLIPImageProcessor
 
     model.save_pretrained(directory)
-    CLIPImageProcessor(size={"shortest_edge": size}, crop_size={"height": size, "width": size}).save_pretrained(directory)
+    CLIPImageProcessor(size={"shortest_edge": size}, crop_size={"height": size, "width": size}).save_pretrained(
+        directory
+    )
     return directory
 
 
@@ -112,9 +125,10 @@ def make_user_project(pytester, model_dir: Path, images, budgets: str, count: in
     for name, arr in zip(images.names[:count], images.arrays[:count]):
         Image.fromarray(arr).save(folder / name)
     pytester.makefile(".toml", budgets=budgets)
-    pytester.makeini(f"[pytest]\nclipshift_model = {model_dir}\nclipshift_images = images\nclipshift_device = cpu\n{ini}")
+    pytester.makeini(
+        f"[pytest]\nclipshift_model = {model_dir}\nclipshift_images = images\nclipshift_device = cpu\n{ini}"
+    )
     return pytester
-
 
 
 def pytest_collection_modifyitems(items):

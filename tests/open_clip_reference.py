@@ -16,6 +16,7 @@ import types
 def _stand_in(name: str):
     def refuse(*args, **kwargs):
         raise RuntimeError(f"torchvision.{name} is a test stand-in (torchvision cannot load on this machine)")
+
     return type(name, (), {"__init__": refuse})
 
 
@@ -36,8 +37,9 @@ def import_open_clip():
         return sys.modules["open_clip"]
     try:
         import torchvision  # noqa: F401  (a working torchvision: nothing to stand in for)
+
         shimmed = []
-    except Exception:  # noqa: BLE001 - missing, or the "operator torchvision::nms does not exist" kind
+    except Exception:
         for key in [k for k in sys.modules if k == "torchvision" or k.startswith("torchvision.")]:
             del sys.modules[key]
         tv = types.ModuleType("torchvision")
@@ -45,16 +47,29 @@ def import_open_clip():
         functional = types.ModuleType("torchvision.transforms.functional")
         ops = types.ModuleType("torchvision.ops")
         misc = types.ModuleType("torchvision.ops.misc")
-        for name in ("Normalize", "Compose", "RandomResizedCrop", "ToTensor", "Resize", "CenterCrop", "ColorJitter",
-                     "Grayscale"):
+        for name in (
+            "Normalize",
+            "Compose",
+            "RandomResizedCrop",
+            "ToTensor",
+            "Resize",
+            "CenterCrop",
+            "ColorJitter",
+            "Grayscale",
+        ):
             setattr(transforms, name, _stand_in(name))
         transforms.InterpolationMode = types.SimpleNamespace(BICUBIC="bicubic", BILINEAR="bilinear", NEAREST="nearest")
         transforms.functional = functional
         misc.FrozenBatchNorm2d = _stand_in("FrozenBatchNorm2d")
         ops.misc = misc
         tv.transforms, tv.ops = transforms, ops
-        shimmed = {"torchvision": tv, "torchvision.transforms": transforms,
-                   "torchvision.transforms.functional": functional, "torchvision.ops": ops, "torchvision.ops.misc": misc}
+        shimmed = {
+            "torchvision": tv,
+            "torchvision.transforms": transforms,
+            "torchvision.transforms.functional": functional,
+            "torchvision.ops": ops,
+            "torchvision.ops.misc": misc,
+        }
         for name, module in shimmed.items():
             module.__spec__ = importlib.machinery.ModuleSpec(name, None)
         sys.modules.update(shimmed)

@@ -68,8 +68,6 @@ def test_imports_go_down_only(module):
     assert not upward, f"{module} (layer {_layer(module)}) imports from a higher layer: {upward}"
 
 
-
-
 def test_no_import_loops():
     # Tarjan's strongly connected components over module -> module edges
     index, low, stack, on_stack, loops = {}, {}, [], set(), []

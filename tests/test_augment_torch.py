@@ -51,8 +51,16 @@ def test_the_device_path_is_seeded(name, photos):
     case = Case(name, 4)
     first = apply_batch(case, photos, [1, 2, 3], CPU)[0]
     assert np.array_equal(first, apply_batch(case, photos, [1, 2, 3], CPU)[0])
-    if name not in ("imagenet_c.gaussian_blur", "imagenet_c.contrast", "imagenet_c.zoom_blur", "imagenet_c.pixelate",
-                    "imagenet_c.defocus_blur", "imagenet_c.brightness", "imagenet_c.saturate", "horizontal_flip"):  # these draw nothing
+    if name not in (
+        "imagenet_c.gaussian_blur",
+        "imagenet_c.contrast",
+        "imagenet_c.zoom_blur",
+        "imagenet_c.pixelate",
+        "imagenet_c.defocus_blur",
+        "imagenet_c.brightness",
+        "imagenet_c.saturate",
+        "horizontal_flip",
+    ):  # these draw nothing
         assert not np.array_equal(first, apply_batch(case, photos, [4, 5, 6], CPU)[0])
 
 
@@ -77,7 +85,9 @@ def test_the_engine_augments_on_the_device_where_it_can(tiny_encoder, small_imag
     # a flip is exact on both paths, and its grid aligns attention the same way
     flip_ref, flip_dev = reference.get("horizontal_flip", 3), device.get("horizontal_flip", 3)
     assert np.array_equal(flip_ref.values["cosine"], flip_dev.values["cosine"])
-    np.testing.assert_allclose(flip_ref.values["attention_correlation"], flip_dev.values["attention_correlation"], atol=1e-6)
+    np.testing.assert_allclose(
+        flip_ref.values["attention_correlation"], flip_dev.values["attention_correlation"], atol=1e-6
+    )
     # device-path entries are cached apart from the reference path's
     measure(tiny_encoder, images, ["gaussian_noise"], cache=cache, **kwargs)
     assert cache.misses > 0
@@ -96,8 +106,9 @@ def test_a_geometric_device_case_returns_the_grid_it_warped_along(name, photos):
     out, coords = apply_batch(Case(name, 4), photos, [1, 2, 3], CPU)
     assert coords.shape == photos.shape[:3] + (3,) and coords.dtype == np.float32
     for image, warped, grid in zip(photos, out, coords):
-        resampled = cv2.remap(image.astype(np.float32), grid[..., 0], grid[..., 1], cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_CONSTANT)
+        resampled = cv2.remap(
+            image.astype(np.float32), grid[..., 0], grid[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
+        )
         inside = grid[..., 2] > 0.999
         assert inside.mean() > 0.8
         assert np.abs(resampled[inside] - warped[inside].astype(np.float32)).mean() < 1.0, name
@@ -113,7 +124,9 @@ def test_the_engine_aligns_attention_on_the_device_path(tiny_encoder, small_imag
     images = small_images.subset(max_images=4)
     kwargs = dict(severities=[4], metrics=["attention_correlation"], seed=0)
     reference = measure(tiny_encoder, images, ["shift_scale_rotate"], **kwargs).get("shift_scale_rotate", 4)
-    device = measure(tiny_encoder, images, ["shift_scale_rotate"], augment_device=CPU, **kwargs).get("shift_scale_rotate", 4)
+    device = measure(tiny_encoder, images, ["shift_scale_rotate"], augment_device=CPU, **kwargs).get(
+        "shift_scale_rotate", 4
+    )
     assert abs(reference.stat("attention_correlation", "mean") - device.stat("attention_correlation", "mean")) < 0.1
 
 

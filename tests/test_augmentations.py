@@ -7,9 +7,18 @@ import sys
 import numpy as np
 import pytest
 
-from pytest_clipshift.core.augmentations import (PAPER, SEVERITIES, STUDY_AUGMENTATIONS, apply_augmentation, describe_levels,
-                                            get_augmentation, register_augmentation, registry, unregister_augmentation,
-                                            warp_map)
+from pytest_clipshift.core.augmentations import (
+    PAPER,
+    SEVERITIES,
+    STUDY_AUGMENTATIONS,
+    apply_augmentation,
+    describe_levels,
+    get_augmentation,
+    register_augmentation,
+    registry,
+    unregister_augmentation,
+    warp_map,
+)
 from pytest_clipshift.core.errors import ConfigError
 
 
@@ -43,8 +52,9 @@ def study_calls():
         "elastic": A.ElasticTransform(p=1.0, alpha=30, sigma=60),
         "perspective": A.Perspective(scale=(0.05, 0.1), p=1.0),
         "brightness_contrast": A.RandomBrightnessContrast(brightness_limit=0.2, contrast_limit=0.2, p=1.0),
-        "coarse_dropout": A.CoarseDropout(p=1, num_holes_range=(6, 8), fill="random",
-                                          hole_height_range=(16, 16), hole_width_range=(16, 16)),
+        "coarse_dropout": A.CoarseDropout(
+            p=1, num_holes_range=(6, 8), fill="random", hole_height_range=(16, 16), hole_width_range=(16, 16)
+        ),
     }
 
 
@@ -62,7 +72,9 @@ def test_paper_preset_is_byte_identical_to_the_study_call(name):
             ours = apply_augmentation(name, img, PAPER, seed=seed).image
             draw = draw_seed(seed, image_hash(img), name, PAPER)
             theirs = A.Compose([reference], seed=draw)(image=img)["image"]
-            assert np.array_equal(ours, theirs), f"{name}[paper] differs from the study's call (image {image_seed}, seed {seed})"
+            assert np.array_equal(ours, theirs), (
+                f"{name}[paper] differs from the study's call (image {image_seed}, seed {seed})"
+            )
 
 
 def test_paper_borders_are_black_as_in_the_study_and_severities_reflect():
@@ -104,20 +116,34 @@ def test_determinism_across_processes():
         "    for s in (1, 5, 'paper'): h.update(apply_augmentation(n, img, s, 7).image.tobytes())\n"
         "print(h.hexdigest())\n"
     )
-    outs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
-            for _ in range(2)]
+    outs = [
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+        for _ in range(2)
+    ]
     assert outs[0] == outs[1] and len(outs[0]) == 64
 
 
-@pytest.mark.parametrize("name", ["gaussian_noise", "gaussian_blur", "shift_scale_rotate", "elastic", "perspective",
-                                  "coarse_dropout", "color_jitter", "brightness_contrast"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "gaussian_noise",
+        "gaussian_blur",
+        "shift_scale_rotate",
+        "elastic",
+        "perspective",
+        "coarse_dropout",
+        "color_jitter",
+        "brightness_contrast",
+    ],
+)
 def test_severity_increases_the_change(name):
     """Averaged over draws, a higher severity moves the pixels more."""
     img = canvas(1)
 
     def change(sev):
-        return np.mean([np.abs(apply_augmentation(name, img, sev, seed).image.astype(float) - img).mean()
-                        for seed in range(12)])
+        return np.mean(
+            [np.abs(apply_augmentation(name, img, sev, seed).image.astype(float) - img).mean() for seed in range(12)]
+        )
 
     levels = [change(s) for s in (1, 3, 5)]
     assert levels[0] < levels[1] < levels[2], levels
@@ -179,7 +205,9 @@ def test_user_callable_with_seeded_generator_and_levels():
         img = canvas()
         a = apply_augmentation("test_salt", img, 5, 4)
         assert np.array_equal(a.image, apply_augmentation("test_salt", img, 5, 4).image)
-        assert (a.image == 255).all(-1).mean() > (apply_augmentation("test_salt", img, 1, 4).image == 255).all(-1).mean()
+        assert (a.image == 255).all(-1).mean() > (apply_augmentation("test_salt", img, 1, 4).image == 255).all(
+            -1
+        ).mean()
         with pytest.raises(ConfigError, match="no severity 3"):
             apply_augmentation("test_salt", img, 3, 0)
     finally:
@@ -207,8 +235,12 @@ def test_augmentation_that_changes_shape_is_rejected():
 def test_a_geometric_callable_returns_its_coordinate_grid(tmp_path):
     """A user's own warp (a mirror written as a callable) carries its coordinates like the built-in
     flip does, so attention and tokens are compared aligned; a wrong return names the augmentation."""
-    from pytest_clipshift.core.augmentations import (apply_augmentation, coordinate_grid, register_augmentation,
-                                                      unregister_augmentation)
+    from pytest_clipshift.core.augmentations import (
+        apply_augmentation,
+        coordinate_grid,
+        register_augmentation,
+        unregister_augmentation,
+    )
     from pytest_clipshift.core.errors import ConfigError
 
     def mirror(image, rng):

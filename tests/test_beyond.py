@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from hypothesis import find, given, settings
 
-from pytest_clipshift.gate.breaking import find_breaking_point, parse_rule_text
 from pytest_clipshift.core.errors import ConfigError
-from pytest_clipshift.integration.strategies import augmentation_cases, strengths
 from pytest_clipshift.core.textalign import TextScorer, TextSpec
+from pytest_clipshift.gate.breaking import find_breaking_point, parse_rule_text
+from pytest_clipshift.integration.strategies import augmentation_cases, strengths
 
 pytest_plugins = ["pytester"]
 
@@ -31,16 +31,26 @@ class VectorTextEncoder:
 
 def probe_table(dim=64, seed=0):
     rng = np.random.default_rng(seed)
-    table = {p: rng.normal(size=dim) for p in
-             ["a photo of a a", "a photo of a b", "a photo", "a blurry photo", "a photo of a dog", "a photo at night",
-              "a drawing of a house", "a photo of food"]}
+    table = {
+        p: rng.normal(size=dim)
+        for p in [
+            "a photo of a a",
+            "a photo of a b",
+            "a photo",
+            "a blurry photo",
+            "a photo of a dog",
+            "a photo at night",
+            "a drawing of a house",
+            "a photo of food",
+        ]
+    }
     return table
 
 
 def test_direction_probe_known_answers():
     table = probe_table()
     scorer = TextScorer(VectorTextEncoder(table), TextSpec(["a", "b"]), ["x"])
-    unit = lambda v: v / np.linalg.norm(v)  # noqa: E731
+    unit = lambda v: v / np.linalg.norm(v)
     direction = unit(unit(table["a blurry photo"]) - unit(table["a photo"]))
     rng = np.random.default_rng(1)
     clean = rng.normal(size=(1, 64))
@@ -49,17 +59,28 @@ def test_direction_probe_known_answers():
     # the shift lies along the direction (cosine ~1), minus the controls' mean cosine with it
     expected = 1.0 - np.mean(scorer.controls @ direction)
     assert s["direction_probe"][0] == pytest.approx(expected, abs=0.01)
-    randoms = [scorer.scores(clean, (unit(clean[0]) + 0.3 * unit(rng.normal(size=64)))[None], np.array([0]),
-                             ["gaussian_blur"])["direction_probe"][0] for _ in range(50)]
+    randoms = [
+        scorer.scores(
+            clean, (unit(clean[0]) + 0.3 * unit(rng.normal(size=64)))[None], np.array([0]), ["gaussian_blur"]
+        )["direction_probe"][0]
+        for _ in range(50)
+    ]
     assert abs(np.mean(randoms)) < 0.1
     unnamed = scorer.scores(clean, along[None], np.array([0]), ["identity"])
     assert np.isnan(unnamed["direction_probe"][0])  # no prompt names it: undefined, never 0
 
 
 def test_zero_shot_flip_and_drop_known():
-    table = {"a photo of a a": np.array([1.0, 0]), "a photo of a b": np.array([0, 1.0]), "a photo": np.array([1.0, 1.0]),
-             "a blurry photo": np.array([0.5, 1.0]),
-             **{p: np.array([0.3, -1.0]) for p in ("a photo of a dog", "a photo at night", "a drawing of a house", "a photo of food")}}
+    table = {
+        "a photo of a a": np.array([1.0, 0]),
+        "a photo of a b": np.array([0, 1.0]),
+        "a photo": np.array([1.0, 1.0]),
+        "a blurry photo": np.array([0.5, 1.0]),
+        **{
+            p: np.array([0.3, -1.0])
+            for p in ("a photo of a dog", "a photo at night", "a drawing of a house", "a photo of food")
+        },
+    }
     scorer = TextScorer(VectorTextEncoder(table), TextSpec(["a", "b"], image_labels=["a", "a"]), ["x", "y"])
     clean = np.array([[1.0, 0.1], [1.0, 0.1]])
     aug = np.array([[1.0, 0.2], [0.1, 1.0]])  # the second image now reads as "b"
@@ -77,8 +98,14 @@ def test_zero_shot_flip_rate_on_the_demo_model():
     enc = load_encoder("demo", device="cpu")
     images = load_image_set("demo-scenes", max_images=16)
     spec = TextSpec([f"{c} {s}" for c, s in LABELS], image_labels=images.labels)
-    run = measure(enc, images, ["identity", "gaussian_noise"], severities=[1, 5],
-                  metrics=["cosine", "zero_shot_flip", "text_similarity_drop"], text=spec)
+    run = measure(
+        enc,
+        images,
+        ["identity", "gaussian_noise"],
+        severities=[1, 5],
+        metrics=["cosine", "zero_shot_flip", "text_similarity_drop"],
+        text=spec,
+    )
     assert run.get("identity", 1).stat("zero_shot_flip", "mean") == 0.0
     assert run.get("gaussian_noise", 1).stat("zero_shot_flip", "mean") <= 0.1
     assert run.get("gaussian_noise", 5).stat("zero_shot_flip", "mean") >= 0.25
@@ -114,7 +141,9 @@ def test_every_continuous_strength_is_a_valid_augmentation(case):
 
 
 def test_breaking_points_through_the_plugin_and_new_metric_budgets(pytester):
-    pytester.makefile(".toml", budgets="""
+    pytester.makefile(
+        ".toml",
+        budgets="""
         [settings]
         augmentations = ["identity", "gaussian_noise"]
         severities = [1, 5]
@@ -123,19 +152,31 @@ def test_breaking_points_through_the_plugin_and_new_metric_budgets(pytester):
         "layer_cka@1.mean" = ">= 0.5"
         [augmentations.gaussian_noise]
         "direction_probe.mean" = "> -1"   # undefined for identity (no shift): a budget there would fail
-    """.replace("\n        ", "\n"))
-    pytester.makepyfile(test_bp="""
+    """.replace("\n        ", "\n"),
+    )
+    pytester.makepyfile(
+        test_bp="""
         def test_noise_breaking_point(clipshift):
             point = clipshift.breaking_point("gaussian_noise", "cosine.mean >= 0.9", max_steps=4)
             assert point.strength is not None and 0 < point.strength <= 1
-    """)
-    result = pytester.runpytest("--clipshift", "--clipshift-model=demo", "--clipshift-max-images=8",
-                                "--clipshift-budgets=budgets.toml", "--clipshift-json=r.json", "--clipshift-no-cache")
+    """
+    )
+    result = pytester.runpytest(
+        "--clipshift",
+        "--clipshift-model=demo",
+        "--clipshift-max-images=8",
+        "--clipshift-budgets=budgets.toml",
+        "--clipshift-json=r.json",
+        "--clipshift-no-cache",
+    )
     data = json.loads((pytester.path / "r.json").read_text())
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed", 0) >= 3
-    noise5 = [c for c in data["budgets"] if c["augmentation"] == "gaussian_noise" and c["severity"] == 5
-              and c["metric"] == "zero_shot_flip"][0]
+    noise5 = [
+        c
+        for c in data["budgets"]
+        if c["augmentation"] == "gaussian_noise" and c["severity"] == 5 and c["metric"] == "zero_shot_flip"
+    ][0]
     assert noise5["passed"] is False  # strong noise flips many demo scenes' labels
     assert data["extra"]["breaking_points"][0]["augmentation"] == "gaussian_noise"
     assert not any("@" in r["augmentation"] for r in data["results"])  # probes stay out of the table

@@ -12,8 +12,12 @@ NAMES = ["a", "b", "c", "d"]
 
 
 def cell(aug, sev, cosine, drop, l2):
-    values = {"cosine": np.full(4, cosine), "zero_shot_accuracy_drop": np.full(4, drop), "l2": np.full(4, l2),
-              "zero_shot_flip": np.full(4, drop)}
+    values = {
+        "cosine": np.full(4, cosine),
+        "zero_shot_accuracy_drop": np.full(4, drop),
+        "l2": np.full(4, l2),
+        "zero_shot_flip": np.full(4, drop),
+    }
     return ShiftResult(aug, sev, NAMES, values, 0)
 
 
@@ -24,8 +28,11 @@ def run(cells):
 def test_an_exact_linear_relation_is_found_with_its_numbers():
     cosines = [0.99, 0.95, 0.9, 0.8]
     cells = [cell("identity", 3, 1.0, 0.0, 0.0)] + [
-        cell(aug, 3, c, 2 * (1 - c), l2) for aug, c, l2 in zip(("gaussian_noise", "gaussian_blur", "elastic", "perspective"),
-                                                                cosines, (0.5, 0.1, 0.4, 0.2))]
+        cell(aug, 3, c, 2 * (1 - c), l2)
+        for aug, c, l2 in zip(
+            ("gaussian_noise", "gaussian_blur", "elastic", "perspective"), cosines, (0.5, 0.1, 0.4, 0.2)
+        )
+    ]
     cal = calibrate(run(cells))
     assert cal["best"] == "cosine" and len(cal["cells"]) == 4  # identity is left out
     fit = cal["fits"]["cosine"]

@@ -23,11 +23,13 @@ def run(cells):
 
 def errors_of(base_cos, cand_cos, clean=(1.0, 1.0)):
     """Runs with gaussian_noise (noise), zoom_blur (blur) and speckle_noise (an extra) at s1 and s3."""
+
     def make(cos, floor):
         cells = [cell("identity", 3, floor)]
         for name, pair in cos.items():
             cells += [cell(f"imagenet_c.{name}", s, c) for s, c in zip((1, 3), pair)]
         return run(cells)
+
     return corruption_errors(make(base_cos, clean[0]), make(cand_cos, clean[1]), "cosine", "base.json")
 
 
@@ -40,7 +42,10 @@ def test_ce_is_the_ratio_of_summed_errors_and_mce_their_mean_over_common_corrupt
     assert noise["relative_ce"] == pytest.approx((0.04 + 0.14) / (0.08 + 0.28))
     assert e.corruptions["zoom_blur"]["ce"] == pytest.approx(1.0)
     # speckle noise (an extra corruption) is reported, but not in the mCE
-    assert e.corruptions["speckle_noise"]["ce"] == pytest.approx(1.0 / 0.3) and not e.corruptions["speckle_noise"]["in_mce"]
+    assert (
+        e.corruptions["speckle_noise"]["ce"] == pytest.approx(1.0 / 0.3)
+        and not e.corruptions["speckle_noise"]["in_mce"]
+    )
     assert e.mce == pytest.approx((0.5 + 1.0) / 2)
     assert e.families["noise"]["mce"] == pytest.approx(0.5) and e.families["blur"]["mce"] == pytest.approx(1.0)
     assert e.families["noise"]["corruptions"] == ["gaussian_noise"]
@@ -69,14 +74,16 @@ def test_only_severities_both_runs_hold_are_compared():
     assert fog["severities"] == [1] and fog["ce"] == pytest.approx(2.0)
 
 
-SUITE = '''
+SUITE = """
 [settings]
-augmentations = ["identity", "imagenet_c.gaussian_noise", "imagenet_c.zoom_blur", "imagenet_c.fog", "imagenet_c.contrast"]
+augmentations = [
+    "identity", "imagenet_c.gaussian_noise", "imagenet_c.zoom_blur", "imagenet_c.fog", "imagenet_c.contrast",
+]
 severities = [1, 3]
 
 [families.noise]
 "cosine.mean" = ">= 0.5"
-'''
+"""
 
 
 def test_mce_in_the_json_terminal_and_report_of_a_compared_run(pytester, tiny_clip_dir, small_images):
@@ -87,12 +94,24 @@ def test_mce_in_the_json_terminal_and_report_of_a_compared_run(pytester, tiny_cl
     project = make_user_project(pytester, tiny_clip_dir, small_images, SUITE, 2, "clipshift_no_cache = true\n")
     saved = project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml", "--clipshift-save=base")
     saved.assert_outcomes(passed=10)
-    saved.stdout.fnmatch_lines(["ImageNet-C error (1 - cosine.mean) by family*s1*s3", "noise *", "blur *",
-                                "weather *", "digital *"])
-    same = project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml", "--clipshift-compare=base",
-                             "--clipshift-json=out.json", "--html=report.html", "--self-contained-html")
-    same.stdout.fnmatch_lines(["ImageNet-C corruption error against *0001_base.json*", "*noise*mCE*100.0%*",
-                               "*mCE 100.0%, relative mCE 100.0%*"])
+    saved.stdout.fnmatch_lines(
+        ["ImageNet-C error (1 - cosine.mean) by family*s1*s3", "noise *", "blur *", "weather *", "digital *"]
+    )
+    same = project.runpytest(
+        "--clipshift",
+        "--clipshift-budgets=budgets.toml",
+        "--clipshift-compare=base",
+        "--clipshift-json=out.json",
+        "--html=report.html",
+        "--self-contained-html",
+    )
+    same.stdout.fnmatch_lines(
+        [
+            "ImageNet-C corruption error against *0001_base.json*",
+            "*noise*mCE*100.0%*",
+            "*mCE 100.0%, relative mCE 100.0%*",
+        ]
+    )
     ce = json.loads((project.path / "out.json").read_text())["extra"]["corruption_error"]
     assert ce["mce"] == pytest.approx(1.0) and set(ce["families"]) == {"noise", "blur", "weather", "digital"}
     page = (project.path / "report.html").read_text()

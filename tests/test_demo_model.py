@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from pytest_clipshift.demo.scenes import LABELS, caption_vocabulary, label_prompts
 from pytest_clipshift.core.encoders import DEMO_MODEL_DIR
+from pytest_clipshift.demo.scenes import LABELS, caption_vocabulary, label_prompts
 
 
 def test_checkpoint_is_small_and_documented():
@@ -17,7 +17,9 @@ def test_checkpoint_is_small_and_documented():
     fresh = card["zero_shot_top1_independent_renderer_fresh_seed"]
     untouched = card["zero_shot_top1_independent_renderer_untouched_seed"]
     assert fresh["scenes"] == untouched["scenes"] == 2000 and (fresh["seed"], untouched["seed"]) == (2026, 4242)
-    assert card["target_met"] == (min(card["zero_shot_top1_independent_renderer"], fresh["top1"], untouched["top1"]) >= 0.95)
+    assert card["target_met"] == (
+        min(card["zero_shot_top1_independent_renderer"], fresh["top1"], untouched["top1"]) >= 0.95
+    )
     by_size = card["held_out_top1_by_size"]
     assert sum(v["scenes"] for k, v in by_size.items() if k.startswith("width")) == by_size["scenes"]
     assert "shares no code with scenes.py" in card["independent_renderer"]
@@ -81,22 +83,36 @@ def test_the_independent_renderer_shares_no_code_with_the_training_renderer():
 
     tree = ast.parse(inspect.getsource(independent))
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | {
-        a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
+    }
     assert not any("scenes" in (m or "") for m in imported), imported
 
 
 def test_training_is_deterministic(tmp_path):
     from pytest_clipshift.demo.train import TrainSettings, train
 
-    small = dict(steps=3, batch_size=8, pool_size=32, eval_every=0, threads=1, easy_steps=1, easy_pool_size=16,
-                 final_steps=2, final_pool_size=16)
+    small = dict(
+        steps=3,
+        batch_size=8,
+        pool_size=32,
+        eval_every=0,
+        threads=1,
+        easy_steps=1,
+        easy_pool_size=16,
+        final_steps=2,
+        final_pool_size=16,
+    )
     a, _ = train(TrainSettings(**small), log=lambda *_: None)
     b, _ = train(TrainSettings(**small), log=lambda *_: None)
     sa, sb = a.state_dict(), b.state_dict()
     assert all(np.array_equal(sa[k].numpy(), sb[k].numpy()) for k in sa)
-    assert a.config.vision_config.image_size == 80 and sa["vision_model.embeddings.position_embedding.weight"].shape == (101, 64)
+    assert a.config.vision_config.image_size == 80 and sa[
+        "vision_model.embeddings.position_embedding.weight"
+    ].shape == (101, 64)
     c, _ = train(TrainSettings(**small, seed=1), log=lambda *_: None)
-    assert not np.array_equal(sa["visual_projection.weight"].numpy(), c.state_dict()["visual_projection.weight"].numpy())
+    assert not np.array_equal(
+        sa["visual_projection.weight"].numpy(), c.state_dict()["visual_projection.weight"].numpy()
+    )
 
 
 def test_sincos_positions_known_values_and_locality():
@@ -171,8 +187,13 @@ def test_a_pool_symmetry_moves_the_caption_with_the_image():
 
     scene = sample_scene(np.random.default_rng(11), max_objects=1)
     # a circle (its centroid is its centre) on a flat grey background, off-centre
-    scene = replace(scene, objects=(replace(scene.objects[0], shape="circle", x=0.25, y=0.7, extent=0.3),),
-                    background="flat", colours=((128, 128, 128),) * 2, occluded=False)
+    scene = replace(
+        scene,
+        objects=(replace(scene.objects[0], shape="circle", x=0.25, y=0.7, extent=0.3),),
+        background="flat",
+        colours=((128, 128, 128),) * 2,
+        occluded=False,
+    )
     rendered = render_scene(scene, size=64)
     words = set()
     for k in range(8):
@@ -192,7 +213,9 @@ def test_pool_batches_are_augmented_deterministically():
     a, captions_a, labels_a = pool.batch(settings, 2)
     b, captions_b, labels_b = pool.batch(settings, 2)
     assert np.array_equal(a, b) and captions_a == captions_b and np.array_equal(labels_a, labels_b)
-    plain, _, labels_plain = pool.batch(TrainSettings(batch_size=16, pool_size=64, steps=4, easy_steps=0, pool_augment="none"), 2)
+    plain, _, labels_plain = pool.batch(
+        TrainSettings(batch_size=16, pool_size=64, steps=4, easy_steps=0, pool_augment="none"), 2
+    )
     assert np.array_equal(labels_plain, labels_a)  # the same scenes were drawn...
     assert not np.array_equal(plain, a)  # ...and (most of) them flipped or turned
     with pytest.raises(ValueError, match="pool_augment 'rot'"):
@@ -212,7 +235,9 @@ def test_cached_caption_tokens_equal_the_tokenizer_s():
     captions = ["a photo of a red circle", "a small blue cross on the left and a green square", "a red circle"]
     for batch in (captions, captions[::-1] + ["a purple triangle"]):  # the second call mixes hits and misses
         got, want = cached(batch), tok(batch, padding="max_length", max_length=24, truncation=True, return_tensors="pt")
-        assert torch.equal(got["input_ids"], want["input_ids"]) and torch.equal(got["attention_mask"], want["attention_mask"])
+        assert torch.equal(got["input_ids"], want["input_ids"]) and torch.equal(
+            got["attention_mask"], want["attention_mask"]
+        )
 
 
 def test_the_saved_model_at_the_final_size_equals_the_trained_one_interpolated():
@@ -234,6 +259,8 @@ def test_the_saved_model_at_the_final_size_equals_the_trained_one_interpolated()
         native = resized.get_image_features(pixel_values=pixels).pooler_output
         interpolated = model.get_image_features(pixel_values=pixels, interpolate_pos_encoding=True).pooler_output
         text = dict(input_ids=torch.tensor([[1, 5, 6, 2]]))
-        same_text = torch.equal(resized.get_text_features(**text).pooler_output, model.get_text_features(**text).pooler_output)
+        same_text = torch.equal(
+            resized.get_text_features(**text).pooler_output, model.get_text_features(**text).pooler_output
+        )
     torch.testing.assert_close(native, interpolated, atol=1e-6, rtol=0)
     assert same_text

@@ -15,13 +15,16 @@ from hypothesis import strategies as st
 from pytest_clipshift.core.metrics import functional as F
 
 
-@pytest.mark.parametrize("points, radius", [
-    ([[0, 0], [2, 0]], 1.0),                                   # two points: half their distance
-    ([[0, 0], [4, 0], [2, 0.5]], 2.0),                         # obtuse triangle: half its longest side
-    ([[0, 0], [1, 0], [0.5, math.sqrt(3) / 2]], 1 / math.sqrt(3)),  # equilateral: its circumradius
-    ([[1, 2, 3]] * 4, 0.0),                                    # one point drawn four times
-    (np.eye(16).tolist(), math.sqrt(15 / 16)),                 # regular simplex in 16-d: sqrt((K-1)/K)
-])
+@pytest.mark.parametrize(
+    "points, radius",
+    [
+        ([[0, 0], [2, 0]], 1.0),  # two points: half their distance
+        ([[0, 0], [4, 0], [2, 0.5]], 2.0),  # obtuse triangle: half its longest side
+        ([[0, 0], [1, 0], [0.5, math.sqrt(3) / 2]], 1 / math.sqrt(3)),  # equilateral: its circumradius
+        ([[1, 2, 3]] * 4, 0.0),  # one point drawn four times
+        (np.eye(16).tolist(), math.sqrt(15 / 16)),  # regular simplex in 16-d: sqrt((K-1)/K)
+    ],
+)
 def test_known_answers(points, radius):
     assert F.enclosing_ball_radius(np.array(points, float)) == pytest.approx(radius, abs=1e-9)
 
@@ -76,7 +79,9 @@ def test_draws_are_seeded_and_the_radius_grows_with_severity(tiny_clip_dir, smal
     run = measure(encoder, images, ["identity", "gaussian_noise"], **kwargs)
     again = measure(encoder, images, ["identity", "gaussian_noise"], **kwargs)
     mild, strong = run.get("gaussian_noise", 1), run.get("gaussian_noise", 5)
-    assert np.array_equal(strong.values["divergence_radius"], again.get("gaussian_noise", 5).values["divergence_radius"])
+    assert np.array_equal(
+        strong.values["divergence_radius"], again.get("gaussian_noise", 5).values["divergence_radius"]
+    )
     assert np.all(run.get("identity", 1).values["divergence_radius"] == 0)  # identity draws nothing
     assert strong.stat("divergence_radius", "mean") > mild.stat("divergence_radius", "mean") > 0
     # draw 0 is the case's own: taking more draws leaves its other numbers unchanged
@@ -90,26 +95,38 @@ def test_draws_are_seeded_and_the_radius_grows_with_severity(tiny_clip_dir, smal
 def test_draws_through_the_plugin(pytester, tiny_clip_dir, small_images):
     from .conftest import make_user_project
 
-    project = make_user_project(pytester, tiny_clip_dir, small_images,
-                                '[settings]\naugmentations = ["identity", "gaussian_blur"]\n'
-                                '[defaults]\n"divergence_radius.mean" = "<= 0.5"\n', 2, "clipshift_no_cache = true\n")
-    result = project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml", "--clipshift-draws=3",
-                               "--clipshift-json=out.json")
+    project = make_user_project(
+        pytester,
+        tiny_clip_dir,
+        small_images,
+        '[settings]\naugmentations = ["identity", "gaussian_blur"]\n[defaults]\n"divergence_radius.mean" = "<= 0.5"\n',
+        2,
+        "clipshift_no_cache = true\n",
+    )
+    result = project.runpytest(
+        "--clipshift", "--clipshift-budgets=budgets.toml", "--clipshift-draws=3", "--clipshift-json=out.json"
+    )
     result.assert_outcomes(passed=2)
     data = json.loads((project.path / "out.json").read_text())
     assert data["settings"]["draws"] == 3
     blur = next(r for r in data["results"] if r["augmentation"] == "gaussian_blur")
     assert blur["metrics"]["divergence_radius"]["mean"] > 0
     missing = project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml")
-    assert missing.ret == 4 and "divergence_radius (named by --clipshift-metrics or a budget) needs at least 2 draws" \
+    assert (
+        missing.ret == 4
+        and "divergence_radius (named by --clipshift-metrics or a budget) needs at least 2 draws"
         in missing.stderr.str()
+    )
 
 
-@pytest.mark.parametrize("points,radius", [
-    ([(0.0, 0.0), (5.0, 0.0), (1e-7, 0.0)], 2.5),  # collinear, two points 1e-7 apart
-    ([(0.0, 0.0), (0.0, 0.0), (3.0, 4.0)], 2.5),  # an exact duplicate
-    ([(1.0, 0.0), (1.0 + 1e-9, 0.0), (-1.0, 0.0), (0.0, 1.0 - 1e-12)], 1.0),
-])
+@pytest.mark.parametrize(
+    "points,radius",
+    [
+        ([(0.0, 0.0), (5.0, 0.0), (1e-7, 0.0)], 2.5),  # collinear, two points 1e-7 apart
+        ([(0.0, 0.0), (0.0, 0.0), (3.0, 4.0)], 2.5),  # an exact duplicate
+        ([(1.0, 0.0), (1.0 + 1e-9, 0.0), (-1.0, 0.0), (0.0, 1.0 - 1e-12)], 1.0),
+    ],
+)
 def test_near_duplicate_points_have_an_exact_ball(points, radius):
     """Draws of an augmentation that barely moves differ only by batch rounding (~3e-6): the solver
     must give the exact ball there, not stall (it raised ArithmeticError on the first case)."""

@@ -84,8 +84,9 @@ def test_broken_checkpoint(tmp_path):
 def test_non_clip_model_is_refused(tmp_path):
     from transformers import BertConfig, BertModel
 
-    BertModel(BertConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
-                         vocab_size=50)).save_pretrained(tmp_path)
+    BertModel(
+        BertConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, vocab_size=50)
+    ).save_pretrained(tmp_path)
     with pytest.raises(ModelLoadError, match="no get_image_features"):
         load_encoder(tmp_path, device="cpu")
 

@@ -17,8 +17,15 @@ AUGS = ("identity", "gaussian_noise", "horizontal_flip", "gaussian_blur")
 
 def test_measure_returns_per_image_values_and_summaries(tiny_encoder, small_images):
     calls = []
-    run = measure(tiny_encoder, small_images, AUGS, severities=[1, 5], seed=3, batch_size=4,
-                  progress=lambda done, total: calls.append((done, total)))
+    run = measure(
+        tiny_encoder,
+        small_images,
+        AUGS,
+        severities=[1, 5],
+        seed=3,
+        batch_size=4,
+        progress=lambda done, total: calls.append((done, total)),
+    )
     assert [r.key for r in run.results][:3] == ["identity[s1]", "identity[s5]", "gaussian_noise[s1]"]
     noise5 = run.get("gaussian_noise", 5)
     assert noise5.values["cosine"].shape == (6,)
@@ -99,7 +106,10 @@ def test_determinism_across_processes(tiny_clip_dir, image_dir):
         f"run = measure(enc, load_image_set({str(image_dir)!r}), ['gaussian_noise', 'elastic'], seed=5)\n"
         "print(json.dumps(run.to_dict()['results']))\n"
     )
-    outs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout for _ in range(2)]
+    outs = [
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+        for _ in range(2)
+    ]
     assert outs[0] == outs[1] and json.loads(outs[0])[0]["augmentation"] == "gaussian_noise"
 
 
@@ -135,11 +145,27 @@ def test_torn_cache_entry_is_a_miss(tiny_encoder, small_images, tmp_path):
 
 
 def test_layer_metrics(tiny_encoder, small_images):
-    run = measure(tiny_encoder, small_images, ["identity", "gaussian_noise"], severities=[5],
-                  metrics=["cosine", "layer_cosine", "layer_cka"], seed=0)
+    run = measure(
+        tiny_encoder,
+        small_images,
+        ["identity", "gaussian_noise"],
+        severities=[5],
+        metrics=["cosine", "layer_cosine", "layer_cka"],
+        seed=0,
+    )
     ident = run.get("identity", 5)
-    assert set(ident.values) == {"cosine", "layer_cosine", "layer_cosine@1", "layer_cosine@2", "layer_cka",
-                                 "layer_cka@1", "layer_cka@2", "layer_cka_raw", "layer_cka_raw@1", "layer_cka_raw@2"}
+    assert set(ident.values) == {
+        "cosine",
+        "layer_cosine",
+        "layer_cosine@1",
+        "layer_cosine@2",
+        "layer_cka",
+        "layer_cka@1",
+        "layer_cka@2",
+        "layer_cka_raw",
+        "layer_cka_raw@1",
+        "layer_cka_raw@2",
+    }
     np.testing.assert_allclose(ident.values["layer_cka@1"], 1.0, atol=1e-6)
     assert run.get("gaussian_noise", 5).stat("layer_cka@1", "mean") < 0.999
 
@@ -184,14 +210,24 @@ def test_json_roundtrip(tiny_encoder, small_images, tmp_path):
     path = run.write_json(tmp_path / "r.json")
     back = RunResult.read_json(path)
     assert back.to_dict() == json.loads(path.read_text())
-    assert back.clustering(3).order and set(back.clustering(3).labels) == {"original", "gaussian_noise", "horizontal_flip", "gaussian_blur"}
+    assert back.clustering(3).order and set(back.clustering(3).labels) == {
+        "original",
+        "gaussian_noise",
+        "horizontal_flip",
+        "gaussian_blur",
+    }
     assert back.ranking("cosine")[0][0] in AUGS
 
 
-@pytest.mark.parametrize("content,match", [
-    ("[]", r"field \(top level\): \[\] is not of type 'object'"), ('{"schema": "other/9"}', "incompatible version"),
-    ('{"schema": "clipshift-results/1", "seed": 0}', "'model' is a required property"), ("{", "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "content,match",
+    [
+        ("[]", r"field \(top level\): \[\] is not of type 'object'"),
+        ('{"schema": "other/9"}', "incompatible version"),
+        ('{"schema": "clipshift-results/1", "seed": 0}', "'model' is a required property"),
+        ("{", "not valid JSON"),
+    ],
+)
 def test_malformed_results_files(tmp_path, content, match):
     path = tmp_path / "bad.json"
     path.write_text(content)
@@ -200,8 +236,14 @@ def test_malformed_results_files(tmp_path, content, match):
 
 
 def test_per_layer_attention_metrics(tiny_encoder, small_images):
-    run = measure(tiny_encoder, small_images, ["identity", "horizontal_flip"], severities=[1],
-                  metrics=["cosine", "attention_correlation", "attention_correlation@1", "attention_correlation@2"], seed=0)
+    run = measure(
+        tiny_encoder,
+        small_images,
+        ["identity", "horizontal_flip"],
+        severities=[1],
+        metrics=["cosine", "attention_correlation", "attention_correlation@1", "attention_correlation@2"],
+        seed=0,
+    )
     flip = run.get("horizontal_flip", 1)
     # the last layer named by number is the default last-layer metric
     np.testing.assert_allclose(flip.values["attention_correlation@2"], flip.values["attention_correlation"], atol=1e-5)

@@ -10,8 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 SUITES = Path(__file__).resolve().parents[1] / "example_suites"
 
 
@@ -20,8 +18,14 @@ def run_suite(tmp_path: Path, name: str, *args: str, env=None) -> subprocess.Com
     if not copy.exists():
         shutil.copytree(SUITES / name, copy)
     environment = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "pytest", str(copy), "-p", "no:cacheprovider", *args],
-                          cwd=tmp_path, capture_output=True, text=True, env=environment, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", str(copy), "-p", "no:cacheprovider", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=600,
+    )
 
 
 def test_quickstart_writes_the_report(tmp_path):
@@ -69,8 +73,9 @@ def _run_step(step: dict, tmp_path: Path, suite: Path, model) -> subprocess.Comp
     """A workflow step's shell command, as the runner would run it (pytest through this interpreter)."""
     command = step["run"].replace("pytest ", f"{sys.executable} -m pytest -p no:cacheprovider ", 1)
     environment = {**os.environ, "HF_HUB_OFFLINE": "1", "SUITE": str(suite), "MODEL_DIR": str(model)}
-    return subprocess.run(["bash", "-c", command], cwd=tmp_path, capture_output=True, text=True, env=environment,
-                          timeout=600)
+    return subprocess.run(
+        ["bash", "-c", command], cwd=tmp_path, capture_output=True, text=True, env=environment, timeout=600
+    )
 
 
 def test_release_gate_workflow_saves_on_main_and_fails_a_perturbed_candidate_on_a_pull_request(tmp_path):
@@ -80,7 +85,11 @@ def test_release_gate_workflow_saves_on_main_and_fails_a_perturbed_candidate_on_
     workflow, steps = _workflow_steps()
     assert set(workflow[True]) == {"push", "pull_request"}  # YAML reads the key `on` as True
     install = steps["Install (CPU torch first, so pip does not pull a CUDA build)"]["run"]
-    assert "torch==2.13.0" in install and '"$CLIPSHIFT_SOURCE"' in install and "git+" in workflow["env"]["CLIPSHIFT_SOURCE"]
+    assert (
+        "torch==2.13.0" in install
+        and '"$CLIPSHIFT_SOURCE"' in install
+        and "git+" in workflow["env"]["CLIPSHIFT_SOURCE"]
+    )
     saved_to = steps["Keep the baseline for pull requests"]["with"]
     restored = steps["Restore the latest main baseline"]["with"]
     assert restored["path"] == saved_to["path"] and saved_to["key"].startswith(restored["restore-keys"])
@@ -92,8 +101,11 @@ def test_release_gate_workflow_saves_on_main_and_fails_a_perturbed_candidate_on_
     assert saved.returncode == 0, saved.stdout[-3000:]
     assert (tmp_path / saved_to["path"] / "0001_release.json").exists()
     candidate = tmp_path / "candidate"
-    subprocess.run([sys.executable, str(SUITES / "release_gate" / "make_candidate.py"), str(candidate), "--noise", "0.5"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(SUITES / "release_gate" / "make_candidate.py"), str(candidate), "--noise", "0.5"],
+        check=True,
+        capture_output=True,
+    )
     gate = _run_step(steps["Gate the candidate against the baseline"], tmp_path, suite, candidate)
     assert gate.returncode == 1, gate.stdout[-3000:]
     assert "regression(s) beyond tolerance" in gate.stdout and "clipshift gate FAILED" in gate.stdout
@@ -106,8 +118,9 @@ def test_imagenet_c_suite_gates_per_family_and_reports_mce(tmp_path):
     first = run_suite(tmp_path, "imagenet_c", "--clipshift-save=release", "--clipshift-max-images=6")
     assert first.returncode == 0, first.stdout[-3000:]
     assert "40 passed" in first.stdout and "ImageNet-C error (1 - cosine.mean) by family" in first.stdout
-    again = run_suite(tmp_path, "imagenet_c", "--clipshift-compare=release", "--clipshift-json=out.json",
-                      "--clipshift-max-images=6")
+    again = run_suite(
+        tmp_path, "imagenet_c", "--clipshift-compare=release", "--clipshift-json=out.json", "--clipshift-max-images=6"
+    )
     assert again.returncode == 0, again.stdout[-3000:]
     assert "mCE 100.0%, relative mCE 100.0%" in again.stdout
     import json
@@ -131,7 +144,13 @@ def test_labelled_suite_measures_accuracy_and_names_the_best_predictor(tmp_path)
     identity = next(r for r in data["results"] if r["augmentation"] == "identity")
     assert 0.5 <= identity["metrics"]["zero_shot_accuracy"]["mean"] <= 1.0 and data["images"]["count"] == 40
     # the same images from parquet (a smaller sample: its verdicts may differ, its items may not)
-    parquet = run_suite(tmp_path, "labelled", f"--clipshift-images={copy / 'data.parquet'}", "--clipshift-max-images=8",
-                        "-k", "identity or gaussian_noise")
+    parquet = run_suite(
+        tmp_path,
+        "labelled",
+        f"--clipshift-images={copy / 'data.parquet'}",
+        "--clipshift-max-images=8",
+        "-k",
+        "identity or gaussian_noise",
+    )
     assert parquet.returncode in (0, 1) and "images 8 from" in parquet.stdout, parquet.stdout[-3000:]
     assert re.search(r"(\d+ failed, )?\d+ passed", parquet.stdout) and "error" not in parquet.stdout.splitlines()[-1]

@@ -16,18 +16,21 @@ pytest_plugins = ["pytester"]
 
 @pytest.fixture
 def project(pytester, tiny_clip_dir, small_images):
-    return make_user_project(pytester, tiny_clip_dir, small_images, '[defaults]\n"cosine.mean" = 0.1\n', 2,
-                             "clipshift_no_cache = true\n")
+    return make_user_project(
+        pytester, tiny_clip_dir, small_images, '[defaults]\n"cosine.mean" = 0.1\n', 2, "clipshift_no_cache = true\n"
+    )
 
 
 def test_files_that_are_not_images_are_skipped_with_one_warning(project):
     (project.path / "images" / "README").write_text("about these images")
     (project.path / "images" / "notes.txt").write_text("notes")
     (project.path / "images" / ".DS_Store").write_bytes(b"\x00\x01")
-    project.makepyfile(test_one="""
+    project.makepyfile(
+        test_one="""
         def test_blur(clipshift):
             assert clipshift.measure("gaussian_blur", 1).n_images == 2
-    """)
+    """
+    )
     result = project.runpytest("--clipshift", "--clipshift-json=out.json")
     assert result.ret == 0
     lines = [line for line in result.stdout.lines if "not images by their extension" in line]
@@ -45,35 +48,43 @@ def test_a_folder_of_no_images_names_what_it_holds(project):
 
 def test_a_broken_image_among_them_is_still_an_error(project):
     (project.path / "images" / "broken.png").write_bytes(b"not a png")
-    project.makepyfile(test_one="""
+    project.makepyfile(
+        test_one="""
         def test_blur(clipshift):
             clipshift.measure("gaussian_blur", 1)
-    """)
+    """
+    )
     result = project.runpytest("--clipshift")
     assert result.ret == 1
     assert "broken.png" in result.stdout.str()
 
 
 def test_a_misspelled_marker_keyword_is_refused_with_the_valid_ones(project):
-    project.makepyfile(test_typo="""
+    project.makepyfile(
+        test_typo="""
         import pytest
 
         @pytest.mark.clipshift(augmentation=["gaussian_blur"])
         def test_blur(clipshift):
             pass
-    """)
+    """
+    )
     result = project.runpytest("--clipshift")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert ("test_typo.py::test_blur: @pytest.mark.clipshift got unknown keyword(s) augmentation; "
-            "valid: augmentations, severities, images, budget") in result.stderr.str()
+    assert (
+        "test_typo.py::test_blur: @pytest.mark.clipshift got unknown keyword(s) augmentation; "
+        "valid: augmentations, severities, images, budget"
+    ) in result.stderr.str()
 
 
 def test_drawing_the_report_figures_warns_about_nothing():
-    from pytest_clipshift.report import figures as F
     from pytest_clipshift.core.results import RunResult, ShiftResult
+    from pytest_clipshift.report import figures as F
 
     rng = np.random.default_rng(0)
-    results = [ShiftResult(a, 3, list("abcd"), {"cosine": rng.uniform(0.8, 1, 4)}, 0) for a in ("identity", "gaussian_blur")]
+    results = [
+        ShiftResult(a, 3, list("abcd"), {"cosine": rng.uniform(0.8, 1, 4)}, 0) for a in ("identity", "gaussian_blur")
+    ]
     run = RunResult({"name": "m", "fingerprint": "f"}, 0, list("abcd"), "h", "s", results)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # matplotlib's "vert: bool" deprecation used to print on every run
@@ -81,22 +92,27 @@ def test_drawing_the_report_figures_warns_about_nothing():
 
 
 def test_without_the_flag_one_line_says_why_tests_were_skipped(pytester):
-    pytester.makepyfile(test_user="""
+    pytester.makepyfile(
+        test_user="""
         def test_plain():
             pass
         def test_robust(clipshift):
             raise AssertionError("must not run")
-    """)
+    """
+    )
     result = pytester.runpytest("--clipshift-seed=3", "--clipshift-device=cpu")
     result.assert_outcomes(passed=1, skipped=1)
     lines = [line for line in result.stdout.lines if line.startswith("clipshift: ")]
-    assert lines == ["clipshift: 1 robustness test(s) skipped because --clipshift is off (although "
-                     "--clipshift-device, --clipshift-seed were given); run pytest --clipshift, or set clipshift = true "
-                     "in the ini file"]
+    assert lines == [
+        "clipshift: 1 robustness test(s) skipped because --clipshift is off (although "
+        "--clipshift-device, --clipshift-seed were given); run pytest --clipshift, or set clipshift = true "
+        "in the ini file"
+    ]
     quiet = pytester.runpytest()
     assert [line for line in quiet.stdout.lines if line.startswith("clipshift: ")] == [
         "clipshift: 1 robustness test(s) skipped because --clipshift is off; run pytest --clipshift, or set "
-        "clipshift = true in the ini file"]
+        "clipshift = true in the ini file"
+    ]
 
 
 def test_cli_compare_lists_failures_first_and_can_show_only_them(tmp_path, capsys):
@@ -104,9 +120,15 @@ def test_cli_compare_lists_failures_first_and_can_show_only_them(tmp_path, capsy
     from pytest_clipshift.core.results import RunResult, ShiftResult
 
     def write(name, noise, flip):
-        cells = [ShiftResult("gaussian_noise", 3, list("abcdefgh"), {"cosine": np.full(8, noise)}, 0),
-                 ShiftResult("horizontal_flip", 3, list("abcdefgh"), {"cosine": np.full(8, flip)}, 0)]
-        return str(RunResult({"name": "m", "fingerprint": "f"}, 0, list("abcdefgh"), "h", "s", cells).write_json(tmp_path / name))
+        cells = [
+            ShiftResult("gaussian_noise", 3, list("abcdefgh"), {"cosine": np.full(8, noise)}, 0),
+            ShiftResult("horizontal_flip", 3, list("abcdefgh"), {"cosine": np.full(8, flip)}, 0),
+        ]
+        return str(
+            RunResult({"name": "m", "fingerprint": "f"}, 0, list("abcdefgh"), "h", "s", cells).write_json(
+                tmp_path / name
+            )
+        )
 
     base, cand = write("base.json", 0.9, 0.95), write("cand.json", 0.9, 0.80)
     assert main(["compare", base, cand, "--fail", "cosine.mean:0.05", "--paired"]) == 1
@@ -121,8 +143,11 @@ def test_cli_compare_lists_failures_first_and_can_show_only_them(tmp_path, capsy
 def test_collected_counts_include_the_suite_and_shards_add_up(project):
     """The zero-code suite's items are counted in "collected N items"; a shard's deselection leaves a
     non-negative selection that adds up to what runs."""
-    project.makefile(".toml", suite='[settings]\naugmentations = ["identity", "gaussian_noise", "gaussian_blur", '
-                                    '"horizontal_flip"]\n[defaults]\n"cosine.mean" = 0.1\n')
+    project.makefile(
+        ".toml",
+        suite='[settings]\naugmentations = ["identity", "gaussian_noise", "gaussian_blur", '
+        '"horizontal_flip"]\n[defaults]\n"cosine.mean" = 0.1\n',
+    )
     whole = project.runpytest("--clipshift", "--clipshift-budgets=suite.toml")
     whole.stdout.fnmatch_lines(["collected 4 items"])
     whole.assert_outcomes(passed=4)
@@ -149,11 +174,16 @@ def test_a_failed_compare_is_red_and_counted_in_the_final_line(project):
                 cosine[stat] = 1.0
             cosine["std"], cosine["ci95"] = 0.0, [1.0, 1.0]
     (project.path / "better.json").write_text(json.dumps(data))
-    result = project.runpytest("--clipshift", "--clipshift-budgets=suite.toml", "--clipshift-compare=better.json",
-                               "--clipshift-compare-fail=cosine.mean:0.000001")
+    result = project.runpytest(
+        "--clipshift",
+        "--clipshift-budgets=suite.toml",
+        "--clipshift-compare=better.json",
+        "--clipshift-compare-fail=cosine.mean:0.000001",
+    )
     assert result.ret == 1
-    result.stdout.fnmatch_lines(["*clipshift gate FAILED: 1 regression(s) against *better.json*",
-                                 "*2 passed*1 clipshift gate failed*"])
+    result.stdout.fnmatch_lines(
+        ["*clipshift gate FAILED: 1 regression(s) against *better.json*", "*2 passed*1 clipshift gate failed*"]
+    )
 
 
 def test_an_empty_model_directory_names_the_real_problem(tmp_path):
@@ -205,7 +235,13 @@ def test_xdist_workers_share_the_cores_instead_of_fighting_for_them(project, mon
     a budget the user set wins; nothing is left in the environment afterwards."""
     import os
 
-    for var in ("CLIPSHIFT_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+    for var in (
+        "CLIPSHIFT_THREADS",
+        "OMP_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "NUMEXPR_NUM_THREADS",
+    ):
         monkeypatch.delenv(var, raising=False)
     project.makefile(".toml", suite='[settings]\naugmentations = ["identity", "gaussian_noise"]\n')
     result = project.runpytest("--clipshift", "--clipshift-budgets=suite.toml", "-n", "2", "--clipshift-json=out.json")

@@ -121,7 +121,8 @@ def test_the_words_select_their_augmentations_wherever_augmentations_are_listed(
 
 def test_the_marker_and_the_ini_take_the_words(pytester, tiny_clip_dir):
     pytester.makeini(f"[pytest]\nclipshift_model = {tiny_clip_dir}\nclipshift_augmentations = identity study\n")
-    pytester.makepyfile(test_words="""
+    pytester.makepyfile(
+        test_words="""
         import pytest
 
         @pytest.mark.clipshift(augmentations=["imagenet-c"], severities=[1])
@@ -130,7 +131,8 @@ def test_the_marker_and_the_ini_take_the_words(pytester, tiny_clip_dir):
 
         def test_default(augmentation):
             pass
-    """)
+    """
+    )
     result = pytester.runpytest("--clipshift", "--collect-only", "-q")
     ids = [line for line in result.stdout.lines if "::" in line]
     assert sum("test_corrupted[imagenet_c." in i for i in ids) == 19
@@ -157,8 +159,10 @@ def test_glass_blurs_pixel_loop_is_the_references_byte_for_byte(reference):
 def test_glass_blur_matches_the_references_strength_on_smooth_images(reference):
     """Smooth images, where the old one-displacement-per-pixel version moved pixels 0.66-0.70 as far."""
     yy, xx = np.mgrid[0:224, 0:224] / 224.0
-    smooth = [np.uint8(255 * np.dstack([xx, yy, 0.5 + 0.5 * np.sin(6 * xx + 4 * yy)])),
-              np.uint8(255 * np.dstack([np.sin(3 * xx) ** 2, np.cos(5 * yy) ** 2, xx * yy]))]
+    smooth = [
+        np.uint8(255 * np.dstack([xx, yy, 0.5 + 0.5 * np.sin(6 * xx + 4 * yy)])),
+        np.uint8(255 * np.dstack([np.sin(3 * xx) ** 2, np.cos(5 * yy) ** 2, xx * yy])),
+    ]
     for severity in (3, 5):
         mine, theirs = [], []
         for i, image in enumerate(smooth):

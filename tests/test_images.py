@@ -99,8 +99,8 @@ def _png_header_claiming(path, width: int, height: int) -> None:
     Image.new("L", (8, 8)).save(buffer, format="PNG")
     data = bytearray(buffer.getvalue())
     ihdr = data.index(b"IHDR")
-    data[ihdr + 4: ihdr + 12] = struct.pack(">II", width, height)
-    data[ihdr + 17: ihdr + 21] = struct.pack(">I", zlib.crc32(bytes(data[ihdr: ihdr + 17])))
+    data[ihdr + 4 : ihdr + 12] = struct.pack(">II", width, height)
+    data[ihdr + 17 : ihdr + 21] = struct.pack(">I", zlib.crc32(bytes(data[ihdr : ihdr + 17])))
     path.write_bytes(bytes(data))
 
 
@@ -113,5 +113,5 @@ def test_huge_files_get_our_message_and_pil_settings_stay_the_users(tmp_path, wi
     _png_header_claiming(path, width, height)
     with pytest.raises(ImageError, match=r"bomb\.png.*limit.* 50 MP: downscale it first"):
         load_image(path)
-    assert Image.MAX_IMAGE_PIXELS == before
+    assert before == Image.MAX_IMAGE_PIXELS
     assert not [w for w in recwarn if issubclass(w.category, Image.DecompressionBombWarning)]

@@ -25,11 +25,14 @@ def scenes():
     from pytest_clipshift.demo.scenes import generate_scenes
 
     picked = {c: [] for c in CLASSES}
-    for name, array, scene in generate_scenes(400, seed=5):
+    for _name, array, scene in generate_scenes(400, seed=5):
         if scene.label in picked and len(picked[scene.label]) < 3:
             picked[scene.label].append(array)
-    return [(label, k, array, f"a drawing of a {label}, number {k}") for label, arrays in picked.items()
-            for k, array in enumerate(arrays)]
+    return [
+        (label, k, array, f"a drawing of a {label}, number {k}")
+        for label, arrays in picked.items()
+        for k, array in enumerate(arrays)
+    ]
 
 
 def png(array) -> bytes:
@@ -43,13 +46,18 @@ def write_layouts(root, scenes):
     for label, k, array, _ in scenes:
         (folders / label.replace(" ", "_")).mkdir(parents=True, exist_ok=True)
         Image.fromarray(array).save(folders / label.replace(" ", "_") / f"{k}.png")
-    rows = [{"path": f"folders/{label.replace(' ', '_')}/{k}.png", "label": label, "caption": caption}
-            for label, k, _, caption in scenes]
+    rows = [
+        {"path": f"folders/{label.replace(' ', '_')}/{k}.png", "label": label, "caption": caption}
+        for label, k, _, caption in scenes
+    ]
     with open(root / "manifest.csv", "w") as fh:
-        fh.write("path,label,caption\n" + "".join(f"{r['path']},{r['label']},{r['caption'].replace(',', ';')}\n" for r in rows))
+        fh.write(
+            "path,label,caption\n"
+            + "".join(f"{r['path']},{r['label']},{r['caption'].replace(',', ';')}\n" for r in rows)
+        )
     (root / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     with tarfile.open(root / "shard-000.tar", "w") as tar:
-        for i, (label, k, array, caption) in enumerate(scenes):
+        for i, (label, _k, array, caption) in enumerate(scenes):
             for ext, data in (("png", png(array)), ("cls", label.encode()), ("txt", caption.encode())):
                 info = tarfile.TarInfo(f"{i:04d}.{ext}")
                 info.size = len(data)
@@ -71,11 +79,21 @@ def test_every_layout_gives_the_same_images_and_labels(spec, scenes, tmp_path):
 
 def test_hugging_face_datasets_parquet_and_save_to_disk(scenes, tmp_path):
     datasets = pytest.importorskip("datasets")
-    features = datasets.Features({"image": datasets.Image(), "label": datasets.ClassLabel(names=list(CLASSES)),
-                                  "caption": datasets.Value("string")})
-    data = datasets.Dataset.from_dict({"image": [Image.fromarray(a) for _, _, a, _ in scenes],
-                                       "label": [CLASSES.index(lab) for lab, *_ in scenes],
-                                       "caption": [c for *_, c in scenes]}, features=features)
+    features = datasets.Features(
+        {
+            "image": datasets.Image(),
+            "label": datasets.ClassLabel(names=list(CLASSES)),
+            "caption": datasets.Value("string"),
+        }
+    )
+    data = datasets.Dataset.from_dict(
+        {
+            "image": [Image.fromarray(a) for _, _, a, _ in scenes],
+            "label": [CLASSES.index(lab) for lab, *_ in scenes],
+            "caption": [c for *_, c in scenes],
+        },
+        features=features,
+    )
     data.to_parquet(str(tmp_path / "data.parquet"))
     data.save_to_disk(str(tmp_path / "saved"))
     for spec in ("data.parquet", "saved"):
@@ -120,25 +138,45 @@ def test_accuracy_under_shift_is_the_models_own_zero_shot_accuracy(scenes, tmp_p
     encoder = load_encoder("demo", "cpu")
     labels = list(CLASSES) + ["yellow star", "purple cross"]
     spec = TextSpec(labels, "a photo of a {}", images.labels, captions=images.captions)
-    run = measure(encoder, images, ["identity", "gaussian_noise"], severities=[5], text=spec,
-                  metrics=["cosine", "zero_shot_accuracy", "zero_shot_accuracy_drop", "zero_shot_top5_accuracy",
-                           "recall_at_1", "recall_at_5"])
+    run = measure(
+        encoder,
+        images,
+        ["identity", "gaussian_noise"],
+        severities=[5],
+        text=spec,
+        metrics=[
+            "cosine",
+            "zero_shot_accuracy",
+            "zero_shot_accuracy_drop",
+            "zero_shot_top5_accuracy",
+            "recall_at_1",
+            "recall_at_5",
+        ],
+    )
     text = encoder.encode_text([f"a photo of a {lab}" for lab in labels])
-    clean = np.stack([encoder.encode(encoder.to_canvas(images.arrays[i])[None]).embeddings[0] for i in range(len(images))])
-    predicted = np.argmax((clean / np.linalg.norm(clean, axis=1, keepdims=True)) @ (text / np.linalg.norm(text, axis=1, keepdims=True)).T, axis=1)
+    clean = np.stack(
+        [encoder.encode(encoder.to_canvas(images.arrays[i])[None]).embeddings[0] for i in range(len(images))]
+    )
+    predicted = np.argmax(
+        (clean / np.linalg.norm(clean, axis=1, keepdims=True)) @ (text / np.linalg.norm(text, axis=1, keepdims=True)).T,
+        axis=1,
+    )
     truth = np.array([labels.index(lab) for lab in images.labels])
     identity, noise = run.get("identity", 5), run.get("gaussian_noise", 5)
     assert np.array_equal(identity.values["zero_shot_accuracy"], (predicted == truth).astype(float))
-    assert np.array_equal(noise.values["zero_shot_accuracy_drop"],
-                          identity.values["zero_shot_accuracy"] - noise.values["zero_shot_accuracy"])
+    assert np.array_equal(
+        noise.values["zero_shot_accuracy_drop"],
+        identity.values["zero_shot_accuracy"] - noise.values["zero_shot_accuracy"],
+    )
     assert identity.stat("zero_shot_top5_accuracy", "mean") == 1.0  # 5 labels: the own one is always in the top 5
     assert noise.stat("recall_at_5", "mean") >= noise.stat("recall_at_1", "mean")
 
 
 def test_text_metrics_say_what_they_need(pytester, scenes, tmp_path, tiny_clip_dir):
     write_layouts(pytester.path, scenes)
-    pytester.makeini(f"[pytest]\nclipshift_model = demo\nclipshift_images = folders\nclipshift_device = cpu\n")
-    pytester.makepyfile(test_acc="""
+    pytester.makeini("[pytest]\nclipshift_model = demo\nclipshift_images = folders\nclipshift_device = cpu\n")
+    pytester.makepyfile(
+        test_acc="""
         def test_top5(clipshift):
             clipshift.measure("gaussian_blur", 1, metrics=["zero_shot_top5_accuracy"])
 
@@ -148,8 +186,13 @@ def test_text_metrics_say_what_they_need(pytester, scenes, tmp_path, tiny_clip_d
         def test_accuracy(clipshift):
             result = clipshift.measure("gaussian_blur", 1, metrics=["zero_shot_accuracy"])
             assert 0 <= result.stat("zero_shot_accuracy", "mean") <= 1
-    """)
+    """
+    )
     result = pytester.runpytest("--clipshift", "-p", "no:randomly")
     result.assert_outcomes(passed=1, failed=2)
-    result.stdout.fnmatch_lines(["*zero_shot_top5_accuracy needs at least 5 labels; this run has 3*",
-                                 "*recall_at_1 / recall_at_5 need captions*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*zero_shot_top5_accuracy needs at least 5 labels; this run has 3*",
+            "*recall_at_1 / recall_at_5 need captions*",
+        ]
+    )

@@ -11,10 +11,14 @@ from hypothesis.extra.numpy import arrays
 from pytest_clipshift.core import metrics as M
 
 finite = st.floats(-100, 100, allow_nan=False, width=32)
-vectors = st.integers(1, 6).flatmap(lambda n: st.integers(2, 16).flatmap(
-    lambda d: st.tuples(arrays(np.float64, (n, d), elements=finite), arrays(np.float64, (n, d), elements=finite))))
-images = st.integers(1, 3).flatmap(lambda n: st.tuples(
-    arrays(np.uint8, (n, 16, 16, 3)), arrays(np.uint8, (n, 16, 16, 3))))
+vectors = st.integers(1, 6).flatmap(
+    lambda n: st.integers(2, 16).flatmap(
+        lambda d: st.tuples(arrays(np.float64, (n, d), elements=finite), arrays(np.float64, (n, d), elements=finite))
+    )
+)
+images = st.integers(1, 3).flatmap(
+    lambda n: st.tuples(arrays(np.uint8, (n, 16, 16, 3)), arrays(np.uint8, (n, 16, 16, 3)))
+)
 
 
 # ------------------------------------------------------------------ embeddings
@@ -67,7 +71,9 @@ def test_clustering_groups_similar_views():
     rng = np.random.default_rng(0)
     base = rng.normal(size=(5, 1, 16))
     other = rng.normal(size=(5, 1, 16))
-    views = np.concatenate([base, base + 0.01 * rng.normal(size=(5, 1, 16)), other, other + 0.01 * rng.normal(size=(5, 1, 16))], 1)
+    views = np.concatenate(
+        [base, base + 0.01 * rng.normal(size=(5, 1, 16)), other, other + 0.01 * rng.normal(size=(5, 1, 16))], 1
+    )
     c = M.cluster_views(M.cosine_distance_matrix(views), ["original", "a", "b", "c"])
     assert c.clusters["original"] == c.clusters["a"] != c.clusters["b"] == c.clusters["c"]
     assert sorted(c.order) == ["a", "b", "c", "original"]
@@ -86,15 +92,19 @@ def test_attention_correlation_known():
 
 
 def test_attention_inverse_mse_known():
-    a = np.zeros((2, 2)); a[0, 0] = 1
-    b = np.zeros((2, 2)); b[1, 1] = 1
+    a = np.zeros((2, 2))
+    a[0, 0] = 1
+    b = np.zeros((2, 2))
+    b[1, 1] = 1
     assert M.attention_inverse_mse(a, a) == pytest.approx(1.0)
     # min-max normalised maps differ in 2 of 4 cells by 1: MSE 0.5
     assert M.attention_inverse_mse(a, b) == pytest.approx(1 / 1.5)
 
 
-@given(arrays(np.float64, (2, 5, 5), elements=st.floats(0, 1, allow_nan=False)),
-       arrays(np.float64, (2, 5, 5), elements=st.floats(0, 1, allow_nan=False)))
+@given(
+    arrays(np.float64, (2, 5, 5), elements=st.floats(0, 1, allow_nan=False)),
+    arrays(np.float64, (2, 5, 5), elements=st.floats(0, 1, allow_nan=False)),
+)
 def test_attention_metric_ranges(a, b):
     r = M.attention_correlation(a, b)
     assert np.all(np.isnan(r) | ((r >= -1) & (r <= 1)))
@@ -132,7 +142,10 @@ def test_edge_preservation_known():
     a = _photo(1)
     assert M.edge_preservation(a, a)[0] == pytest.approx(1.0)
     flat = np.full_like(a, 128)
-    assert M.edge_preservation(a, flat)[0] < M.edge_preservation(a, np.clip(a.astype(int) + 10, 0, 255).astype(np.uint8))[0]
+    assert (
+        M.edge_preservation(a, flat)[0]
+        < M.edge_preservation(a, np.clip(a.astype(int) + 10, 0, 255).astype(np.uint8))[0]
+    )
 
 
 def test_detail_preservation_known():

@@ -11,16 +11,29 @@ import transformers as T
 
 from pytest_clipshift.core.encoders import load_encoder
 
-VISION = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, image_size=32, patch_size=8)
-TEXT = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, vocab_size=64,
-            max_position_embeddings=32)
+VISION = dict(
+    hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, image_size=32, patch_size=8
+)
+TEXT = dict(
+    hidden_size=32,
+    intermediate_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    vocab_size=64,
+    max_position_embeddings=32,
+)
 FAMILIES = {
     "blip": lambda: T.BlipModel(T.BlipConfig(vision_config=VISION, text_config=TEXT, projection_dim=16)),
-    "altclip": lambda: T.AltCLIPModel(T.AltCLIPConfig(vision_config=VISION, text_config={**TEXT, "project_dim": 16},
-                                                      projection_dim=16)),
-    "chinese_clip": lambda: T.ChineseCLIPModel(T.ChineseCLIPConfig(vision_config=VISION, text_config=TEXT, projection_dim=16)),
+    "altclip": lambda: T.AltCLIPModel(
+        T.AltCLIPConfig(vision_config=VISION, text_config={**TEXT, "project_dim": 16}, projection_dim=16)
+    ),
+    "chinese_clip": lambda: T.ChineseCLIPModel(
+        T.ChineseCLIPConfig(vision_config=VISION, text_config=TEXT, projection_dim=16)
+    ),
     "clipseg": lambda: T.CLIPSegModel(T.CLIPSegConfig(vision_config=VISION, text_config=TEXT, projection_dim=16)),
-    "metaclip_2": lambda: T.MetaClip2Model(T.MetaClip2Config(vision_config=VISION, text_config=TEXT, projection_dim=16)),
+    "metaclip_2": lambda: T.MetaClip2Model(
+        T.MetaClip2Config(vision_config=VISION, text_config=TEXT, projection_dim=16)
+    ),
 }
 
 
@@ -61,9 +74,11 @@ def test_siglip2_naflex_patches_match_its_own_processor(tmp_path):
     canvas = np.random.default_rng(1).integers(0, 256, (32, 32, 3), dtype=np.uint8)
     processed = Siglip2ImageProcessorPil(patch_size=8, max_num_patches=16)(images=[canvas], return_tensors="pt")
     with torch.no_grad():
-        expected = model.get_image_features(pixel_values=processed["pixel_values"],
-                                            pixel_attention_mask=processed["pixel_attention_mask"],
-                                            spatial_shapes=processed["spatial_shapes"])
+        expected = model.get_image_features(
+            pixel_values=processed["pixel_values"],
+            pixel_attention_mask=processed["pixel_attention_mask"],
+            spatial_shapes=processed["spatial_shapes"],
+        )
     expected = (expected if torch.is_tensor(expected) else expected.pooler_output).numpy()
     ours = encoder.model_inputs(canvas[None])
     assert torch.allclose(ours["pixel_values"], processed["pixel_values"], atol=1e-6)
@@ -91,8 +106,10 @@ def test_a_model_without_attention_says_so_and_measures_the_rest(tmp_path, small
     from pytest_clipshift.core.engine import measure
 
     small_efficientnet = {"image_size": 32, "width_coefficient": 0.1, "depth_coefficient": 0.1, "hidden_dim": 64}
-    saved(lambda: T.AlignModel(T.AlignConfig(vision_config=small_efficientnet, text_config=TEXT, projection_dim=16)),
-          tmp_path)
+    saved(
+        lambda: T.AlignModel(T.AlignConfig(vision_config=small_efficientnet, text_config=TEXT, projection_dim=16)),
+        tmp_path,
+    )
     encoder = load_encoder(str(tmp_path), "cpu")
     assert encoder.info["attention"].startswith("not available")
     run = measure(encoder, small_images.subset(max_images=2), ["identity", "gaussian_blur"])

@@ -14,15 +14,19 @@ from pytest_clipshift.core.errors import ModelLoadError
 
 from .open_clip_reference import import_open_clip
 
-TINY = {"embed_dim": 32, "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "head_width": 32, "patch_size": 16},
-        "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 48, "heads": 3, "layers": 2}}
+TINY = {
+    "embed_dim": 32,
+    "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "head_width": 32, "patch_size": 16},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 48, "heads": 3, "layers": 2},
+}
 
 
 def save_checkpoint(open_clip, cfg: dict, folder, *, seed: int, layout: str = "safetensors"):
     """A random-init open_clip CLIP saved the way users ship them; returns (model, config path, weights path)."""
     torch.manual_seed(seed)
-    model = open_clip.model.CLIP(cfg["embed_dim"], cfg["vision_cfg"], cfg["text_cfg"],
-                                 quick_gelu=cfg.get("quick_gelu", False)).eval()
+    model = open_clip.model.CLIP(
+        cfg["embed_dim"], cfg["vision_cfg"], cfg["text_cfg"], quick_gelu=cfg.get("quick_gelu", False)
+    ).eval()
     with torch.no_grad():  # open_clip zero-initialises some parameters: make every one matter
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.02)
@@ -91,14 +95,21 @@ def test_preprocessing_is_open_clips_eval_transform(open_clip, tmp_path):
     _, config, weights = save_checkpoint(open_clip, TINY, tmp_path, seed=2)
     encoder = load_encoder(f"open_clip:{config}:{weights}", "cpu", canvas_size=64)
     mean, std = np.array(open_clip.OPENAI_DATASET_MEAN), np.array(open_clip.OPENAI_DATASET_STD)
-    for h, w in ((97, 131), (200, 64), (64, 64), (301, 250), (67, 64), (64, 71)):  # margins of 3 and 7: the rounding shows
+    for h, w in (
+        (97, 131),
+        (200, 64),
+        (64, 64),
+        (301, 250),
+        (67, 64),
+        (64, 71),
+    ):  # margins of 3 and 7: the rounding shows
         image = np.random.default_rng(h * w).integers(0, 256, (h, w, 3), dtype=np.uint8)
         short, long = (w, h) if w <= h else (h, w)
         new_short, new_long = 64, int(64 * long / short)
         size = (new_short, new_long) if w <= h else (new_long, new_short)
         resized = np.asarray(Image.fromarray(image).resize(size, Image.BICUBIC))
         top, left = int(round((resized.shape[0] - 64) / 2.0)), int(round((resized.shape[1] - 64) / 2.0))
-        crop = resized[top: top + 64, left: left + 64]
+        crop = resized[top : top + 64, left : left + 64]
         expected = ((crop.astype(np.float32) / 255.0 - mean) / std).astype(np.float32).transpose(2, 0, 1)
         got = encoder.pixel_values(encoder.to_canvas(image)[None])[0].numpy()
         assert np.abs(got - expected).max() <= 1e-6, (h, w)
@@ -127,10 +138,15 @@ def test_a_pytest_run_on_an_open_clip_checkpoint(open_clip, pytester, tmp_path, 
     from .conftest import make_user_project
 
     _, config, weights = save_checkpoint(open_clip, TINY, tmp_path, seed=3)
-    project = make_user_project(pytester, f"open_clip:{config}:{weights}", small_images,
-                                '[settings]\naugmentations = ["identity", "gaussian_blur", "horizontal_flip"]\n'
-                                '[defaults]\n"cosine.mean" = ">= 0.0"\n', 2,
-                                "clipshift_no_cache = true\nclipshift_labels = dog cat\nclipshift_metrics = zero_shot_flip layer_cka\n")
+    project = make_user_project(
+        pytester,
+        f"open_clip:{config}:{weights}",
+        small_images,
+        '[settings]\naugmentations = ["identity", "gaussian_blur", "horizontal_flip"]\n'
+        '[defaults]\n"cosine.mean" = ">= 0.0"\n',
+        2,
+        "clipshift_no_cache = true\nclipshift_labels = dog cat\nclipshift_metrics = zero_shot_flip layer_cka\n",
+    )
     result = project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml", "--clipshift-json=out.json")
     result.assert_outcomes(passed=3)
     data = json.loads((project.path / "out.json").read_text())

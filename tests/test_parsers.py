@@ -57,35 +57,49 @@ def test_the_engine_accepts_cases_names_and_pairs_and_rejects_unknown_levels():
 CONVERT = {o.name: o.convert for o in OPTIONS}
 
 
-@pytest.mark.parametrize("name, value, expected", [
-    ("clipshift_device", "cuda:1", "cuda:1"), ("clipshift_precision", "bf16", "bf16"), ("clipshift_seed", 0, 0),
-    ("clipshift_batch_size", 4096, 4096), ("clipshift_canvas_size", 8, 8), ("clipshift_max_images", None, None),
-    ("clipshift_severities", ["s1", "paper", 5], [1, "paper", 5]), ("clipshift_severities", None, [3]),
-    ("clipshift_shard", "2/4", (2, 4)), ("clipshift_shard", None, None), ("clipshift_metrics", ["layer_cka@2"], ["layer_cka@2"]),
-    ("clipshift_compare_fail", ["cosine.mean:2%"], ["cosine.mean:2%"]), ("clipshift_save", "release-1", "release-1"),
-])
+@pytest.mark.parametrize(
+    "name, value, expected",
+    [
+        ("clipshift_device", "cuda:1", "cuda:1"),
+        ("clipshift_precision", "bf16", "bf16"),
+        ("clipshift_seed", 0, 0),
+        ("clipshift_batch_size", 4096, 4096),
+        ("clipshift_canvas_size", 8, 8),
+        ("clipshift_max_images", None, None),
+        ("clipshift_severities", ["s1", "paper", 5], [1, "paper", 5]),
+        ("clipshift_severities", None, [3]),
+        ("clipshift_shard", "2/4", (2, 4)),
+        ("clipshift_shard", None, None),
+        ("clipshift_metrics", ["layer_cka@2"], ["layer_cka@2"]),
+        ("clipshift_compare_fail", ["cosine.mean:2%"], ["cosine.mean:2%"]),
+        ("clipshift_save", "release-1", "release-1"),
+    ],
+)
 def test_each_option_converts_a_good_value(name, value, expected):
     assert CONVERT[name](value, "--x") == expected
 
 
-@pytest.mark.parametrize("name, value, message", [
-    ("clipshift_device", "gpu", "--x = 'gpu': valid: auto, cpu, cuda, cuda:N, mps"),
-    ("clipshift_precision", "fp8", "--x = 'fp8': valid: fp32, fp16, bf16"),
-    ("clipshift_seed", -1, "--x = -1: must be a whole number >= 0"),
-    ("clipshift_seed", True, "--x = True: must be a whole number >= 0"),
-    ("clipshift_batch_size", 0, "--x = 0: must be a whole number between 1 and 4096"),
-    ("clipshift_batch_size", LIMITS["clipshift_batch_size"] + 1, "between 1 and 4096"),
-    ("clipshift_canvas_size", 7, "--x = 7: must be a whole number between 8 and 4096"),
-    ("clipshift_severities", ["s6"], "--x: severity 's6' is not one of s1..s5"),
-    ("clipshift_shard", "3/2", "--x = '3/2': expected K/N with 1 <= K <= N"),
-    ("clipshift_shard", "1-2", "expected K/N"),
-    ("clipshift_metrics", ["cosin"], "--x: unknown metric 'cosin'"),
-    ("clipshift_metrics", ["cosine@2"], "only .* take '@LAYER'"),
-    ("clipshift_augmentations", ["blur"], "--x: unknown augmentation 'blur'; valid: "),
-    ("clipshift_compare_fail", ["cosine.mean"], "expected METRIC.STAT:TOLERANCE"),
-    ("clipshift_compare_fail", ["cosine.mean:-1"], "tolerance must be a finite number >= 0"),
-    ("clipshift_save", "../escape", "--x"),
-])
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("clipshift_device", "gpu", "--x = 'gpu': valid: auto, cpu, cuda, cuda:N, mps"),
+        ("clipshift_precision", "fp8", "--x = 'fp8': valid: fp32, fp16, bf16"),
+        ("clipshift_seed", -1, "--x = -1: must be a whole number >= 0"),
+        ("clipshift_seed", True, "--x = True: must be a whole number >= 0"),
+        ("clipshift_batch_size", 0, "--x = 0: must be a whole number between 1 and 4096"),
+        ("clipshift_batch_size", LIMITS["clipshift_batch_size"] + 1, "between 1 and 4096"),
+        ("clipshift_canvas_size", 7, "--x = 7: must be a whole number between 8 and 4096"),
+        ("clipshift_severities", ["s6"], "--x: severity 's6' is not one of s1..s5"),
+        ("clipshift_shard", "3/2", "--x = '3/2': expected K/N with 1 <= K <= N"),
+        ("clipshift_shard", "1-2", "expected K/N"),
+        ("clipshift_metrics", ["cosin"], "--x: unknown metric 'cosin'"),
+        ("clipshift_metrics", ["cosine@2"], "only .* take '@LAYER'"),
+        ("clipshift_augmentations", ["blur"], "--x: unknown augmentation 'blur'; valid: "),
+        ("clipshift_compare_fail", ["cosine.mean"], "expected METRIC.STAT:TOLERANCE"),
+        ("clipshift_compare_fail", ["cosine.mean:-1"], "tolerance must be a finite number >= 0"),
+        ("clipshift_save", "../escape", "--x"),
+    ],
+)
 def test_each_option_rejects_a_bad_value_naming_it(name, value, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         CONVERT[name](value, "--x")

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -30,7 +27,9 @@ severities = [1, 5]
 @pytest.fixture
 def project(pytester, tiny_clip_dir, small_images):
     """A user's project: images, a budgets file, an ini pointing at the tiny model."""
-    return make_user_project(pytester, tiny_clip_dir, small_images, BUDGETS, 4, "clipshift_cache_dir = .cache-clipshift\n")
+    return make_user_project(
+        pytester, tiny_clip_dir, small_images, BUDGETS, 4, "clipshift_cache_dir = .cache-clipshift\n"
+    )
 
 
 def run_json(pytester, *args, name="out.json"):
@@ -40,7 +39,8 @@ def run_json(pytester, *args, name="out.json"):
 
 
 def test_skipped_without_the_flag_and_torch_never_imported(pytester):
-    pytester.makepyfile(test_user="""
+    pytester.makepyfile(
+        test_user="""
         import pytest
         def test_plain():
             pass
@@ -49,7 +49,8 @@ def test_skipped_without_the_flag_and_torch_never_imported(pytester):
         @pytest.mark.clipshift
         def test_marked():
             raise AssertionError("must not run")
-    """)
+    """
+    )
     pytester.makeconftest("""
         import sys
         def pytest_sessionfinish(session):
@@ -66,10 +67,24 @@ def test_help_lists_every_option_in_one_group(pytester):
     result = pytester.runpytest("--help")
     text = result.stdout.str()
     assert "clipshift: CLIP embedding-shift robustness gate:" in text
-    for flag in ("--clipshift-model", "--clipshift-device", "--clipshift-precision", "--clipshift-images",
-                 "--clipshift-max-images", "--clipshift-seed", "--clipshift-batch-size", "--clipshift-budgets",
-                 "--clipshift-json", "--clipshift-save", "--clipshift-compare", "--clipshift-compare-fail",
-                 "--clipshift-update-baseline", "--clipshift-cache-dir", "--clipshift-no-cache", "--clipshift-shard"):
+    for flag in (
+        "--clipshift-model",
+        "--clipshift-device",
+        "--clipshift-precision",
+        "--clipshift-images",
+        "--clipshift-max-images",
+        "--clipshift-seed",
+        "--clipshift-batch-size",
+        "--clipshift-budgets",
+        "--clipshift-json",
+        "--clipshift-save",
+        "--clipshift-compare",
+        "--clipshift-compare-fail",
+        "--clipshift-update-baseline",
+        "--clipshift-cache-dir",
+        "--clipshift-no-cache",
+        "--clipshift-shard",
+    ):
         assert flag in text, flag
     for ini in ("clipshift_model (string)", "clipshift_seed (int)", "clipshift_no_cache (bool)"):
         assert ini in text, ini
@@ -77,10 +92,12 @@ def test_help_lists_every_option_in_one_group(pytester):
 
 def test_zero_code_suite_gates_on_the_budgets(project):
     result, data = run_json(project, "--clipshift-budgets=budgets.toml", "-v")
-    result.stdout.fnmatch_lines([
-        "clipshift::identity[[]s1[]] PASSED*",
-        "clipshift::gaussian_noise[[]s5[]] FAILED*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "clipshift::identity[[]s1[]] PASSED*",
+            "clipshift::gaussian_noise[[]s5[]] FAILED*",
+        ]
+    )
     result.assert_outcomes(passed=5, failed=1)
     assert result.ret == 1
     text = result.stdout.str()
@@ -96,7 +113,8 @@ def test_zero_code_suite_gates_on_the_budgets(project):
 
 
 def test_custom_tests_with_fixtures_marker_and_helpers(project):
-    project.makepyfile(test_custom="""
+    project.makepyfile(
+        test_custom="""
         import pytest
         from pytest_clipshift import assert_shift_within, assert_attention_similar
 
@@ -116,10 +134,12 @@ def test_custom_tests_with_fixtures_marker_and_helpers(project):
         def test_attention_helper_message(clipshift):
             result = clipshift.measure("horizontal_flip", 1)
             assert_attention_similar(result, min_correlation=0.999, aligned=False)
-    """)
+    """
+    )
     result, data = run_json(project, "-v")
-    result.stdout.fnmatch_lines(["*test_blur_is_mild[[]gaussian_blur-s1[]] PASSED*",
-                                 "*test_blur_is_mild[[]gaussian_blur-s2[]] PASSED*"])
+    result.stdout.fnmatch_lines(
+        ["*test_blur_is_mild[[]gaussian_blur-s1[]] PASSED*", "*test_blur_is_mild[[]gaussian_blur-s2[]] PASSED*"]
+    )
     result.assert_outcomes(passed=3, failed=2)
     text = result.stdout.str()
     assert "gaussian_noise[s5]: cosine.mean = " in text and "required >= 1.01" in text
@@ -129,17 +149,20 @@ def test_custom_tests_with_fixtures_marker_and_helpers(project):
     assert subset and subset[0]["image_subset"] == ["img0.png", "img1.png"] and subset[0]["n_images"] == 2
 
 
-@pytest.mark.parametrize("content,message", [
-    ('[defaults]\n"cosin.mean" = ">= 0.9"\n', "unknown metric 'cosin'"),
-    ('[defaults]\n"cosine.average" = ">= 0.9"\n', "unknown statistic 'average'; valid: mean"),
-    ('[augmentations.fog]\n"cosine.mean" = 0.9\n', "unknown augmentation 'fog'; valid: "),
-    ('[defaults]\n"cosine.mean" = "=> 0.9"\n', "unknown operator; write one of >=, <=, >, <"),
-    ('[defaults]\n"cosine.mean" = ">= high"\n', "'high' is not a number"),
-    ('[defaults]\n"cosine.mean" = true\n', "is not a number"),
-    ('[defaults\n', "not valid TOML"),
-    ('[settings]\nconfidence = 2\n', "settings.confidence = 2 must be a number in [0.5, 1)"),
-    ('[augmentations.gaussian_noise.s9]\n"cosine.mean" = 0.9\n', "severity 's9' is not one of"),
-])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        ('[defaults]\n"cosin.mean" = ">= 0.9"\n', "unknown metric 'cosin'"),
+        ('[defaults]\n"cosine.average" = ">= 0.9"\n', "unknown statistic 'average'; valid: mean"),
+        ('[augmentations.fog]\n"cosine.mean" = 0.9\n', "unknown augmentation 'fog'; valid: "),
+        ('[defaults]\n"cosine.mean" = "=> 0.9"\n', "unknown operator; write one of >=, <=, >, <"),
+        ('[defaults]\n"cosine.mean" = ">= high"\n', "'high' is not a number"),
+        ('[defaults]\n"cosine.mean" = true\n', "is not a number"),
+        ("[defaults\n", "not valid TOML"),
+        ("[settings]\nconfidence = 2\n", "settings.confidence = 2 must be a number in [0.5, 1)"),
+        ('[augmentations.gaussian_noise.s9]\n"cosine.mean" = 0.9\n', "severity 's9' is not one of"),
+    ],
+)
 def test_invalid_budget_files_are_usage_errors(project, content, message):
     (project.path / "bad.toml").write_text(content)
     result = project.runpytest("--clipshift", "--clipshift-budgets=bad.toml")
@@ -151,9 +174,14 @@ def test_invalid_budget_files_are_usage_errors(project, content, message):
 def test_missing_budget_file_and_bad_options(project):
     result = project.runpytest("--clipshift", "--clipshift-budgets=nope.toml")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert "--clipshift-budgets: budgets file" in result.stderr.str() and "nope.toml does not exist" in result.stderr.str()
+    assert (
+        "--clipshift-budgets: budgets file" in result.stderr.str() and "nope.toml does not exist" in result.stderr.str()
+    )
     result = project.runpytest("--clipshift", "--clipshift-precision=fp64")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR and "--clipshift-precision = 'fp64': valid: fp32, fp16, bf16" in result.stderr.str()
+    assert (
+        result.ret == pytest.ExitCode.USAGE_ERROR
+        and "--clipshift-precision = 'fp64': valid: fp32, fp16, bf16" in result.stderr.str()
+    )
     result = project.runpytest("--clipshift", "--clipshift-shard=3/2")
     assert result.ret == pytest.ExitCode.USAGE_ERROR and "expected K/N" in result.stderr.str()
     result = project.runpytest("--clipshift", "--clipshift-compare-fail=cosine.mean:lots")
@@ -217,10 +245,17 @@ def strip_volatile(data: dict) -> dict:
 
 def test_xdist_gives_the_same_json(project):
     pytest.importorskip("xdist")
-    single = project.runpytest_subprocess("--clipshift", "--clipshift-budgets=budgets.toml", "--clipshift-json=single.json",
-                                          "-p", "no:randomly")
-    multi = project.runpytest_subprocess("--clipshift", "--clipshift-budgets=budgets.toml", "--clipshift-json=multi.json",
-                                         "-n", "2", "--clipshift-no-cache")
+    single = project.runpytest_subprocess(
+        "--clipshift", "--clipshift-budgets=budgets.toml", "--clipshift-json=single.json", "-p", "no:randomly"
+    )
+    multi = project.runpytest_subprocess(
+        "--clipshift",
+        "--clipshift-budgets=budgets.toml",
+        "--clipshift-json=multi.json",
+        "-n",
+        "2",
+        "--clipshift-no-cache",
+    )
     assert single.ret == multi.ret == 1
     a = json.loads((project.path / "single.json").read_text())
     b = json.loads((project.path / "multi.json").read_text())
@@ -231,10 +266,17 @@ def test_xdist_gives_the_same_json(project):
 def test_shards_merge_into_the_unsharded_run(project):
     from pytest_clipshift.cli import main
 
-    project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml", "--clipshift-json=all.json", "--clipshift-no-cache")
+    project.runpytest(
+        "--clipshift", "--clipshift-budgets=budgets.toml", "--clipshift-json=all.json", "--clipshift-no-cache"
+    )
     for k in (1, 2):
-        r = project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml", f"--clipshift-json=shard{k}.json",
-                              f"--clipshift-shard={k}/2", "--clipshift-no-cache")
+        r = project.runpytest(
+            "--clipshift",
+            "--clipshift-budgets=budgets.toml",
+            f"--clipshift-json=shard{k}.json",
+            f"--clipshift-shard={k}/2",
+            "--clipshift-no-cache",
+        )
         assert "deselected" in r.stdout.str()
     out = project.path / "merged.json"
     assert main(["merge", str(project.path / "shard1.json"), str(project.path / "shard2.json"), "-o", str(out)]) == 0
@@ -255,13 +297,22 @@ def test_save_compare_and_a_perturbed_model_fails_the_gate(project, tmp_path):
         for p in model.vision_model.parameters():
             p.add_(torch.randn_like(p) * 0.5)
     candidate = save_with_processor(model, tmp_path / "candidate")
-    result = project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml", f"--clipshift-model={candidate}",
-                               "--clipshift-compare=release-1", "--clipshift-compare-fail=patch_similarity.mean:0.0001",
-                               "--clipshift-compare-fail=cosine.mean:0%")
+    result = project.runpytest(
+        "--clipshift",
+        "--clipshift-budgets=budgets.toml",
+        f"--clipshift-model={candidate}",
+        "--clipshift-compare=release-1",
+        "--clipshift-compare-fail=patch_similarity.mean:0.0001",
+        "--clipshift-compare-fail=cosine.mean:0%",
+    )
     text = result.stdout.str()
     assert "compared with" in text and "0001_release-1.json" in text
-    same_model = project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml", "--clipshift-compare=release-1",
-                                   "--clipshift-compare-fail=cosine.mean:0%")
+    same_model = project.runpytest(
+        "--clipshift",
+        "--clipshift-budgets=budgets.toml",
+        "--clipshift-compare=release-1",
+        "--clipshift-compare-fail=cosine.mean:0%",
+    )
     assert "no regression beyond tolerance" in same_model.stdout.str()
     if "regression(s) beyond tolerance" in text:
         assert result.ret == 1
@@ -270,24 +321,40 @@ def test_save_compare_and_a_perturbed_model_fails_the_gate(project, tmp_path):
         for p in model.vision_model.parameters():
             p.mul_(3.0)
     worse = save_with_processor(model, tmp_path / "worse")
-    gate = project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml", f"--clipshift-model={worse}",
-                             "--clipshift-compare=release-1", "--clipshift-compare-fail=cosine.mean:0.1%")
+    gate = project.runpytest(
+        "--clipshift",
+        "--clipshift-budgets=budgets.toml",
+        f"--clipshift-model={worse}",
+        "--clipshift-compare=release-1",
+        "--clipshift-compare-fail=cosine.mean:0.1%",
+    )
     gate.stdout.fnmatch_lines(["*regression(s) beyond tolerance*"])
     assert gate.ret == 1
     # update the baseline instead of failing
-    upd = project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml", f"--clipshift-model={worse}",
-                            "--clipshift-compare=release-1", "--clipshift-compare-fail=cosine.mean:0.1%",
-                            "--clipshift-update-baseline")
+    upd = project.runpytest(
+        "--clipshift",
+        "--clipshift-budgets=budgets.toml",
+        f"--clipshift-model={worse}",
+        "--clipshift-compare=release-1",
+        "--clipshift-compare-fail=cosine.mean:0.1%",
+        "--clipshift-update-baseline",
+    )
     assert "baseline" in upd.stdout.str() and "updated" in upd.stdout.str()
-    again = project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml", f"--clipshift-model={worse}",
-                              "--clipshift-compare=release-1", "--clipshift-compare-fail=cosine.mean:0.1%")
+    again = project.runpytest(
+        "--clipshift",
+        "--clipshift-budgets=budgets.toml",
+        f"--clipshift-model={worse}",
+        "--clipshift-compare=release-1",
+        "--clipshift-compare-fail=cosine.mean:0.1%",
+    )
     assert "no regression beyond tolerance" in again.stdout.str()
 
 
 def test_compare_refuses_another_seed(project):
     project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml", "--clipshift-save=base")
-    result = project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml", "--clipshift-seed=1",
-                               "--clipshift-compare=base")
+    result = project.runpytest(
+        "--clipshift", "--clipshift-budgets=budgets.toml", "--clipshift-seed=1", "--clipshift-compare=base"
+    )
     assert result.ret != 0
     result.stdout.fnmatch_lines(["*clipshift compare refused*it used seed 0, this run seed 1*"])
 

@@ -20,7 +20,9 @@ def test_parity_with_clip_image_processor(size):
     images = load_image_set("samples", max_images=6).arrays
     from pytest_clipshift.core.preprocess import normalize_batch
 
-    ours = normalize_batch(np.stack([to_canvas(im, settings) for im in images]), settings, torch.device("cpu"), torch.float32)
+    ours = normalize_batch(
+        np.stack([to_canvas(im, settings) for im in images]), settings, torch.device("cpu"), torch.float32
+    )
     theirs = processor(images=[im for im in images], return_tensors="pt")["pixel_values"]
     assert ours.shape == theirs.shape == (6, 3, size, size)
     assert float((ours - theirs).abs().max()) <= PARITY_ATOL
@@ -45,8 +47,14 @@ def test_canvas_larger_than_input_is_resized_in_torch():
 
 def test_siglip_style_exact_resize():
     settings = PreprocessSettings.from_processor_dict(
-        {"do_resize": True, "size": {"height": 32, "width": 32}, "resample": 2, "image_mean": [0.5] * 3,
-         "image_std": [0.5] * 3})
+        {
+            "do_resize": True,
+            "size": {"height": 32, "width": 32},
+            "resample": 2,
+            "image_mean": [0.5] * 3,
+            "image_std": [0.5] * 3,
+        }
+    )
     assert settings.input_size == (32, 32) and settings.crop is None
     assert to_canvas(np.zeros((50, 80, 3), np.uint8), settings).shape == (32, 32, 3)
 

@@ -32,8 +32,10 @@ def test_custom_tests_example_runs_as_written_on_the_demo(pytester):
     """The "Writing custom robustness tests" block, as a user's test file, on the demo model."""
     block = next(b for b in python_blocks() if "def test_where_noise_breaks" in b)
     pytester.makepyfile(test_readme_example=block)
-    pytester.makeini("[pytest]\nclipshift_model = demo\nclipshift_images = demo-scenes\nclipshift_max_images = 4\n"
-                     "clipshift_device = cpu\nclipshift_augmentations = gaussian_blur\nclipshift_severities = 1\n")
+    pytester.makeini(
+        "[pytest]\nclipshift_model = demo\nclipshift_images = demo-scenes\nclipshift_max_images = 4\n"
+        "clipshift_device = cpu\nclipshift_augmentations = gaussian_blur\nclipshift_severities = 1\n"
+    )
     result = pytester.runpytest("--clipshift", "-p", "no:randomly")
     result.assert_outcomes(passed=4)
 
@@ -49,8 +51,12 @@ def test_own_metric_example_registers_and_measures(tmp_path):
     block = next(b for b in python_blocks() if "register_metric(" in b)
     try:
         exec(compile(block, "README.md", "exec"), {})
-        run = measure(load_encoder("demo", device="cpu"), load_image_set("demo-scenes", max_images=2),
-                      ["identity", "gaussian_noise"], metrics=["cosine", "pixel_change"])
+        run = measure(
+            load_encoder("demo", device="cpu"),
+            load_image_set("demo-scenes", max_images=2),
+            ["identity", "gaussian_noise"],
+            metrics=["cosine", "pixel_change"],
+        )
         assert run.get("identity", 3).stat("pixel_change", "mean") == 0.0
         assert run.get("gaussian_noise", 3).stat("pixel_change", "mean") > 0.01
         run.write_json(tmp_path / "run.json")
@@ -84,8 +90,12 @@ def test_own_model_class_example_follows_the_encoder_protocol():
         return torch.from_numpy(np.asarray(image, np.float32) / 255.0).permute(2, 0, 1)
 
     encoder = scope["MyEncoder"](StandIn(), preprocess, "stand-in")
-    run = measure(encoder, load_image_set("demo-scenes", max_images=3), ["identity", "gaussian_noise"],
-                  metrics=["cosine", "l2_normalized"])
+    run = measure(
+        encoder,
+        load_image_set("demo-scenes", max_images=3),
+        ["identity", "gaussian_noise"],
+        metrics=["cosine", "l2_normalized"],
+    )
     assert run.get("identity", 3).stat("cosine", "mean") > 0.9999
     assert run.get("gaussian_noise", 3).stat("cosine", "mean") < 1.0
 
@@ -99,8 +109,10 @@ def test_budgets_example_runs_as_the_zero_code_suite_on_the_demo(pytester):
     severities collected and judged (the layer-6 rule included: the demo has 6 layers)."""
     block = next(b for b in code_blocks("toml") if "[settings]" in b)
     pytester.makefile(".toml", budgets=block)
-    pytester.makeini("[pytest]\nclipshift_model = demo\nclipshift_images = demo-scenes\nclipshift_max_images = 4\n"
-                     "clipshift_device = cpu\nclipshift_no_cache = true\n")
+    pytester.makeini(
+        "[pytest]\nclipshift_model = demo\nclipshift_images = demo-scenes\nclipshift_max_images = 4\n"
+        "clipshift_device = cpu\nclipshift_no_cache = true\n"
+    )
     result = pytester.runpytest("--clipshift", "--clipshift-budgets=budgets.toml", "--clipshift-json=out.json")
     result.stdout.fnmatch_lines(["collected 12 items"])
     outcomes = result.parseoutcomes()
@@ -120,12 +132,21 @@ def test_clipshift_command_block_runs_as_written(pytester, tiny_clip_dir, small_
 
     from .conftest import make_user_project
 
-    project = make_user_project(pytester, tiny_clip_dir, small_images,
-                                '[settings]\naugmentations = ["identity", "gaussian_noise", "gaussian_blur"]\n', 2,
-                                "clipshift_no_cache = true\n")
+    project = make_user_project(
+        pytester,
+        tiny_clip_dir,
+        small_images,
+        '[settings]\naugmentations = ["identity", "gaussian_noise", "gaussian_blur"]\n',
+        2,
+        "clipshift_no_cache = true\n",
+    )
     for k in (1, 2):
-        project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml", f"--clipshift-shard={k}/2",
-                          f"--clipshift-json=shard{k}.json")
+        project.runpytest(
+            "--clipshift",
+            "--clipshift-budgets=budgets.toml",
+            f"--clipshift-shard={k}/2",
+            f"--clipshift-json=shard{k}.json",
+        )
     project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml", "--clipshift-json=baseline.json")
     shutil.copy(project.path / "baseline.json", project.path / "candidate.json")
     monkeypatch.chdir(project.path)

@@ -24,13 +24,24 @@ def images_in(text: str) -> list[str]:
 
 
 def test_pytest_html_report_carries_the_clipshift_section(project):
-    result = project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml", "--html=report.html",
-                               "--self-contained-html")
+    result = project.runpytest(
+        "--clipshift", "--clipshift-budgets=budgets.toml", "--html=report.html", "--self-contained-html"
+    )
     assert result.ret == 1
     text = (project.path / "report.html").read_text()
-    for piece in ("clipshift summary", "fingerprint", "clipshift-metrics", "identity[s1]", "gaussian_noise[s5]",
-                  "dendrogram s1", "distance heatmap s5", "cosine distributions s1",
-                  "versus severity", "Images that moved most", "FAIL: patch_similarity.mean &gt;= 0.99"):
+    for piece in (
+        "clipshift summary",
+        "fingerprint",
+        "clipshift-metrics",
+        "identity[s1]",
+        "gaussian_noise[s5]",
+        "dendrogram s1",
+        "distance heatmap s5",
+        "cosine distributions s1",
+        "versus severity",
+        "Images that moved most",
+        "FAIL: patch_similarity.mean &gt;= 0.99",
+    ):
         assert piece in text, piece
     assert len(images_in(text)) >= 8
     # the extra table columns and the per-test overlay extra
@@ -43,8 +54,9 @@ def test_pytest_html_report_carries_the_clipshift_section(project):
 
 def test_report_with_xdist(project):
     pytest.importorskip("xdist")
-    result = project.runpytest_subprocess("--clipshift", "--clipshift-budgets=budgets.toml", "--html=x.html",
-                                          "--self-contained-html", "-n", "2")
+    result = project.runpytest_subprocess(
+        "--clipshift", "--clipshift-budgets=budgets.toml", "--html=x.html", "--self-contained-html", "-n", "2"
+    )
     assert result.ret == 1
     text = (project.path / "x.html").read_text()
     assert "clipshift summary" in text and "gaussian_noise[s5]" in text and len(images_in(text)) >= 8
@@ -78,9 +90,11 @@ def test_standalone_report_and_compare_commands(project, capsys):
     assert 'class="fail"' in page and "FAILED</title>" in page
     assert len(images_in(page)) == 1  # the delta figure
     # failures first; an unchanged cell is neutral, never red (-0.0000 painted red misled users)
-    rows = re.findall(r'<tr><td class="name">(.*?)</td><td class="name">(.*?)</td>.*?<td class="([^"]*)">([+-][0-9.]+)</td>', page)
+    rows = re.findall(
+        r'<tr><td class="name">(.*?)</td><td class="name">(.*?)</td>.*?<td class="([^"]*)">([+-][0-9.]+)</td>', page
+    )
     classes = [r[2] for r in rows]
-    assert classes[0] == "fail" and "fail" not in classes[classes.index(next(c for c in classes if c != "fail")):]
+    assert classes[0] == "fail" and "fail" not in classes[classes.index(next(c for c in classes if c != "fail")) :]
     assert all(c == "" for *_, c, d in rows if abs(float(d)) < 5e-5)
     assert main(["compare", str(run), str(run), "-o", str(side)]) == 0
     same = side.read_text()
@@ -94,9 +108,17 @@ def test_standalone_report_and_compare_commands(project, capsys):
 def test_full_grid_report_stays_small(pytester):
     """9 augmentations x 5 severities x 32 images: the self-contained report stays under 5 MB."""
     pytester.makefile(".toml", budgets='[settings]\nseverities = [1, 2, 3, 4, 5]\n[defaults]\n"cosine.mean" = 0.0\n')
-    result = pytester.runpytest("--clipshift", "--clipshift-model=demo", "--clipshift-images=demo-scenes",
-                                "--clipshift-max-images=32", "--clipshift-budgets=budgets.toml", "--clipshift-device=cpu",
-                                "--clipshift-no-cache", "--html=big.html", "--self-contained-html")
+    result = pytester.runpytest(
+        "--clipshift",
+        "--clipshift-model=demo",
+        "--clipshift-images=demo-scenes",
+        "--clipshift-max-images=32",
+        "--clipshift-budgets=budgets.toml",
+        "--clipshift-device=cpu",
+        "--clipshift-no-cache",
+        "--html=big.html",
+        "--self-contained-html",
+    )
     result.assert_outcomes(passed=50)
     size = (pytester.path / "big.html").stat().st_size
     assert size < 5 * 1024 * 1024, size
@@ -123,19 +145,34 @@ def test_report_in_a_real_browser(project, tmp_path):
     page = (project.path / "report.html").read_text()
     probe = project.path / "probe.html"
     probe.write_text(page.replace("</body>", CHECK_SCRIPT + "</body>"))
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}"]
-    dom = subprocess.run([chromium(), *flags, "--virtual-time-budget=10000", "--dump-dom", probe.as_uri()],
-                         capture_output=True, text=True, timeout=120).stdout
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
+    dom = subprocess.run(
+        [chromium(), *flags, "--virtual-time-budget=10000", "--dump-dom", probe.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
     found = re.search(r"data-check=\"([^\"]+)\"", dom)
     assert found, dom[-2000:]
     check = json.loads(found.group(1).replace("&quot;", '"'))
     assert check["images"] >= 8 and check["broken"] == 0
     assert check["rows"] == 6  # identity, noise and flip at s1 and s5
     shot = Path(project.path / "report.png")
-    subprocess.run([chromium(), *flags, "--window-size=1280,2400", f"--screenshot={shot}", probe.as_uri()],
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [chromium(), *flags, "--window-size=1280,2400", f"--screenshot={shot}", probe.as_uri()],
+        capture_output=True,
+        timeout=120,
+    )
     assert shot.exists() and shot.stat().st_size > 10_000
 
 
@@ -158,7 +195,8 @@ def test_drawing_the_report_leaves_the_users_matplotlib_alone(tmp_path):
         "run = RunResult({'name': 'm'}, 0, list('abcd'), 'h', 's', cells, rng.normal(size=(4, 8)).astype(np.float32))\n"
         "drawn = [F.severity_curves_png(run, 'cosine'), F.dendrogram_png(run, 3), F.distributions_png(run, 3)]\n"
         "assert all(drawn), drawn\n"
-        "print(matplotlib.get_backend(), matplotlib.rcParams['font.size'], 'matplotlib.pyplot' in sys.modules)\n")
+        "print(matplotlib.get_backend(), matplotlib.rcParams['font.size'], 'matplotlib.pyplot' in sys.modules)\n"
+    )
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["svg", "13.0", "False"]
@@ -177,9 +215,12 @@ def test_overlays_for_every_severity_larger_with_a_colour_bar_and_full_names(pro
     out = project.path / "standalone.html"
     assert main(["report", str(project.path / "run.json"), "-o", str(out)]) == 0
     page = out.read_text()
-    section = page[page.index("Images that moved most"):]
-    measured = [f"{r['augmentation']}[s{r['severity']}]" for r in run["results"]
-                if r["augmentation"] != "identity" and "image_subset" not in r]
+    section = page[page.index("Images that moved most") :]
+    measured = [
+        f"{r['augmentation']}[s{r['severity']}]"
+        for r in run["results"]
+        if r["augmentation"] != "identity" and "image_subset" not in r
+    ]
     assert len(set(measured)) > len({m.split("[")[0] for m in measured})  # several severities per augmentation
     for key in measured:
         assert f"<figcaption>{key}</figcaption>" in section, key

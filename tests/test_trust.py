@@ -47,8 +47,14 @@ class TokenEncoder:
 
 
 def test_layer_cka_aligns_tokens_for_a_flip_equivariant_model(small_images):
-    run = measure(TokenEncoder(), small_images, ["horizontal_flip", "gaussian_blur"], severities=[1],
-                  metrics=["cosine", "layer_cka", "layer_cosine"], seed=0)
+    run = measure(
+        TokenEncoder(),
+        small_images,
+        ["horizontal_flip", "gaussian_blur"],
+        severities=[1],
+        metrics=["cosine", "layer_cka", "layer_cosine"],
+        seed=0,
+    )
     flip = run.get("horizontal_flip", 1)
     # the flipped tokens are the clean tokens in mirrored order: aligned CKA is exactly 1
     np.testing.assert_allclose(flip.values["layer_cka"], 1.0, atol=1e-6)
@@ -104,8 +110,14 @@ def test_study_variant_matches_an_independent_bilinear_upsampling():
     ours = M.attention_inverse_mse_study(a, b, (224, 224))
 
     def up(m):  # torch's half-pixel bilinear is what OpenCV's INTER_LINEAR computes when upsampling
-        t = torch.nn.functional.interpolate(torch.from_numpy(m)[:, None], size=(224, 224), mode="bilinear",
-                                            align_corners=False)[:, 0].double().numpy().reshape(3, -1)
+        t = (
+            torch.nn.functional.interpolate(
+                torch.from_numpy(m)[:, None], size=(224, 224), mode="bilinear", align_corners=False
+            )[:, 0]
+            .double()
+            .numpy()
+            .reshape(3, -1)
+        )
         return (t - t.min(1, keepdims=True)) / (t.max(1, keepdims=True) - t.min(1, keepdims=True))
 
     reference = 1 / (1 + ((up(a) - up(b)) ** 2).mean(1))
@@ -143,9 +155,12 @@ def test_batch_size_changes_values_only_in_the_last_bits_and_keys_the_cache(tiny
     assert cache.hits == 0  # another batch size is another key
     hit = measure(tiny_encoder, small_images, ["gaussian_noise"], batch_size=6, cache=cache, **kwargs)
     assert cache.hits > 0
-    np.testing.assert_array_equal(hit.get("gaussian_noise", 3).values["cosine"],
-                                  measure(tiny_encoder, small_images, ["gaussian_noise"], batch_size=6,
-                                          **kwargs).get("gaussian_noise", 3).values["cosine"])
+    np.testing.assert_array_equal(
+        hit.get("gaussian_noise", 3).values["cosine"],
+        measure(tiny_encoder, small_images, ["gaussian_noise"], batch_size=6, **kwargs)
+        .get("gaussian_noise", 3)
+        .values["cosine"],
+    )
 
 
 def test_glob_through_a_symlink_loop_measures_each_file_once(tmp_path):

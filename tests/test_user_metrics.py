@@ -68,11 +68,15 @@ def test_a_metric_returning_the_wrong_shape_names_itself(registered, tiny_clip_d
 
     register_metric("pixel_change", lambda batch: np.zeros(batch.size + 1), needs="pixels", higher_is_better=False)
     with pytest.raises(ConfigError, match=r"metric 'pixel_change' returned 3 value\(s\) for a batch of 2 images"):
-        measure(load_encoder(str(tiny_clip_dir), "cpu"), small_images.subset(max_images=2), ["gaussian_noise"],
-                metrics=["pixel_change"])
+        measure(
+            load_encoder(str(tiny_clip_dir), "cpu"),
+            small_images.subset(max_images=2),
+            ["gaussian_noise"],
+            metrics=["pixel_change"],
+        )
 
 
-CONFTEST = '''
+CONFTEST = """
 import os
 import numpy as np
 from pytest_clipshift import register_metric
@@ -83,9 +87,9 @@ def pixel_change(batch):
 
 register_metric("pixel_change", pixel_change, needs="pixels", higher_is_better=False, replace=True,
                 description="mean absolute pixel change")
-'''
+"""
 
-BUDGETS = '''
+BUDGETS = """
 [settings]
 augmentations = ["identity", "gaussian_noise"]
 
@@ -94,15 +98,22 @@ augmentations = ["identity", "gaussian_noise"]
 
 [augmentations.gaussian_noise]
 "pixel_change.mean" = "<= 0.001"
-'''
+"""
 
 
-def test_budgets_json_terminal_report_and_compare_carry_a_user_metric(registered, pytester, tiny_clip_dir,
-                                                                      small_images, monkeypatch):
+def test_budgets_json_terminal_report_and_compare_carry_a_user_metric(
+    registered, pytester, tiny_clip_dir, small_images, monkeypatch
+):
     project = make_user_project(pytester, tiny_clip_dir, small_images, BUDGETS, 2)
     project.makeconftest(CONFTEST)
-    result = project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml", "--clipshift-json=out.json",
-                               "--clipshift-save=base", "--html=report.html", "--self-contained-html")
+    result = project.runpytest(
+        "--clipshift",
+        "--clipshift-budgets=budgets.toml",
+        "--clipshift-json=out.json",
+        "--clipshift-save=base",
+        "--html=report.html",
+        "--self-contained-html",
+    )
     result.assert_outcomes(passed=1, failed=1)  # identity keeps 0.5; noise breaks 0.001
     result.stdout.fnmatch_lines(["*gaussian_noise*pixel_change.mean*<=*0.001*", "*pixel_chan*"])
     data = json.loads((project.path / "out.json").read_text())
@@ -115,28 +126,39 @@ def test_budgets_json_terminal_report_and_compare_carry_a_user_metric(registered
     # a candidate whose metric doubled: a distance went up, so the compare fails on it
     monkeypatch.setenv("PIXEL_CHANGE_SCALE", "2")
     # (the metric reads a setting the cache cannot see: a real user would bump version=; here, no cache)
-    worse = project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml", "--clipshift-compare=base",
-                              "--clipshift-no-cache",
-                              "--clipshift-compare-fail=pixel_change.mean:0.0001")
+    worse = project.runpytest(
+        "--clipshift",
+        "--clipshift-budgets=budgets.toml",
+        "--clipshift-compare=base",
+        "--clipshift-no-cache",
+        "--clipshift-compare-fail=pixel_change.mean:0.0001",
+    )
     assert worse.ret != 0
     worse.stdout.fnmatch_lines(["*gaussian_noise*pixel_change.mean*FAIL*"])
     # and a candidate whose metric halved is better, not worse: the direction comes from the registration
     monkeypatch.setenv("PIXEL_CHANGE_SCALE", "0.5")
     # (its budgets drop the pixel_change bound, so they must still ask for the metric: a compare rule on a
     # metric the run did not measure fails the gate)
-    project.makefile(".toml", loose='[settings]\naugmentations = ["identity", "gaussian_noise"]\n'
-                                    'metrics = ["pixel_change"]\n')
-    better = project.runpytest("--clipshift", "--clipshift-budgets=loose.toml", "--clipshift-compare=base",
-                               "--clipshift-no-cache",
-                               "--clipshift-compare-fail=pixel_change.mean:0.0001")
+    project.makefile(
+        ".toml", loose='[settings]\naugmentations = ["identity", "gaussian_noise"]\nmetrics = ["pixel_change"]\n'
+    )
+    better = project.runpytest(
+        "--clipshift",
+        "--clipshift-budgets=loose.toml",
+        "--clipshift-compare=base",
+        "--clipshift-no-cache",
+        "--clipshift-compare-fail=pixel_change.mean:0.0001",
+    )
     assert better.ret == 0, better.stdout.str()[-3000:]
 
 
 def test_a_changed_user_metric_is_not_read_from_the_cache(registered):
     first = register_metric("pixel_change", pixel_change, needs="pixels", higher_is_better=False)
-    bumped = register_metric("pixel_change", pixel_change, needs="pixels", higher_is_better=False, replace=True,
-                             version="2")
-    other = register_metric("pixel_change", lambda b: pixel_change(b) * 2, needs="pixels", higher_is_better=False,
-                            replace=True)
+    bumped = register_metric(
+        "pixel_change", pixel_change, needs="pixels", higher_is_better=False, replace=True, version="2"
+    )
+    other = register_metric(
+        "pixel_change", lambda b: pixel_change(b) * 2, needs="pixels", higher_is_better=False, replace=True
+    )
     assert len({first.identity, bumped.identity, other.identity}) == 3
     assert METRICS["cosine"].identity == "cosine"  # built-in keys are unchanged (existing caches stay valid)

@@ -9,8 +9,16 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-LABELS = ("red circle", "red square", "green triangle", "green cross", "blue circle", "blue square", "yellow triangle",
-          "purple cross")
+LABELS = (
+    "red circle",
+    "red square",
+    "green triangle",
+    "green cross",
+    "blue circle",
+    "blue square",
+    "yellow triangle",
+    "purple cross",
+)
 
 
 def main(folder: Path | None = None, per_label: int = 10) -> Path:
@@ -36,8 +44,9 @@ def main(folder: Path | None = None, per_label: int = 10) -> Path:
         print("datasets is not installed: wrote the class folders only")
         return folder
     features = datasets.Features({"image": datasets.Image(), "label": datasets.ClassLabel(names=list(LABELS))})
-    data = datasets.Dataset.from_dict({"image": [str(p) for p, _ in rows], "label": [LABELS.index(lab) for _, lab in rows]},
-                                      features=features)
+    data = datasets.Dataset.from_dict(
+        {"image": [str(p) for p, _ in rows], "label": [LABELS.index(lab) for _, lab in rows]}, features=features
+    )
     data.to_parquet(str(folder / "data.parquet"))
     return folder
 

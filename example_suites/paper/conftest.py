@@ -16,5 +16,6 @@ def study_model(request):
         pytest.skip(
             f"the study's checkpoint is not available here ({str(exc).splitlines()[0]}). On a machine with network "
             "run `huggingface-cli download openai/clip-vit-base-patch32` and copy ~/.cache/huggingface here, or pass "
-            "--clipshift-model=DIR for a local copy; --clipshift-model=demo shows the suite's output with the demo model."
+            "--clipshift-model=DIR for a local copy; --clipshift-model=demo shows the suite's output with the demo "
+            "model."
         )

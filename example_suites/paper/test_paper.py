@@ -15,8 +15,15 @@ OUT = Path(__file__).parent
 def test_each_augmentation_at_the_study_parameters(clipshift, augmentation):
     """One item per augmentation (identity included): all metrics measured, none undefined for all images."""
     result = clipshift.measure(augmentation)
-    for metric in ("cosine", "l2", "attention_correlation", "attention_inverse_mse_raw", "patch_similarity",
-                   "edge_preservation", "detail_preservation"):
+    for metric in (
+        "cosine",
+        "l2",
+        "attention_correlation",
+        "attention_inverse_mse_raw",
+        "patch_similarity",
+        "edge_preservation",
+        "detail_preservation",
+    ):
         assert result.summary(metric)["n"] == result.n_images, metric
     if augmentation.name == "identity":
         assert result.stat("cosine", "min") > 0.9999  # the noise floor
@@ -31,10 +38,14 @@ def test_ranking_and_dendrogram(clipshift):
     average = cluster_views(cosine_distance_matrix(views), labels, "average")
     ward = cluster_views(cosine_distance_matrix(views), labels, "ward")
     summary = {
-        "model": clipshift.model.info["name"], "seed": clipshift.seed, "images": len(clipshift.images),
+        "model": clipshift.model.info["name"],
+        "seed": clipshift.seed,
+        "images": len(clipshift.images),
         "ranking_most_shift_first": ranking,
-        "dendrogram_order_average": average.order, "clusters_average": average.clusters,
-        "dendrogram_order_ward": ward.order, "clusters_ward": ward.clusters,
+        "dendrogram_order_average": average.order,
+        "clusters_average": average.clusters,
+        "dendrogram_order_ward": ward.order,
+        "clusters_ward": ward.clusters,
         # the study's findings, to read against: most shift from noise, then perspective and
         # shift-scale-rotate; least from brightness-contrast, horizontal flip and elastic
     }

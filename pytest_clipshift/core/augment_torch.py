@@ -11,7 +11,7 @@ CPU path whatever the setting.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -43,7 +43,7 @@ def _gaussian_blur(x, sigma: float):
         return x
     radius = max(1, int(4.0 * sigma + 0.5))
     grid = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
-    k = torch.exp(-(grid ** 2) / (2 * sigma ** 2))
+    k = torch.exp(-(grid**2) / (2 * sigma**2))
     k = k / k.sum()
     c = x.shape[0]
     y = F.pad(x[None], (radius, radius, 0, 0), mode="replicate")
@@ -118,7 +118,7 @@ def c_zoom_blur(x, p, gen):
     for f in factors:
         ch, cw = int(math.ceil(h / f)), int(math.ceil(w / f))
         top, left = (h - ch) // 2, (w - cw) // 2
-        crop = y[:, top: top + ch, left: left + cw]
+        crop = y[:, top : top + ch, left : left + cw]
         out += F.interpolate(crop[None], size=(h, w), mode="bilinear", align_corners=False)[0]
     return ((y + out) / (len(factors) + 1)).clamp(0, 1) * 255.0
 
@@ -154,7 +154,9 @@ def _rgb_to_hsv(y):
     r, g, b = ((maxc - c) / safe for c in y)
     hue = torch.where(y[0] == maxc, b - g, torch.where(y[1] == maxc, 2.0 + r - b, 4.0 + g - r))
     hue = torch.where(delta > 0, (hue / 6.0) % 1.0, torch.zeros_like(hue))
-    saturation = torch.where(maxc > 0, delta / torch.where(maxc > 0, maxc, torch.ones_like(maxc)), torch.zeros_like(maxc))
+    saturation = torch.where(
+        maxc > 0, delta / torch.where(maxc > 0, maxc, torch.ones_like(maxc)), torch.zeros_like(maxc)
+    )
     return hue, saturation, maxc
 
 
@@ -167,7 +169,7 @@ def _hsv_to_rgb(hue, saturation, value):
     q = value * (1 - saturation * f)
     t = value * (1 - saturation * (1 - f))
     index = (sector.long() % 6)[None]
-    pick = lambda *planes: torch.stack(planes).gather(0, index)[0]  # noqa: E731
+    pick = lambda *planes: torch.stack(planes).gather(0, index)[0]
     return torch.stack([pick(value, q, p, p, t, value), pick(t, value, value, q, p, p), pick(p, p, t, value, value, q)])
 
 
@@ -215,7 +217,7 @@ def study_coarse_dropout(x, p, gen):
         top = int(torch.randint(0, h - side_h + 1, (), generator=gen, device=x.device))
         left = int(torch.randint(0, w - side_w + 1, (), generator=gen, device=x.device))
         fill = torch.randint(0, 256, (x.shape[0], side_h, side_w), generator=gen, device=x.device)
-        out[:, top: top + side_h, left: left + side_w] = fill.to(x.dtype)
+        out[:, top : top + side_h, left : left + side_w] = fill.to(x.dtype)
     return out
 
 
@@ -247,7 +249,7 @@ def c_motion_blur(x, p, gen):
     padded = F.pad(x[None], (k, k, k, k), mode="replicate")[0]
     out = torch.zeros_like(x)
     for row, col in zip(*np.nonzero(kernel)):
-        out += float(kernel[row, col]) * padded[:, row: row + h, col: col + w]
+        out += float(kernel[row, col]) * padded[:, row : row + h, col : col + w]
     return out
 
 
@@ -258,8 +260,9 @@ def _pixel_grid(x):
     import torch
 
     h, w = x.shape[-2:]
-    ys, xs = torch.meshgrid(torch.arange(h, device=x.device, dtype=x.dtype),
-                            torch.arange(w, device=x.device, dtype=x.dtype), indexing="ij")
+    ys, xs = torch.meshgrid(
+        torch.arange(h, device=x.device, dtype=x.dtype), torch.arange(w, device=x.device, dtype=x.dtype), indexing="ij"
+    )
     return xs, ys
 
 
@@ -288,8 +291,9 @@ def _remap(x, sx, sy, reflect: bool):
     if reflect:
         valid = torch.ones_like(sx)
     else:
-        valid = F.grid_sample(torch.ones_like(x[:1])[None], grid, mode="bilinear", padding_mode="zeros",
-                              align_corners=True)[0, 0]
+        valid = F.grid_sample(
+            torch.ones_like(x[:1])[None], grid, mode="bilinear", padding_mode="zeros", align_corners=True
+        )[0, 0]
     return out, torch.stack([sx, sy, valid], dim=-1)
 
 
@@ -348,15 +352,27 @@ def study_elastic(x, p, gen):
 
 
 TORCH_AUGMENTATIONS: dict[str, Callable] = {
-    "gaussian_noise": study_gaussian_noise, "gaussian_blur": study_gaussian_blur,
-    "brightness_contrast": study_brightness_contrast, "color_jitter": study_color_jitter,
-    "coarse_dropout": study_coarse_dropout, "horizontal_flip": study_horizontal_flip,
-    "shift_scale_rotate": study_shift_scale_rotate, "perspective": study_perspective, "elastic": study_elastic,
-    "imagenet_c.gaussian_noise": c_gaussian_noise, "imagenet_c.shot_noise": c_shot_noise,
-    "imagenet_c.impulse_noise": c_impulse_noise, "imagenet_c.speckle_noise": c_speckle_noise,
-    "imagenet_c.gaussian_blur": c_gaussian_blur, "imagenet_c.contrast": c_contrast,
-    "imagenet_c.zoom_blur": c_zoom_blur, "imagenet_c.pixelate": c_pixelate, "imagenet_c.defocus_blur": c_defocus_blur,
-    "imagenet_c.brightness": c_brightness, "imagenet_c.saturate": c_saturate, "imagenet_c.motion_blur": c_motion_blur,
+    "gaussian_noise": study_gaussian_noise,
+    "gaussian_blur": study_gaussian_blur,
+    "brightness_contrast": study_brightness_contrast,
+    "color_jitter": study_color_jitter,
+    "coarse_dropout": study_coarse_dropout,
+    "horizontal_flip": study_horizontal_flip,
+    "shift_scale_rotate": study_shift_scale_rotate,
+    "perspective": study_perspective,
+    "elastic": study_elastic,
+    "imagenet_c.gaussian_noise": c_gaussian_noise,
+    "imagenet_c.shot_noise": c_shot_noise,
+    "imagenet_c.impulse_noise": c_impulse_noise,
+    "imagenet_c.speckle_noise": c_speckle_noise,
+    "imagenet_c.gaussian_blur": c_gaussian_blur,
+    "imagenet_c.contrast": c_contrast,
+    "imagenet_c.zoom_blur": c_zoom_blur,
+    "imagenet_c.pixelate": c_pixelate,
+    "imagenet_c.defocus_blur": c_defocus_blur,
+    "imagenet_c.brightness": c_brightness,
+    "imagenet_c.saturate": c_saturate,
+    "imagenet_c.motion_blur": c_motion_blur,
 }
 """The cases with a device version (their ``paper`` level excepted: it stays the study's own call)."""
 

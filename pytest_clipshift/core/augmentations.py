@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from .cases import PAPER, SEVERITIES, Case, Severity  # noqa: F401  (SEVERITIES and PAPER are part of this module's API)
+from .cases import PAPER, SEVERITIES, Case, Severity
 from .errors import ConfigError
 
 
@@ -83,13 +84,18 @@ def _builtin_table() -> list[Augmentation]:
     def affine(shift, scale, rotate, study=False):
         cv2 = _cv2()
         if study:  # the study's own call: ShiftScaleRotate with its default black (constant) border
-            return _albu().ShiftScaleRotate(shift_limit=shift, scale_limit=scale, rotate_limit=rotate,
-                                            mask_interpolation=cv2.INTER_LINEAR, p=1.0)
+            return _albu().ShiftScaleRotate(
+                shift_limit=shift, scale_limit=scale, rotate_limit=rotate, mask_interpolation=cv2.INTER_LINEAR, p=1.0
+            )
         # severities 1-5: Affine (ShiftScaleRotate's successor) with a reflect border, a deliberate
         # deviation: a black border measures the border as much as the warp
         return _albu().Affine(
-            translate_percent=(-shift, shift), scale=(1 - scale, 1 + scale), rotate=(-rotate, rotate),
-            border_mode=cv2.BORDER_REFLECT_101, mask_interpolation=cv2.INTER_LINEAR, p=1.0,
+            translate_percent=(-shift, shift),
+            scale=(1 - scale, 1 + scale),
+            rotate=(-rotate, rotate),
+            border_mode=cv2.BORDER_REFLECT_101,
+            mask_interpolation=cv2.INTER_LINEAR,
+            p=1.0,
         )
 
     def flip():
@@ -99,8 +105,9 @@ def _builtin_table() -> list[Augmentation]:
         cv2 = _cv2()
         # the study's call keeps albumentations' constant (black) border; severities 1-5 reflect
         border = cv2.BORDER_CONSTANT if study else cv2.BORDER_REFLECT_101
-        return _albu().ElasticTransform(alpha=alpha, sigma=sigma, mask_interpolation=cv2.INTER_LINEAR,
-                                        border_mode=border, p=1.0)
+        return _albu().ElasticTransform(
+            alpha=alpha, sigma=sigma, mask_interpolation=cv2.INTER_LINEAR, border_mode=border, p=1.0
+        )
 
     def perspective(scale):
         cv2 = _cv2()
@@ -113,51 +120,139 @@ def _builtin_table() -> list[Augmentation]:
         # severities 1-5: hole side as a fraction of the canvas (16 px at 224); paper: the study's
         # 16 px holes in pixels, as it called it (on its 224 px images)
         side = (size_px, size_px) if size_px is not None else (size, size)
-        return _albu().CoarseDropout(num_holes_range=holes, hole_height_range=side,
-                                     hole_width_range=side, fill="random", p=1.0)
+        return _albu().CoarseDropout(
+            num_holes_range=holes, hole_height_range=side, hole_width_range=side, fill="random", p=1.0
+        )
 
     def identity():
         return None
 
     hole = 16 / 224
     return [
-        Augmentation("identity", identity, {s: {} for s in (*SEVERITIES, PAPER)},
-                     description="preprocessing only: the noise floor every other number is read against"),
-        Augmentation("gaussian_noise", noise, _levels(
-            {"std": (0.02, 0.04)}, {"std": (0.05, 0.08)}, {"std": (0.10, 0.16)}, {"std": (0.20, 0.30)},
-            {"std": (0.44, 0.88)}, paper={"std": (0.44, 0.88)}),
-            description="GaussNoise, std as a fraction of full scale"),
-        Augmentation("gaussian_blur", blur, _levels(
-            {"sigma": (0.5, 0.8)}, {"sigma": (1.0, 1.4)}, {"sigma": (1.6, 2.2)}, {"sigma": (2.6, 3.4)},
-            {"sigma": (4.0, 5.0)}, paper={"kernel": (3, 7)}),
-            description="GaussianBlur: sigma range in px (kernel from sigma); paper: kernel 3-7, albumentations' default sigma (0.5-3)"),
-        Augmentation("color_jitter", jitter, _levels(
-            {"b": 0.05, "c": 0.05, "s": 0.05, "h": 0.02}, {"b": 0.1, "c": 0.1, "s": 0.1, "h": 0.05},
-            {"b": 0.2, "c": 0.2, "s": 0.2, "h": 0.1}, {"b": 0.3, "c": 0.3, "s": 0.3, "h": 0.2},
-            {"b": 0.4, "c": 0.4, "s": 0.4, "h": 0.3}, paper={"b": 0.2, "c": 0.2, "s": 0.2, "h": 0.2}),
-            description="ColorJitter: brightness, contrast, saturation, hue"),
-        Augmentation("shift_scale_rotate", affine, _levels(
-            {"shift": 0.02, "scale": 0.03, "rotate": 3}, {"shift": 0.04, "scale": 0.06, "rotate": 8},
-            {"shift": 0.0625, "scale": 0.1, "rotate": 15}, {"shift": 0.1, "scale": 0.15, "rotate": 25},
-            {"shift": 0.15, "scale": 0.2, "rotate": 40}, paper={"shift": 0.0625, "scale": 0.1, "rotate": 15, "study": True}),
-            geometric=True, description="Affine (the successor of ShiftScaleRotate), reflect border: shift fraction, scale, rotate degrees; paper: the study's ShiftScaleRotate, black border"),
-        Augmentation("horizontal_flip", flip, {s: {} for s in (*SEVERITIES, PAPER)}, geometric=True,
-                     description="HorizontalFlip: no parameter, every severity is the same flip"),
-        Augmentation("elastic", elastic, _levels(
-            {"alpha": 20, "sigma": 12}, {"alpha": 40, "sigma": 12}, {"alpha": 80, "sigma": 12},
-            {"alpha": 160, "sigma": 12}, {"alpha": 320, "sigma": 12}, paper={"alpha": 30, "sigma": 60, "study": True}),
-            geometric=True, description="ElasticTransform, reflect border: alpha (displacement scale), sigma (smoothness); paper: the study's call, black border"),
-        Augmentation("perspective", perspective, _levels(
-            {"scale": (0.01, 0.03)}, {"scale": (0.03, 0.05)}, {"scale": (0.05, 0.1)}, {"scale": (0.1, 0.15)},
-            {"scale": (0.15, 0.2)}, paper={"scale": (0.05, 0.1)}),
-            geometric=True, description="Perspective: corner jitter as a fraction of the side"),
-        Augmentation("brightness_contrast", brightness_contrast, _levels(
-            {"limit": 0.05}, {"limit": 0.1}, {"limit": 0.2}, {"limit": 0.3}, {"limit": 0.45}, paper={"limit": 0.2}),
-            description="RandomBrightnessContrast: brightness and contrast limit"),
-        Augmentation("coarse_dropout", dropout, _levels(
-            {"holes": (1, 2), "size": hole}, {"holes": (3, 4), "size": hole}, {"holes": (6, 8), "size": hole},
-            {"holes": (10, 12), "size": hole}, {"holes": (16, 20), "size": hole}, paper={"holes": (6, 8), "size_px": 16}),
-            description="CoarseDropout with random fill: number of holes, hole side as a fraction (16 px at 224)"),
+        Augmentation(
+            "identity",
+            identity,
+            {s: {} for s in (*SEVERITIES, PAPER)},
+            description="preprocessing only: the noise floor every other number is read against",
+        ),
+        Augmentation(
+            "gaussian_noise",
+            noise,
+            _levels(
+                {"std": (0.02, 0.04)},
+                {"std": (0.05, 0.08)},
+                {"std": (0.10, 0.16)},
+                {"std": (0.20, 0.30)},
+                {"std": (0.44, 0.88)},
+                paper={"std": (0.44, 0.88)},
+            ),
+            description="GaussNoise, std as a fraction of full scale",
+        ),
+        Augmentation(
+            "gaussian_blur",
+            blur,
+            _levels(
+                {"sigma": (0.5, 0.8)},
+                {"sigma": (1.0, 1.4)},
+                {"sigma": (1.6, 2.2)},
+                {"sigma": (2.6, 3.4)},
+                {"sigma": (4.0, 5.0)},
+                paper={"kernel": (3, 7)},
+            ),
+            description=(
+                "GaussianBlur: sigma range in px (kernel from sigma); "
+                "paper: kernel 3-7, albumentations' default sigma (0.5-3)"
+            ),
+        ),
+        Augmentation(
+            "color_jitter",
+            jitter,
+            _levels(
+                {"b": 0.05, "c": 0.05, "s": 0.05, "h": 0.02},
+                {"b": 0.1, "c": 0.1, "s": 0.1, "h": 0.05},
+                {"b": 0.2, "c": 0.2, "s": 0.2, "h": 0.1},
+                {"b": 0.3, "c": 0.3, "s": 0.3, "h": 0.2},
+                {"b": 0.4, "c": 0.4, "s": 0.4, "h": 0.3},
+                paper={"b": 0.2, "c": 0.2, "s": 0.2, "h": 0.2},
+            ),
+            description="ColorJitter: brightness, contrast, saturation, hue",
+        ),
+        Augmentation(
+            "shift_scale_rotate",
+            affine,
+            _levels(
+                {"shift": 0.02, "scale": 0.03, "rotate": 3},
+                {"shift": 0.04, "scale": 0.06, "rotate": 8},
+                {"shift": 0.0625, "scale": 0.1, "rotate": 15},
+                {"shift": 0.1, "scale": 0.15, "rotate": 25},
+                {"shift": 0.15, "scale": 0.2, "rotate": 40},
+                paper={"shift": 0.0625, "scale": 0.1, "rotate": 15, "study": True},
+            ),
+            geometric=True,
+            description=(
+                "Affine (the successor of ShiftScaleRotate), reflect border: shift fraction, scale, rotate degrees; "
+                "paper: the study's ShiftScaleRotate, black border"
+            ),
+        ),
+        Augmentation(
+            "horizontal_flip",
+            flip,
+            {s: {} for s in (*SEVERITIES, PAPER)},
+            geometric=True,
+            description="HorizontalFlip: no parameter, every severity is the same flip",
+        ),
+        Augmentation(
+            "elastic",
+            elastic,
+            _levels(
+                {"alpha": 20, "sigma": 12},
+                {"alpha": 40, "sigma": 12},
+                {"alpha": 80, "sigma": 12},
+                {"alpha": 160, "sigma": 12},
+                {"alpha": 320, "sigma": 12},
+                paper={"alpha": 30, "sigma": 60, "study": True},
+            ),
+            geometric=True,
+            description=(
+                "ElasticTransform, reflect border: alpha (displacement scale), sigma (smoothness); "
+                "paper: the study's call, black border"
+            ),
+        ),
+        Augmentation(
+            "perspective",
+            perspective,
+            _levels(
+                {"scale": (0.01, 0.03)},
+                {"scale": (0.03, 0.05)},
+                {"scale": (0.05, 0.1)},
+                {"scale": (0.1, 0.15)},
+                {"scale": (0.15, 0.2)},
+                paper={"scale": (0.05, 0.1)},
+            ),
+            geometric=True,
+            description="Perspective: corner jitter as a fraction of the side",
+        ),
+        Augmentation(
+            "brightness_contrast",
+            brightness_contrast,
+            _levels(
+                {"limit": 0.05}, {"limit": 0.1}, {"limit": 0.2}, {"limit": 0.3}, {"limit": 0.45}, paper={"limit": 0.2}
+            ),
+            description="RandomBrightnessContrast: brightness and contrast limit",
+        ),
+        Augmentation(
+            "coarse_dropout",
+            dropout,
+            _levels(
+                {"holes": (1, 2), "size": hole},
+                {"holes": (3, 4), "size": hole},
+                {"holes": (6, 8), "size": hole},
+                {"holes": (10, 12), "size": hole},
+                {"holes": (16, 20), "size": hole},
+                paper={"holes": (6, 8), "size_px": 16},
+            ),
+            description="CoarseDropout with random fill: number of holes, hole side as a fraction (16 px at 224)",
+        ),
     ]
 
 
@@ -169,13 +264,27 @@ def _ensure_builtins() -> None:
 
         for name, (function, levels, geometric) in imagenet_c.LEVELS.items():
             full = imagenet_c.PREFIX + name
-            _REGISTRY[full] = Augmentation(full, function, levels, geometric,
-                                           f"ImageNet-C {name.replace('_', ' ')} ({imagenet_c.family_of(name)})",
-                                           kind="callable")
+            _REGISTRY[full] = Augmentation(
+                full,
+                function,
+                levels,
+                geometric,
+                f"ImageNet-C {name.replace('_', ' ')} ({imagenet_c.family_of(name)})",
+                kind="callable",
+            )
 
 
-STUDY_AUGMENTATIONS = ("gaussian_noise", "gaussian_blur", "color_jitter", "shift_scale_rotate", "horizontal_flip",
-                       "elastic", "perspective", "brightness_contrast", "coarse_dropout")
+STUDY_AUGMENTATIONS = (
+    "gaussian_noise",
+    "gaussian_blur",
+    "color_jitter",
+    "shift_scale_rotate",
+    "horizontal_flip",
+    "elastic",
+    "perspective",
+    "brightness_contrast",
+    "coarse_dropout",
+)
 DEFAULT_AUGMENTATIONS = ("identity", *STUDY_AUGMENTATIONS)
 """What the plugin measures when nothing narrows it: the noise floor, then the study's nine."""
 
@@ -247,7 +356,9 @@ def register_augmentation(
         kind = "callable" if len(params) >= 2 and params[1] == "rng" else "albumentations"
         factory = transform
     else:
-        raise ConfigError(f"augmentation {name!r}: expected an albumentations transform or a callable, got {type(transform).__name__}")
+        raise ConfigError(
+            f"augmentation {name!r}: expected an albumentations transform or a callable, got {type(transform).__name__}"
+        )
     aug = Augmentation(name, factory, dict(table), geometric=geometric, description=description, kind=kind)
     reg[name] = aug
     return aug
@@ -278,8 +389,14 @@ def coordinate_grid(height: int, width: int) -> np.ndarray:
     return np.stack([xx, yy, np.ones_like(xx)], axis=-1)
 
 
-def apply_augmentation(aug: Augmentation | str, image: np.ndarray, severity: Severity, seed: int, image_hash: str | None = None,
-                       draw: int = 0) -> Augmented:
+def apply_augmentation(
+    aug: Augmentation | str,
+    image: np.ndarray,
+    severity: Severity,
+    seed: int,
+    image_hash: str | None = None,
+    draw: int = 0,
+) -> Augmented:
     """Apply ``aug`` at ``severity`` to a uint8 HxWx3 image, deterministically for ``seed`` (and ``draw``)."""
     from .decode import image_hash as hash_of
 
@@ -295,13 +412,17 @@ def apply_augmentation(aug: Augmentation | str, image: np.ndarray, severity: Sev
         coords = None
         if aug.geometric:  # a geometric callable returns (image, coordinate grid) for aligned attention
             if not (isinstance(out, tuple) and len(out) == 2):
-                raise ConfigError(f"augmentation {aug.name!r} is geometric: its callable must return (image, coords), "
-                                  f"got {type(out).__name__}")
+                raise ConfigError(
+                    f"augmentation {aug.name!r} is geometric: its callable must return (image, coords), "
+                    f"got {type(out).__name__}"
+                )
             out, coords = out
             coords = np.asarray(coords, dtype=np.float32)
             if coords.shape != image.shape[:2] + (3,):
-                raise ConfigError(f"augmentation {aug.name!r}: coords of shape {coords.shape}; expected "
-                                  f"{image.shape[:2] + (3,)} (source x, source y, valid)")
+                raise ConfigError(
+                    f"augmentation {aug.name!r}: coords of shape {coords.shape}; expected "
+                    f"{image.shape[:2] + (3,)} (source x, source y, valid)"
+                )
         out = _check_output(aug.name, np.asarray(out), image.shape)
         return Augmented(out, coords, changed=not np.array_equal(out, image))
     A = _albu()
@@ -318,7 +439,9 @@ def apply_augmentation(aug: Augmentation | str, image: np.ndarray, severity: Sev
 
 def _check_output(name: str, out: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     if out.shape != shape:
-        raise ConfigError(f"augmentation {name!r} returned an image of shape {out.shape}; it must keep the input shape {shape}")
+        raise ConfigError(
+            f"augmentation {name!r} returned an image of shape {out.shape}; it must keep the input shape {shape}"
+        )
     if out.dtype != np.uint8:
         if np.issubdtype(out.dtype, np.floating) and out.size and out.max() <= 1.0:
             out = np.rint(out * 255)
@@ -378,15 +501,26 @@ def _strength_params(name: str, t: float) -> dict[str, Any]:
         "perspective": lambda t: {"scale": (0.3 * t * 0.9, 0.3 * t)},
         "brightness_contrast": lambda t: {"limit": 0.7 * t},
         # at least one hole (albumentations needs one); near 0 it shrinks to 2 px at 224
-        "coarse_dropout": lambda t: {"holes": (max(1, round(30 * t)),) * 2, "size": max(2 / 224, 16 / 224 * min(1.0, 3 * t))},
+        "coarse_dropout": lambda t: {
+            "holes": (max(1, round(30 * t)),) * 2,
+            "size": max(2 / 224, 16 / 224 * min(1.0, 3 * t)),
+        },
     }
     if name not in table:
         raise ConfigError(f"augmentation {name!r} has no continuous strength; those that do: {', '.join(table)}")
     return table[name](t)
 
 
-CONTINUOUS = ("gaussian_noise", "gaussian_blur", "color_jitter", "shift_scale_rotate", "elastic", "perspective",
-              "brightness_contrast", "coarse_dropout")
+CONTINUOUS = (
+    "gaussian_noise",
+    "gaussian_blur",
+    "color_jitter",
+    "shift_scale_rotate",
+    "elastic",
+    "perspective",
+    "brightness_contrast",
+    "coarse_dropout",
+)
 
 
 _PROBES: dict[tuple[str, float], Augmentation] = {}
@@ -403,9 +537,14 @@ def augmentation_for(case: Case) -> tuple[Augmentation, Severity]:
     key = (case.augmentation, case.strength)
     if key not in _PROBES:
         # the seed label keeps the strength, so every probe draws its own noise
-        _PROBES[key] = Augmentation(f"{case.augmentation}@{case.strength:.5f}", base.factory,
-                                    {1: _strength_params(case.augmentation, case.strength)}, base.geometric,
-                                    f"{case.augmentation} at strength {case.strength:.5f}", base.kind)
+        _PROBES[key] = Augmentation(
+            f"{case.augmentation}@{case.strength:.5f}",
+            base.factory,
+            {1: _strength_params(case.augmentation, case.strength)},
+            base.geometric,
+            f"{case.augmentation} at strength {case.strength:.5f}",
+            base.kind,
+        )
     return _PROBES[key], 1
 
 

@@ -63,7 +63,9 @@ class EmbeddingCache:
             self._index[folder] = index
         return self._index[folder]
 
-    def get(self, fingerprint: str, key: str, metrics=(), dim: int | None = None) -> tuple[np.ndarray, dict[str, float]] | None:
+    def get(
+        self, fingerprint: str, key: str, metrics=(), dim: int | None = None
+    ) -> tuple[np.ndarray, dict[str, float]] | None:
         """The entry, or None (a miss) when it is absent, unreadable or not what an entry must be: a
         1-d finite float embedding (of ``dim`` values when given) and a number or null for each of
         ``metrics``."""
@@ -91,7 +93,9 @@ class EmbeddingCache:
     def _legacy(self, fingerprint: str, key: str):
         try:
             with np.load(self._path(fingerprint, key), allow_pickle=False) as data:
-                return np.asarray(data["embedding"]), json.loads(bytes(np.asarray(data["values"], dtype=np.uint8)).decode())
+                return np.asarray(data["embedding"]), json.loads(
+                    bytes(np.asarray(data["values"], dtype=np.uint8)).decode()
+                )
         except (OSError, KeyError, ValueError, TypeError, EOFError, zipfile.BadZipFile, UnicodeDecodeError):
             return None
 
@@ -101,7 +105,10 @@ class EmbeddingCache:
         if self.problem is not None:
             return
         clean = {k: (None if v != v else float(v)) for k, v in values.items()}  # NaN -> null
-        self._pending.setdefault(fingerprint, {})[key] = (np.ascontiguousarray(embedding, dtype=np.float32).reshape(-1), clean)
+        self._pending.setdefault(fingerprint, {})[key] = (
+            np.ascontiguousarray(embedding, dtype=np.float32).reshape(-1),
+            clean,
+        )
         if sum(len(p) for p in self._pending.values()) >= FLUSH_EVERY:
             self.flush()
 
@@ -126,8 +133,10 @@ class EmbeddingCache:
             try:
                 write_bytes_atomic(path, data, exclusive=True, what="embedding cache pack")
             except (OutputError, FileExistsError) as exc:
-                self.problem = (f"the embedding cache {self.directory} cannot be written ({exc}); "
-                                "this run goes on without the cache (--clipshift-cache-dir picks another folder)")
+                self.problem = (
+                    f"the embedding cache {self.directory} cannot be written ({exc}); "
+                    "this run goes on without the cache (--clipshift-cache-dir picks another folder)"
+                )
                 continue
             self.writes += len(entries)
             self.packs_written += 1
@@ -154,7 +163,7 @@ def _read_pack(path: Path) -> dict[str, tuple[np.memmap, dict]]:
             o, n = int(entry["o"]), int(entry["n"])
             if o < 0 or o + 4 * n > size or not isinstance(entry.get("v"), dict) or not isinstance(entry.get("c"), int):
                 continue  # an entry past the end of a torn pack: a miss
-            out[key] = (blob[o: o + 4 * n].view(np.float32), entry)
+            out[key] = (blob[o : o + 4 * n].view(np.float32), entry)
         return out
     except (OSError, ValueError, KeyError, TypeError, struct.error, UnicodeDecodeError):
         return {}
@@ -162,7 +171,12 @@ def _read_pack(path: Path) -> dict[str, tuple[np.memmap, dict]]:
 
 def _valid(embedding, values, metrics, dim) -> bool:
     embedding = np.asarray(embedding)
-    return (embedding.ndim == 1 and embedding.dtype.kind == "f" and bool(np.isfinite(embedding).all())
-            and (dim is None or embedding.shape[0] == dim) and isinstance(values, dict)
-            and all(k in values for k in metrics)
-            and all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values.values()))
+    return (
+        embedding.ndim == 1
+        and embedding.dtype.kind == "f"
+        and bool(np.isfinite(embedding).all())
+        and (dim is None or embedding.shape[0] == dim)
+        and isinstance(values, dict)
+        and all(k in values for k in metrics)
+        and all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values.values())
+    )

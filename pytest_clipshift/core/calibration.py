@@ -24,7 +24,7 @@ def _usable(name: str) -> bool:
         return False
     try:
         return metric_info(name).needs != "text"
-    except Exception:  # noqa: BLE001 - a metric this process does not know: not a predictor
+    except Exception:
         return False
 
 
@@ -32,16 +32,24 @@ def calibrate(run, target: str = TARGET) -> dict | None:
     """Fits of ``target`` against every shift metric the cells share; None with fewer than 3 cells."""
     from scipy.stats import spearmanr
 
-    cells = [r for r in run.results if not r.subset and r.augmentation != "identity" and r.strength is None
-             and target in r.values]
+    cells = [
+        r
+        for r in run.results
+        if not r.subset and r.augmentation != "identity" and r.strength is None and target in r.values
+    ]
     if len(cells) < 3:
         return None
     y = np.array([r.stat(target, "mean") for r in cells])
     if not np.all(np.isfinite(y)):
         return None
     if np.ptp(y) == 0:  # every cell lost the same accuracy (often none): there is nothing to predict
-        return {"target": target, "cells": [r.key for r in cells], "fits": {}, "best": None,
-                "note": f"the accuracy drop is {y[0]:.4f} in every cell: nothing to calibrate against"}
+        return {
+            "target": target,
+            "cells": [r.key for r in cells],
+            "fits": {},
+            "best": None,
+            "note": f"the accuracy drop is {y[0]:.4f} in every cell: nothing to calibrate against",
+        }
     shared = [m for m in cells[0].values if _usable(m) and all(m in r.values for r in cells)]
     fits = {}
     for name in shared:
@@ -53,10 +61,18 @@ def calibrate(run, target: str = TARGET) -> dict | None:
         total = float(((y - y.mean()) ** 2).sum())
         rho = spearmanr(x, y).statistic  # x and y both vary here
         at_drop = (DROP_POINTS - intercept) / slope if slope != 0 else None
-        fits[name] = {"slope": float(slope), "intercept": float(intercept),
-                      "r2": None if total == 0 else 1 - residual / total,
-                      "spearman": None if math.isnan(rho) else float(rho),
-                      "value_at_5_point_drop": None if at_drop is None else float(at_drop)}
-    ranked = sorted(fits, key=lambda m: (-(abs(fits[m]["spearman"]) if fits[m]["spearman"] is not None else -1),
-                                         -(fits[m]["r2"] if fits[m]["r2"] is not None else -1)))
+        fits[name] = {
+            "slope": float(slope),
+            "intercept": float(intercept),
+            "r2": None if total == 0 else 1 - residual / total,
+            "spearman": None if math.isnan(rho) else float(rho),
+            "value_at_5_point_drop": None if at_drop is None else float(at_drop),
+        }
+    ranked = sorted(
+        fits,
+        key=lambda m: (
+            -(abs(fits[m]["spearman"]) if fits[m]["spearman"] is not None else -1),
+            -(fits[m]["r2"] if fits[m]["r2"] is not None else -1),
+        ),
+    )
     return {"target": target, "cells": [r.key for r in cells], "fits": fits, "best": ranked[0] if ranked else None}

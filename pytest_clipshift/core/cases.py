@@ -5,14 +5,14 @@ validated, and where the default severity is written."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from .errors import ConfigError
 
 SEVERITIES = (1, 2, 3, 4, 5)
 PAPER = "paper"
 DEFAULT_SEVERITY = 3
-Severity = Union[int, str]
+Severity = int | str
 
 
 def parse_severity(value: Any, origin: str = "severity") -> Severity:
@@ -65,7 +65,7 @@ class Case:
             object.__setattr__(self, "strength", float(self.strength))
 
     @classmethod
-    def of(cls, item: Any, severity: Any = None) -> "Case":
+    def of(cls, item: Any, severity: Any = None) -> Case:
         """A Case from a Case, a name (at ``severity`` or the default) or a (name, severity) pair."""
         if isinstance(item, Case):
             return item if severity is None else cls(item.augmentation, severity)

@@ -28,10 +28,7 @@ def image_hash(array: np.ndarray) -> str:
 
 def to_rgb8(image, name: str = "<array>") -> np.ndarray:
     """Convert a PIL image or an array of any common mode to uint8 HxWx3, validating its size."""
-    if isinstance(image, np.ndarray):
-        array = _array_to_rgb8(image, name)
-    else:
-        array = _pil_to_rgb8(image, name)
+    array = _array_to_rgb8(image, name) if isinstance(image, np.ndarray) else _pil_to_rgb8(image, name)
     _check_size(array.shape[1], array.shape[0], name)
     return np.ascontiguousarray(array)
 
@@ -100,7 +97,9 @@ def _check_size(width: int, height: int, name: str) -> None:
         raise ImageError(name, f"image is {width}x{height} px; each side must be at least {MIN_SIDE} px")
     if width * height > MAX_PIXELS:
         raise ImageError(
-            name, f"image is {width}x{height} px ({width * height / 1e6:.0f} MP); the limit is {MAX_PIXELS // 1_000_000} MP: downscale it first"
+            name,
+            f"image is {width}x{height} px ({width * height / 1e6:.0f} MP); the limit is {MAX_PIXELS // 1_000_000} "
+            "MP: downscale it first",
         )
 
 
@@ -140,8 +139,8 @@ def png_shortfall(data: bytes) -> str | None:
         return None
     pos, header, idat = 8, None, []
     while pos + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + length]
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        body = data[pos + 8 : pos + 8 + length]
         if kind == b"IHDR" and len(body) == 13:
             header = struct.unpack(">IIBBBBB", body)
         elif kind == b"IDAT":
@@ -192,8 +191,11 @@ def _decode(source, name: str) -> np.ndarray:  # source: an io.BytesIO
     except ImageError:
         raise
     except Image.DecompressionBombError:
-        raise ImageError(name, f"image is larger than PIL's decompression-bomb limit; the limit here is "
-                               f"{MAX_PIXELS // 1_000_000} MP: downscale it first") from None
+        raise ImageError(
+            name,
+            f"image is larger than PIL's decompression-bomb limit; the limit here is "
+            f"{MAX_PIXELS // 1_000_000} MP: downscale it first",
+        ) from None
     except UnidentifiedImageError:
         raise ImageError(name, "not an image file PIL can read (is it corrupt or another format?)") from None
     except (OSError, SyntaxError, ValueError) as exc:

@@ -63,7 +63,10 @@ def resolve_device(device: str = "auto"):
             return torch.device("mps")
         return torch.device("cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device {device!r} requested but torch {torch.__version__} sees no CUDA device; use --clipshift-device cpu or auto")
+        raise ConfigError(
+            f"device {device!r} requested but torch {torch.__version__} sees no CUDA device; use --clipshift-device "
+            "cpu or auto"
+        )
     if device == "mps" and not (mps is not None and mps.is_available()):
         raise ConfigError("device 'mps' requested but this torch build has no working MPS backend; use cpu or auto")
     return torch.device(device)
@@ -87,7 +90,9 @@ def resolve_dtype(precision: str, device):
         y = torch.nn.functional.layer_norm(x @ w, (8,)).softmax(-1)
         torch.nn.functional.gelu(y).sum().item()
     except (RuntimeError, TypeError) as exc:
-        raise ConfigError(f"precision {precision} cannot run on device {device} with torch {torch.__version__} ({exc}); use fp32") from None
+        raise ConfigError(
+            f"precision {precision} cannot run on device {device} with torch {torch.__version__} ({exc}); use fp32"
+        ) from None
     return dtype
 
 
@@ -106,8 +111,19 @@ def weights_fingerprint(model) -> str:
 class TransformersEncoder:
     """Any transformers CLIP-family model with ``get_image_features`` (CLIP, SigLIP, fine-tunes)."""
 
-    def __init__(self, model, preprocess: PreprocessSettings, *, name: str, device, dtype, precision: str,
-                 canvas_size: int | None = None, tokenizer=None, source: str = ""):
+    def __init__(
+        self,
+        model,
+        preprocess: PreprocessSettings,
+        *,
+        name: str,
+        device,
+        dtype,
+        precision: str,
+        canvas_size: int | None = None,
+        tokenizer=None,
+        source: str = "",
+    ):
         import transformers
 
         self.model = model.eval()
@@ -133,15 +149,26 @@ class TransformersEncoder:
         self.patch_size = int(getattr(vision_cfg, "patch_size", 0) or 0) or ih
         self.grid = (ih // self.patch_size, iw // self.patch_size)
         self.info = {
-            "name": name, "source": source, "class": type(model).__name__, "fingerprint": self.fingerprint,
-            "device": str(device), "precision": precision, "layers": len(self.layers), "patch_grid": list(self.grid),
-            "input_size": list(preprocess.input_size), "canvas_size": list(self.canvas_size),
-            "preprocessing": preprocess.to_dict(), "transformers": transformers.__version__,
+            "name": name,
+            "source": source,
+            "class": type(model).__name__,
+            "fingerprint": self.fingerprint,
+            "device": str(device),
+            "precision": precision,
+            "layers": len(self.layers),
+            "patch_grid": list(self.grid),
+            "input_size": list(preprocess.input_size),
+            "canvas_size": list(self.canvas_size),
+            "preprocessing": preprocess.to_dict(),
+            "transformers": transformers.__version__,
             "parameters": int(sum(p.numel() for p in model.parameters())),
             # CLIP projects to projection_dim; SigLIP's pooled output keeps the vision width
-            "embedding_dim": int(getattr(model.config, "projection_dim", None) or getattr(vision_cfg, "hidden_size", 0)),
+            "embedding_dim": int(
+                getattr(model.config, "projection_dim", None) or getattr(vision_cfg, "hidden_size", 0)
+            ),
             "model_type": getattr(model.config, "model_type", ""),
-            "attention": self.attention_note, "tokenizer": tokenizer is not None,
+            "attention": self.attention_note,
+            "tokenizer": tokenizer is not None,
         }
         if name == "demo":
             from ..demo.train import DEMO_NOTICE
@@ -165,7 +192,9 @@ class TransformersEncoder:
         # SigLIP 2's processor layout: each patch flattened as (row, column, channel), row-major patches
         b, c, h, w = x.shape
         p = self.patch_size
-        patches = x.reshape(b, c, h // p, p, w // p, p).permute(0, 2, 4, 3, 5, 1).reshape(b, (h // p) * (w // p), p * p * c)
+        patches = (
+            x.reshape(b, c, h // p, p, w // p, p).permute(0, 2, 4, 3, 5, 1).reshape(b, (h // p) * (w // p), p * p * c)
+        )
         shapes = torch.tensor([[h // p, w // p]] * b, device=x.device)
         mask = torch.ones(b, patches.shape[1], dtype=torch.long, device=x.device)
         return {"pixel_values": patches, "pixel_attention_mask": mask, "spatial_shapes": shapes}
@@ -186,8 +215,10 @@ class TransformersEncoder:
         import torch
 
         if (attention or hidden_states) and not self.layers:
-            raise ModelLoadError(f"{self.name}: attention maps and layer tokens are {self.attention_note}; measure "
-                                 "embedding and pixel metrics only (--clipshift-metrics, or budgets naming no attention or layer metric)")
+            raise ModelLoadError(
+                f"{self.name}: attention maps and layer tokens are {self.attention_note}; measure "
+                "embedding and pixel metrics only (--clipshift-metrics, or budgets naming no attention or layer metric)"
+            )
 
         self._set_attention_path(attention)
         captured: list = []
@@ -244,12 +275,16 @@ class TransformersEncoder:
         import torch
 
         if self.tokenizer is None:
-            raise ConfigError(f"{self.name}: no tokenizer was found beside the model, so text prompts cannot be encoded")
+            raise ConfigError(
+                f"{self.name}: no tokenizer was found beside the model, so text prompts cannot be encoded"
+            )
         self._set_attention_path(False)
         padding = "max_length" if "siglip" in type(self.model).__name__.lower() else True
         tokens = self.tokenizer(prompts, padding=padding, truncation=True, return_tensors="pt").to(self.device)
         with torch.inference_mode():
-            out = self.model.get_text_features(**{k: v for k, v in tokens.items() if k in ("input_ids", "attention_mask")})
+            out = self.model.get_text_features(
+                **{k: v for k, v in tokens.items() if k in ("input_ids", "attention_mask")}
+            )
         emb = out if torch.is_tensor(out) else out.pooler_output
         return emb.float().cpu().numpy()
 
@@ -265,8 +300,18 @@ def _default_preprocess(model, vision_cfg, processor: dict | None) -> Preprocess
         side = int(math.isqrt(budget)) * int(vision_cfg.patch_size)
         mean = tuple((processor or {}).get("image_mean", (0.5, 0.5, 0.5)))
         std = tuple((processor or {}).get("image_std", (0.5, 0.5, 0.5)))
-        return PreprocessSettings((side, side), "exact", (side, side), None, int((processor or {}).get("resample", 2)),
-                                  1 / 255, mean, std, True, source=f"SigLIP 2: {side // int(vision_cfg.patch_size)}^2 patches, square")
+        return PreprocessSettings(
+            (side, side),
+            "exact",
+            (side, side),
+            None,
+            int((processor or {}).get("resample", 2)),
+            1 / 255,
+            mean,
+            std,
+            True,
+            source=f"SigLIP 2: {side // int(vision_cfg.patch_size)}^2 patches, square",
+        )
     size = getattr(vision_cfg, "image_size", None)
     if size is None:
         raise ModelLoadError(f"{type(model).__name__}: no image_size in its config and no preprocessor_config.json")
@@ -305,8 +350,11 @@ def _hub_reachable(timeout: float = 2.0) -> bool:
 def _cached_hub_ids() -> list[str]:
     """The model ids in the local hub cache (``models--org--name`` folders)."""
     try:
-        return sorted(d.name[len("models--"):].replace("--", "/") for d in Path(_hub_cache_dir()).iterdir()
-                      if d.name.startswith("models--"))
+        return sorted(
+            d.name[len("models--") :].replace("--", "/")
+            for d in Path(_hub_cache_dir()).iterdir()
+            if d.name.startswith("models--")
+        )
     except OSError:
         return []
 
@@ -328,7 +376,12 @@ def _hub_cache_dir() -> str:
 
 
 def _looks_like_path(spec: str) -> bool:
-    return spec.startswith((".", "/", "~")) or os.sep in spec.rstrip(os.sep) and spec.count("/") != 1 or Path(spec).exists()
+    return (
+        spec.startswith((".", "/", "~"))
+        or os.sep in spec.rstrip(os.sep)
+        and spec.count("/") != 1
+        or Path(spec).exists()
+    )
 
 
 def _custom_code(location: Path) -> str | None:
@@ -346,8 +399,15 @@ def _weight_files(location: Path) -> str:
     return ", ".join(names) or "no weights file"
 
 
-def load_encoder(spec: str | os.PathLike = "demo", device: str = "auto", precision: str = "fp32", *,
-                 attention: bool = True, canvas_size: int | None = None, trust_remote_code: bool = False) -> TransformersEncoder:
+def load_encoder(
+    spec: str | os.PathLike = "demo",
+    device: str = "auto",
+    precision: str = "fp32",
+    *,
+    attention: bool = True,
+    canvas_size: int | None = None,
+    trust_remote_code: bool = False,
+) -> TransformersEncoder:
     """Load a CLIP-family checkpoint as an ``Encoder``.
 
     ``spec`` is ``"demo"`` (the bundled demo model), a local directory in Hugging Face format, or a
@@ -370,13 +430,24 @@ def load_encoder(spec: str | os.PathLike = "demo", device: str = "auto", precisi
         from .open_clip_weights import build_open_clip
 
         model, settings, tokenizer, path, extra = build_open_clip(spec, torch_device, dtype, attention=attention)
-        encoder = TransformersEncoder(model, settings, name=spec, device=torch_device, dtype=dtype, precision=precision,
-                                      canvas_size=canvas_size, tokenizer=tokenizer, source=str(path))
+        encoder = TransformersEncoder(
+            model,
+            settings,
+            name=spec,
+            device=torch_device,
+            dtype=dtype,
+            precision=precision,
+            canvas_size=canvas_size,
+            tokenizer=tokenizer,
+            source=str(path),
+        )
         encoder.info.update(extra)
         return encoder
     if spec == "demo":
         if not (DEMO_MODEL_DIR / "config.json").is_file():
-            raise ModelLoadError(f"the demo model is missing from {DEMO_MODEL_DIR}; run python scripts/train_demo_model.py")
+            raise ModelLoadError(
+                f"the demo model is missing from {DEMO_MODEL_DIR}; run python scripts/train_demo_model.py"
+            )
         location, name = DEMO_MODEL_DIR, "demo"
     else:
         path = Path(spec).expanduser()
@@ -385,14 +456,17 @@ def load_encoder(spec: str | os.PathLike = "demo", device: str = "auto", precisi
             try:
                 path.resolve(strict=True)
             except (OSError, RuntimeError) as exc:  # a loop or a dangling link: is_dir() would just say False
-                raise ModelLoadError(f"model {spec!r}: the symbolic link {path} cannot be followed "
-                                     f"({getattr(exc, 'strerror', None) or exc}); point it at a checkpoint directory") from None
+                raise ModelLoadError(
+                    f"model {spec!r}: the symbolic link {path} cannot be followed "
+                    f"({getattr(exc, 'strerror', None) or exc}); point it at a checkpoint directory"
+                ) from None
         if path.is_dir():
             location = path
         elif _looks_like_path(spec):
             raise ModelLoadError(
                 f"model {spec!r}: no such directory ({path.resolve()}). Give a directory holding config.json and "
-                "model weights (as written by save_pretrained), a hub id such as openai/clip-vit-base-patch32, or 'demo'"
+                "model weights (as written by save_pretrained), a hub id such as openai/clip-vit-base-patch32, or "
+                "'demo'"
             )
         else:
             location = spec
@@ -402,41 +476,59 @@ def load_encoder(spec: str | os.PathLike = "demo", device: str = "auto", precisi
             f"model {spec!r}: the directory {location} has no config.json, so it is not a checkpoint directory "
             f"({'it is empty' if not held else 'it holds ' + ', '.join(held)}). A checkpoint directory holds "
             "config.json and the weights as written by save_pretrained: is this the right folder, or did a copy "
-            "or download not finish?")
+            "or download not finish?"
+        )
     if isinstance(location, Path) and not trust_remote_code:
         custom = _custom_code(location)
         if custom:
             raise ModelLoadError(
                 f"model {spec!r}: the checkpoint in {location} ships its own Python code (auto_map {custom[:200]}), "
                 "which clipshift does not run unless you trust it: pass --clipshift-trust-remote-code "
-                "(ini clipshift_trust_remote_code = true, or trust_remote_code=True in Python)")
+                "(ini clipshift_trust_remote_code = true, or trust_remote_code=True in Python)"
+            )
     kwargs = dict(attn_implementation=attn, dtype=dtype, trust_remote_code=trust_remote_code)
     model = None
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
     attempts = [True] if isinstance(location, Path) or offline else [True, False]
     for local_only in attempts:
         if not local_only and not _hub_reachable():  # the cache missed and there is no network: say so now
-            tried.append(f"download of {location!r}: the hub ({os.environ.get('HF_ENDPOINT', 'huggingface.co')}) "
-                         "cannot be reached from this machine (offline)")
+            tried.append(
+                f"download of {location!r}: the hub ({os.environ.get('HF_ENDPOINT', 'huggingface.co')}) "
+                "cannot be reached from this machine (offline)"
+            )
             break
         try:
             model = AutoModel.from_pretrained(location, local_files_only=local_only, **kwargs)
             break
-        except Exception as exc:  # noqa: BLE001 - any failure to read a checkpoint becomes one clear error
+        except Exception as exc:
             # (a pickle or truncated safetensors file raises from deep inside torch or safetensors)
-            where = f"directory {location} ({_weight_files(location)})" if isinstance(location, Path) else (
-                f"hub id {location!r} in the local cache {_hub_cache_dir()}" if local_only else f"download of {location!r} from the hub")
+            where = (
+                f"directory {location} ({_weight_files(location)})"
+                if isinstance(location, Path)
+                else (
+                    f"hub id {location!r} in the local cache {_hub_cache_dir()}"
+                    if local_only
+                    else f"download of {location!r} from the hub"
+                )
+            )
             first = (str(exc).strip().splitlines() or [""])[0][:300]
             tried.append(f"{where}: {type(exc).__name__}: {first}")
     if model is None:
-        hint = ("download it on a machine with network (hf download ID, or save_pretrained to a "
-                "directory) and copy the cache (HF_HOME) or the directory here")
+        hint = (
+            "download it on a machine with network (hf download ID, or save_pretrained to a "
+            "directory) and copy the cache (HF_HOME) or the directory here"
+        )
         suggestion = _close_ids(spec) if not isinstance(location, Path) else ""
-        raise ModelLoadError(f"could not load model {spec!r} (transformers {transformers.__version__}). Tried:\n  - "
-                             + "\n  - ".join(tried) + f"\nTo fix: {hint}.{suggestion}")
+        raise ModelLoadError(
+            f"could not load model {spec!r} (transformers {transformers.__version__}). Tried:\n  - "
+            + "\n  - ".join(tried)
+            + f"\nTo fix: {hint}.{suggestion}"
+        )
     if not hasattr(model, "get_image_features"):
-        raise ModelLoadError(f"model {spec!r} loaded as {type(model).__name__}, which has no get_image_features: "
-                             "not a CLIP-family model (CLIP, SigLIP)")
+        raise ModelLoadError(
+            f"model {spec!r} loaded as {type(model).__name__}, which has no get_image_features: "
+            "not a CLIP-family model (CLIP, SigLIP)"
+        )
     model.to(torch_device)
     cfg = _processor_config(location)
     vision_cfg = getattr(model.config, "vision_config", model.config)
@@ -448,8 +540,17 @@ def load_encoder(spec: str | os.PathLike = "demo", device: str = "auto", precisi
         except (ValueError, KeyError, TypeError) as exc:
             raise ModelLoadError(f"model {spec!r}: preprocessor_config.json is not usable: {exc}") from None
     tokenizer = _tokenizer(location, trust_remote_code)
-    return TransformersEncoder(model, settings, name=name, device=torch_device, dtype=dtype, precision=precision,
-                               canvas_size=canvas_size, tokenizer=tokenizer, source=str(location))
+    return TransformersEncoder(
+        model,
+        settings,
+        name=name,
+        device=torch_device,
+        dtype=dtype,
+        precision=precision,
+        canvas_size=canvas_size,
+        tokenizer=tokenizer,
+        source=str(location),
+    )
 
 
 def _processor_config(location) -> dict | None:
@@ -458,8 +559,9 @@ def _processor_config(location) -> dict | None:
     try:
         from transformers.utils import cached_file
 
-        path = cached_file(location, "preprocessor_config.json", local_files_only=True,
-                           _raise_exceptions_for_missing_entries=False)
+        path = cached_file(
+            location, "preprocessor_config.json", local_files_only=True, _raise_exceptions_for_missing_entries=False
+        )
     except (OSError, ValueError):
         return None
     return read_processor_config(Path(path).parent) if path else None

@@ -1,28 +1,29 @@
 """The measuring engine: images x (augmentation, severity) x metrics -> ``RunResult``.
 
-Clean embeddings are computed once per image and reused by every augmentation; images are processed in chunks, so memory stays bounded however many
-images there are (attention is reduced to one map per layer inside the forward pass). The next
-batch is augmented in a worker thread while the model runs the current one.
+Clean embeddings are computed once per image and reused by every augmentation; images are processed
+in chunks, so memory stays bounded however many images there are (attention is reduced to one map
+per layer inside the forward pass). The next batch is augmented in a worker thread while the model
+runs the current one.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from .metrics import functional as M
 from .augmentations import apply_case, augmentation_for
 from .cache import EmbeddingCache
-from .metrics import DEFAULT_METRICS, METRICS, Batch, metric_info, split_layer, validate_metrics
+from .cases import DEFAULT_SEVERITY, Case
 from .encoders import Encoder
 from .errors import ConfigError, NonFiniteEmbeddingError
 from .images import ImageSet
-from .cases import DEFAULT_SEVERITY, Case
+from .metrics import DEFAULT_METRICS, METRICS, Batch, metric_info, split_layer, validate_metrics
+from .metrics import functional as M
 from .results import RunResult, ShiftResult
 
 Progress = Callable[[int, int], None]
@@ -70,7 +71,7 @@ def _augment_device(choice, encoder):
     return device
 
 
-CHUNK_MEMORY = 2 * 1024 ** 3
+CHUNK_MEMORY = 2 * 1024**3
 """What a chunk's canvases may take. Peak RSS grew by about 0.85 GB an image at a 4096-px canvas
 (measured before this bound): about 16 bytes a canvas pixel (the uint8 canvas, its float copies,
 the augmented versions)."""
@@ -121,31 +122,53 @@ def measure(
         dropped = [m for m in metric_names if metric_info(m).needs in ("attention", "layers")]
         if dropped:
             metric_names = tuple(m for m in metric_names if m not in dropped)
-            skipped_note = (f"model {encoder.name}: attention maps and layer tokens are {attention_note}; "
-                            f"not measured: {', '.join(dropped)}")
+            skipped_note = (
+                f"model {encoder.name}: attention maps and layer tokens are {attention_note}; "
+                f"not measured: {', '.join(dropped)}"
+            )
     if not isinstance(draws, int) or isinstance(draws, bool) or not 1 <= draws <= 64:
         raise ConfigError(f"draws = {draws!r}: must be a whole number between 1 and 64")
     radius = "divergence_radius" in metric_names
     if radius and draws < 2:
-        raise ConfigError("divergence_radius needs at least 2 draws of each case: --clipshift-draws K (K >= 2), or draws=K")
+        raise ConfigError(
+            "divergence_radius needs at least 2 draws of each case: --clipshift-draws K (K >= 2), or draws=K"
+        )
     metric_names = tuple(m for m in metric_names if m != "divergence_radius")  # computed across draws, below
     needs = {metric_info(m).needs for m in metric_names}
     scorer = None
     if "text" in needs:
         if text is None:
-            raise ConfigError("text metrics (zero_shot_flip, text_similarity_drop, direction_probe) need text=TextSpec(labels=...)")
+            raise ConfigError(
+                "text metrics (zero_shot_flip, text_similarity_drop, direction_probe) need text=TextSpec(labels=...)"
+            )
         from .textalign import TextScorer
 
         scorer = TextScorer(encoder, text, list(images.names))
     pairs = expand_pairs(augmentations, severities)
     main = len(pairs)
     if draws > 1:  # the extra draws of every case that draws anything at random (identity draws nothing)
-        pairs = pairs + [Case(c.augmentation, c.severity, c.strength, draw=k) for k in range(1, draws)
-                         for c in pairs if c.augmentation != "identity"]
+        pairs = pairs + [
+            Case(c.augmentation, c.severity, c.strength, draw=k)
+            for k in range(1, draws)
+            for c in pairs
+            if c.augmentation != "identity"
+        ]
     want_attention = "attention" in needs
     want_layers = "layers" in needs
-    run = _Run(encoder, images, pairs, metric_names, seed, batch_size, cache, progress, want_attention, want_layers,
-               scorer, _augment_device(augment_device, encoder))
+    run = _Run(
+        encoder,
+        images,
+        pairs,
+        metric_names,
+        seed,
+        batch_size,
+        cache,
+        progress,
+        want_attention,
+        want_layers,
+        scorer,
+        _augment_device(augment_device, encoder),
+    )
     chunk_size = chunk_for_canvas(chunk_size, encoder.canvas_size)
     started = time.perf_counter()
     try:
@@ -160,36 +183,87 @@ def measure(
         aug, level = augmentation_for(case)
         values = {m: np.asarray(run.values[p][m], dtype=np.float64) for m in run.stored_metrics}
         if radius:
-            same = [q for q, c in enumerate(pairs) if (c.augmentation, c.severity, c.strength) ==
-                    (case.augmentation, case.severity, case.strength)]
-            values["divergence_radius"] = np.array([
-                M.enclosing_ball_radius(M.unit(np.stack([run.embeddings[q][i] for q in same])))
-                for i in range(len(images))]) if len(same) > 1 else np.zeros(len(images))
+            same = [
+                q
+                for q, c in enumerate(pairs)
+                if (c.augmentation, c.severity, c.strength) == (case.augmentation, case.severity, case.strength)
+            ]
+            values["divergence_radius"] = (
+                np.array(
+                    [
+                        M.enclosing_ball_radius(M.unit(np.stack([run.embeddings[q][i] for q in same])))
+                        for i in range(len(images))
+                    ]
+                )
+                if len(same) > 1
+                else np.zeros(len(images))
+            )
         emb = np.stack(run.embeddings[p]) if keep_embeddings else None
-        results.append(ShiftResult(case.augmentation, case.severity, list(images.names), values, seed,
-                                   aug.parameters(level), run.unchanged[p], emb, strength=case.strength))
+        results.append(
+            ShiftResult(
+                case.augmentation,
+                case.severity,
+                list(images.names),
+                values,
+                seed,
+                aug.parameters(level),
+                run.unchanged[p],
+                emb,
+                strength=case.strength,
+            )
+        )
     warnings = [skipped_note] if skipped_note else []
     for r in results:
         if r.augmentation != "identity" and r.unchanged_images == r.n_images:
-            warnings.append(f"augmentation {r.key} left every image unchanged: it measures nothing; check its parameters")
+            warnings.append(
+                f"augmentation {r.key} left every image unchanged: it measures nothing; check its parameters"
+            )
         elif r.augmentation != "identity" and r.unchanged_images:
             warnings.append(f"augmentation {r.key} left {r.unchanged_images} of {r.n_images} images unchanged")
     clean = np.stack(run.clean_embeddings) if keep_embeddings else None
     if cache is not None and cache.problem and cache.problem not in warnings:
         warnings.append(cache.problem)
-    settings = {"metrics": list(metric_names), "batch_size": batch_size, "chunk_size": chunk_size,
-                "pairs": [[c.augmentation, c.level] for c in pairs[:main]], "draws": draws,
-                "canvas_size": list(encoder.canvas_size), "seconds": round(time.perf_counter() - started, 3),
-                "cache": None if cache is None else {"dir": str(cache.directory), "hits": cache.hits, "misses": cache.misses}}
-    return RunResult(dict(encoder.info), seed, list(images.names), images.digest, images.source, results, clean,
-                     settings, warnings=warnings)
+    settings = {
+        "metrics": list(metric_names),
+        "batch_size": batch_size,
+        "chunk_size": chunk_size,
+        "pairs": [[c.augmentation, c.level] for c in pairs[:main]],
+        "draws": draws,
+        "canvas_size": list(encoder.canvas_size),
+        "seconds": round(time.perf_counter() - started, 3),
+        "cache": None if cache is None else {"dir": str(cache.directory), "hits": cache.hits, "misses": cache.misses},
+    }
+    return RunResult(
+        dict(encoder.info),
+        seed,
+        list(images.names),
+        images.digest,
+        images.source,
+        results,
+        clean,
+        settings,
+        warnings=warnings,
+    )
 
 
 class _Run:
     """The state of one ``measure`` call."""
 
-    def __init__(self, encoder, images, pairs, metric_names, seed, batch_size, cache, progress, want_attention, want_layers,
-                 scorer=None, augment_device=None):
+    def __init__(
+        self,
+        encoder,
+        images,
+        pairs,
+        metric_names,
+        seed,
+        batch_size,
+        cache,
+        progress,
+        want_attention,
+        want_layers,
+        scorer=None,
+        augment_device=None,
+    ):
         self.augment_device = augment_device
         self.encoder, self.images, self.pairs = encoder, images, pairs
         self.metric_names, self.seed, self.batch_size = metric_names, seed, batch_size
@@ -199,7 +273,9 @@ class _Run:
         self.stored_metrics = self._stored_metric_names()
         self.metric_identity = [m if metric_info(m).builtin else metric_info(m).identity for m in self.stored_metrics]
         # the built-in pixel metrics a GPU batch computes in one upload
-        self.pixel_names = {m for m in self.stored_metrics if metric_info(m).needs == "pixels" and metric_info(m).builtin}
+        self.pixel_names = {
+            m for m in self.stored_metrics if metric_info(m).needs == "pixels" and metric_info(m).builtin
+        }
         n = len(images)
         self.values = [{m: [np.nan] * n for m in self.stored_metrics} for _ in pairs]
         self.embeddings: list[list] = [[None] * n for _ in pairs]
@@ -256,8 +332,17 @@ class _Run:
                 name = f"{name}@torch-{self.augment_device.type}"
         # batch size is part of the key: CPU kernels change an embedding's last bits (up to ~3e-6 in
         # cosine) with the batch it ran in, so a hit returns exactly what this batch size computes
-        return EmbeddingCache.key(self.fingerprint, self.images.hashes[image], name, params, str(severity),
-                                  self.seed, self.prep_signature, self.metric_identity, self.batch_size)
+        return EmbeddingCache.key(
+            self.fingerprint,
+            self.images.hashes[image],
+            name,
+            params,
+            str(severity),
+            self.seed,
+            self.prep_signature,
+            self.metric_identity,
+            self.batch_size,
+        )
 
     def _tick(self, count: int) -> None:
         self.done += count
@@ -305,7 +390,7 @@ class _Run:
         batches = []
         for p in range(len(self.pairs)):
             of_pair = [j for j in jobs if j.pair == p]
-            batches += [of_pair[b: b + self.batch_size] for b in range(0, len(of_pair), self.batch_size)]
+            batches += [of_pair[b : b + self.batch_size] for b in range(0, len(of_pair), self.batch_size)]
         pending = self.pool.submit(self._augment, batches[0], canvases) if batches else None
         for b, batch in enumerate(batches):
             augmented = pending.result()
@@ -331,8 +416,10 @@ class _Run:
             seeds = [draw_seed(self.seed, self.images.hashes[j.image], aug.name, level, case.draw) for j in batch]
             clean = np.stack([canvases[j.image] for j in batch])
             out, coords = apply_batch(case, clean, seeds, self.augment_device)
-            return [Augmented(o, None if coords is None else coords[i], changed=not np.array_equal(o, c))
-                    for i, (o, c) in enumerate(zip(out, clean))]
+            return [
+                Augmented(o, None if coords is None else coords[i], changed=not np.array_equal(o, c))
+                for i, (o, c) in enumerate(zip(out, clean))
+            ]
 
         def one(job):
             return apply_case(self.pairs[job.pair], canvases[job.image], self.seed, self.images.hashes[job.image])
@@ -351,7 +438,8 @@ class _Run:
             what = "the clean image" if case is None else f"augmentation {case.key}"
             raise NonFiniteEmbeddingError(
                 f"model {self.encoder.name} produced a NaN/inf embedding for image {self.images.names[i]!r} under "
-                f"{what} (precision {self.encoder.info.get('precision')}; fp16 overflows are the usual cause: try bf16 or fp32)"
+                f"{what} (precision {self.encoder.info.get('precision')}; fp16 overflows are the usual cause: try "
+                "bf16 or fp32)"
             )
         return enc
 
@@ -364,21 +452,26 @@ class _Run:
         text_scores = None
         if self.scorer is not None:
             image_index = np.array([j.image for j in batch])
-            text_scores = lambda: self.scorer.scores(ce, enc.embeddings, image_index, names)  # noqa: E731
+            text_scores = lambda: self.scorer.scores(ce, enc.embeddings, image_index, names)
         shared = Batch(
-            clean_embeddings=ce, augmented_embeddings=enc.embeddings,
-            clean_images=np.stack([canvases[j.image] for j in batch]), augmented_images=aug_imgs,
-            coords=[a.coords for a in augmented], augmentations=names,
+            clean_embeddings=ce,
+            augmented_embeddings=enc.embeddings,
+            clean_images=np.stack([canvases[j.image] for j in batch]),
+            augmented_images=aug_imgs,
+            coords=[a.coords for a in augmented],
+            augmentations=names,
             image_names=[self.images.names[j.image] for j in batch],
             clean_attention=clean.attention[rows] if self.want_attention else None,
             augmented_attention=enc.attention if self.want_attention else None,
             clean_hidden=clean.hidden_states[rows] if self.want_layers else None,
             augmented_hidden=enc.hidden_states if self.want_layers else None,
-            grid=getattr(self.encoder, "grid", None), device=getattr(self.encoder, "device", None),
+            grid=getattr(self.encoder, "grid", None),
+            device=getattr(self.encoder, "device", None),
             # one edge map per clean image, reused by every augmentation of it
             clean_edges=lambda: np.stack([self._clean_edges(j.image, canvases) for j in batch]),
             text_scores=text_scores,
-            pixel_names=self.pixel_names)
+            pixel_names=self.pixel_names,
+        )
         values = {}
         for m in self.stored_metrics:
             base, layer = split_layer(m)

@@ -27,8 +27,9 @@ to the reference at 224 px; the rest match its strength (tests/test_imagenet_c.p
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from io import BytesIO
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -41,15 +42,30 @@ FAMILIES = {
 """Hendrycks' four families; the four extra corruptions (speckle noise, gaussian blur, spatter,
 saturate) join the family they belong to, as in his paper's appendix."""
 
-COMMON = ("gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur", "motion_blur", "zoom_blur",
-          "snow", "frost", "fog", "brightness", "contrast", "elastic_transform", "pixelate", "jpeg_compression")
+COMMON = (
+    "gaussian_noise",
+    "shot_noise",
+    "impulse_noise",
+    "defocus_blur",
+    "glass_blur",
+    "motion_blur",
+    "zoom_blur",
+    "snow",
+    "frost",
+    "fog",
+    "brightness",
+    "contrast",
+    "elastic_transform",
+    "pixelate",
+    "jpeg_compression",
+)
 EXTRA = ("speckle_noise", "gaussian_blur", "spatter", "saturate")
 NAMES = COMMON + EXTRA
 PREFIX = "imagenet_c."
 
 
 def family_of(name: str) -> str:
-    base = name[len(PREFIX):] if name.startswith(PREFIX) else name
+    base = name[len(PREFIX) :] if name.startswith(PREFIX) else name
     return next(f for f, members in FAMILIES.items() if base in members)
 
 
@@ -142,7 +158,9 @@ def local_shuffle(y: np.ndarray, offsets: np.ndarray, delta: int, iterations: in
     for target, source in zip(targets.tolist(), sources.tolist()):
         pixels[target] = pixels[source]
     out = np.array(pixels, dtype=np.uint32)
-    return np.stack([(out >> np.uint32(8 * k)) & 255 for k in range(channels)], axis=1).astype(np.uint8).reshape(y.shape)
+    return (
+        np.stack([(out >> np.uint32(8 * k)) & 255 for k in range(channels)], axis=1).astype(np.uint8).reshape(y.shape)
+    )
 
 
 def _disk(radius: float, alias_blur: float) -> np.ndarray:
@@ -153,7 +171,7 @@ def _disk(radius: float, alias_blur: float) -> np.ndarray:
         r = int(math.ceil(radius))
         grid, ksize = np.arange(-r, r + 1), (5, 5)
     xx, yy = np.meshgrid(grid, grid)
-    disk = np.array((xx ** 2 + yy ** 2) <= radius ** 2, dtype=np.float32)
+    disk = np.array((xx**2 + yy**2) <= radius**2, dtype=np.float32)
     disk /= np.sum(disk)
     return cv2.GaussianBlur(disk, ksize=ksize, sigmaX=alias_blur)
 
@@ -169,7 +187,7 @@ def _motion_kernel(radius: int, sigma: float, angle: float) -> np.ndarray:
     """The reference's motion blur (a sum of shifted copies weighted by a half Gaussian) as one
     correlation kernel: copy i shifted by (dx_i, dy_i) puts weight k_i at (-dy_i, -dx_i)."""
     width = 2 * radius + 1
-    k = np.exp(-(np.arange(width) ** 2) / (2 * sigma ** 2))
+    k = np.exp(-(np.arange(width) ** 2) / (2 * sigma**2))
     k /= k.sum()
     py, px = width * np.sin(np.deg2rad(angle)), width * np.cos(np.deg2rad(angle))
     hyp = math.hypot(py, px)
@@ -199,10 +217,10 @@ def _clipped_zoom(x: np.ndarray, factor: float) -> np.ndarray:
     h, w = x.shape[:2]
     ch, cw = int(np.ceil(h / factor)), int(np.ceil(w / factor))
     top, left = (h - ch) // 2, (w - cw) // 2
-    crop = x[top: top + ch, left: left + cw]
+    crop = x[top : top + ch, left : left + cw]
     big = cv2.resize(crop, (int(round(cw * factor)), int(round(ch * factor))), interpolation=cv2.INTER_LINEAR)
     th, tw = (big.shape[0] - h) // 2, (big.shape[1] - w) // 2
-    out = big[max(th, 0): max(th, 0) + h, max(tw, 0): max(tw, 0) + w]
+    out = big[max(th, 0) : max(th, 0) + h, max(tw, 0) : max(tw, 0) + w]
     if out.shape[:2] != (h, w):  # rounding left it a pixel short
         out = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
     return out.reshape(x.shape)
@@ -230,13 +248,13 @@ def _plasma(mapsize: int, wibbledecay: float, rng) -> np.ndarray:
         corner = arr[0:mapsize:step, 0:mapsize:step]
         square = corner + np.roll(corner, -1, axis=0)
         square += np.roll(square, -1, axis=1)
-        arr[step // 2:mapsize:step, step // 2:mapsize:step] = wibbled(square)
-        dr = arr[step // 2:mapsize:step, step // 2:mapsize:step]
+        arr[step // 2 : mapsize : step, step // 2 : mapsize : step] = wibbled(square)
+        dr = arr[step // 2 : mapsize : step, step // 2 : mapsize : step]
         ul = arr[0:mapsize:step, 0:mapsize:step]
         lt = dr + np.roll(dr, 1, axis=0) + ul + np.roll(ul, -1, axis=1)
-        arr[0:mapsize:step, step // 2:mapsize:step] = wibbled(lt)
+        arr[0:mapsize:step, step // 2 : mapsize : step] = wibbled(lt)
         tt = dr + np.roll(dr, 1, axis=1) + ul + np.roll(ul, -1, axis=0)
-        arr[step // 2:mapsize:step, 0:mapsize:step] = wibbled(tt)
+        arr[step // 2 : mapsize : step, 0:mapsize:step] = wibbled(tt)
         step //= 2
         wibble /= wibbledecay
     arr -= arr.min()
@@ -253,9 +271,12 @@ def fog(x, rng, amount, decay):
 
 
 FROST_TEXTURES = (  # per-channel mean and std (RGB) of the reference's six frost photographs
-    ((77.7, 149.1, 165.7), (26.9, 16.5, 15.3)), ((200.8, 205.4, 214.5), (21.4, 22.1, 22.6)),
-    ((200.8, 205.4, 214.5), (21.4, 22.1, 22.6)), ((137.6, 152.8, 165.2), (28.5, 28.5, 29.9)),
-    ((112.4, 123.4, 134.8), (44.4, 43.3, 41.7)), ((71.4, 95.4, 104.5), (35.2, 42.7, 47.4)),
+    ((77.7, 149.1, 165.7), (26.9, 16.5, 15.3)),
+    ((200.8, 205.4, 214.5), (21.4, 22.1, 22.6)),
+    ((200.8, 205.4, 214.5), (21.4, 22.1, 22.6)),
+    ((137.6, 152.8, 165.2), (28.5, 28.5, 29.9)),
+    ((112.4, 123.4, 134.8), (44.4, 43.3, 41.7)),
+    ((71.4, 95.4, 104.5), (35.2, 42.7, 47.4)),
 )
 
 
@@ -266,7 +287,7 @@ def frost_texture(h: int, w: int, rng) -> np.ndarray:
     size = 1 << (max(h, w) - 1).bit_length()
     haze = _plasma(size, 1.6, rng)[:h, :w]
     streaks = np.zeros((h, w), np.float32)
-    for _ in range(int(40 * (h * w) / 224 ** 2) + 8):
+    for _ in range(int(40 * (h * w) / 224**2) + 8):
         y0, x0 = rng.uniform(0, h), rng.uniform(0, w)
         angle, length = rng.uniform(0, np.pi), rng.uniform(0.05, 0.25) * min(h, w)
         y1, x1 = y0 + length * np.sin(angle), x0 + length * np.cos(angle)
@@ -392,8 +413,9 @@ def elastic_transform(x, rng, alpha):
     dx, dy = field(), field()
     xx, yy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     map_x, map_y = xx + dx, yy + dy
-    out = cv2.remap(x.astype(np.float32) / 255.0, map_x, map_y, interpolation=cv2.INTER_LINEAR,
-                    borderMode=cv2.BORDER_REFLECT)
+    out = cv2.remap(
+        x.astype(np.float32) / 255.0, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+    )
     inside = ((map_x >= -0.5) & (map_x <= w - 0.5) & (map_y >= -0.5) & (map_y <= h - 0.5)).astype(np.float32)
     coords = np.stack([np.clip(map_x, 0, w - 1), np.clip(map_y, 0, h - 1), inside], axis=-1)
     return _out(np.clip(out, 0, 1) * 255), coords
@@ -411,25 +433,61 @@ LEVELS: dict[str, tuple[Callable, dict[int, dict[str, Any]], bool]] = {
     "impulse_noise": (impulse_noise, _levels("c", [0.03, 0.06, 0.09, 0.17, 0.27]), False),
     "speckle_noise": (speckle_noise, _levels("c", [0.15, 0.2, 0.35, 0.45, 0.6]), False),
     "gaussian_blur": (gaussian_blur, _levels("c", [1, 2, 3, 4, 6]), False),
-    "glass_blur": (glass_blur, _levels("sigma,delta,iterations", [(0.7, 1, 2), (0.9, 2, 1), (1, 2, 3), (1.1, 3, 2),
-                                                                  (1.5, 4, 2)]), False),
-    "defocus_blur": (defocus_blur, _levels("radius,alias_blur", [(3, 0.1), (4, 0.5), (6, 0.5), (8, 0.5), (10, 0.5)]),
-                     False),
+    "glass_blur": (
+        glass_blur,
+        _levels("sigma,delta,iterations", [(0.7, 1, 2), (0.9, 2, 1), (1, 2, 3), (1.1, 3, 2), (1.5, 4, 2)]),
+        False,
+    ),
+    "defocus_blur": (
+        defocus_blur,
+        _levels("radius,alias_blur", [(3, 0.1), (4, 0.5), (6, 0.5), (8, 0.5), (10, 0.5)]),
+        False,
+    ),
     "motion_blur": (motion_blur, _levels("radius,sigma", [(10, 3), (15, 5), (15, 8), (15, 12), (20, 15)]), False),
-    "zoom_blur": (zoom_blur, _levels("start,stop,step", [(1, 1.11, 0.01), (1, 1.16, 0.01), (1, 1.21, 0.02),
-                                                         (1, 1.26, 0.02), (1, 1.31, 0.03)]), False),
-    "snow": (snow, _levels("loc,scale,zoom,threshold,radius,sigma,keep", [
-        (0.1, 0.3, 3, 0.5, 10, 4, 0.8), (0.2, 0.3, 2, 0.5, 12, 4, 0.7), (0.55, 0.3, 4, 0.9, 12, 8, 0.7),
-        (0.55, 0.3, 4.5, 0.85, 12, 8, 0.65), (0.55, 0.3, 2.5, 0.85, 12, 12, 0.55)]), False),
+    "zoom_blur": (
+        zoom_blur,
+        _levels(
+            "start,stop,step", [(1, 1.11, 0.01), (1, 1.16, 0.01), (1, 1.21, 0.02), (1, 1.26, 0.02), (1, 1.31, 0.03)]
+        ),
+        False,
+    ),
+    "snow": (
+        snow,
+        _levels(
+            "loc,scale,zoom,threshold,radius,sigma,keep",
+            [
+                (0.1, 0.3, 3, 0.5, 10, 4, 0.8),
+                (0.2, 0.3, 2, 0.5, 12, 4, 0.7),
+                (0.55, 0.3, 4, 0.9, 12, 8, 0.7),
+                (0.55, 0.3, 4.5, 0.85, 12, 8, 0.65),
+                (0.55, 0.3, 2.5, 0.85, 12, 12, 0.55),
+            ],
+        ),
+        False,
+    ),
     "frost": (frost, _levels("keep,add", [(1, 0.4), (0.8, 0.6), (0.7, 0.7), (0.65, 0.7), (0.6, 0.75)]), False),
     "fog": (fog, _levels("amount,decay", [(1.5, 2), (2.0, 2), (2.5, 1.7), (2.5, 1.5), (3.0, 1.4)]), False),
     "brightness": (brightness, _levels("c", [0.1, 0.2, 0.3, 0.4, 0.5]), False),
-    "spatter": (spatter, _levels("loc,scale,sigma,threshold,intensity,mud", [
-        (0.65, 0.3, 4, 0.69, 0.6, 0), (0.65, 0.3, 3, 0.68, 0.6, 0), (0.65, 0.3, 2, 0.68, 0.5, 0),
-        (0.65, 0.3, 1, 0.65, 1.5, 1), (0.67, 0.4, 1, 0.65, 1.5, 1)]), False),
+    "spatter": (
+        spatter,
+        _levels(
+            "loc,scale,sigma,threshold,intensity,mud",
+            [
+                (0.65, 0.3, 4, 0.69, 0.6, 0),
+                (0.65, 0.3, 3, 0.68, 0.6, 0),
+                (0.65, 0.3, 2, 0.68, 0.5, 0),
+                (0.65, 0.3, 1, 0.65, 1.5, 1),
+                (0.67, 0.4, 1, 0.65, 1.5, 1),
+            ],
+        ),
+        False,
+    ),
     "contrast": (contrast, _levels("c", [0.4, 0.3, 0.2, 0.1, 0.05]), False),
-    "elastic_transform": (elastic_transform, _levels("alpha", [250 * 0.05, 250 * 0.065, 250 * 0.085, 250 * 0.1,
-                                                              250 * 0.12]), True),
+    "elastic_transform": (
+        elastic_transform,
+        _levels("alpha", [250 * 0.05, 250 * 0.065, 250 * 0.085, 250 * 0.1, 250 * 0.12]),
+        True,
+    ),
     "pixelate": (pixelate, _levels("c", [0.6, 0.5, 0.4, 0.3, 0.25]), False),
     "jpeg_compression": (jpeg_compression, _levels("quality", [25, 18, 15, 10, 7]), False),
     "saturate": (saturate, _levels("factor,offset", [(0.3, 0), (0.1, 0), (2, 0), (5, 0.1), (20, 0.2)]), False),

@@ -48,20 +48,26 @@ class ImageSet:
             h.update(ih.encode())
         return h.hexdigest()[:16]
 
-    def subset(self, names: list[str] | None = None, max_images: int | None = None) -> "ImageSet":
+    def subset(self, names: list[str] | None = None, max_images: int | None = None) -> ImageSet:
         index = list(range(len(self)))
         if names is not None:
             missing = [n for n in names if n not in self.names]
             if missing:
-                raise ConfigError(f"images {missing} are not in the image set {self.source!r}; it holds {self.names[:10]}")
+                raise ConfigError(
+                    f"images {missing} are not in the image set {self.source!r}; it holds {self.names[:10]}"
+                )
             index = [self.names.index(n) for n in names]
         if max_images is not None:
             index = index[:max_images]
         arrays = self.arrays.select(index) if hasattr(self.arrays, "select") else [self.arrays[i] for i in index]
         return ImageSet(
-            [self.names[i] for i in index], arrays, self.source,
-            None if self.labels is None else [self.labels[i] for i in index], [self.hashes[i] for i in index],
-            list(self.skipped), None if self.captions is None else [self.captions[i] for i in index],
+            [self.names[i] for i in index],
+            arrays,
+            self.source,
+            None if self.labels is None else [self.labels[i] for i in index],
+            [self.hashes[i] for i in index],
+            list(self.skipped),
+            None if self.captions is None else [self.captions[i] for i in index],
         )
 
 
@@ -130,7 +136,11 @@ def _labelled_layout(spec: str, root: Path, columns: dict, split: str | None):
     if spec.endswith(".tar"):
         return labelled.tar_shards(spec, root)
     if path.is_dir():
-        if (path / "dataset_info.json").is_file() or (path / "dataset_dict.json").is_file() or (path / "state.json").is_file():
+        if (
+            (path / "dataset_info.json").is_file()
+            or (path / "dataset_dict.json").is_file()
+            or (path / "state.json").is_file()
+        ):
             return labelled.hf_dataset(str(path), root, columns, split)
         if labelled.is_class_folder_layout(path):
             return labelled.class_folders(path)
@@ -147,12 +157,21 @@ def is_labelled_spec(spec: str, root: Path) -> bool:
     path = Path(spec) if Path(spec).is_absolute() else root / spec
     if spec.startswith("hf:") or spec.endswith((".parquet", ".csv", ".jsonl", ".tar")):
         return True
-    return path.is_dir() and (any((path / f).is_file() for f in ("dataset_info.json", "dataset_dict.json", "state.json"))
-                              or labelled.is_class_folder_layout(path))
+    return path.is_dir() and (
+        any((path / f).is_file() for f in ("dataset_info.json", "dataset_dict.json", "state.json"))
+        or labelled.is_class_folder_layout(path)
+    )
 
 
-def load_image_set(spec: str, max_images: int | None = None, seed: int = 0, root: Path | None = None, count: int = 32,
-                   columns: dict | None = None, split: str | None = None) -> ImageSet:
+def load_image_set(
+    spec: str,
+    max_images: int | None = None,
+    seed: int = 0,
+    root: Path | None = None,
+    count: int = 32,
+    columns: dict | None = None,
+    split: str | None = None,
+) -> ImageSet:
     """Load a named built-in set (``samples``, ``demo-scenes``), a directory or a glob of images, or a
     labelled / captioned set (class folders, a .csv / .jsonl manifest, .tar shards, a Hugging Face
     dataset: see ``labelled.py``), whose images are decoded one at a time.
@@ -171,9 +190,13 @@ def load_image_set(spec: str, max_images: int | None = None, seed: int = 0, root
         index = list(range(len(names)))
         if max_images is not None:
             index = stratified_sample(labels or [None] * len(names), max_images, seed)
-        return ImageSet([names[i] for i in index], LazyImages([loaders[i] for i in index]), spec,
-                        labels=[labels[i] for i in index] if labels else None,
-                        captions=[captions[i] for i in index] if captions else None)
+        return ImageSet(
+            [names[i] for i in index],
+            LazyImages([loaders[i] for i in index]),
+            spec,
+            labels=[labels[i] for i in index] if labels else None,
+            captions=[captions[i] for i in index] if captions else None,
+        )
     name, _, arg = spec.partition(":")
     if name == "samples":
         from .sample_images import load_samples
@@ -185,8 +208,12 @@ def load_image_set(spec: str, max_images: int | None = None, seed: int = 0, root
 
         n = int(arg) if arg else (max_images or count)
         scenes = generate_scenes(n, seed=seed)
-        result = ImageSet([s[0] for s in scenes], [s[1] for s in scenes], f"demo-scenes:{n}@seed{seed}",
-                          labels=[s[2].label for s in scenes])
+        result = ImageSet(
+            [s[0] for s in scenes],
+            [s[1] for s in scenes],
+            f"demo-scenes:{n}@seed{seed}",
+            labels=[s[2].label for s in scenes],
+        )
     else:
         paths, others = image_files(spec, root)
         if max_images is not None:
@@ -198,6 +225,7 @@ def load_image_set(spec: str, max_images: int | None = None, seed: int = 0, root
         from .labelled import LazyImages
 
         # decoded when read (once here for the hash, then per chunk): a folder of large images is never held whole
-        result = ImageSet(names, LazyImages([lambda p=p: load_image(p) for p in paths]), spec,
-                          skipped=[p.name for p in others])
+        result = ImageSet(
+            names, LazyImages([lambda p=p: load_image(p) for p in paths]), spec, skipped=[p.name for p in others]
+        )
     return result.subset(max_images=max_images) if max_images is not None else result

@@ -27,7 +27,9 @@ def _describe(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-def write_json_atomic(path: str | os.PathLike, data: Any, *, exclusive: bool = False, what: str = "results file") -> Path:
+def write_json_atomic(
+    path: str | os.PathLike, data: Any, *, exclusive: bool = False, what: str = "results file"
+) -> Path:
     """Write ``data`` as JSON to ``path`` atomically. ``exclusive``: fail with ``FileExistsError``
     when ``path`` exists (used to claim the next run number). Errors are ``OutputError``."""
     text = json.dumps(data, indent=1, allow_nan=False) + "\n"

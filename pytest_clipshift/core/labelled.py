@@ -23,15 +23,13 @@ import io
 import json
 import re
 import tarfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from .decode import IMAGE_SUFFIXES, decode_bytes, load_image
 from .errors import ConfigError, ImageError
-
 
 
 class LazyImages(Sequence):
@@ -48,7 +46,7 @@ class LazyImages(Sequence):
             return LazyImages(self._loaders[i])
         return self._loaders[i]()
 
-    def select(self, index: list[int]) -> "LazyImages":
+    def select(self, index: list[int]) -> LazyImages:
         return LazyImages([self._loaders[i] for i in index])
 
 
@@ -64,8 +62,10 @@ def class_folders(root: Path) -> tuple[list[str], list[Callable], list[str], lis
     for folder in folders:  # two folders, one prompt: one folder's images would be scored against the other's label
         prompt = _label_text(folder.name).casefold()
         if prompt in seen:
-            raise ConfigError(f"labelled folder {root}: class folders {seen[prompt]!r} and {folder.name!r} give the same "
-                              f"label prompt {_label_text(folder.name)!r} (case and _ do not count); merge or rename one")
+            raise ConfigError(
+                f"labelled folder {root}: class folders {seen[prompt]!r} and {folder.name!r} give the same "
+                f"label prompt {_label_text(folder.name)!r} (case and _ do not count); merge or rename one"
+            )
         seen[prompt] = folder.name
     for folder in folders:
         for path in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES):
@@ -82,7 +82,8 @@ def is_class_folder_layout(root: Path) -> bool:
     has_top_images = any(p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES for p in entries)
     subfolders = [p for p in entries if p.is_dir() and not p.name.startswith(".")]
     return not has_top_images and any(
-        any(q.suffix.lower() in IMAGE_SUFFIXES for q in sub.iterdir() if q.is_file()) for sub in subfolders)
+        any(q.suffix.lower() in IMAGE_SUFFIXES for q in sub.iterdir() if q.is_file()) for sub in subfolders
+    )
 
 
 def manifest(path: Path):
@@ -105,27 +106,35 @@ def manifest(path: Path):
         raise ConfigError(f"manifest {path} has no rows")
     for k, row in enumerate(rows, start=1):
         if not isinstance(row, dict):
-            raise ConfigError(f"manifest {path}: row {k} is a JSON {type(row).__name__}, not an object with a path "
-                              "and a label or caption")
+            raise ConfigError(
+                f"manifest {path}: row {k} is a JSON {type(row).__name__}, not an object with a path "
+                "and a label or caption"
+            )
     columns = set(rows[0])
     path_key = next((c for c in ("path", "image", "file", "filepath") if c in columns), None)
     label_key = next((c for c in ("label", "class") if c in columns), None)
     caption_key = next((c for c in ("caption", "text") if c in columns), None)
     if path_key is None or (label_key is None and caption_key is None):
-        raise ConfigError(f"manifest {path}: needs a path column (path, image, file) and a label (label, class) and/or "
-                          f"caption (caption, text) column; it has {', '.join(sorted(columns))}")
+        raise ConfigError(
+            f"manifest {path}: needs a path column (path, image, file) and a label (label, class) and/or "
+            f"caption (caption, text) column; it has {', '.join(sorted(columns))}"
+        )
     names, loaders, labels, captions = [], [], [], []
     first_row: dict[str, int] = {}
     for k, row in enumerate(rows, start=1):
         if row.get(path_key) in (None, ""):
             raise ConfigError(f"manifest {path}: row {k} has no {path_key!r}; every row names its image file")
         if str(row[path_key]) in first_row:
-            raise ConfigError(f"manifest {path}: rows {first_row[str(row[path_key])]} and {k} both name "
-                              f"{row[path_key]!r}; one image measured twice would count twice in every statistic")
+            raise ConfigError(
+                f"manifest {path}: rows {first_row[str(row[path_key])]} and {k} both name "
+                f"{row[path_key]!r}; one image measured twice would count twice in every statistic"
+            )
         first_row[str(row[path_key])] = k
         file = path.parent / str(row[path_key])
         if not file.is_file():
-            raise ConfigError(f"manifest {path}: row {k} names {row[path_key]!r}, which is not a file under {path.parent}")
+            raise ConfigError(
+                f"manifest {path}: row {k} names {row[path_key]!r}, which is not a file under {path.parent}"
+            )
         names.append(str(row[path_key]))
         loaders.append(lambda f=file: load_image(f))
         labels.append(_label_text(row[label_key]) if label_key and row.get(label_key) not in (None, "") else None)
@@ -163,8 +172,12 @@ def tar_shards(pattern: str, root: Path):
             raise ConfigError(f"tar shard {shard}: not a readable tar file ({exc})") from None
     if not names:
         raise ConfigError(f"tar shards {pattern!r} hold no image members (.jpg, .png, .webp, .bmp)")
-    return names, loaders, labels if any(lab is not None for lab in labels) else [], \
-        captions if any(c is not None for c in captions) else []
+    return (
+        names,
+        loaders,
+        labels if any(lab is not None for lab in labels) else [],
+        captions if any(c is not None for c in captions) else [],
+    )
 
 
 WEBDATASET_KEY = re.compile(r"^((?:.*/|)[^./]+)\.([^/]*)$")
@@ -174,8 +187,10 @@ def _member_text(tar, shard: str, member) -> str:
     try:
         return tar.extractfile(member).read().decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"tar shard {shard}: member {member.name} is not UTF-8 text (byte {exc.start}); "
-                          "labels and captions must be UTF-8") from None
+        raise ConfigError(
+            f"tar shard {shard}: member {member.name} is not UTF-8 text (byte {exc.start}); "
+            "labels and captions must be UTF-8"
+        ) from None
 
 
 def _tar_image(shard: str, member: str) -> np.ndarray:
@@ -189,7 +204,9 @@ def hf_dataset(spec: str, root: Path, columns: dict[str, str], split: str | None
     try:
         import datasets
     except ImportError:
-        raise ConfigError(f"images {spec!r}: Hugging Face datasets need the optional extra: pip install 'pytest-clipshift[datasets]'") from None
+        raise ConfigError(
+            f"images {spec!r}: Hugging Face datasets need the optional extra: pip install 'pytest-clipshift[datasets]'"
+        ) from None
     try:
         if spec.startswith("hf:"):
             data = datasets.load_dataset(spec[3:], split=split)
@@ -203,20 +220,25 @@ def hf_dataset(spec: str, root: Path, columns: dict[str, str], split: str | None
                 data = data[split or next(iter(data))]
     except ConfigError:
         raise
-    except Exception as exc:  # noqa: BLE001 - datasets raises many kinds: one message naming the spec
+    except Exception as exc:
         first = (str(exc).strip().splitlines() or [""])[0][:300]
         raise ConfigError(f"images {spec!r}: the dataset cannot be loaded ({type(exc).__name__}: {first})") from None
     if isinstance(data, datasets.DatasetDict):
         data = data[split or next(iter(data))]
     image_col, label_col, caption_col = columns["image"], columns["label"], columns["caption"]
     if image_col not in data.column_names:
-        raise ConfigError(f"dataset {spec!r} has no image column {image_col!r}; its columns: {', '.join(data.column_names)} "
-                          "(--clipshift-image-column picks another)")
+        raise ConfigError(
+            f"dataset {spec!r} has no image column {image_col!r}; its columns: {', '.join(data.column_names)} "
+            "(--clipshift-image-column picks another)"
+        )
     names_of = None
     if label_col in data.column_names and isinstance(data.features[label_col], datasets.ClassLabel):
         names_of = data.features[label_col].names
-    labels = [(_label_text(names_of[v]) if names_of is not None else _label_text(v)) for v in data[label_col]] \
-        if label_col in data.column_names else []
+    labels = (
+        [(_label_text(names_of[v]) if names_of is not None else _label_text(v)) for v in data[label_col]]
+        if label_col in data.column_names
+        else []
+    )
     captions = [str(v) for v in data[caption_col]] if caption_col in data.column_names else []
     plain = data.cast_column(image_col, datasets.Image(decode=False))
 

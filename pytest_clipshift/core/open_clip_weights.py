@@ -27,15 +27,26 @@ from .errors import ModelLoadError
 
 _TEXT = {"context_length": 77, "vocab_size": 49408}
 ARCHITECTURES: dict[str, dict[str, Any]] = {
-    "ViT-B-32": {"embed_dim": 512, "vision_cfg": {"image_size": 224, "layers": 12, "width": 768, "patch_size": 32},
-                 "text_cfg": {**_TEXT, "width": 512, "heads": 8, "layers": 12}},
-    "ViT-B-16": {"embed_dim": 512, "vision_cfg": {"image_size": 224, "layers": 12, "width": 768, "patch_size": 16},
-                 "text_cfg": {**_TEXT, "width": 512, "heads": 8, "layers": 12}},
-    "ViT-L-14": {"embed_dim": 768, "vision_cfg": {"image_size": 224, "layers": 24, "width": 1024, "patch_size": 14},
-                 "text_cfg": {**_TEXT, "width": 768, "heads": 12, "layers": 12}},
-    "ViT-H-14": {"embed_dim": 1024, "vision_cfg": {"image_size": 224, "layers": 32, "width": 1280, "head_width": 80,
-                                                   "patch_size": 14},
-                 "text_cfg": {**_TEXT, "width": 1024, "heads": 16, "layers": 24}},
+    "ViT-B-32": {
+        "embed_dim": 512,
+        "vision_cfg": {"image_size": 224, "layers": 12, "width": 768, "patch_size": 32},
+        "text_cfg": {**_TEXT, "width": 512, "heads": 8, "layers": 12},
+    },
+    "ViT-B-16": {
+        "embed_dim": 512,
+        "vision_cfg": {"image_size": 224, "layers": 12, "width": 768, "patch_size": 16},
+        "text_cfg": {**_TEXT, "width": 512, "heads": 8, "layers": 12},
+    },
+    "ViT-L-14": {
+        "embed_dim": 768,
+        "vision_cfg": {"image_size": 224, "layers": 24, "width": 1024, "patch_size": 14},
+        "text_cfg": {**_TEXT, "width": 768, "heads": 12, "layers": 12},
+    },
+    "ViT-H-14": {
+        "embed_dim": 1024,
+        "vision_cfg": {"image_size": 224, "layers": 32, "width": 1280, "head_width": 80, "patch_size": 14},
+        "text_cfg": {**_TEXT, "width": 1024, "heads": 16, "layers": 24},
+    },
 }
 for _name in list(ARCHITECTURES):
     ARCHITECTURES[f"{_name}-quickgelu"] = {**ARCHITECTURES[_name], "quick_gelu": True}
@@ -50,7 +61,9 @@ def parse_spec(spec: str) -> tuple[str, str | None]:
     _, _, rest = spec.partition(":")
     arch, _, weights = rest.partition(":")
     if not arch:
-        raise ModelLoadError(f"model {spec!r}: expected open_clip:ARCH[:WEIGHTS], e.g. open_clip:ViT-B-32:model.safetensors")
+        raise ModelLoadError(
+            f"model {spec!r}: expected open_clip:ARCH[:WEIGHTS], e.g. open_clip:ViT-B-32:model.safetensors"
+        )
     return arch, (weights or None)
 
 
@@ -71,8 +84,10 @@ def architecture(arch: str) -> dict[str, Any]:
     if folder is not None and (folder / f"{arch}.json").is_file():
         return json.loads((folder / f"{arch}.json").read_text(encoding="utf-8"))
     known = sorted(ARCHITECTURES) + (sorted(p.stem for p in folder.glob("ViT-*.json")) if folder else [])
-    raise ModelLoadError(f"unknown open_clip architecture {arch!r}; known here: {', '.join(dict.fromkeys(known))} "
-                         "(or a path to an open_clip model config .json)")
+    raise ModelLoadError(
+        f"unknown open_clip architecture {arch!r}; known here: {', '.join(dict.fromkeys(known))} "
+        "(or a path to an open_clip model config .json)"
+    )
 
 
 def clip_config(cfg: dict[str, Any]):
@@ -81,27 +96,52 @@ def clip_config(cfg: dict[str, Any]):
 
     vision, text = cfg["vision_cfg"], cfg["text_cfg"]
     unsupported = [k for k in ("timm_model_name", "hf_model_name") if vision.get(k) or text.get(k)]
-    if unsupported or isinstance(vision.get("layers"), (list, tuple)) or vision.get("attentional_pool") \
-            or vision.get("final_ln_after_pool") or vision.get("pool_type", "tok") != "tok" or text.get("pool_type", "argmax") != "argmax" \
-            or vision.get("no_ln_pre") or vision.get("ls_init_value") or text.get("ls_init_value"):
-        raise ModelLoadError("only open_clip's plain ViT CLIPs map onto transformers' CLIP (class-token pooling, "
-                             "pre-norm, no timm or Hugging Face towers, no layer scale)")
+    if (
+        unsupported
+        or isinstance(vision.get("layers"), (list, tuple))
+        or vision.get("attentional_pool")
+        or vision.get("final_ln_after_pool")
+        or vision.get("pool_type", "tok") != "tok"
+        or text.get("pool_type", "argmax") != "argmax"
+        or vision.get("no_ln_pre")
+        or vision.get("ls_init_value")
+        or text.get("ls_init_value")
+    ):
+        raise ModelLoadError(
+            "only open_clip's plain ViT CLIPs map onto transformers' CLIP (class-token pooling, "
+            "pre-norm, no timm or Hugging Face towers, no layer scale)"
+        )
     act = "quick_gelu" if cfg.get("quick_gelu") else "gelu"
     v_width = int(vision["width"])
     head_width = int(vision.get("head_width", 64))
     mlp = float(vision.get("mlp_ratio", 4.0))
     t_width = int(text["width"])
     return CLIPConfig(
-        vision_config={"hidden_size": v_width, "num_hidden_layers": int(vision["layers"]),
-                       "num_attention_heads": v_width // head_width, "intermediate_size": int(v_width * mlp),
-                       "image_size": int(vision["image_size"]), "patch_size": int(vision["patch_size"]),
-                       "hidden_act": act, "layer_norm_eps": 1e-5},
-        text_config={"hidden_size": t_width, "num_hidden_layers": int(text["layers"]),
-                     "num_attention_heads": int(text["heads"]), "intermediate_size": int(t_width * float(text.get("mlp_ratio", 4.0))),
-                     "max_position_embeddings": int(text["context_length"]), "vocab_size": int(text["vocab_size"]),
-                     "hidden_act": act, "layer_norm_eps": 1e-5, "eos_token_id": EOT, "bos_token_id": EOT - 1,
-                     "pad_token_id": EOT},
-        projection_dim=int(cfg["embed_dim"]))
+        vision_config={
+            "hidden_size": v_width,
+            "num_hidden_layers": int(vision["layers"]),
+            "num_attention_heads": v_width // head_width,
+            "intermediate_size": int(v_width * mlp),
+            "image_size": int(vision["image_size"]),
+            "patch_size": int(vision["patch_size"]),
+            "hidden_act": act,
+            "layer_norm_eps": 1e-5,
+        },
+        text_config={
+            "hidden_size": t_width,
+            "num_hidden_layers": int(text["layers"]),
+            "num_attention_heads": int(text["heads"]),
+            "intermediate_size": int(t_width * float(text.get("mlp_ratio", 4.0))),
+            "max_position_embeddings": int(text["context_length"]),
+            "vocab_size": int(text["vocab_size"]),
+            "hidden_act": act,
+            "layer_norm_eps": 1e-5,
+            "eos_token_id": EOT,
+            "bos_token_id": EOT - 1,
+            "pad_token_id": EOT,
+        },
+        projection_dim=int(cfg["embed_dim"]),
+    )
 
 
 def read_checkpoint(path: Path) -> dict:
@@ -115,7 +155,7 @@ def read_checkpoint(path: Path) -> dict:
             checkpoint = load_file(str(path), device="cpu")
         else:
             checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - a corrupt or pickled-code file: one clear error naming it
+    except Exception as exc:
         first = (str(exc).strip().splitlines() or [""])[0][:300]
         raise ModelLoadError(f"open_clip weights {path}: cannot be read ({type(exc).__name__}: {first})") from None
     if isinstance(checkpoint, dict) and isinstance(checkpoint.get("state_dict"), dict):
@@ -123,7 +163,7 @@ def read_checkpoint(path: Path) -> dict:
     if not isinstance(checkpoint, dict) or not checkpoint:
         raise ModelLoadError(f"open_clip weights {path}: not a state dict (got {type(checkpoint).__name__})")
     if all(k.startswith("module.") for k in checkpoint):  # saved from DistributedDataParallel
-        checkpoint = {k[len("module."):]: v for k, v in checkpoint.items()}
+        checkpoint = {k[len("module.") :]: v for k, v in checkpoint.items()}
     return checkpoint
 
 
@@ -144,8 +184,10 @@ def pretrained_tag(arch: str, tag: str) -> tuple[str, dict[str, Any]]:
 
     source = _open_clip_file("pretrained.py")
     if source is None:
-        raise ModelLoadError(f"open_clip pretrained tag {tag!r}: the tag table is open_clip's; install it (pip install "
-                             "--no-deps open-clip-torch) so it can be read, or give the weights as a file or hf-hub:ORG/NAME")
+        raise ModelLoadError(
+            f"open_clip pretrained tag {tag!r}: the tag table is open_clip's; install it (pip install "
+            "--no-deps open-clip-torch) so it can be read, or give the weights as a file or hf-hub:ORG/NAME"
+        )
     tables: dict[str, dict[str, dict]] = {}
     registry: dict[str, str] = {}
     for node in ast.parse(source.read_text(encoding="utf-8")).body:
@@ -165,40 +207,54 @@ def pretrained_tag(arch: str, tag: str) -> tuple[str, dict[str, Any]]:
                     entries[kw.arg] = settings
             tables[name] = entries
         elif name == "_PRETRAINED" and isinstance(value, ast.Dict):
-            registry = {k.value: v.id for k, v in zip(value.keys, value.values)
-                        if isinstance(k, ast.Constant) and isinstance(v, ast.Name)}
+            registry = {
+                k.value: v.id
+                for k, v in zip(value.keys, value.values)
+                if isinstance(k, ast.Constant) and isinstance(v, ast.Name)
+            }
     entries = tables.get(registry.get(arch, ""), {})
     if tag not in entries:
         known = ", ".join(entries) or "none"
         raise ModelLoadError(f"open_clip has no pretrained tag {tag!r} for {arch}; its tags: {known}")
     repo = str(entries[tag].get("hf_hub", "")).strip("/")
     if not repo:
-        raise ModelLoadError(f"open_clip's {arch} {tag!r} weights are only at a URL ({entries[tag].get('url', '?')}): "
-                             "download that file on a machine with network and give its path")
+        raise ModelLoadError(
+            f"open_clip's {arch} {tag!r} weights are only at a URL ({entries[tag].get('url', '?')}): "
+            "download that file on a machine with network and give its path"
+        )
     return repo, entries[tag]
 
 
 def resolve_weights(weights: str, arch: str | None = None) -> Path:
     """A checkpoint file, ``hf-hub:ORG/NAME`` or an open_clip pretrained tag -> a local file."""
-    if arch is not None and not weights.startswith("hf-hub:") and not Path(weights).expanduser().exists() \
-            and "/" not in weights and not weights.endswith((".safetensors", ".bin", ".pt", ".pth")):
+    if (
+        arch is not None
+        and not weights.startswith("hf-hub:")
+        and not Path(weights).expanduser().exists()
+        and "/" not in weights
+        and not weights.endswith((".safetensors", ".bin", ".pt", ".pth"))
+    ):
         repo, _ = pretrained_tag(arch, weights)
         weights = f"hf-hub:{repo}"
     if weights.startswith("hf-hub:"):
-        repo = weights[len("hf-hub:"):]
+        repo = weights[len("hf-hub:") :]
         from huggingface_hub import try_to_load_from_cache
 
         for filename in ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"):
             found = try_to_load_from_cache(repo, filename)
             if isinstance(found, str):
                 return Path(found)
-        raise ModelLoadError(f"open_clip weights {weights!r}: neither open_clip_model.safetensors nor "
-                             f"open_clip_pytorch_model.bin of {repo} is in the local Hugging Face cache; download it on a "
-                             f"machine with network (hf download {repo}) and copy the cache (HF_HOME) here")
+        raise ModelLoadError(
+            f"open_clip weights {weights!r}: neither open_clip_model.safetensors nor "
+            f"open_clip_pytorch_model.bin of {repo} is in the local Hugging Face cache; download it on a "
+            f"machine with network (hf download {repo}) and copy the cache (HF_HOME) here"
+        )
     path = Path(weights).expanduser()
     if not path.is_file():
-        raise ModelLoadError(f"open_clip weights {weights!r}: no such file; give a .safetensors, .bin or .pt checkpoint "
-                             "or hf-hub:org/name in the local cache")
+        raise ModelLoadError(
+            f"open_clip weights {weights!r}: no such file; give a .safetensors, .bin or .pt checkpoint "
+            "or hf-hub:org/name in the local cache"
+        )
     return path
 
 
@@ -207,8 +263,13 @@ def _split_qkv(prefix: str, source: dict, target: dict, out: str) -> None:
     for part, ws, bs in zip(("q", "k", "v"), w.chunk(3, dim=0), b.chunk(3, dim=0)):
         target[f"{out}.self_attn.{part}_proj.weight"] = ws
         target[f"{out}.self_attn.{part}_proj.bias"] = bs
-    for src, dst in (("attn.out_proj", "self_attn.out_proj"), ("ln_1", "layer_norm1"), ("ln_2", "layer_norm2"),
-                     ("mlp.c_fc", "mlp.fc1"), ("mlp.c_proj", "mlp.fc2")):
+    for src, dst in (
+        ("attn.out_proj", "self_attn.out_proj"),
+        ("ln_1", "layer_norm1"),
+        ("ln_2", "layer_norm2"),
+        ("mlp.c_fc", "mlp.fc1"),
+        ("mlp.c_proj", "mlp.fc2"),
+    ):
         for p in ("weight", "bias"):
             target[f"{out}.{dst}.{p}"] = source[f"{prefix}.{src}.{p}"]
 
@@ -216,21 +277,25 @@ def _split_qkv(prefix: str, source: dict, target: dict, out: str) -> None:
 def convert_state_dict(sd: dict, cfg: dict) -> dict:
     """open_clip CLIP state dict -> transformers CLIPModel state dict (ViT image and text towers)."""
     if "text.token_embedding.weight" in sd:  # CustomTextCLIP layout: the text tower under "text."
-        sd = {(k[len("text."):] if k.startswith("text.") else k): v for k, v in sd.items()}
-    missing = [k for k in ("visual.conv1.weight", "visual.proj", "token_embedding.weight", "text_projection") if k not in sd]
+        sd = {(k[len("text.") :] if k.startswith("text.") else k): v for k, v in sd.items()}
+    missing = [
+        k for k in ("visual.conv1.weight", "visual.proj", "token_embedding.weight", "text_projection") if k not in sd
+    ]
     if missing:
         raise ModelLoadError(f"not an open_clip ViT CLIP state dict: missing {', '.join(missing)}")
     out: dict = {
         "vision_model.embeddings.class_embedding": sd["visual.class_embedding"],
         "vision_model.embeddings.position_embedding.weight": sd["visual.positional_embedding"],
         "vision_model.embeddings.patch_embedding.weight": sd["visual.conv1.weight"],
-        "vision_model.pre_layrnorm.weight": sd["visual.ln_pre.weight"], "vision_model.pre_layrnorm.bias": sd["visual.ln_pre.bias"],
+        "vision_model.pre_layrnorm.weight": sd["visual.ln_pre.weight"],
+        "vision_model.pre_layrnorm.bias": sd["visual.ln_pre.bias"],
         "vision_model.post_layernorm.weight": sd["visual.ln_post.weight"],
         "vision_model.post_layernorm.bias": sd["visual.ln_post.bias"],
         "visual_projection.weight": sd["visual.proj"].t().contiguous(),
         "text_model.embeddings.token_embedding.weight": sd["token_embedding.weight"],
         "text_model.embeddings.position_embedding.weight": sd["positional_embedding"],
-        "text_model.final_layer_norm.weight": sd["ln_final.weight"], "text_model.final_layer_norm.bias": sd["ln_final.bias"],
+        "text_model.final_layer_norm.weight": sd["ln_final.weight"],
+        "text_model.final_layer_norm.bias": sd["ln_final.bias"],
         "text_projection.weight": sd["text_projection"].t().contiguous(),
         "logit_scale": sd["logit_scale"].reshape(()),
     }
@@ -253,7 +318,8 @@ def clip_tokenizer(bpe_gz: Path, folder: Path):
 
     from transformers import CLIPTokenizer
 
-    merges = gzip.open(bpe_gz).read().decode("utf-8").split("\n")[1: 49152 - 256 - 2 + 1]
+    with gzip.open(bpe_gz) as stream:
+        merges = stream.read().decode("utf-8").split("\n")[1 : 49152 - 256 - 2 + 1]
     from ..demo.vocab import bytes_to_unicode  # GPT-2's byte table, which CLIP's vocabulary starts with
 
     vocab = list(bytes_to_unicode().values())
@@ -262,8 +328,9 @@ def clip_tokenizer(bpe_gz: Path, folder: Path):
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(vocab)}), encoding="utf-8")
     (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n", encoding="utf-8")
-    return CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=77,
-                         pad_token="<|endoftext|>")
+    return CLIPTokenizer(
+        str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=77, pad_token="<|endoftext|>"
+    )
 
 
 def build_open_clip(spec: str, torch_device, dtype, *, attention: bool):
@@ -278,8 +345,10 @@ def build_open_clip(spec: str, torch_device, dtype, *, attention: bool):
     arch, weights = parse_spec(spec)
     cfg = architecture(arch)
     if weights is None:
-        raise ModelLoadError(f"model {spec!r} names no weights: add :PATH (a .safetensors, .bin or .pt checkpoint) or "
-                             ":hf-hub:org/name, e.g. open_clip:{arch}:hf-hub:laion/CLIP-ViT-B-32-laion2B-s34B-b79K")
+        raise ModelLoadError(
+            f"model {spec!r} names no weights: add :PATH (a .safetensors, .bin or .pt checkpoint) or "
+            ":hf-hub:org/name, e.g. open_clip:{arch}:hf-hub:laion/CLIP-ViT-B-32-laion2B-s34B-b79K"
+        )
     path = resolve_weights(weights, arch)
     if not weights.startswith("hf-hub:") and not Path(weights).expanduser().exists():
         try:  # a pretrained tag: its settings (OpenAI's weights need QuickGELU whatever the architecture says)
@@ -295,17 +364,31 @@ def build_open_clip(spec: str, torch_device, dtype, *, attention: bool):
     unexpected = [k for k in result.unexpected_keys]
     missing = [k for k in result.missing_keys if not k.endswith("position_ids")]
     if missing or unexpected:
-        raise ModelLoadError(f"open_clip weights {path} do not fit {arch}: missing {missing[:5]}, unexpected {unexpected[:5]}")
+        raise ModelLoadError(
+            f"open_clip weights {path} do not fit {arch}: missing {missing[:5]}, unexpected {unexpected[:5]}"
+        )
     model.to(device=torch_device, dtype=dtype)
     size = int(cfg["vision_cfg"]["image_size"])
     preprocess = cfg.get("preprocess_cfg", {})
-    settings = PreprocessSettings((size, size), "shortest_edge", size, (size, size), 3, 1 / 255,
-                                  tuple(preprocess.get("mean", OPENAI_MEAN)), tuple(preprocess.get("std", OPENAI_STD)),
-                                  True, source=f"open_clip eval transform ({arch})", crop_rounding="round")
+    settings = PreprocessSettings(
+        (size, size),
+        "shortest_edge",
+        size,
+        (size, size),
+        3,
+        1 / 255,
+        tuple(preprocess.get("mean", OPENAI_MEAN)),
+        tuple(preprocess.get("std", OPENAI_STD)),
+        True,
+        source=f"open_clip eval transform ({arch})",
+        crop_rounding="round",
+    )
     bpe = tokenizer_files()
     tokenizer = clip_tokenizer(bpe, Path(tempfile.mkdtemp(prefix="clipshift-bpe-"))) if bpe is not None else None
     info = {"family": "open_clip", "architecture": arch}
     if tokenizer is None:
-        info["text"] = ("no tokenizer: text metrics need the CLIP BPE vocabulary; install open-clip-torch (pip install "
-                        "--no-deps open-clip-torch is enough) for its bpe_simple_vocab_16e6.txt.gz")
+        info["text"] = (
+            "no tokenizer: text metrics need the CLIP BPE vocabulary; install open-clip-torch (pip install "
+            "--no-deps open-clip-torch is enough) for its bpe_simple_vocab_16e6.txt.gz"
+        )
     return model, settings, tokenizer, path, info

@@ -32,7 +32,9 @@ def pixel_metrics(clean: np.ndarray, augmented: np.ndarray, names: set[str], dev
             w = torch.tensor([0.299, 0.587, 0.114], device=a.device)
             ga, gb = a @ w, b @ w
             if "edge_preservation" in names:
-                out["edge_preservation"] = (1.0 - (_edges(ga) - _edges(gb)).abs().mean(dim=(1, 2), dtype=torch.float64)).cpu().numpy()
+                out["edge_preservation"] = (
+                    (1.0 - (_edges(ga) - _edges(gb)).abs().mean(dim=(1, 2), dtype=torch.float64)).cpu().numpy()
+                )
             if "detail_preservation" in names:
                 so = _cells(ga, 8).double().std(dim=(3, 4), unbiased=False)
                 sa = _cells(gb, 8).double().std(dim=(3, 4), unbiased=False)
@@ -43,7 +45,9 @@ def pixel_metrics(clean: np.ndarray, augmented: np.ndarray, names: set[str], dev
                 score = torch.where(both, torch.zeros_like(score), score)
                 counted = (~both).sum(dim=(1, 2))
                 total = score.sum(dim=(1, 2))
-                out["detail_preservation"] = torch.where(counted > 0, total / counted.clamp_min(1), torch.ones_like(total)).cpu().numpy()
+                out["detail_preservation"] = (
+                    torch.where(counted > 0, total / counted.clamp_min(1), torch.ones_like(total)).cpu().numpy()
+                )
     return out
 
 

@@ -35,7 +35,7 @@ class PreprocessSettings:
     crop_rounding: str = "floor"  # "floor": transformers' centre-crop offset; "round": torchvision's (open_clip)
 
     @classmethod
-    def from_processor_dict(cls, cfg: dict, source: str = "preprocessor_config.json") -> "PreprocessSettings":
+    def from_processor_dict(cls, cfg: dict, source: str = "preprocessor_config.json") -> PreprocessSettings:
         size = cfg.get("size") or {}
         if isinstance(size, int):
             size = {"shortest_edge": size}
@@ -61,18 +61,33 @@ class PreprocessSettings:
         if not do_resize:
             mode = "none"
         return cls(
-            input_size=tuple(input_size), resize_mode=mode, resize_to=target, crop=crop,
+            input_size=tuple(input_size),
+            resize_mode=mode,
+            resize_to=target,
+            crop=crop,
             resample=int(cfg.get("resample", 3)),
             rescale=float(cfg.get("rescale_factor", 1 / 255)) if cfg.get("do_rescale", True) else 1.0,
-            mean=tuple(cfg.get("image_mean", CLIP_MEAN)), std=tuple(cfg.get("image_std", CLIP_STD)),
-            normalize=bool(cfg.get("do_normalize", True)), source=source,
+            mean=tuple(cfg.get("image_mean", CLIP_MEAN)),
+            std=tuple(cfg.get("image_std", CLIP_STD)),
+            normalize=bool(cfg.get("do_normalize", True)),
+            source=source,
         )
 
     @classmethod
-    def fallback(cls, image_size: int) -> "PreprocessSettings":
+    def fallback(cls, image_size: int) -> PreprocessSettings:
         """CLIP's settings scaled to ``image_size``: used when a checkpoint has no processor config."""
-        return cls((image_size, image_size), "shortest_edge", image_size, (image_size, image_size), 3, 1 / 255,
-                   CLIP_MEAN, CLIP_STD, True, source=f"fallback: CLIP settings at {image_size} px (no preprocessor_config.json)")
+        return cls(
+            (image_size, image_size),
+            "shortest_edge",
+            image_size,
+            (image_size, image_size),
+            3,
+            1 / 255,
+            CLIP_MEAN,
+            CLIP_STD,
+            True,
+            source=f"fallback: CLIP settings at {image_size} px (no preprocessor_config.json)",
+        )
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -130,13 +145,13 @@ def center_crop(arr: np.ndarray, height: int, width: int, rounding: str = "floor
     if h < height or w < width:
         padded = np.zeros((max(h, height), max(w, width), 3), dtype=arr.dtype)
         top, left = (padded.shape[0] - h) // 2, (padded.shape[1] - w) // 2
-        padded[top: top + h, left: left + w] = arr
+        padded[top : top + h, left : left + w] = arr
         arr, h, w = padded, padded.shape[0], padded.shape[1]
     if rounding == "round":
         top, left = int(round((h - height) / 2.0)), int(round((w - width) / 2.0))
     else:
         top, left = int((h - height) / 2), int((w - width) / 2)
-    return arr[top: top + height, left: left + width]
+    return arr[top : top + height, left : left + width]
 
 
 def normalize_batch(canvases, settings: PreprocessSettings, device, dtype):
@@ -145,10 +160,7 @@ def normalize_batch(canvases, settings: PreprocessSettings, device, dtype):
     import torch.nn.functional as F
 
     x = canvases if torch.is_tensor(canvases) else torch.from_numpy(np.require(canvases, requirements=["C", "W"]))
-    if device.type == "cuda":
-        x = x.pin_memory().to(device, non_blocking=True)
-    else:
-        x = x.to(device)
+    x = x.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else x.to(device)
     x = x.permute(0, 3, 1, 2).float()
     if tuple(x.shape[-2:]) != tuple(settings.input_size):
         mode = "bilinear" if settings.resample == 2 else "bicubic"

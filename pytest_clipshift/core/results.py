@@ -12,10 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from .metrics import metric_info
-from .cases import Case, level_key, read_severity, severity_key  # noqa: F401  (severity_key: part of this module's API)
+from .cases import Case, level_key, read_severity, severity_key
 from .errors import ConfigError
-from .metrics import cluster_views, cosine_distance_matrix
+from .metrics import cluster_views, cosine_distance_matrix, metric_info
 from .schema import SCHEMA
 from .summary import summarize
 
@@ -80,8 +79,12 @@ class ShiftResult:
             s["per_image"] = [_num(x) for x in np.asarray(vals, np.float64)]
             metrics[name] = {k: _num(v) if isinstance(v, float) else v for k, v in s.items()}
         d = {
-            "augmentation": self.augmentation, "severity": self.severity, "n_images": self.n_images,
-            "parameters": _jsonable(self.parameters), "unchanged_images": self.unchanged_images, "metrics": metrics,
+            "augmentation": self.augmentation,
+            "severity": self.severity,
+            "n_images": self.n_images,
+            "parameters": _jsonable(self.parameters),
+            "unchanged_images": self.unchanged_images,
+            "metrics": metrics,
         }
         if self.subset:
             d["image_subset"] = list(self.image_names)
@@ -92,14 +95,25 @@ class ShiftResult:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict, names: list[str], seed: int) -> "ShiftResult":
-        values = {m: np.array([np.nan if x is None else x for x in v["per_image"]], dtype=np.float64)
-                  for m, v in d["metrics"].items()}
+    def from_dict(cls, d: dict, names: list[str], seed: int) -> ShiftResult:
+        values = {
+            m: np.array([np.nan if x is None else x for x in v["per_image"]], dtype=np.float64)
+            for m, v in d["metrics"].items()
+        }
         emb = decode_array(d["embeddings"]) if d.get("embeddings") else None
         subset = d.get("image_subset")
-        return cls(d["augmentation"], read_severity(d["severity"]), list(subset or names), values, seed,
-                   d.get("parameters", {}), d.get("unchanged_images", 0), emb, subset=subset is not None,
-                   overlay=d.get("overlay"))
+        return cls(
+            d["augmentation"],
+            read_severity(d["severity"]),
+            list(subset or names),
+            values,
+            seed,
+            d.get("parameters", {}),
+            d.get("unchanged_images", 0),
+            emb,
+            subset=subset is not None,
+            overlay=d.get("overlay"),
+        )
 
 
 def _num(x):
@@ -144,14 +158,19 @@ def library_versions() -> dict[str, str]:
 def machine_info() -> dict[str, Any]:
     import os
 
-    return {"node": platform.node(), "machine": platform.machine(), "system": platform.system(),
-            "processor": platform.processor(), "cpus": os.cpu_count()}
+    return {
+        "node": platform.node(),
+        "machine": platform.machine(),
+        "system": platform.system(),
+        "processor": platform.processor(),
+        "cpus": os.cpu_count(),
+    }
 
 
 SHARD_REASON = re.compile(r"^shard (\d+)/(\d+)$")
 
 
-def merged_coverage(runs: list["RunResult"]) -> dict[str, Any] | None:
+def merged_coverage(runs: list[RunResult]) -> dict[str, Any] | None:
     """Shards that together cover 1..N of one N make a complete run; any other gap stays a gap."""
     if all(r.coverage is None for r in runs):
         return None
@@ -183,8 +202,12 @@ def canonical_order(aug: str, severity) -> tuple:
     from .augmentations import registry
 
     names = list(registry())
-    return (names.index(aug) if aug in names else len(names), aug,
-            severity if isinstance(severity, int) else 99, str(severity))
+    return (
+        names.index(aug) if aug in names else len(names),
+        aug,
+        severity if isinstance(severity, int) else 99,
+        str(severity),
+    )
 
 
 @dataclass
@@ -214,7 +237,9 @@ class RunResult:
     def sort(self) -> None:
         """Put results and budget checks in canonical order (single process, xdist and merged shards agree)."""
         self.results.sort(key=lambda r: (r.subset, canonical_order(r.augmentation, r.severity), r.image_names))
-        self.budgets.sort(key=lambda c: (c["test"], canonical_order(c["augmentation"], c["severity"]), c["metric"], c["stat"]))
+        self.budgets.sort(
+            key=lambda c: (c["test"], canonical_order(c["augmentation"], c["severity"]), c["metric"], c["stat"])
+        )
 
     def get(self, augmentation: str, severity) -> ShiftResult:
         sev = read_severity(severity)
@@ -233,8 +258,11 @@ class RunResult:
     def clustering(self, severity, method: str = "average", cut_fraction: float = 0.7):
         """Cluster {original, each augmentation at ``severity``} by mean cosine distance over images."""
         sev = read_severity(severity)
-        views = [r for r in self.results if r.severity == sev and r.embeddings is not None
-                 and r.augmentation != "identity" and not r.subset]
+        views = [
+            r
+            for r in self.results
+            if r.severity == sev and r.embeddings is not None and r.augmentation != "identity" and not r.subset
+        ]
         if self.clean_embeddings is None or len(views) < 2:
             return None
         # at the precision the results file stores (float16): the same tree from memory or from the file
@@ -245,8 +273,11 @@ class RunResult:
     def ranking(self, metric: str = "cosine", severity=None) -> list[tuple[str, float]]:
         """Augmentations ordered from most to least shift on ``metric`` (mean), at one severity."""
         sev = read_severity(severity) if severity is not None else self.severities()[0]
-        rows = [(r.augmentation, r.stat(metric, "mean")) for r in self.results
-                if r.severity == sev and metric in r.values and not r.subset]
+        rows = [
+            (r.augmentation, r.stat(metric, "mean"))
+            for r in self.results
+            if r.severity == sev and metric in r.values and not r.subset
+        ]
         better = metric_info(metric).higher_is_better
         return sorted(rows, key=lambda kv: kv[1] if better else -kv[1])
 
@@ -257,12 +288,23 @@ class RunResult:
             if c is not None:
                 clusters[severity_key(sev)] = c.to_dict()
         d = {
-            "schema": SCHEMA, "model": _jsonable(self.model), "seed": self.seed,
-            "images": {"count": len(self.image_names), "hash": self.image_hash, "source": self.image_source,
-                       "names": self.image_names},
-            "versions": self.versions, "machine": self.machine, "settings": _jsonable(self.settings),
-            "results": [r.to_dict(include_embeddings) for r in self.results], "clustering": clusters,
-            "budgets": self.budgets, "warnings": self.warnings, "extra": _jsonable(self.extra),
+            "schema": SCHEMA,
+            "model": _jsonable(self.model),
+            "seed": self.seed,
+            "images": {
+                "count": len(self.image_names),
+                "hash": self.image_hash,
+                "source": self.image_source,
+                "names": self.image_names,
+            },
+            "versions": self.versions,
+            "machine": self.machine,
+            "settings": _jsonable(self.settings),
+            "results": [r.to_dict(include_embeddings) for r in self.results],
+            "clustering": clusters,
+            "budgets": self.budgets,
+            "warnings": self.warnings,
+            "extra": _jsonable(self.extra),
         }
         if self.coverage is not None:
             d["coverage"] = {"complete": bool(self.coverage["complete"]), "reasons": list(self.coverage["reasons"])}
@@ -276,7 +318,7 @@ class RunResult:
         return write_json_atomic(path, self.to_dict(include_embeddings))
 
     @classmethod
-    def from_dict(cls, d: dict, source: str = "<dict>") -> "RunResult":
+    def from_dict(cls, d: dict, source: str = "<dict>") -> RunResult:
         from .schema import validate_results
 
         validate_results(d, source)
@@ -286,31 +328,49 @@ class RunResult:
             for r in d["results"]:  # fields and types already checked by validate_results
                 results.append(ShiftResult.from_dict(r, names, int(d["seed"])))
             clean = decode_array(d["clean_embeddings"]) if d.get("clean_embeddings") else None
-            return cls(d["model"], int(d["seed"]), names, d["images"]["hash"], d["images"].get("source", ""), results,
-                       clean, d.get("settings", {}), d.get("versions", {}), d.get("machine", {}),
-                       d.get("warnings", []), d.get("budgets", []), d.get("extra", {}), d.get("coverage"))
+            return cls(
+                d["model"],
+                int(d["seed"]),
+                names,
+                d["images"]["hash"],
+                d["images"].get("source", ""),
+                results,
+                clean,
+                d.get("settings", {}),
+                d.get("versions", {}),
+                d.get("machine", {}),
+                d.get("warnings", []),
+                d.get("budgets", []),
+                d.get("extra", {}),
+                d.get("coverage"),
+            )
         except ConfigError:
             raise
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"{source}: malformed results file ({type(exc).__name__}: {exc})") from None
 
     @classmethod
-    def merge(cls, runs: list["RunResult"], sources: list[str] | None = None) -> "RunResult":
+    def merge(cls, runs: list[RunResult], sources: list[str] | None = None) -> RunResult:
         """Combine runs of one model, seed and image set (CI shards) into one, as if run unsharded."""
         if not runs:
             raise ConfigError("nothing to merge")
         sources = sources or [f"run {i + 1}" for i in range(len(runs))]
         first = runs[0]
         for run, src in zip(runs[1:], sources[1:]):
-            for what, a, b in (("model fingerprint", first.model.get("fingerprint"), run.model.get("fingerprint")),
-                               ("seed", first.seed, run.seed), ("image set hash", first.image_hash, run.image_hash)):
+            for what, a, b in (
+                ("model fingerprint", first.model.get("fingerprint"), run.model.get("fingerprint")),
+                ("seed", first.seed, run.seed),
+                ("image set hash", first.image_hash, run.image_hash),
+            ):
                 if a != b:
                     raise ConfigError(f"cannot merge {src} with {sources[0]}: different {what} ({b} vs {a})")
             mismatch = settings_mismatch(first, run)
             if mismatch is not None:
                 name, a, b, option = mismatch
-                raise ConfigError(f"cannot merge {src} with {sources[0]}: different {name} ({b} vs {a}); "
-                                  f"measure every shard with the same {option}")
+                raise ConfigError(
+                    f"cannot merge {src} with {sources[0]}: different {name} ({b} vs {a}); "
+                    f"measure every shard with the same {option}"
+                )
         seen, results, budgets, warnings = set(), [], [], []
         for run in runs:
             for r in run.results:
@@ -321,14 +381,27 @@ class RunResult:
             budgets += run.budgets
             warnings += [w for w in run.warnings if w not in warnings]
         clean = next((r.clean_embeddings for r in runs if r.clean_embeddings is not None), None)
-        merged = cls(first.model, first.seed, first.image_names, first.image_hash, first.image_source, results, clean,
-                     first.settings, first.versions, first.machine, warnings, budgets, coverage=merged_coverage(runs))
+        merged = cls(
+            first.model,
+            first.seed,
+            first.image_names,
+            first.image_hash,
+            first.image_source,
+            results,
+            clean,
+            first.settings,
+            first.versions,
+            first.machine,
+            warnings,
+            budgets,
+            coverage=merged_coverage(runs),
+        )
         merged.sort()
         merged.extra["merged_from"] = sources
         return merged
 
     @classmethod
-    def read_json(cls, path: str | Path) -> "RunResult":
+    def read_json(cls, path: str | Path) -> RunResult:
         from .jsonfile import read_json
 
         return cls.from_dict(read_json(path), str(path))

@@ -37,10 +37,17 @@ def summarize(values: np.ndarray, seed: int) -> dict[str, float]:
         out.update({k: float("nan") for k in STATISTICS})
         return out
     lo, hi = bootstrap_ci(finite, seed)
-    out.update({
-        "mean": float(finite.mean()), "std": float(finite.std(ddof=1)) if finite.size > 1 else float("nan"),
-        "median": float(np.median(finite)), "min": float(finite.min()), "max": float(finite.max()),
-        "p05": float(np.quantile(finite, 0.05)), "p95": float(np.quantile(finite, 0.95)),
-        "ci95_low": lo, "ci95_high": hi,
-    })
+    out.update(
+        {
+            "mean": float(finite.mean()),
+            "std": float(finite.std(ddof=1)) if finite.size > 1 else float("nan"),
+            "median": float(np.median(finite)),
+            "min": float(finite.min()),
+            "max": float(finite.max()),
+            "p05": float(np.quantile(finite, 0.05)),
+            "p95": float(np.quantile(finite, 0.95)),
+            "ci95_low": lo,
+            "ci95_high": hi,
+        }
+    )
     return out

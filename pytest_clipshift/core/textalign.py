@@ -19,10 +19,15 @@ import numpy as np
 from .errors import ConfigError
 
 AUGMENTATION_PROMPTS = {
-    "gaussian_noise": "a noisy grainy photo", "gaussian_blur": "a blurry photo",
-    "color_jitter": "a photo with strange colours", "shift_scale_rotate": "a rotated photo",
-    "horizontal_flip": "a mirrored photo", "elastic": "a warped photo", "perspective": "a photo taken at an angle",
-    "brightness_contrast": "an overexposed photo", "coarse_dropout": "a photo with black squares",
+    "gaussian_noise": "a noisy grainy photo",
+    "gaussian_blur": "a blurry photo",
+    "color_jitter": "a photo with strange colours",
+    "shift_scale_rotate": "a rotated photo",
+    "horizontal_flip": "a mirrored photo",
+    "elastic": "a warped photo",
+    "perspective": "a photo taken at an angle",
+    "brightness_contrast": "an overexposed photo",
+    "coarse_dropout": "a photo with black squares",
 }
 CONTROL_PROMPTS = ("a photo of a dog", "a photo at night", "a drawing of a house", "a photo of food")
 NEUTRAL_PROMPT = "a photo"
@@ -78,10 +83,14 @@ class TextScorer:
         base = augmentation  # probes carry their base name (cases.Case), so no suffix to strip
         if base not in self._directions:
             prompt = self.spec.augmentation_prompts.get(base)
-            self._directions[base] = None if prompt is None else _unit(_unit(self.encoder.encode_text([prompt]))[0] - self._neutral)
+            self._directions[base] = (
+                None if prompt is None else _unit(_unit(self.encoder.encode_text([prompt]))[0] - self._neutral)
+            )
         return self._directions[base]
 
-    def scores(self, clean: np.ndarray, augmented: np.ndarray, image_index: np.ndarray, augmentations: list[str]) -> dict:
+    def scores(
+        self, clean: np.ndarray, augmented: np.ndarray, image_index: np.ndarray, augmentations: list[str]
+    ) -> dict:
         c, a = _unit(clean), _unit(augmented)
         sc, sa = c @ self.label_text.T, a @ self.label_text.T
         top_c, top_a = sc.argmax(1), sa.argmax(1)
@@ -99,8 +108,11 @@ class TextScorer:
                 continue  # no prompt for this augmentation, or no shift: undefined, not 0
             s = shift[k] / norm[k]
             probe[k] = float(s @ d - np.mean(self.controls @ s))
-        out = {"zero_shot_flip": (top_c != top_a).astype(np.float64),
-               "text_similarity_drop": sc[rows, own] - sa[rows, own], "direction_probe": probe}
+        out = {
+            "zero_shot_flip": (top_c != top_a).astype(np.float64),
+            "text_similarity_drop": sc[rows, own] - sa[rows, own],
+            "direction_probe": probe,
+        }
         # accuracy against the image's own label (NaN for an image without one: never counted as wrong)
         truth = self.own[image_index] if self.own is not None else np.full(len(c), -1)
         known = truth >= 0
@@ -109,13 +121,17 @@ class TextScorer:
         top5 = np.argsort(-sa, axis=1)[:, :5]
         out["zero_shot_accuracy"] = np.where(known, correct_a, np.nan)
         out["zero_shot_accuracy_drop"] = np.where(known, correct_c - correct_a, np.nan)
-        out["zero_shot_top5_accuracy"] = np.where(known & (sa.shape[1] >= 5), (top5 == truth[:, None]).any(axis=1), np.nan)
+        out["zero_shot_top5_accuracy"] = np.where(
+            known & (sa.shape[1] >= 5), (top5 == truth[:, None]).any(axis=1), np.nan
+        )
         if self.caption_text is not None:  # image -> text retrieval among the set's captions
             own_caption = self.own_caption[image_index]
             ranked = np.argsort(-(a @ self.caption_text.T), axis=1)
             has = own_caption >= 0
             out["recall_at_1"] = np.where(has, ranked[:, 0] == own_caption, np.nan).astype(np.float64)
-            out["recall_at_5"] = np.where(has, (ranked[:, :5] == own_caption[:, None]).any(axis=1), np.nan).astype(np.float64)
+            out["recall_at_5"] = np.where(has, (ranked[:, :5] == own_caption[:, None]).any(axis=1), np.nan).astype(
+                np.float64
+            )
         else:
             out["recall_at_1"] = out["recall_at_5"] = np.full(len(c), np.nan)
         return out

@@ -69,7 +69,7 @@ def _backdrop(rng: np.random.Generator, size: int) -> np.ndarray:
         side = int(min(photo.shape[:2]) * rng.uniform(0.3, 1.0))
         y0 = int(rng.integers(0, photo.shape[0] - side + 1))
         x0 = int(rng.integers(0, photo.shape[1] - side + 1))
-        crop = cv2.resize(photo[y0:y0 + side, x0:x0 + side], (size, size), interpolation=cv2.INTER_AREA)
+        crop = cv2.resize(photo[y0 : y0 + side, x0 : x0 + side], (size, size), interpolation=cv2.INTER_AREA)
         mean = crop.mean(axis=(0, 1))
         return np.clip(mean + (crop - mean) * rng.uniform(0.4, 0.9), 0, 255).astype(np.uint8)
     else:  # flat
@@ -84,11 +84,25 @@ def _form_points(form: str, cx: float, cy: float, width: float, stretch: float, 
         unit = [(-0.5, -0.5), (0.5, -0.5), (0.5, 0.5), (-0.5, 0.5)]
     elif form == "triangle":  # equilateral, width = side
         r = 1 / math.sqrt(3)
-        unit = [(r * math.cos(math.radians(-90 + 120 * k)), r * math.sin(math.radians(-90 + 120 * k))) for k in range(3)]
+        unit = [
+            (r * math.cos(math.radians(-90 + 120 * k)), r * math.sin(math.radians(-90 + 120 * k))) for k in range(3)
+        ]
     else:  # a plus sign whose arms are 36% of its width thick
         t = 0.18
-        unit = [(-t, -0.5), (t, -0.5), (t, -t), (0.5, -t), (0.5, t), (t, t), (t, 0.5), (-t, 0.5),
-                (-t, t), (-0.5, t), (-0.5, -t), (-t, -t)]
+        unit = [
+            (-t, -0.5),
+            (t, -0.5),
+            (t, -t),
+            (0.5, -t),
+            (0.5, t),
+            (t, t),
+            (t, 0.5),
+            (-t, 0.5),
+            (-t, t),
+            (-0.5, t),
+            (-0.5, -t),
+            (-t, -t),
+        ]
     points = []
     for ux, uy in unit:
         ux, uy = ux * width * stretch, uy * width / stretch
@@ -109,13 +123,17 @@ def draw_scene(rng: np.random.Generator, size: int = 64) -> tuple[np.ndarray, st
     reach = width * 0.6 * max(stretch, 1 / stretch)
     cx, cy = (rng.uniform(reach, size - reach) if reach < size / 2 else size / 2 for _ in range(2))
     h, s, v = PALETTE_HSV[colour]
-    fill = _hsv_to_rgb((h + rng.uniform(-6, 6)) % 360, min(1.0, s * rng.uniform(0.85, 1.15)), min(1.0, v * rng.uniform(0.85, 1.1)))
+    fill = _hsv_to_rgb(
+        (h + rng.uniform(-6, 6)) % 360, min(1.0, s * rng.uniform(0.85, 1.15)), min(1.0, v * rng.uniform(0.85, 1.1))
+    )
     fill = tuple(float(c) for c in fill)
     shift = 4  # OpenCV's fixed-point sub-pixel precision
     scale = 1 << shift
     if form == "circle":
         axes = (int(width / 2 * stretch * scale), int(width / 2 / stretch * scale))
-        cv2.ellipse(image, (int(cx * scale), int(cy * scale)), axes, math.degrees(turn), 0, 360, fill, -1, cv2.LINE_AA, shift)
+        cv2.ellipse(
+            image, (int(cx * scale), int(cy * scale)), axes, math.degrees(turn), 0, 360, fill, -1, cv2.LINE_AA, shift
+        )
     else:
         points = np.rint(_form_points(form, cx, cy, width, stretch, turn) * scale).astype(np.int32)
         cv2.fillPoly(image, [points], fill, cv2.LINE_AA, shift)

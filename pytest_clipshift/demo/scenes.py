@@ -13,7 +13,7 @@ measured on ``independent.py``, a renderer that shares no code with this one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -67,7 +67,9 @@ class SceneObject:
 
     @property
     def position(self) -> str:
-        return min(POSITION_WORDS, key=lambda p: (POSITION_WORDS[p][0] - self.x) ** 2 + (POSITION_WORDS[p][1] - self.y) ** 2)
+        return min(
+            POSITION_WORDS, key=lambda p: (POSITION_WORDS[p][0] - self.x) ** 2 + (POSITION_WORDS[p][1] - self.y) ** 2
+        )
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,7 @@ def _unit_grid(size: int) -> tuple[np.ndarray, np.ndarray]:
     return yy, xx
 
 
-@lru_cache(maxsize=None)
+@cache
 def _photo(name: str) -> np.ndarray:
     import skimage.data
 
@@ -185,7 +187,9 @@ def _background(scene: Scene, size: int) -> np.ndarray:
         h, w = photo.shape[:2]
         side = int(rng.uniform(0.25, 1.0) * min(h, w))
         top, left = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
-        crop = Image.fromarray(photo[top:top + side, left:left + side]).resize((size, size), Image.Resampling.BILINEAR)
+        crop = Image.fromarray(photo[top : top + side, left : left + side]).resize(
+            (size, size), Image.Resampling.BILINEAR
+        )
         image = np.asarray(crop, dtype=np.float32)
         image = image.mean() + (image - image.mean()) * rng.uniform(0.5, 1.0)
     return np.clip(image, 0, 255).astype(np.uint8)
@@ -202,13 +206,28 @@ def _outline(shape: str) -> np.ndarray:
         return np.array([(0, -0.5), (0.5, 0.4), (-0.5, 0.4)], dtype=np.float64)
     if shape == "cross":
         w = 0.19
-        return np.array([(-w, -0.5), (w, -0.5), (w, -w), (0.5, -w), (0.5, w), (w, w), (w, 0.5), (-w, 0.5),
-                         (-w, w), (-0.5, w), (-0.5, -w), (-w, -w)], dtype=np.float64)
+        return np.array(
+            [
+                (-w, -0.5),
+                (w, -0.5),
+                (w, -w),
+                (0.5, -w),
+                (0.5, w),
+                (w, w),
+                (w, 0.5),
+                (-w, 0.5),
+                (-w, w),
+                (-0.5, w),
+                (-0.5, -w),
+                (-w, -w),
+            ],
+            dtype=np.float64,
+        )
     raise ValueError(f"unknown shape {shape!r}; valid: {', '.join(SHAPES)}")
 
 
 def _polygon(obj: SceneObject, side: float) -> list[tuple[float, float]]:
-    points = _outline(obj.shape) * obj.extent * np.array([obj.aspect ** 0.5, obj.aspect ** -0.5])
+    points = _outline(obj.shape) * obj.extent * np.array([obj.aspect**0.5, obj.aspect**-0.5])
     a = np.deg2rad(obj.angle)
     rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
     points = points @ rot.T + np.array([obj.x, obj.y])
@@ -230,13 +249,17 @@ def render_scene(scene: Scene, size: int = 64, supersample: int = 2) -> np.ndarr
         a = rng.uniform(0, 2 * np.pi)
         cx, cy = main.x + np.cos(a) * main.extent * 0.45, main.y + np.sin(a) * main.extent * 0.45
         half_w, half_h = main.extent * rng.uniform(0.1, 0.2), main.extent * rng.uniform(0.2, 0.4)
-        draw.rectangle([(cx - half_w) * big, (cy - half_h) * big, (cx + half_w) * big, (cy + half_h) * big], fill=(grey,) * 3)
+        draw.rectangle(
+            [(cx - half_w) * big, (cy - half_h) * big, (cx + half_w) * big, (cy + half_h) * big], fill=(grey,) * 3
+        )
     if supersample > 1:
         canvas = canvas.resize((size, size), Image.Resampling.BICUBIC)
     return np.asarray(canvas, dtype=np.uint8).copy()
 
 
-def generate_scenes(count: int, seed: int, size: int = 224, max_objects: int = 3) -> list[tuple[str, np.ndarray, Scene]]:
+def generate_scenes(
+    count: int, seed: int, size: int = 224, max_objects: int = 3
+) -> list[tuple[str, np.ndarray, Scene]]:
     """``count`` named scenes (name, uint8 image, description) from ``seed``: the ``demo-scenes`` set."""
     rng = np.random.default_rng(seed)
     out = []

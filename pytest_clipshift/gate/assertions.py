@@ -7,9 +7,9 @@ what broke without rerunning.
 
 from __future__ import annotations
 
-from .budgets import Check, Rule, evaluate, parse_rule
-from ..core.metrics import metric_info
 from ..core.errors import ConfigError
+from ..core.metrics import metric_info
+from .budgets import Check, Rule, evaluate, parse_rule
 
 
 class ShiftBudgetError(AssertionError):
@@ -26,10 +26,14 @@ def describe_failure(result, check: Check) -> str:
     lines = [
         f"{result.key}: {rule.metric}.{rule.stat} = {check.point:.4f} "
         f"(mean {s['mean']:.4f}, 95% CI [{s['ci95_low']:.4f}, {s['ci95_high']:.4f}], n={s['n']}"
-        + (f", {s['n_undefined']} undefined" if s["n_undefined"] else "") + f"), required {rule.op} {rule.threshold:g}",
+        + (f", {s['n_undefined']} undefined" if s["n_undefined"] else "")
+        + f"), required {rule.op} {rule.threshold:g}",
     ]
     if check.interval is not None:
-        lines.append(f"  judged on the confidence bound {check.value:.4f} (interval [{check.interval[0]:.4f}, {check.interval[1]:.4f}])")
+        lines.append(
+            f"  judged on the confidence bound {check.value:.4f} (interval [{check.interval[0]:.4f}, "
+            f"{check.interval[1]:.4f}])"
+        )
     worst = result.worst(rule.metric, 3)
     lines.append("  worst images: " + ", ".join(f"{name} {value:.4f}" for name, value in worst))
     lines.append(f"  budget from {rule.origin}")
@@ -53,8 +57,15 @@ def assert_budget(result, rules: dict | list[Rule], *, confidence: float | None 
     return raise_if_failed(result, evaluate(result, list(rules), test or result.key, confidence))
 
 
-def assert_shift_within(result, metric: str = "cosine", stat: str = "mean", *, min: float | None = None,
-                        max: float | None = None, confidence: float | None = None) -> list[Check]:
+def assert_shift_within(
+    result,
+    metric: str = "cosine",
+    stat: str = "mean",
+    *,
+    min: float | None = None,
+    max: float | None = None,
+    confidence: float | None = None,
+) -> list[Check]:
     """Assert ``metric.stat`` of ``result`` lies within [min, max]. With no bound given, similarity
     metrics need ``min`` and distance metrics ``max``: say which, there is no silent default."""
     __tracebackhide__ = True
@@ -69,8 +80,9 @@ def assert_shift_within(result, metric: str = "cosine", stat: str = "mean", *, m
     return raise_if_failed(result, evaluate(result, rules, result.key, confidence))
 
 
-def assert_attention_similar(result, min_correlation: float = 0.6, *, stat: str = "mean", aligned: bool = True,
-                             confidence: float | None = None) -> list[Check]:
+def assert_attention_similar(
+    result, min_correlation: float = 0.6, *, stat: str = "mean", aligned: bool = True, confidence: float | None = None
+) -> list[Check]:
     """Assert the attention maps stay correlated (Pearson) at least ``min_correlation``.
 
     ``aligned`` compares in the augmented frame (the clean map warped by geometric augmentations).
@@ -83,8 +95,9 @@ def assert_attention_similar(result, min_correlation: float = 0.6, *, stat: str 
     return raise_if_failed(result, evaluate(result, [rule], result.key, confidence))
 
 
-def assert_not_worse_than(result, baseline, metric: str = "cosine", stat: str = "mean", *, tolerance: float = 0.0,
-                          relative: bool = False) -> None:
+def assert_not_worse_than(
+    result, baseline, metric: str = "cosine", stat: str = "mean", *, tolerance: float = 0.0, relative: bool = False
+) -> None:
     """Assert ``result`` is not worse than ``baseline`` (another ShiftResult) beyond ``tolerance``."""
     __tracebackhide__ = True
     better_high = metric_info(metric).higher_is_better

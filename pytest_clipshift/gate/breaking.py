@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .budgets import Rule, parse_rule
 from ..core.errors import ConfigError
+from .budgets import Rule, parse_rule
 
 
 @dataclass
@@ -18,9 +18,13 @@ class BreakingPoint:
     steps: list[tuple[float, float, bool]] = field(default_factory=list)  # (strength, value, held)
 
     def to_dict(self) -> dict:
-        return {"augmentation": self.augmentation, "rule": self.rule, "strength": self.strength,
-                "holds_at": self.holds_at,
-                "steps": [[t, None if v != v else v, held] for t, v, held in self.steps]}
+        return {
+            "augmentation": self.augmentation,
+            "rule": self.rule,
+            "strength": self.strength,
+            "holds_at": self.holds_at,
+            "steps": [[t, None if v != v else v, held] for t, v, held in self.steps],
+        }
 
 
 def parse_rule_text(text: str) -> Rule:
@@ -32,8 +36,9 @@ def parse_rule_text(text: str) -> Rule:
     raise ConfigError(f"rule {text!r}: expected METRIC.STAT OP NUMBER, e.g. 'cosine.mean >= 0.9'")
 
 
-def find_breaking_point(measure_at, augmentation: str, rule: Rule | str, *, tolerance: float = 0.02,
-                        max_steps: int = 10) -> BreakingPoint:
+def find_breaking_point(
+    measure_at, augmentation: str, rule: Rule | str, *, tolerance: float = 0.02, max_steps: int = 10
+) -> BreakingPoint:
     """Bisection for the mildest strength at which ``rule`` fails.
 
     ``measure_at(strength) -> value of rule.metric.rule.stat`` is called at most ``max_steps`` + 1
@@ -63,8 +68,18 @@ def find_breaking_point(measure_at, augmentation: str, rule: Rule | str, *, tole
     return BreakingPoint(augmentation, rule.describe(), hi, lo, steps)
 
 
-def breaking_point(encoder, images, augmentation: str, rule: Rule | str, *, seed: int = 0, batch_size: int = 32,
-                   tolerance: float = 0.02, max_steps: int = 10, cache=None) -> BreakingPoint:
+def breaking_point(
+    encoder,
+    images,
+    augmentation: str,
+    rule: Rule | str,
+    *,
+    seed: int = 0,
+    batch_size: int = 32,
+    tolerance: float = 0.02,
+    max_steps: int = 10,
+    cache=None,
+) -> BreakingPoint:
     """The mildest strength of ``augmentation`` at which ``rule`` (e.g. ``"cosine.mean >= 0.9"``) fails."""
     from ..core.cases import Case
     from ..core.engine import measure
@@ -73,8 +88,16 @@ def breaking_point(encoder, images, augmentation: str, rule: Rule | str, *, seed
     metrics = [rule.metric] if rule.metric != "cosine" else ["cosine"]
 
     def measure_at(t: float) -> float:
-        run = measure(encoder, images, [Case(augmentation, strength=t)], metrics=metrics, seed=seed, batch_size=batch_size,
-                      cache=cache, keep_embeddings=False)
+        run = measure(
+            encoder,
+            images,
+            [Case(augmentation, strength=t)],
+            metrics=metrics,
+            seed=seed,
+            batch_size=batch_size,
+            cache=cache,
+            keep_embeddings=False,
+        )
         return run.results[0].stat(rule.metric, rule.stat)
 
     return find_breaking_point(measure_at, augmentation, rule, tolerance=tolerance, max_steps=max_steps)

@@ -59,8 +59,12 @@ class Rule:
     def holds(self, value: float) -> bool:
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return False
-        return {">=": value >= self.threshold, ">": value > self.threshold,
-                "<=": value <= self.threshold, "<": value < self.threshold}[self.op]
+        return {
+            ">=": value >= self.threshold,
+            ">": value > self.threshold,
+            "<=": value <= self.threshold,
+            "<": value < self.threshold,
+        }[self.op]
 
     def describe(self) -> str:
         return f"{self.key} {self.op} {self.threshold:g}"
@@ -102,8 +106,11 @@ class Budgets:
             from ..core.imagenet_c import FAMILIES, PREFIX
 
             families = list(self.per_family) + [f for f, _ in self.per_family_severity]
-            named = list(self.per_augmentation) + [a for a, _ in self.per_severity] + [
-                PREFIX + n for f in dict.fromkeys(families) for n in FAMILIES[f]]
+            named = (
+                list(self.per_augmentation)
+                + [a for a, _ in self.per_severity]
+                + [PREFIX + n for f in dict.fromkeys(families) for n in FAMILIES[f]]
+            )
             names = list(dict.fromkeys(named)) or list(DEFAULT_AUGMENTATIONS)
         pairs = [(a, s) for a in names for s in self.severities]
         for a, s in self.per_severity:
@@ -114,8 +121,13 @@ class Budgets:
     def metric_names(self) -> list[str]:
         """Every metric some rule names (``layer_cka@3`` included as is)."""
         names = list(self.metrics)
-        tables = [self.defaults, *self.per_augmentation.values(), *self.per_severity.values(),
-                  *self.per_family.values(), *self.per_family_severity.values()]
+        tables = [
+            self.defaults,
+            *self.per_augmentation.values(),
+            *self.per_severity.values(),
+            *self.per_family.values(),
+            *self.per_family_severity.values(),
+        ]
         for table in tables:
             for rule in table.values():
                 if rule.metric not in names:
@@ -143,11 +155,14 @@ def parse_rule(key: str, value: Any, origin: str) -> Rule:
         text = value.strip()
         op = next((o for o in OPERATORS if text.startswith(o)), None)
         if op is None:
-            raise ConfigError(f"{origin}: {key} = {value!r}: unknown operator; write one of {', '.join(OPERATORS)} then a number, e.g. '>= 0.9'")
+            raise ConfigError(
+                f"{origin}: {key} = {value!r}: unknown operator; write one of {', '.join(OPERATORS)} then a number, "
+                "e.g. '>= 0.9'"
+            )
         try:
-            number = float(text[len(op):])
+            number = float(text[len(op) :])
         except ValueError:
-            raise ConfigError(f"{origin}: {key} = {value!r}: {text[len(op):].strip()!r} is not a number") from None
+            raise ConfigError(f"{origin}: {key} = {value!r}: {text[len(op) :].strip()!r} is not a number") from None
     else:
         raise ConfigError(f"{origin}: {key} = {value!r} is not a number or an 'OP NUMBER' string")
     if not math.isfinite(number):
@@ -177,25 +192,34 @@ def budgets_from_mapping(data: dict, source: str) -> Budgets:
     known = {"settings", "defaults", "augmentations", "families"}
     unknown = [k for k in data if k not in known]
     if unknown:
-        raise ConfigError(f"{source}: unknown table(s) {', '.join(map(repr, unknown))}; valid: settings, defaults, "
-                          "augmentations, families")
+        raise ConfigError(
+            f"{source}: unknown table(s) {', '.join(map(repr, unknown))}; valid: settings, defaults, "
+            "augmentations, families"
+        )
     budgets = Budgets(source)
     settings = data.get("settings", {})
     if not isinstance(settings, dict):
         raise ConfigError(f"{source}: [settings] must be a table")
     bad = [k for k in settings if k not in SETTINGS_KEYS]
     if bad:
-        raise ConfigError(f"{source}: [settings] has unknown key(s) {', '.join(map(repr, bad))}; valid: {', '.join(SETTINGS_KEYS)}")
+        raise ConfigError(
+            f"{source}: [settings] has unknown key(s) {', '.join(map(repr, bad))}; valid: {', '.join(SETTINGS_KEYS)}"
+        )
     valid_augs = registry()
     if "augmentations" in settings:
         augs = settings["augmentations"]
         if not isinstance(augs, list) or not augs or not all(isinstance(a, str) for a in augs):
-            raise ConfigError(f"{source}: settings.augmentations = {augs!r} must be a non-empty list of names, "
-                              "e.g. [\"identity\", \"gaussian_noise\"] (an empty suite would gate nothing)")
+            raise ConfigError(
+                f"{source}: settings.augmentations = {augs!r} must be a non-empty list of names, "
+                'e.g. ["identity", "gaussian_noise"] (an empty suite would gate nothing)'
+            )
         augs = expand_names(augs)  # "study", "imagenet-c"
         for a in augs:
             if a not in valid_augs:
-                raise ConfigError(f"{source}: settings.augmentations: unknown augmentation {a!r}; valid: {', '.join(sorted(valid_augs))}")
+                raise ConfigError(
+                    f"{source}: settings.augmentations: unknown augmentation {a!r}; valid: "
+                    f"{', '.join(sorted(valid_augs))}"
+                )
         budgets.augmentations = augs
     if "severities" in settings:
         sevs = settings["severities"]
@@ -215,19 +239,23 @@ def budgets_from_mapping(data: dict, source: str) -> Budgets:
         from ..core.metrics import validate_metrics
 
         if not isinstance(settings["metrics"], list) or not all(isinstance(m, str) for m in settings["metrics"]):
-            raise ConfigError(f"{source}: settings.metrics = {settings['metrics']!r} must be a list of metric names, "
-                              "e.g. [\"cosine\", \"layer_cka\"]")
+            raise ConfigError(
+                f"{source}: settings.metrics = {settings['metrics']!r} must be a list of metric names, "
+                'e.g. ["cosine", "layer_cka"]'
+            )
         try:
             budgets.metrics = list(validate_metrics(settings["metrics"]))
         except ConfigError as exc:
             raise ConfigError(f"{source}: settings.metrics: {exc}") from None
     budgets.defaults = _rules(data.get("defaults", {}), f"{source} [defaults]")
     budgets.per_augmentation, budgets.per_severity = _named_tables(
-        data.get("augmentations", {}), "augmentations", "augmentation", sorted(valid_augs), source)
+        data.get("augmentations", {}), "augmentations", "augmentation", sorted(valid_augs), source
+    )
     from ..core.imagenet_c import FAMILIES
 
     budgets.per_family, budgets.per_family_severity = _named_tables(
-        data.get("families", {}), "families", "ImageNet-C family", list(FAMILIES), source)
+        data.get("families", {}), "families", "ImageNet-C family", list(FAMILIES), source
+    )
     return budgets
 
 
@@ -295,18 +323,28 @@ class Check:
     passed: bool
 
     def to_dict(self) -> dict:
-        return {"test": self.test, "augmentation": self.augmentation, "severity": self.severity,
-                "metric": self.rule.metric, "stat": self.rule.stat, "op": self.rule.op,
-                "threshold": self.rule.threshold, "value": _finite(self.value), "point": _finite(self.point),
-                "interval": None if self.interval is None else [_finite(x) for x in self.interval],
-                "passed": self.passed}
+        return {
+            "test": self.test,
+            "augmentation": self.augmentation,
+            "severity": self.severity,
+            "metric": self.rule.metric,
+            "stat": self.rule.stat,
+            "op": self.rule.op,
+            "threshold": self.rule.threshold,
+            "value": _finite(self.value),
+            "point": _finite(self.point),
+            "interval": None if self.interval is None else [_finite(x) for x in self.interval],
+            "passed": self.passed,
+        }
 
 
 def _finite(x):
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
 
 
-def evaluate(result, rules: list[Rule], test: str, confidence: float | None = None, bound: str = "favourable") -> list[Check]:
+def evaluate(
+    result, rules: list[Rule], test: str, confidence: float | None = None, bound: str = "favourable"
+) -> list[Check]:
     """Evaluate ``rules`` on a ``ShiftResult``.
 
     With ``confidence`` a mean rule is judged on the bootstrap interval of the mean at that level:
@@ -318,15 +356,24 @@ def evaluate(result, rules: list[Rule], test: str, confidence: float | None = No
     checks = []
     for rule in rules:
         if rule.metric not in result.values:
-            raise ConfigError(f"{rule.origin}: metric {rule.metric!r} was not measured for {result.key}; measured: {', '.join(result.values)}")
+            raise ConfigError(
+                f"{rule.origin}: metric {rule.metric!r} was not measured for {result.key}; measured: "
+                f"{', '.join(result.values)}"
+            )
         point = result.stat(rule.metric, rule.stat)
         value, interval = point, None
         if confidence is not None and rule.stat == "mean":
             values = result.values[rule.metric]
             finite = values[values == values]  # NaN (undefined) values excluded, as in the summaries
-            interval = bootstrap_ci(finite, seed=int(result.seed) + 17, level=confidence) if len(finite) else (math.nan, math.nan)
+            interval = (
+                bootstrap_ci(finite, seed=int(result.seed) + 17, level=confidence)
+                if len(finite)
+                else (math.nan, math.nan)
+            )
             upper_ok = rule.op in (">=", ">")
             favourable = bound == "favourable"
             value = interval[1] if upper_ok == favourable else interval[0]
-        checks.append(Check(test, result.augmentation, result.severity, rule, value, point, interval, rule.holds(value)))
+        checks.append(
+            Check(test, result.augmentation, result.severity, rule, value, point, interval, rule.holds(value))
+        )
     return checks

@@ -6,9 +6,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from ..core.errors import ConfigError
 from ..core.metrics import metric_info, split_layer
 from ..core.results import settings_mismatch
-from ..core.errors import ConfigError
 
 COMPARE_STATS = ("mean", "median", "min", "max", "p05", "p95", "std")
 
@@ -67,6 +67,7 @@ class Delta:
 
     def describe(self) -> str:
         """``0.9123 -> 0.8870 (-0.0253)``; a side not measured or undefined says so instead of a number."""
+
         def side(value) -> str:
             return "not measured" if value is None else (f"{value:.4f}" if _defined(value) else "undefined")
 
@@ -75,10 +76,19 @@ class Delta:
 
     def to_dict(self) -> dict:
         defined = self.difference is not None
-        return {"augmentation": self.augmentation, "severity": self.severity, "metric": self.metric,
-                "stat": self.stat, "baseline": _number(self.baseline), "candidate": _number(self.candidate),
-                "delta": self.difference, "worse_by": self.worse_by if defined else None, "failed": self.failed,
-                "significant": self.significant, "interval": list(self.interval) if self.interval else None}
+        return {
+            "augmentation": self.augmentation,
+            "severity": self.severity,
+            "metric": self.metric,
+            "stat": self.stat,
+            "baseline": _number(self.baseline),
+            "candidate": _number(self.candidate),
+            "delta": self.difference,
+            "worse_by": self.worse_by if defined else None,
+            "failed": self.failed,
+            "significant": self.significant,
+            "interval": list(self.interval) if self.interval else None,
+        }
 
 
 def _number(value) -> float | None:
@@ -104,35 +114,53 @@ class Comparison:
         return bool(self.failures) or (bool(self.missing) and not self.allow_missing)
 
     def to_dict(self) -> dict:
-        return {"baseline": self.baseline_source, "rules": [r.text for r in self.rules],
-                "deltas": [d.to_dict() for d in self.deltas], "missing": self.missing,
-                "allow_missing": self.allow_missing, "failed": len(self.failures)}
+        return {
+            "baseline": self.baseline_source,
+            "rules": [r.text for r in self.rules],
+            "deltas": [d.to_dict() for d in self.deltas],
+            "missing": self.missing,
+            "allow_missing": self.allow_missing,
+            "failed": len(self.failures),
+        }
 
 
 def check_comparable(baseline, candidate, baseline_source: str = "baseline") -> None:
     if baseline.image_hash != candidate.image_hash:
         raise ConfigError(
             f"cannot compare with {baseline_source}: it was measured on a different image set "
-            f"(hash {baseline.image_hash}, {len(baseline.image_names)} images from {baseline.image_source!r}) than this run "
+            f"(hash {baseline.image_hash}, {len(baseline.image_names)} images from {baseline.image_source!r}) than "
+            "this run "
             f"(hash {candidate.image_hash}, {len(candidate.image_names)} images from {candidate.image_source!r}); "
             "use the same images and --clipshift-max-images"
         )
     if baseline.seed != candidate.seed:
-        raise ConfigError(f"cannot compare with {baseline_source}: it used seed {baseline.seed}, this run seed {candidate.seed}; "
-                          "use the same --clipshift-seed")
+        raise ConfigError(
+            f"cannot compare with {baseline_source}: it used seed {baseline.seed}, this run seed {candidate.seed}; "
+            "use the same --clipshift-seed"
+        )
     mismatch = settings_mismatch(baseline, candidate)
     if mismatch is not None:
         name, old, new, option = mismatch
-        raise ConfigError(f"cannot compare with {baseline_source}: it was measured with {name} {old}, this run with "
-                          f"{new}; the numbers measure different things: use the same {option}")
+        raise ConfigError(
+            f"cannot compare with {baseline_source}: it was measured with {name} {old}, this run with "
+            f"{new}; the numbers measure different things: use the same {option}"
+        )
 
 
 def _defined(value) -> bool:
     return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
-def compare_runs(baseline, candidate, rules: list[CompareRule] = (), *, baseline_source: str = "baseline",
-                 paired: bool = False, confidence: float = 0.95, allow_missing: bool = False) -> Comparison:
+def compare_runs(
+    baseline,
+    candidate,
+    rules: list[CompareRule] = (),
+    *,
+    baseline_source: str = "baseline",
+    paired: bool = False,
+    confidence: float = 0.95,
+    allow_missing: bool = False,
+) -> Comparison:
     """Deltas for every (augmentation, severity, metric) both runs measured, and every rule checked
     on every cell both runs measured.
 
@@ -162,8 +190,9 @@ def compare_runs(baseline, candidate, rules: list[CompareRule] = (), *, baseline
         for rule in rules:
             delta = cell.get((rule.metric, rule.stat))
             if delta is None:
-                delta = cell[(rule.metric, rule.stat)] = _delta(old, new, rule.metric, rule.stat, paired, confidence,
-                                                                baseline.seed)
+                delta = cell[(rule.metric, rule.stat)] = _delta(
+                    old, new, rule.metric, rule.stat, paired, confidence, baseline.seed
+                )
             reason = _rule_failure(rule, delta, paired)
             if reason is not None:
                 delta.failed.append(reason)

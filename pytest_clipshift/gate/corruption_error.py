@@ -37,7 +37,12 @@ def family_curves(run, metric: str) -> dict[str, dict[int, float]]:
     """Per ImageNet-C family, the mean error over its measured corruptions at each severity."""
     sums: dict[str, dict[int, list[float]]] = {}
     for r in run.results:
-        if r.subset or not r.augmentation.startswith(PREFIX) or not isinstance(r.severity, int) or metric not in r.values:
+        if (
+            r.subset
+            or not r.augmentation.startswith(PREFIX)
+            or not isinstance(r.severity, int)
+            or metric not in r.values
+        ):
             continue
         sums.setdefault(family_of(r.augmentation), {}).setdefault(r.severity, []).append(cell_error(r, metric))
     return {f: {s: float(np.mean(v)) for s, v in sorted(by_sev.items())} for f, by_sev in sums.items()}
@@ -55,10 +60,16 @@ class CorruptionErrors:
     baseline_clean_error: float | None = None
 
     def to_dict(self) -> dict:
-        return {"metric": self.metric, "baseline": self.baseline_source, "mce": self.mce,
-                "relative_mce": self.relative_mce, "clean_error": self.clean_error,
-                "baseline_clean_error": self.baseline_clean_error, "families": self.families,
-                "corruptions": self.corruptions}
+        return {
+            "metric": self.metric,
+            "baseline": self.baseline_source,
+            "mce": self.mce,
+            "relative_mce": self.relative_mce,
+            "clean_error": self.clean_error,
+            "baseline_clean_error": self.baseline_clean_error,
+            "families": self.families,
+            "corruptions": self.corruptions,
+        }
 
 
 def _clean_error(run, metric: str) -> float | None:
@@ -77,19 +88,29 @@ def _mean(values) -> float | None:
     return float(np.mean(kept)) if kept else None
 
 
-def corruption_errors(baseline, candidate, metric: str = "cosine", baseline_source: str = "baseline") -> CorruptionErrors | None:
+def corruption_errors(
+    baseline, candidate, metric: str = "cosine", baseline_source: str = "baseline"
+) -> CorruptionErrors | None:
     """CE per corruption, per family and mCE of ``candidate`` against ``baseline``; None when the two
     runs share no ImageNet-C cell measured with ``metric``."""
+
     def cells(run):
-        return {(r.augmentation, r.severity): r for r in run.results
-                if not r.subset and r.augmentation.startswith(PREFIX) and isinstance(r.severity, int) and metric in r.values}
+        return {
+            (r.augmentation, r.severity): r
+            for r in run.results
+            if not r.subset and r.augmentation.startswith(PREFIX) and isinstance(r.severity, int) and metric in r.values
+        }
 
     mine, theirs = cells(candidate), cells(baseline)
     shared = sorted(set(mine) & set(theirs))
     if not shared:
         return None
-    out = CorruptionErrors(metric, baseline_source, clean_error=_clean_error(candidate, metric),
-                           baseline_clean_error=_clean_error(baseline, metric))
+    out = CorruptionErrors(
+        metric,
+        baseline_source,
+        clean_error=_clean_error(candidate, metric),
+        baseline_clean_error=_clean_error(baseline, metric),
+    )
     for name in dict.fromkeys(a for a, _ in shared):
         severities = [s for a, s in shared if a == name]
         errors = [cell_error(mine[(name, s)], metric) for s in severities]
@@ -97,16 +118,24 @@ def corruption_errors(baseline, candidate, metric: str = "cosine", baseline_sour
         relative = None
         if out.clean_error is not None and out.baseline_clean_error is not None:
             relative = _ratio(sum(e - out.clean_error for e in errors), sum(b - out.baseline_clean_error for b in base))
-        short = name[len(PREFIX):]
-        out.corruptions[short] = {"family": family_of(name), "severities": severities, "ce": _ratio(sum(errors), sum(base)),
-                                  "relative_ce": relative, "errors": errors, "baseline_errors": base,
-                                  "in_mce": short in COMMON}
+        short = name[len(PREFIX) :]
+        out.corruptions[short] = {
+            "family": family_of(name),
+            "severities": severities,
+            "ce": _ratio(sum(errors), sum(base)),
+            "relative_ce": relative,
+            "errors": errors,
+            "baseline_errors": base,
+            "in_mce": short in COMMON,
+        }
     for family, members in FAMILIES.items():
         measured = [out.corruptions[m] for m in members if m in out.corruptions and out.corruptions[m]["in_mce"]]
         if measured:
-            out.families[family] = {"mce": _mean(c["ce"] for c in measured),
-                                    "relative_mce": _mean(c["relative_ce"] for c in measured),
-                                    "corruptions": [m for m in members if m in out.corruptions and out.corruptions[m]["in_mce"]]}
+            out.families[family] = {
+                "mce": _mean(c["ce"] for c in measured),
+                "relative_mce": _mean(c["relative_ce"] for c in measured),
+                "corruptions": [m for m in members if m in out.corruptions and out.corruptions[m]["in_mce"]],
+            }
     common = [c for c in out.corruptions.values() if c["in_mce"]]
     out.mce = _mean(c["ce"] for c in common)
     out.relative_mce = _mean(c["relative_ce"] for c in common)

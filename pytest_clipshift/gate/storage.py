@@ -23,8 +23,9 @@ class Storage:
 
     def runs(self) -> list[Path]:
         if self.root.exists() and not self.root.is_dir():
-            raise OutputError(f"storage folder {self.root} is a file, not a folder; "
-                              "point --clipshift-storage at a folder")
+            raise OutputError(
+                f"storage folder {self.root} is a file, not a folder; point --clipshift-storage at a folder"
+            )
         if not self.root.is_dir():
             return []
         return sorted(p for p in self.root.iterdir() if _NAME.match(p.name))
@@ -48,7 +49,9 @@ class Storage:
         runs = self.runs()
         if spec in (None, "", "latest"):
             if not runs:
-                raise ConfigError(f"--clipshift-compare: no saved runs in {self.root}; save one first with --clipshift-save NAME")
+                raise ConfigError(
+                    f"--clipshift-compare: no saved runs in {self.root}; save one first with --clipshift-save NAME"
+                )
             return runs[-1]
         path = Path(spec)
         if path.suffix == ".json" or path.is_file():
@@ -58,5 +61,8 @@ class Storage:
         named = [p for p in runs if _NAME.match(p.name).group(2) == spec]
         if not named:
             have = sorted({_NAME.match(p.name).group(2) for p in runs})
-            raise ConfigError(f"--clipshift-compare {spec!r}: no run saved under that name in {self.root}; saved: {', '.join(have) or 'none'}")
+            raise ConfigError(
+                f"--clipshift-compare {spec!r}: no run saved under that name in {self.root}; saved: "
+                f"{', '.join(have) or 'none'}"
+            )
         return named[-1]

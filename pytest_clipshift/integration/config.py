@@ -8,9 +8,10 @@ start-up.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..core.errors import ConfigError
 
@@ -35,7 +36,7 @@ class Option:
 
     @property
     def config_field(self) -> str:
-        return self.field or (self.name[len("clipshift_"):] if self.name != "clipshift" else "enabled")
+        return self.field or (self.name[len("clipshift_") :] if self.name != "clipshift" else "enabled")
 
     @property
     def dest(self) -> str:
@@ -44,6 +45,7 @@ class Option:
 
 # ------------------------------------------------------------------ converters: (raw value, label) -> typed value
 # Each raises ConfigError naming the option (its flag, or "ini option NAME") and what would be right.
+
 
 def _device(value, label: str) -> str:
     device = str(value)
@@ -71,6 +73,7 @@ def _positive(top: int, least: int = 1) -> Callable[[Any, str], int | None]:
         if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= top:
             raise ConfigError(f"{label} = {value!r}: must be a whole number between {least} and {top}")
         return value
+
     return convert
 
 
@@ -165,40 +168,239 @@ LIMITS = {"clipshift_canvas_size": 4096, "clipshift_batch_size": 4096, "clipshif
 """Upper bounds of the size options: beyond them a run only exhausts memory (a 100000 px canvas is 30 GB)."""
 
 OPTIONS: tuple[Option, ...] = (
-    Option("clipshift", "bool", False, "run the clipshift robustness tests (without it they are skipped)", convert=_flag),
-    Option("clipshift_model", "string", "demo", "model: 'demo', a local Hugging Face directory, a hub id in the local cache, or open_clip:ARCH:WEIGHTS", "SPEC", convert=_text),
-    Option("clipshift_device", "string", "auto", "device: auto (cuda, mps, cpu), cpu, cuda, cuda:N or mps", "DEVICE", convert=_device),
-    Option("clipshift_augment_device", "string", "auto", "where augmentations with a batched torch version run: auto (the model's GPU, else the CPU reference path), cpu, cuda", "DEV", convert=_augment_device),
+    Option(
+        "clipshift", "bool", False, "run the clipshift robustness tests (without it they are skipped)", convert=_flag
+    ),
+    Option(
+        "clipshift_model",
+        "string",
+        "demo",
+        "model: 'demo', a local Hugging Face directory, a hub id in the local cache, or open_clip:ARCH:WEIGHTS",
+        "SPEC",
+        convert=_text,
+    ),
+    Option(
+        "clipshift_device",
+        "string",
+        "auto",
+        "device: auto (cuda, mps, cpu), cpu, cuda, cuda:N or mps",
+        "DEVICE",
+        convert=_device,
+    ),
+    Option(
+        "clipshift_augment_device",
+        "string",
+        "auto",
+        "where augmentations with a batched torch version run: auto (the model's GPU, else the CPU reference path), "
+        "cpu, cuda",
+        "DEV",
+        convert=_augment_device,
+    ),
     Option("clipshift_precision", "string", "fp32", "precision: fp32, fp16 or bf16", "PREC", convert=_precision),
-    Option("clipshift_images", "string", None, "images: a directory, a glob, 'samples' or 'demo-scenes' (default: demo-scenes for the demo model, else samples)", "SPEC", convert=_text),
-    Option("clipshift_image_column", "string", "image", "Hugging Face dataset column holding the images", "NAME", convert=_text),
-    Option("clipshift_label_column", "string", "label", "dataset column holding the labels (a ClassLabel gives its names)", "NAME", convert=_text),
-    Option("clipshift_caption_column", "string", "caption", "dataset column holding the captions", "NAME", convert=_text),
+    Option(
+        "clipshift_images",
+        "string",
+        None,
+        "images: a directory, a glob, 'samples' or 'demo-scenes' (default: demo-scenes for the demo model, else "
+        "samples)",
+        "SPEC",
+        convert=_text,
+    ),
+    Option(
+        "clipshift_image_column",
+        "string",
+        "image",
+        "Hugging Face dataset column holding the images",
+        "NAME",
+        convert=_text,
+    ),
+    Option(
+        "clipshift_label_column",
+        "string",
+        "label",
+        "dataset column holding the labels (a ClassLabel gives its names)",
+        "NAME",
+        convert=_text,
+    ),
+    Option(
+        "clipshift_caption_column", "string", "caption", "dataset column holding the captions", "NAME", convert=_text
+    ),
     Option("clipshift_split", "string", None, "dataset split (default: the only or first one)", "NAME", convert=_text),
-    Option("clipshift_max_images", "int", None, "use at most N images (demo-scenes: generate N; default 32)", "N", convert=_positive(LIMITS["clipshift_max_images"])),
-    Option("clipshift_seed", "int", 0, "seed of every random draw (augmentations, scenes, bootstrap)", "SEED", convert=_seed),
-    Option("clipshift_draws", "int", 1, "independent random draws of each augmentation case; K >= 2 adds divergence_radius (the spread of an image's K augmented embeddings)", "K", convert=_positive(64)),
-    Option("clipshift_batch_size", "int", 32, "images per forward pass", "N", convert=_positive(LIMITS["clipshift_batch_size"])),
-    Option("clipshift_augmentations", "args", None, "augmentations for the 'augmentation' fixture (default: identity and the study's nine)", "NAME", nargs="+", convert=_augmentations),
-    Option("clipshift_severities", "args", None, "severities for the 'augmentation' fixture: 1-5 or paper (default 3)", "S", nargs="+", convert=_severities),
-    Option("clipshift_metrics", "args", None, "extra metrics to measure beyond the defaults and those the budgets name", "NAME", nargs="+", convert=_metrics),
-    Option("clipshift_budgets", "string", None, "budgets TOML file (or pyproject.toml with [tool.clipshift.budgets]); enables the zero-code suite", "FILE", convert=_text, field="budgets_path", path=True),
-    Option("clipshift_json", "string", None, "write the results JSON to FILE", "FILE", convert=_text, field="json_path", path=True),
+    Option(
+        "clipshift_max_images",
+        "int",
+        None,
+        "use at most N images (demo-scenes: generate N; default 32)",
+        "N",
+        convert=_positive(LIMITS["clipshift_max_images"]),
+    ),
+    Option(
+        "clipshift_seed",
+        "int",
+        0,
+        "seed of every random draw (augmentations, scenes, bootstrap)",
+        "SEED",
+        convert=_seed,
+    ),
+    Option(
+        "clipshift_draws",
+        "int",
+        1,
+        "independent random draws of each augmentation case; K >= 2 adds divergence_radius (the spread of an image's "
+        "K augmented embeddings)",
+        "K",
+        convert=_positive(64),
+    ),
+    Option(
+        "clipshift_batch_size",
+        "int",
+        32,
+        "images per forward pass",
+        "N",
+        convert=_positive(LIMITS["clipshift_batch_size"]),
+    ),
+    Option(
+        "clipshift_augmentations",
+        "args",
+        None,
+        "augmentations for the 'augmentation' fixture (default: identity and the study's nine)",
+        "NAME",
+        nargs="+",
+        convert=_augmentations,
+    ),
+    Option(
+        "clipshift_severities",
+        "args",
+        None,
+        "severities for the 'augmentation' fixture: 1-5 or paper (default 3)",
+        "S",
+        nargs="+",
+        convert=_severities,
+    ),
+    Option(
+        "clipshift_metrics",
+        "args",
+        None,
+        "extra metrics to measure beyond the defaults and those the budgets name",
+        "NAME",
+        nargs="+",
+        convert=_metrics,
+    ),
+    Option(
+        "clipshift_budgets",
+        "string",
+        None,
+        "budgets TOML file (or pyproject.toml with [tool.clipshift.budgets]); enables the zero-code suite",
+        "FILE",
+        convert=_text,
+        field="budgets_path",
+        path=True,
+    ),
+    Option(
+        "clipshift_json",
+        "string",
+        None,
+        "write the results JSON to FILE",
+        "FILE",
+        convert=_text,
+        field="json_path",
+        path=True,
+    ),
     Option("clipshift_storage", "string", ".clipshift", "folder of saved runs", "DIR", convert=_text, path=True),
     Option("clipshift_save", "string", None, "save this run as NAME in the storage folder", "NAME", convert=_run_name),
-    Option("clipshift_compare", "string", None, "compare with a saved run: NAME, a results file, or the latest if no value", "NAME|PATH", nargs="?", const="latest", convert=_text),
-    Option("clipshift_compare_fail", "args", None, "fail when worse than the baseline, e.g. cosine.mean:2% or cosine.mean:0.01 (repeatable)", "RULE", append=True, convert=_compare_rules),
-    Option("clipshift_compare_paired", "bool", False, "fail a compare rule only on a significant paired regression (bootstrap over per-image differences)", convert=_flag),
-    Option("clipshift_compare_allow_missing", "bool", False, "do not fail the compare on baseline cells this run did not measure (they are still listed)", convert=_flag),
-    Option("clipshift_ce_metric", "string", "cosine", "the metric ImageNet-C corruption errors (CE, mCE) are read from: 1 - mean of a similarity, the mean of a distance", "METRIC", convert=_ce_metric),
-    Option("clipshift_update_baseline", "bool", False, "accept this run as the compared baseline: its cells replace the baseline's, the rest are kept", convert=_flag),
-    Option("clipshift_cache_dir", "string", ".clipshift/cache", "embedding cache folder", "DIR", convert=_text, path=True),
+    Option(
+        "clipshift_compare",
+        "string",
+        None,
+        "compare with a saved run: NAME, a results file, or the latest if no value",
+        "NAME|PATH",
+        nargs="?",
+        const="latest",
+        convert=_text,
+    ),
+    Option(
+        "clipshift_compare_fail",
+        "args",
+        None,
+        "fail when worse than the baseline, e.g. cosine.mean:2% or cosine.mean:0.01 (repeatable)",
+        "RULE",
+        append=True,
+        convert=_compare_rules,
+    ),
+    Option(
+        "clipshift_compare_paired",
+        "bool",
+        False,
+        "fail a compare rule only on a significant paired regression (bootstrap over per-image differences)",
+        convert=_flag,
+    ),
+    Option(
+        "clipshift_compare_allow_missing",
+        "bool",
+        False,
+        "do not fail the compare on baseline cells this run did not measure (they are still listed)",
+        convert=_flag,
+    ),
+    Option(
+        "clipshift_ce_metric",
+        "string",
+        "cosine",
+        "the metric ImageNet-C corruption errors (CE, mCE) are read from: 1 - mean of a similarity, the mean of a "
+        "distance",
+        "METRIC",
+        convert=_ce_metric,
+    ),
+    Option(
+        "clipshift_update_baseline",
+        "bool",
+        False,
+        "accept this run as the compared baseline: its cells replace the baseline's, the rest are kept",
+        convert=_flag,
+    ),
+    Option(
+        "clipshift_cache_dir", "string", ".clipshift/cache", "embedding cache folder", "DIR", convert=_text, path=True
+    ),
     Option("clipshift_no_cache", "bool", False, "do not read or write the embedding cache", convert=_flag),
-    Option("clipshift_shard", "string", None, "run shard K of N of the clipshift items (stable split by item id), e.g. 2/4", "K/N", convert=_shard),
-    Option("clipshift_labels", "args", None, "zero-shot label names for the text metrics (default: the image set's own labels)", "LABEL", nargs="+", convert=_words),
-    Option("clipshift_prompt_template", "string", "a photo of a {}", "zero-shot prompt template; {} is replaced by the label", "TEXT", convert=_text),
-    Option("clipshift_canvas_size", "int", 224, "side in px of the canvas augmentations act on (at least the model's input size, at most 4096)", "PX", convert=_positive(LIMITS["clipshift_canvas_size"], least=8)),
-    Option("clipshift_trust_remote_code", "bool", False, "allow a model directory's own Python code (auto_map) to run; off: such a model is refused", convert=_flag),
+    Option(
+        "clipshift_shard",
+        "string",
+        None,
+        "run shard K of N of the clipshift items (stable split by item id), e.g. 2/4",
+        "K/N",
+        convert=_shard,
+    ),
+    Option(
+        "clipshift_labels",
+        "args",
+        None,
+        "zero-shot label names for the text metrics (default: the image set's own labels)",
+        "LABEL",
+        nargs="+",
+        convert=_words,
+    ),
+    Option(
+        "clipshift_prompt_template",
+        "string",
+        "a photo of a {}",
+        "zero-shot prompt template; {} is replaced by the label",
+        "TEXT",
+        convert=_text,
+    ),
+    Option(
+        "clipshift_canvas_size",
+        "int",
+        224,
+        "side in px of the canvas augmentations act on (at least the model's input size, at most 4096)",
+        "PX",
+        convert=_positive(LIMITS["clipshift_canvas_size"], least=8),
+    ),
+    Option(
+        "clipshift_trust_remote_code",
+        "bool",
+        False,
+        "allow a model directory's own Python code (auto_map) to run; off: such a model is refused",
+        convert=_flag,
+    ),
 )
 
 
@@ -303,7 +505,9 @@ def resolve(config) -> ClipShiftConfig:
             raw = path if path.is_absolute() else _paths_base(config, sources[opt.name]) / path
         values[opt.config_field] = opt.convert(raw, label) if not opt.path else (raw or None)
     if values["budgets_path"] is not None and not values["budgets_path"].is_file():
-        raise ConfigError(f"{_label('clipshift_budgets', sources)}: budgets file {values['budgets_path']} does not exist")
+        raise ConfigError(
+            f"{_label('clipshift_budgets', sources)}: budgets file {values['budgets_path']} does not exist"
+        )
     values["images"] = values["images"] or ("demo-scenes" if values["model"] == "demo" else "samples")
     values["root"] = _paths_base(config, sources["clipshift_images"])
     values["storage"] = values["storage"] or Path(".clipshift")  # an empty value means the default folder

@@ -42,7 +42,6 @@ class ClipShiftHelper:
             raise_if_failed(result, checks)
         return result
 
-
     def measure_strength(self, augmentation: str, strength: float, *, metrics=None):
         """Measure a built-in augmentation at a continuous strength in [0, 1] (for hypothesis tests)."""
         result = self._session.measure_strength(augmentation, strength, metrics=metrics)

@@ -116,8 +116,10 @@ def check_keys(values: dict[str, IniValue], known: list[str]) -> None:
             continue
         close = difflib.get_close_matches(key.lower().replace("-", "_"), known, n=1, cutoff=0.6)
         hint = f"did you mean {close[0]}?" if close else "see pytest --help, section clipshift"
-        raise ConfigError(f"ini option {key} ({value.where}) is not a clipshift option; {hint} "
-                          "(without this check the run would go on with the option's default)")
+        raise ConfigError(
+            f"ini option {key} ({value.where}) is not a clipshift option; {hint} "
+            "(without this check the run would go on with the option's default)"
+        )
 
 
 def pyproject_files(config) -> list[Path]:
@@ -138,13 +140,19 @@ def check_tool_table(config) -> None:
         for key in table:
             if key != "budgets":
                 close = difflib.get_close_matches(key, ["budgets"], n=1, cutoff=0.6)
-                hint = "did you mean [tool.clipshift.budgets]?" if close else (
-                    "it holds only [tool.clipshift.budgets]; options go in [tool.pytest.ini_options] "
-                    f"as clipshift_{key}")
+                hint = (
+                    "did you mean [tool.clipshift.budgets]?"
+                    if close
+                    else (
+                        "it holds only [tool.clipshift.budgets]; options go in [tool.pytest.ini_options] "
+                        f"as clipshift_{key}"
+                    )
+                )
                 raise ConfigError(f"{path}: [tool.clipshift] has unknown key {key!r}; {hint}")
 
 
 # ------------------------------------------------------------------ typed parsing: (value, label) -> typed value
+
 
 def _shown(value: IniValue) -> str:
     return f"{value.raw!r} ({value.where})"

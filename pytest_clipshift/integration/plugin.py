@@ -9,8 +9,8 @@ import pytest
 
 from ..core.text import clean_text
 from .config import FIXTURE_NAMES, add_options
-from .session import SESSION_KEY as _SESSION
 from .fixtures import augmentation, clip_model, clipshift, clipshift_images, clipshift_session  # noqa: F401
+from .session import SESSION_KEY as _SESSION
 
 _ENABLED = pytest.StashKey[bool]()
 _DESELECTED = pytest.StashKey[int]()  # clipshift items deselected by -k/-m (not by --clipshift-shard)
@@ -73,9 +73,9 @@ def pytest_configure(config) -> None:
     from .threads import share_cores
 
     config.stash[_EXPORTED] = share_cores(config)  # before xdist starts its workers: they inherit the budget
+    from ..core.errors import ClipShiftError
     from ..gate.budgets import load_budgets
     from .config import pyproject_budgets, resolve
-    from ..core.errors import ClipShiftError
     from .preflight import preflight
     from .session import ClipShiftSession
 
@@ -109,6 +109,7 @@ def _interrupt_on_sigterm(config) -> None:
     import threading
 
     if threading.current_thread() is threading.main_thread():
+
         def interrupt(signum, frame):
             raise KeyboardInterrupt(f"clipshift: signal {signum} (SIGTERM)")
 
@@ -129,8 +130,10 @@ def pytest_sessionstart(session) -> None:
     except IsADirectoryError:
         pass  # the write at the end names the problem
     except OSError as exc:
-        raise pytest.UsageError(f"clipshift: --clipshift-json {path}: the earlier results file cannot be removed "
-                                f"({exc.strerror or exc}); it would be read as this run's") from None
+        raise pytest.UsageError(
+            f"clipshift: --clipshift-json {path}: the earlier results file cannot be removed "
+            f"({exc.strerror or exc}); it would be read as this run's"
+        ) from None
 
 
 def _configured_pairs(config, marker) -> list:
@@ -158,7 +161,9 @@ def pytest_generate_tests(metafunc) -> None:
 
 
 def _is_clipshift_item(item) -> bool:
-    return item.get_closest_marker("clipshift") is not None or bool(set(getattr(item, "fixturenames", ())) & set(FIXTURE_NAMES))
+    return item.get_closest_marker("clipshift") is not None or bool(
+        set(getattr(item, "fixturenames", ())) & set(FIXTURE_NAMES)
+    )
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -174,8 +179,10 @@ def pytest_collection_modifyitems(session, config, items) -> None:
         marker = item.get_closest_marker("clipshift")
         unknown = sorted(set(marker.kwargs) - set(MARKER_KEYWORDS)) if marker else []
         if unknown:
-            raise pytest.UsageError(f"clipshift: {item.nodeid}: @pytest.mark.clipshift got unknown keyword(s) "
-                                    f"{', '.join(unknown)}; valid: {', '.join(MARKER_KEYWORDS)}")
+            raise pytest.UsageError(
+                f"clipshift: {item.nodeid}: @pytest.mark.clipshift got unknown keyword(s) "
+                f"{', '.join(unknown)}; valid: {', '.join(MARKER_KEYWORDS)}"
+            )
     cs = config.stash[_SESSION]
     if cs.budgets is not None:
         from .suite import make_items
@@ -234,10 +241,17 @@ def pytest_runtest_makereport(item, call):
         results = getattr(helper, "results", None)
         result = results[-1] if results else None
     if result is not None and call.when == "call":
-        report.user_properties.append(("clipshift", {
-            "augmentation": result.augmentation, "severity": result.severity,
-            "verdict": item.config.stash[_SESSION].verdict(item.nodeid),
-            "cosine_mean": result.stat("cosine", "mean") if "cosine" in result.values else None}))
+        report.user_properties.append(
+            (
+                "clipshift",
+                {
+                    "augmentation": result.augmentation,
+                    "severity": result.severity,
+                    "verdict": item.config.stash[_SESSION].verdict(item.nodeid),
+                    "cosine_mean": result.stat("cosine", "mean") if "cosine" in result.values else None,
+                },
+            )
+        )
         from ..report.html_hooks import attach_extras
 
         attach_extras(item, report, result)
@@ -302,19 +316,28 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
                 terminalreporter.write_sep("=", f"clipshift gate FAILED: {'; '.join(failures)}", red=True, bold=True)
                 terminalreporter.stats.setdefault("clipshift gate failed", []).extend(failures)
     elif config.stash.get(_SKIPPED_OFF, 0):  # said once, not per item: why nothing ran, and how to run it
-        given = sorted({a.split("=")[0] for a in map(str, config.invocation_params.args) if a.startswith("--clipshift-")})
+        given = sorted(
+            {a.split("=")[0] for a in map(str, config.invocation_params.args) if a.startswith("--clipshift-")}
+        )
         also = f" (although {', '.join(given)} {'was' if len(given) == 1 else 'were'} given)" if given else ""
         terminalreporter.write_line(
             f"clipshift: {config.stash[_SKIPPED_OFF]} robustness test(s) skipped because --clipshift is off{also}; "
-            "run pytest --clipshift, or set clipshift = true in the ini file", yellow=True)
+            "run pytest --clipshift, or set clipshift = true in the ini file",
+            yellow=True,
+        )
 
 
 def pytest_report_header(config):
     if _enabled(config) and _SESSION in config.stash:
         cfg = config.stash[_SESSION].cfg
-        lines = [f"clipshift: model {cfg.model}, device {cfg.device}, precision {cfg.precision}, images {cfg.images}, seed {cfg.seed}"]
+        lines = [
+            f"clipshift: model {cfg.model}, device {cfg.device}, precision {cfg.precision}, images {cfg.images}, "
+            f"seed {cfg.seed}"
+        ]
         if cfg.model == "demo":
-            lines.append("clipshift: NOTE: demo model trained on synthetic scenes: not for conclusions about real models")
+            lines.append(
+                "clipshift: NOTE: demo model trained on synthetic scenes: not for conclusions about real models"
+            )
         return lines
     return None
 

@@ -31,8 +31,10 @@ def preflight(cfg, metrics: list[str]) -> None:
     from ..core.metrics import split_layer
 
     if "divergence_radius" in metrics and cfg.draws < 2:
-        raise ConfigError("divergence_radius (named by --clipshift-metrics or a budget) needs at least 2 draws of each "
-                          "case: add --clipshift-draws K with K >= 2 (ini clipshift_draws)")
+        raise ConfigError(
+            "divergence_radius (named by --clipshift-metrics or a budget) needs at least 2 draws of each "
+            "case: add --clipshift-draws K with K >= 2 (ini clipshift_draws)"
+        )
 
     layered = [m for m in metrics if split_layer(m)[1] is not None]
     if layered:

@@ -5,14 +5,21 @@ terminal a line every 5 s, in a plain log (CI) every 15 s, so logs stay short.""
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 QUIET_FOR = 3.0  # seconds before the first line: short runs print nothing
 
 
 class ProgressLine:
-    def __init__(self, write: Callable[[str], None], *, tty: bool, verbosity: int, what: str = "images",
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        write: Callable[[str], None],
+        *,
+        tty: bool,
+        verbosity: int,
+        what: str = "images",
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self._write, self._clock, self._what = write, clock, what
         self.enabled = verbosity >= 0
         self.interval = 5.0 if tty else 15.0
@@ -25,17 +32,19 @@ class ProgressLine:
             return
         now = self._clock()
         elapsed = now - self.started
-        if elapsed < QUIET_FOR or (self._last is not None and now - self._last < self.interval):
-            if not (done >= total and self.lines):  # the last step always closes a started display
-                return
+        too_soon = elapsed < QUIET_FOR or (self._last is not None and now - self._last < self.interval)
+        if too_soon and not (done >= total and self.lines):  # the last step always closes a started display
+            return
         self._last = now
         rate = done / elapsed if elapsed > 0 else 0.0
         if done >= total:
             self._write(f"clipshift: {total} {self._what} in {elapsed:.0f} s ({rate:.0f} {self._what}/s)")
         else:
             left = (total - done) / rate if rate > 0 else float("inf")
-            self._write(f"clipshift: {done}/{total} {self._what} ({100 * done / total:.0f}%), {rate:.0f} {self._what}/s, "
-                        f"about {left:.0f} s left")
+            self._write(
+                f"clipshift: {done}/{total} {self._what} ({100 * done / total:.0f}%), {rate:.0f} {self._what}/s, "
+                f"about {left:.0f} s left"
+            )
         self.lines += 1
 
 

@@ -11,19 +11,19 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from ..gate.budgets import Budgets, Check, evaluate
-from ..core.metrics import DEFAULT_METRICS, split_layer
 import pytest
 
-from .config import ClipShiftConfig
 from ..core.cases import Case
 from ..core.errors import MALFORMED_INPUT_ERRORS, ClipShiftError, ConfigError
+from ..core.metrics import DEFAULT_METRICS, split_layer
+from ..gate.budgets import Budgets, Check, evaluate
+from .config import ClipShiftConfig
 
 DEMO_SCENES_DEFAULT = 32
 SESSION_KEY = pytest.StashKey["ClipShiftSession"]()
 
 
-def session_of(config) -> "ClipShiftSession":
+def session_of(config) -> ClipShiftSession:
     """The run's session, kept in ``config.stash`` by the plugin's ``pytest_configure``."""
     if SESSION_KEY not in config.stash:
         raise pytest.UsageError("clipshift is not enabled: run with --clipshift")
@@ -58,7 +58,7 @@ class ProcessState:
                 return
         self.results.append(result)
 
-    def merge(self, other: "ProcessState") -> None:
+    def merge(self, other: ProcessState) -> None:
         for r in other.results:
             self.add(r)
         self.checks += other.checks
@@ -86,7 +86,7 @@ class ProcessState:
         return json.dumps(data)
 
     @classmethod
-    def from_json(cls, text: str) -> "ProcessState":
+    def from_json(cls, text: str) -> ProcessState:
         from ..core.results import ShiftResult, decode_array
 
         data = json.loads(text)
@@ -117,7 +117,9 @@ class Outcome:
         reasons = []
         if self.comparison is not None:
             if self.comparison.failures:
-                reasons.append(f"{len(self.comparison.failures)} regression(s) against {self.comparison.baseline_source}")
+                reasons.append(
+                    f"{len(self.comparison.failures)} regression(s) against {self.comparison.baseline_source}"
+                )
             if self.comparison.missing and not self.comparison.allow_missing:
                 reasons.append(f"{len(self.comparison.missing)} baseline cell(s) not measured")
         if self.failed and not reasons:
@@ -190,7 +192,7 @@ class ClipShiftSession:
         return pairs
 
     def verdict(self, nodeid: str) -> str:
-        """"PASS" or "FAIL" for a test that checked budgets, "" for one that checked none."""
+        """ "PASS" or "FAIL" for a test that checked budgets, "" for one that checked none."""
         checks = [c for c in self.state.checks if c["test"] == nodeid]
         return "" if not checks else ("PASS" if all(c["passed"] for c in checks) else "FAIL")
 
@@ -218,9 +220,14 @@ class ClipShiftSession:
             if budget is not None:
                 self.state.threads = budget
             try:
-                self._encoder = load_encoder(self.cfg.model, self.device(), self.cfg.precision,
-                                             attention=self.needs_attention, canvas_size=self.cfg.canvas_size,
-                                             trust_remote_code=self.cfg.trust_remote_code)
+                self._encoder = load_encoder(
+                    self.cfg.model,
+                    self.device(),
+                    self.cfg.precision,
+                    attention=self.needs_attention,
+                    canvas_size=self.cfg.canvas_size,
+                    trust_remote_code=self.cfg.trust_remote_code,
+                )
             except ClipShiftError as exc:
                 self._error = exc
                 raise
@@ -235,17 +242,31 @@ class ClipShiftSession:
             max_images = self.cfg.max_images
             if self.cfg.images.startswith("demo-scenes") and max_images is None:
                 max_images = DEMO_SCENES_DEFAULT
-            self._images = load_image_set(self.cfg.images, max_images=max_images, seed=self.cfg.seed, root=self.cfg.root,
-                                          columns={"image": self.cfg.image_column, "label": self.cfg.label_column,
-                                                   "caption": self.cfg.caption_column}, split=self.cfg.split)
+            self._images = load_image_set(
+                self.cfg.images,
+                max_images=max_images,
+                seed=self.cfg.seed,
+                root=self.cfg.root,
+                columns={
+                    "image": self.cfg.image_column,
+                    "label": self.cfg.label_column,
+                    "caption": self.cfg.caption_column,
+                },
+                split=self.cfg.split,
+            )
             if self._images.skipped:
                 from ..core.images import IMAGE_SUFFIXES
 
                 self.state.warnings.append(
                     f"skipped {len(self._images.skipped)} file(s) of {self.cfg.images} that are not images by their "
-                    f"extension ({', '.join(IMAGE_SUFFIXES)}): {', '.join(self._images.skipped)}")
-            self.state.images = {"count": len(self._images), "hash": self._images.digest, "source": self._images.source,
-                                 "names": list(self._images.names)}
+                    f"extension ({', '.join(IMAGE_SUFFIXES)}): {', '.join(self._images.skipped)}"
+                )
+            self.state.images = {
+                "count": len(self._images),
+                "hash": self._images.digest,
+                "source": self._images.source,
+                "names": list(self._images.names),
+            }
         return self._images
 
     @property
@@ -271,8 +292,9 @@ class ClipShiftSession:
             return self._memo[key]
         if image_names is None and metric_list == self.metrics and not case.is_probe:
             ahead = self._ahead()
-            self._run_engine([case] + [c for c in ahead if c != case and (c, None, key[2]) not in self._memo],
-                             metric_list, None)
+            self._run_engine(
+                [case] + [c for c in ahead if c != case and (c, None, key[2]) not in self._memo], metric_list, None
+            )
         if key not in self._memo:
             self._run_engine([case], metric_list, image_names)
         return self._memo[key]
@@ -293,10 +315,19 @@ class ClipShiftSession:
         encoder = self.encoder
         image_set = self.images if image_names is None else self.images.subset(list(image_names))
         started = time.perf_counter()
-        run = measure(encoder, image_set, pairs, metrics=metric_list, seed=self.cfg.seed,
-                      batch_size=self.cfg.batch_size, cache=self.cache, text=self._text_spec(metric_list, image_set),
-                      draws=self.cfg.draws, progress=self.progress_factory() if self.progress_factory else None,
-                      augment_device=self.cfg.augment_device)
+        run = measure(
+            encoder,
+            image_set,
+            pairs,
+            metrics=metric_list,
+            seed=self.cfg.seed,
+            batch_size=self.cfg.batch_size,
+            cache=self.cache,
+            text=self._text_spec(metric_list, image_set),
+            draws=self.cfg.draws,
+            progress=self.progress_factory() if self.progress_factory else None,
+            augment_device=self.cfg.augment_device,
+        )
         self.state.seconds += time.perf_counter() - started
         if self.cache is not None:
             self.state.cache = {"hits": self.cache.hits, "misses": self.cache.misses}
@@ -336,21 +367,31 @@ class ClipShiftSession:
         if not labels and image_set.captions:  # a captioned set without labels: its captions are the prompts
             labels, template = sorted({c for c in image_set.captions if c}), "{}"
         if not labels:
-            raise ConfigError("text metrics need label prompts: set --clipshift-labels (or ini clipshift_labels); "
-                              f"the image set {image_set.source!r} carries no labels")
+            raise ConfigError(
+                "text metrics need label prompts: set --clipshift-labels (or ini clipshift_labels); "
+                f"the image set {image_set.source!r} carries no labels"
+            )
         own = image_set.labels if image_set.labels and all(lab in labels for lab in image_set.labels if lab) else None
         wanted = set(metric_list)
         accuracy = wanted & {"zero_shot_accuracy", "zero_shot_accuracy_drop", "zero_shot_top5_accuracy"}
         if accuracy and own is None:
             missing = sorted({lab for lab in image_set.labels or [] if lab and lab not in labels})
-            why = f"labels {missing[:5]} are not among the prompts {labels[:5]}" if missing else "the set carries no labels"
-            raise ConfigError(f"{', '.join(sorted(accuracy))} need each image's own label among the label prompts: {why} "
-                              "(a labelled set: class folders, a manifest, .tar shards or a dataset)")
+            why = (
+                f"labels {missing[:5]} are not among the prompts {labels[:5]}"
+                if missing
+                else "the set carries no labels"
+            )
+            raise ConfigError(
+                f"{', '.join(sorted(accuracy))} need each image's own label among the label prompts: {why} "
+                "(a labelled set: class folders, a manifest, .tar shards or a dataset)"
+            )
         if "zero_shot_top5_accuracy" in wanted and len(labels) < 5:
             raise ConfigError(f"zero_shot_top5_accuracy needs at least 5 labels; this run has {len(labels)}")
         if wanted & {"recall_at_1", "recall_at_5"} and not image_set.captions:
-            raise ConfigError("recall_at_1 / recall_at_5 need captions: a manifest with a caption column, .tar shards "
-                              f"with .txt members or a dataset with a caption column; {image_set.source!r} has none")
+            raise ConfigError(
+                "recall_at_1 / recall_at_5 need captions: a manifest with a caption column, .tar shards "
+                f"with .txt members or a dataset with a caption column; {image_set.source!r} has none"
+            )
         return TextSpec(labels, template, own, captions=image_set.captions)
 
     def measure_strength(self, augmentation: str, strength: float, *, metrics=None):
@@ -364,7 +405,11 @@ class ClipShiftSession:
         parsed = parse_rule_text(rule)
         point = find_breaking_point(
             lambda t: self.measure_strength(augmentation, t).stat(parsed.metric, parsed.stat),
-            augmentation, parsed, tolerance=tolerance, max_steps=max_steps)
+            augmentation,
+            parsed,
+            tolerance=tolerance,
+            max_steps=max_steps,
+        )
         self.state.breaking_points.append(point.to_dict())
         return point
 
@@ -373,7 +418,9 @@ class ClipShiftSession:
         """Evaluate the budgets (file, then a marker's override) on ``result`` and record the checks."""
         from ..gate.budgets import budgets_from_marker
 
-        rules = {r.key: r for r in (self.budgets.rules_for(result.augmentation, result.severity) if self.budgets else [])}
+        rules = {
+            r.key: r for r in (self.budgets.rules_for(result.augmentation, result.severity) if self.budgets else [])
+        }
         if override:
             rules.update({r.key: r for r in budgets_from_marker(override, test).values()})
         confidence = self.budgets.confidence if self.budgets else None
@@ -433,45 +480,75 @@ class ClipShiftSession:
         images = self.state.images or {"names": [], "hash": "", "source": "", "count": 0}
         results = list(self.state.results)
         clean = self.state.clean_embeddings
-        settings = {"metrics": self.metrics, "batch_size": self.cfg.batch_size, "canvas_size": self.cfg.canvas_size,
-                    "budgets": str(self.budgets.source) if self.budgets else None,
-                    "confidence": self.budgets.confidence if self.budgets else None,
-                    "device": self.cfg.device, "precision": self.cfg.precision, "ce_metric": self.cfg.ce_metric,
-                    "draws": self.cfg.draws, "augment_device": self.cfg.augment_device}
-        run = RunResult(self.state.model or {}, self.cfg.seed, images["names"], images["hash"], images["source"],
-                        results, clean, settings, warnings=list(self.state.warnings), budgets=self.state.checks)
+        settings = {
+            "metrics": self.metrics,
+            "batch_size": self.cfg.batch_size,
+            "canvas_size": self.cfg.canvas_size,
+            "budgets": str(self.budgets.source) if self.budgets else None,
+            "confidence": self.budgets.confidence if self.budgets else None,
+            "device": self.cfg.device,
+            "precision": self.cfg.precision,
+            "ce_metric": self.cfg.ce_metric,
+            "draws": self.cfg.draws,
+            "augment_device": self.cfg.augment_device,
+        }
+        run = RunResult(
+            self.state.model or {},
+            self.cfg.seed,
+            images["names"],
+            images["hash"],
+            images["source"],
+            results,
+            clean,
+            settings,
+            warnings=list(self.state.warnings),
+            budgets=self.state.checks,
+        )
         run.sort()
-        run.extra["timing"] = {"measure_seconds": round(self.state.seconds, 3), "cache": self.state.cache,
-                               "cells_measured": self.state.cells_measured,
-                               "threads_per_worker": self.state.threads}
+        run.extra["timing"] = {
+            "measure_seconds": round(self.state.seconds, 3),
+            "cache": self.state.cache,
+            "cells_measured": self.state.cells_measured,
+            "threads_per_worker": self.state.threads,
+        }
         from ..core.calibration import calibrate
 
         calibration = calibrate(run)
         if calibration is not None:
             run.extra["calibration"] = calibration
         if self.state.breaking_points:
-            run.extra["breaking_points"] = sorted(self.state.breaking_points, key=lambda b: (b["augmentation"], b["rule"]))
+            run.extra["breaking_points"] = sorted(
+                self.state.breaking_points, key=lambda b: (b["augmentation"], b["rule"])
+            )
         return run
 
     def _compare(self, outcome: Outcome, interrupted: bool = False) -> None:
-        from ..gate.compare import compare_runs, parse_compare_rule
         from ..core.jsonfile import OutputError, write_json_atomic
         from ..core.results import RunResult
+        from ..gate.compare import compare_runs, parse_compare_rule
         from ..gate.storage import Storage
 
         try:
             path = Storage(self.cfg.storage).find(self.cfg.compare)
             baseline = RunResult.read_json(path)
             rules = [parse_compare_rule(r) for r in self.cfg.compare_fail]
-            outcome.comparison = compare_runs(baseline, outcome.run, rules, baseline_source=str(path),
-                                           paired=self.cfg.compare_paired, allow_missing=self.cfg.compare_allow_missing)
+            outcome.comparison = compare_runs(
+                baseline,
+                outcome.run,
+                rules,
+                baseline_source=str(path),
+                paired=self.cfg.compare_paired,
+                allow_missing=self.cfg.compare_allow_missing,
+            )
         except ConfigError as exc:
             outcome.messages.append(f"clipshift compare refused: {exc}")
             outcome.failed = True
             return
         except MALFORMED_INPUT_ERRORS as exc:
-            outcome.messages.append(f"clipshift compare refused: the baseline {self.cfg.compare} cannot be used "
-                                    f"({type(exc).__name__}: {str(exc)[:200]})")
+            outcome.messages.append(
+                f"clipshift compare refused: the baseline {self.cfg.compare} cannot be used "
+                f"({type(exc).__name__}: {str(exc)[:200]})"
+            )
             outcome.failed = True
             return
         outcome.run.extra["comparison"] = outcome.comparison.to_dict()
@@ -481,14 +558,17 @@ class ClipShiftSession:
         if errors is not None:
             outcome.run.extra["corruption_error"] = errors.to_dict()
         if not baseline.complete:
-            outcome.messages.append(f"clipshift: the baseline {path} is an incomplete run "
-                                 f"({'; '.join(baseline.coverage['reasons'])})")
+            outcome.messages.append(
+                f"clipshift: the baseline {path} is an incomplete run ({'; '.join(baseline.coverage['reasons'])})"
+            )
         if not self.cfg.update_baseline:
             outcome.failed = outcome.failed or outcome.comparison.gate_failed
             return
         if interrupted:
-            outcome.messages.append(f"clipshift: baseline {path} NOT updated: this session was interrupted or stopped "
-                                 "early, so it measured only part of its suite; run it to the end to update")
+            outcome.messages.append(
+                f"clipshift: baseline {path} NOT updated: this session was interrupted or stopped "
+                "early, so it measured only part of its suite; run it to the end to update"
+            )
             outcome.failed = True
             return
         dropped = metrics_the_update_would_drop(baseline, outcome.run)
@@ -496,7 +576,8 @@ class ClipShiftSession:
             outcome.messages.append(
                 f"clipshift: baseline {path} NOT updated: this run did not measure {', '.join(sorted(dropped))}, which "
                 f"the baseline holds for {', '.join(sorted(set().union(*dropped.values())))}; replacing those cells "
-                "would silently delete them: add them with --clipshift-metrics (or the budgets) and run again")
+                "would silently delete them: add them with --clipshift-metrics (or the budgets) and run again"
+            )
             outcome.failed = True
             return
         updated, kept = updated_baseline(baseline, outcome.run)
@@ -507,8 +588,9 @@ class ClipShiftSession:
             outcome.failed = True
             return
         note = f"; kept {len(kept)} cell(s) this run did not measure: {', '.join(kept)}" if kept else ""
-        outcome.messages.append(f"clipshift: baseline {path} updated with this run's "
-                             f"{len(outcome.run.results)} cell(s){note}")
+        outcome.messages.append(
+            f"clipshift: baseline {path} updated with this run's {len(outcome.run.results)} cell(s){note}"
+        )
 
 
 LOST_WORKER = "worker {} was lost before it sent its measurements"
@@ -535,8 +617,21 @@ def updated_baseline(baseline, run):
 
     measured = {(r.augmentation, r.severity) for r in run.results if not r.subset}
     kept = [r for r in baseline.results if not r.subset and (r.augmentation, r.severity) not in measured]
-    merged = RunResult(run.model, run.seed, run.image_names, run.image_hash, run.image_source, run.results + kept,
-                       run.clean_embeddings, run.settings, run.versions, run.machine, run.warnings, run.budgets,
-                       dict(run.extra), coverage=run.coverage if run.complete else baseline.coverage)
+    merged = RunResult(
+        run.model,
+        run.seed,
+        run.image_names,
+        run.image_hash,
+        run.image_source,
+        run.results + kept,
+        run.clean_embeddings,
+        run.settings,
+        run.versions,
+        run.machine,
+        run.warnings,
+        run.budgets,
+        dict(run.extra),
+        coverage=run.coverage if run.complete else baseline.coverage,
+    )
     merged.sort()
     return merged, [r.key for r in kept]

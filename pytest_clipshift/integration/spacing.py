@@ -34,15 +34,22 @@ def check_ini_search(config, value_flags: set[str]) -> str | None:
         values = {v for _, v in pairs}
         real_args = [str(a) for a in config.args if str(a) not in values]
         rootpath, inipath, *_ = determine_setup(
-            inifile=config.known_args_namespace.inifilename, override_ini=config.known_args_namespace.override_ini,
-            args=real_args, rootdir_cmd_arg=config.known_args_namespace.rootdir or None,
-            invocation_dir=Path(config.invocation_params.dir))
-    except Exception:  # noqa: BLE001 - a pytest without this internal: no check rather than a crash
+            inifile=config.known_args_namespace.inifilename,
+            override_ini=config.known_args_namespace.override_ini,
+            args=real_args,
+            rootdir_cmd_arg=config.known_args_namespace.rootdir or None,
+            invocation_dir=Path(config.invocation_params.dir),
+        )
+    except Exception:
         return None
-    if Path(rootpath) == Path(config.rootpath) and (inipath and Path(inipath)) == (config.inipath and Path(config.inipath)):
+    if Path(rootpath) == Path(config.rootpath) and (inipath and Path(inipath)) == (
+        config.inipath and Path(config.inipath)
+    ):
         return None
     flag, value = pairs[0]
-    return (f"{flag} {value}: pytest read {value!r} as a test path while it looked for its ini file (it does so "
-            f"before plugins add their options), so it used rootdir {config.rootpath} and "
-            f"{'ini file ' + str(config.inipath) if config.inipath else 'no ini file'} instead of rootdir {rootpath} and "
-            f"{'ini file ' + str(inipath) if inipath else 'no ini file'}. Write it with '=': {flag}={value}")
+    return (
+        f"{flag} {value}: pytest read {value!r} as a test path while it looked for its ini file (it does so "
+        f"before plugins add their options), so it used rootdir {config.rootpath} and "
+        f"{'ini file ' + str(config.inipath) if config.inipath else 'no ini file'} instead of rootdir {rootpath} and "
+        f"{'ini file ' + str(inipath) if inipath else 'no ini file'}. Write it with '=': {flag}={value}"
+    )

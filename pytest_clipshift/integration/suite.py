@@ -42,7 +42,10 @@ class ClipShiftItem(pytest.Item):
 def make_items(session, pairs) -> list[ClipShiftItem]:
     from ..core.results import severity_key
 
-    suite = ClipShiftSuite.from_parent(session, name="clipshift", nodeid="clipshift",
-                                       path=session.config.rootpath / "clipshift")
-    return [ClipShiftItem.from_parent(suite, name=f"{aug}[{severity_key(sev)}]", augmentation=aug, severity=sev)
-            for aug, sev in pairs]
+    suite = ClipShiftSuite.from_parent(
+        session, name="clipshift", nodeid="clipshift", path=session.config.rootpath / "clipshift"
+    )
+    return [
+        ClipShiftItem.from_parent(suite, name=f"{aug}[{severity_key(sev)}]", augmentation=aug, severity=sev)
+        for aug, sev in pairs
+    ]

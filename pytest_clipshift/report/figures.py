@@ -11,15 +11,20 @@ import io
 
 import numpy as np
 
-from ..core.metrics import metric_info, split_layer
 from ..core.cases import severity_key
+from ..core.metrics import metric_info, split_layer
 
 DPI = 72
 KEY_METRICS = ("cosine", "l2_normalized", "attention_correlation", "patch_similarity")
 
 
-STYLE = {"font.size": 9, "axes.titlesize": 10, "axes.titleweight": "bold",
-         "axes.spines.top": False, "axes.spines.right": False}
+STYLE = {
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.titleweight": "bold",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
 
 
 def _styled(draw):
@@ -57,8 +62,14 @@ def dendrogram_png(run, severity) -> str | None:
     if c is None:
         return None
     fig, ax = _subplots(figsize=(6.4, 3.2))
-    dendrogram(c.linkage, labels=c.labels, ax=ax, leaf_rotation=35, color_threshold=c.cut_height,
-               above_threshold_color="#888888")
+    dendrogram(
+        c.linkage,
+        labels=c.labels,
+        ax=ax,
+        leaf_rotation=35,
+        color_threshold=c.cut_height,
+        above_threshold_color="#888888",
+    )
     ax.axhline(c.cut_height, color="#c0392b", linestyle="--", linewidth=1, label=f"cut at {c.cut_height:.3g}")
     ax.set_title(f"Augmentations clustered by embedding distance ({severity_key(severity)}, {c.method} linkage)")
     ax.set_ylabel("mean cosine distance")
@@ -157,7 +168,6 @@ def _matplotlib_at_least(major: int, minor: int) -> bool:
     return (int(parts[0]), int("".join(ch for ch in parts[1] if ch.isdigit()) or 0)) >= (major, minor)
 
 
-
 @_styled
 def compare_deltas_png(baseline, candidate, comparison, metric: str = "cosine") -> str | None:
     """candidate - baseline of ``metric``'s mean per cell, with 95% intervals; failed cells in red."""
@@ -170,16 +180,29 @@ def compare_deltas_png(baseline, candidate, comparison, metric: str = "cosine") 
         if d.interval is not None:
             low, high = d.interval
         else:  # the runs' own intervals, taken as independent: half-widths add in quadrature
-            half = [(r.get(d.augmentation, d.severity).summary(metric)["ci95_high"]
-                     - r.get(d.augmentation, d.severity).summary(metric)["ci95_low"]) / 2 for r in (baseline, candidate)]
+            half = [
+                (
+                    r.get(d.augmentation, d.severity).summary(metric)["ci95_high"]
+                    - r.get(d.augmentation, d.severity).summary(metric)["ci95_low"]
+                )
+                / 2
+                for r in (baseline, candidate)
+            ]
             spread = float(np.hypot(*half))
             low, high = delta - spread, delta + spread
         rows.append((f"{d.augmentation}[{severity_key(d.severity)}]", delta, low, high, bool(d.failed)))
     fig, ax = _subplots((6.4, 0.3 * len(rows) + 1.3))
-    for i, (label, delta, low, high, failed) in enumerate(rows):
+    for i, (_label, delta, low, high, failed) in enumerate(rows):
         colour = "#b00020" if failed else "#555555"
-        ax.errorbar([delta], [i], xerr=[[max(delta - low, 0)], [max(high - delta, 0)]], fmt="o", color=colour,
-                    markersize=4, capsize=2)
+        ax.errorbar(
+            [delta],
+            [i],
+            xerr=[[max(delta - low, 0)], [max(high - delta, 0)]],
+            fmt="o",
+            color=colour,
+            markersize=4,
+            capsize=2,
+        )
     ax.axvline(0, color="#999999", linewidth=0.8)
     ax.set_yticks(range(len(rows)), [r[0] for r in rows])
     ax.invert_yaxis()
@@ -222,8 +245,13 @@ def calibration_png(run) -> str | None:
     fig, ax = _subplots((5.2, 3.4))
     ax.scatter(x, y, s=18, color="#2c7fb8")
     line = np.linspace(x.min(), x.max(), 20)
-    ax.plot(line, fit["slope"] * line + fit["intercept"], color="#c0392b", linewidth=1,
-            label=f"fit: R² {fit['r2']:.2f}" if fit["r2"] is not None else "fit")
+    ax.plot(
+        line,
+        fit["slope"] * line + fit["intercept"],
+        color="#c0392b",
+        linewidth=1,
+        label=f"fit: R² {fit['r2']:.2f}" if fit["r2"] is not None else "fit",
+    )
     ax.set_xlabel(f"{best} (mean per cell)")
     ax.set_ylabel("accuracy drop (mean per cell)")
     ax.set_title("Shift against accuracy drop")

@@ -7,17 +7,32 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..core.metrics import METRICS, split_layer
 from ..core.cases import severity_key
+from ..core.metrics import METRICS, split_layer
 from . import figures as F
 from .verdict import FAIL_COLOUR, PASS_COLOUR, cell_class, delta_class, failed_rules, report_title
 
-TABLE_COLUMNS = (("cosine", "mean"), ("cosine", "p05"), ("l2", "mean"), ("l2_normalized", "mean"),
-                 ("attention_correlation", "mean"), ("attention_inverse_mse", "mean"), ("patch_similarity", "mean"),
-                 ("edge_preservation", "mean"), ("detail_preservation", "mean"), ("layer_cka", "mean"),
-                 ("zero_shot_flip", "mean"), ("text_similarity_drop", "mean"), ("direction_probe", "mean"),
-                 ("zero_shot_accuracy", "mean"), ("zero_shot_accuracy_drop", "mean"), ("zero_shot_top5_accuracy", "mean"),
-                 ("recall_at_1", "mean"), ("recall_at_5", "mean"), ("divergence_radius", "mean"))
+TABLE_COLUMNS = (
+    ("cosine", "mean"),
+    ("cosine", "p05"),
+    ("l2", "mean"),
+    ("l2_normalized", "mean"),
+    ("attention_correlation", "mean"),
+    ("attention_inverse_mse", "mean"),
+    ("patch_similarity", "mean"),
+    ("edge_preservation", "mean"),
+    ("detail_preservation", "mean"),
+    ("layer_cka", "mean"),
+    ("zero_shot_flip", "mean"),
+    ("text_similarity_drop", "mean"),
+    ("direction_probe", "mean"),
+    ("zero_shot_accuracy", "mean"),
+    ("zero_shot_accuracy_drop", "mean"),
+    ("zero_shot_top5_accuracy", "mean"),
+    ("recall_at_1", "mean"),
+    ("recall_at_5", "mean"),
+    ("divergence_radius", "mean"),
+)
 
 CSS = """
 .clipshift { font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif; color: #222; }
@@ -78,10 +93,14 @@ def summary_html(run) -> str:
     sevs = ", ".join(severity_key(s) for s in run.severities())
     augs = ", ".join(dict.fromkeys(r.augmentation for r in run.results if not r.subset))
     rows = [
-        ("model", m.get("name", "?")), ("fingerprint", m.get("fingerprint", "?")), ("class", m.get("class", "?")),
-        ("device / precision", f"{m.get('device', '?')} / {m.get('precision', '?')}"), ("seed", run.seed),
+        ("model", m.get("name", "?")),
+        ("fingerprint", m.get("fingerprint", "?")),
+        ("class", m.get("class", "?")),
+        ("device / precision", f"{m.get('device', '?')} / {m.get('precision', '?')}"),
+        ("seed", run.seed),
         ("images", f"{len(run.image_names)} from {run.image_source} (hash {run.image_hash})"),
-        ("augmentations", augs), ("severities", sevs),
+        ("augmentations", augs),
+        ("severities", sevs),
         ("measure time", f"{timing.get('measure_seconds', '?')} s" if timing else "–"),
         ("versions", ", ".join(f"{k} {v}" for k, v in run.versions.items())),
     ]
@@ -111,10 +130,16 @@ def metric_table_html(run) -> str:
     checks: dict[tuple, list[dict]] = {}
     for c in run.budgets:
         checks.setdefault((c["augmentation"], str(c["severity"]), c["metric"], c["stat"]), []).append(c)
-    cols = [(m, s) for m, s in TABLE_COLUMNS + tuple((m, "mean") for m in user_metrics(run))
-            if any(m in r.values for r in run.results)]
-    head = '<th class="name">augmentation[severity]</th><th>n</th>' + "".join(
-        f'<th title="{_e(_description(m))}">{_e(m)}<br>{s}</th>' for m, s in cols) + "<th>budget</th>"
+    cols = [
+        (m, s)
+        for m, s in TABLE_COLUMNS + tuple((m, "mean") for m in user_metrics(run))
+        if any(m in r.values for r in run.results)
+    ]
+    head = (
+        '<th class="name">augmentation[severity]</th><th>n</th>'
+        + "".join(f'<th title="{_e(_description(m))}">{_e(m)}<br>{s}</th>' for m, s in cols)
+        + "<th>budget</th>"
+    )
     body = []
     for r in run.results:
         if r.subset:
@@ -126,14 +151,20 @@ def metric_table_html(run) -> str:
         mine = [c for (a, sv, _, _), cs in checks.items() for c in cs if a == r.augmentation and sv == str(r.severity)]
         if mine:
             failed = failed_rules(mine)
-            verdict = f'<td class="fail">FAIL: {_e("; ".join(failed))}</td>' if failed else f'<td class="pass">PASS ({len(mine)})</td>'
+            verdict = (
+                f'<td class="fail">FAIL: {_e("; ".join(failed))}</td>'
+                if failed
+                else f'<td class="pass">PASS ({len(mine)})</td>'
+            )
         else:
             verdict = "<td>–</td>"
         floor = ' class="floor"' if r.augmentation == "identity" else ""
         body.append(f'<tr{floor}><td class="name">{_e(r.key)}</td><td>{r.n_images}</td>{"".join(cells)}{verdict}</tr>')
-    return (f'<h2>Metrics</h2><p>Means over images (p05: the 5th percentile). The <i>identity</i> rows are the noise '
-            f'floor: preprocessing only. Cells with a budget are green (kept) or red (broken).</p>'
-            f'<table class="cs" id="clipshift-metrics"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>')
+    return (
+        f"<h2>Metrics</h2><p>Means over images (p05: the 5th percentile). The <i>identity</i> rows are the noise "
+        f"floor: preprocessing only. Cells with a budget are green (kept) or red (broken).</p>"
+        f'<table class="cs" id="clipshift-metrics"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    )
 
 
 def ranking_html(run) -> str:
@@ -145,25 +176,33 @@ def ranking_html(run) -> str:
             parts.append(f"<div><b>{_e(severity_key(sev))}</b><ol>{items}</ol></div>")
     if not parts:
         return ""
-    return ('<h2>Ranking by embedding shift</h2><p>Most shift first (lowest mean cosine similarity).</p>'
-            f'<div class="figs">{"".join(parts)}</div>')
+    return (
+        "<h2>Ranking by embedding shift</h2><p>Most shift first (lowest mean cosine similarity).</p>"
+        f'<div class="figs">{"".join(parts)}</div>'
+    )
 
 
 def figures_html(run) -> str:
     out = ["<h2>Figures</h2>"]
     for sev in run.severities():
         figs = [
-            _img(F.dendrogram_png(run, sev), f"dendrogram {severity_key(sev)}",
-                 caption="Hierarchical clustering of {original, each augmentation} by mean cosine distance of embeddings."),
+            _img(
+                F.dendrogram_png(run, sev),
+                f"dendrogram {severity_key(sev)}",
+                caption="Hierarchical clustering of {original, each augmentation} "
+                "by mean cosine distance of embeddings.",
+            ),
             _img(F.distance_heatmap_png(run, sev), f"distance heatmap {severity_key(sev)}"),
             _img(F.distributions_png(run, sev), f"cosine distributions {severity_key(sev)}"),
         ]
         figs = [f for f in figs if f]
         if figs:
-            out.append(f"<h3>Severity {_e(severity_key(sev))}</h3><div class=\"figs\">{''.join(figs)}</div>")
-    curves = [_img(F.severity_curves_png(run, m), f"{m} versus severity")
-              for m in F.KEY_METRICS + ("zero_shot_accuracy", "recall_at_1", "divergence_radius")
-              if any(m in r.values for r in run.results)]
+            out.append(f'<h3>Severity {_e(severity_key(sev))}</h3><div class="figs">{"".join(figs)}</div>')
+    curves = [
+        _img(F.severity_curves_png(run, m), f"{m} versus severity")
+        for m in F.KEY_METRICS + ("zero_shot_accuracy", "recall_at_1", "divergence_radius")
+        if any(m in r.values for r in run.results)
+    ]
     curves.append(_img(F.layer_curves_png(run), "layer-wise shift"))
     curves = [c for c in curves if c]
     if curves:
@@ -182,18 +221,27 @@ def worst_images_html(run) -> str:
     if not rows:
         return ""
     parts = []
-    for augmentation, cells in rows.items():
+    for cells in rows.values():
         figs = []
         for r in cells:
             names, values = r.overlay.get("images", []), r.overlay.get("values", [])
             metric = r.overlay.get("metric", "cosine")
             hover = "; ".join(f"{n}: {metric} {v:.4f}" for n, v in zip(names, values)) or ", ".join(names)
-            figs.append(_img(r.overlay["b64"], f"worst images {r.key}", r.overlay.get("format", "jpeg"),
-                             caption=r.key, title=hover))
+            figs.append(
+                _img(
+                    r.overlay["b64"],
+                    f"worst images {r.key}",
+                    r.overlay.get("format", "jpeg"),
+                    caption=r.key,
+                    title=hover,
+                )
+            )
         parts.append(f'<div class="figs">{"".join(figs)}</div>')
-    return ('<h3>Images that moved most</h3><p>Per augmentation and severity, the images whose embedding '
-            'moved most: clean (left) and augmented (right), last-layer attention overlaid (each map scaled '
-            'from low to high, see the bar). Hover an image for the full file names and values.</p>' + "".join(parts))
+    return (
+        "<h3>Images that moved most</h3><p>Per augmentation and severity, the images whose embedding "
+        "moved most: clean (left) and augmented (right), last-layer attention overlaid (each map scaled "
+        "from low to high, see the bar). Hover an image for the full file names and values.</p>" + "".join(parts)
+    )
 
 
 def breaking_points_html(run) -> str:
@@ -203,19 +251,33 @@ def breaking_points_html(run) -> str:
     rows = []
     for p in points:
         breaks = "holds up to 1" if p["strength"] is None else _fmt(p["strength"])
-        rows.append(f'<tr><td class="name">{_e(p["augmentation"])}</td><td class="name">{_e(p["rule"])}</td>'
-                    f'<td>{breaks}</td><td>{_fmt(p["holds_at"])}</td><td>{len(p["steps"])}</td></tr>')
+        rows.append(
+            f'<tr><td class="name">{_e(p["augmentation"])}</td><td class="name">{_e(p["rule"])}</td>'
+            f"<td>{breaks}</td><td>{_fmt(p['holds_at'])}</td><td>{len(p['steps'])}</td></tr>"
+        )
     rows = "".join(rows)
-    return ('<h2>Breaking points</h2><p>The mildest strength (0 = none, 1 = the strongest built-in level) at which '
-            'each augmentation breaks the rule, found by bisection.</p><table class="cs" id="clipshift-breaking">'
-            '<thead><tr><th class="name">augmentation</th><th class="name">rule</th><th>breaks at</th>'
-            f'<th>holds at</th><th>probes</th></tr></thead><tbody>{rows}</tbody></table>')
+    return (
+        "<h2>Breaking points</h2><p>The mildest strength (0 = none, 1 = the strongest built-in level) at which "
+        'each augmentation breaks the rule, found by bisection.</p><table class="cs" id="clipshift-breaking">'
+        '<thead><tr><th class="name">augmentation</th><th class="name">rule</th><th>breaks at</th>'
+        f"<th>holds at</th><th>probes</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
 
 
 def report_sections(run) -> list[str]:
-    return [f"<style>{CSS}</style>", '<div class="clipshift">', summary_html(run), metric_table_html(run),
-            ranking_html(run), breaking_points_html(run), figures_html(run), calibration_html(run), imagenet_c_html(run),
-            comparison_section(run), "</div>"]
+    return [
+        f"<style>{CSS}</style>",
+        '<div class="clipshift">',
+        summary_html(run),
+        metric_table_html(run),
+        ranking_html(run),
+        breaking_points_html(run),
+        figures_html(run),
+        calibration_html(run),
+        imagenet_c_html(run),
+        comparison_section(run),
+        "</div>",
+    ]
 
 
 def calibration_html(run) -> str:
@@ -226,16 +288,23 @@ def calibration_html(run) -> str:
     rows = []
     for name, fit in sorted(cal["fits"].items(), key=lambda kv: -abs(kv[1]["spearman"] or 0)):
         best = ' class="pass"' if name == cal["best"] else ""
-        rows.append(f'<tr><td class="name"{best}>{_e(name)}</td><td>{_fmt(fit["slope"])}</td><td>{_fmt(fit["intercept"])}</td>'
-                    f'<td>{_fmt(fit["r2"])}</td><td>{_fmt(fit["spearman"])}</td><td>{_fmt(fit["value_at_5_point_drop"])}</td></tr>')
-    figure = _img(F.calibration_png(run), "calibration scatter",
-                  caption=f"accuracy drop against {cal['best']}.mean per cell, with the least-squares line")
-    return (f'<h2>Calibration: shift against accuracy</h2><p>Across {len(cal["cells"])} cells, the mean accuracy drop '
-            f'fitted against each shift metric; <b>{_e(cal["best"])}</b> predicts it best (largest |Spearman|). The last '
-            'column is the metric value at which the fit predicts a 5-point drop: a budget written in accuracy points.</p>'
-            f'{figure}<table class="cs" id="clipshift-calibration"><thead><tr><th class="name">metric</th><th>slope</th>'
-            '<th>intercept</th><th>R²</th><th>Spearman</th><th>value at a 5-point drop</th></tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table>')
+        rows.append(
+            f'<tr><td class="name"{best}>{_e(name)}</td><td>{_fmt(fit["slope"])}</td><td>{_fmt(fit["intercept"])}</td>'
+            f"<td>{_fmt(fit['r2'])}</td><td>{_fmt(fit['spearman'])}</td><td>{_fmt(fit['value_at_5_point_drop'])}</td></tr>"
+        )
+    figure = _img(
+        F.calibration_png(run),
+        "calibration scatter",
+        caption=f"accuracy drop against {cal['best']}.mean per cell, with the least-squares line",
+    )
+    return (
+        f"<h2>Calibration: shift against accuracy</h2><p>Across {len(cal['cells'])} cells, the mean accuracy drop "
+        f"fitted against each shift metric; <b>{_e(cal['best'])}</b> predicts it best (largest |Spearman|). The last "
+        "column is the metric value at which the fit predicts a 5-point drop: a budget written in accuracy points.</p>"
+        f'{figure}<table class="cs" id="clipshift-calibration"><thead><tr><th class="name">metric</th><th>slope</th>'
+        "<th>intercept</th><th>R²</th><th>Spearman</th><th>value at a 5-point drop</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def percent(v, missing: str = "–") -> str:
@@ -250,24 +319,32 @@ def imagenet_c_html(run) -> str:
     ce = run.extra.get("corruption_error")
     if figure is None and not ce:
         return ""
-    parts = ['<h2>ImageNet-C</h2><p>Error of a cell: 1 - mean of a similarity, the mean of a distance '
-             f'(here <code>{_e(metric)}</code>); per family, the mean over its measured corruptions.</p>']
+    parts = [
+        "<h2>ImageNet-C</h2><p>Error of a cell: 1 - mean of a similarity, the mean of a distance "
+        f"(here <code>{_e(metric)}</code>); per family, the mean over its measured corruptions.</p>"
+    ]
     if figure:
         parts.append(_img(figure, "imagenet-c family curves", caption="error by ImageNet-C family and severity"))
     if ce:
         rows = []
         for name, c in ce["corruptions"].items():
-            rows.append(f'<tr><td class="name">{_e(name)}</td><td class="name">{_e(c["family"])}</td>'
-                        f'<td>{_e(", ".join(severity_key(s) for s in c["severities"]))}</td><td>{percent(c["ce"])}</td>'
-                        f'<td>{percent(c["relative_ce"])}</td><td>{"yes" if c["in_mce"] else "no (extra)"}</td></tr>')
+            rows.append(
+                f'<tr><td class="name">{_e(name)}</td><td class="name">{_e(c["family"])}</td>'
+                f"<td>{_e(', '.join(severity_key(s) for s in c['severities']))}</td><td>{percent(c['ce'])}</td>"
+                f"<td>{percent(c['relative_ce'])}</td><td>{'yes' if c['in_mce'] else 'no (extra)'}</td></tr>"
+            )
         for family, f in ce["families"].items():
-            rows.append(f'<tr class="floor"><td class="name">{_e(family)} (family)</td><td></td><td></td>'
-                        f'<td>{percent(f["mce"])}</td><td>{percent(f["relative_mce"])}</td><td></td></tr>')
-        parts.append(f'<h3>Corruption error against {_e(ce["baseline"])}</h3><p><b>mCE {percent(ce["mce"])}, relative '
-                     f'mCE {percent(ce["relative_mce"])}</b> (100%: as the baseline; below: the candidate moves less).</p>'
-                     '<table class="cs" id="clipshift-imagenet-c"><thead><tr><th class="name">corruption</th>'
-                     '<th class="name">family</th><th>severities</th><th>CE</th><th>relative CE</th><th>in mCE</th>'
-                     f'</tr></thead><tbody>{"".join(rows)}</tbody></table>')
+            rows.append(
+                f'<tr class="floor"><td class="name">{_e(family)} (family)</td><td></td><td></td>'
+                f"<td>{percent(f['mce'])}</td><td>{percent(f['relative_mce'])}</td><td></td></tr>"
+            )
+        parts.append(
+            f"<h3>Corruption error against {_e(ce['baseline'])}</h3><p><b>mCE {percent(ce['mce'])}, relative "
+            f"mCE {percent(ce['relative_mce'])}</b> (100%: as the baseline; below: the candidate moves less).</p>"
+            '<table class="cs" id="clipshift-imagenet-c"><thead><tr><th class="name">corruption</th>'
+            '<th class="name">family</th><th>severities</th><th>CE</th><th>relative CE</th><th>in mCE</th>'
+            f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        )
     return "".join(parts)
 
 
@@ -281,20 +358,26 @@ def comparison_section(run) -> str:
             continue
         cls = delta_class(bool(d["failed"]), d["delta"], d["worse_by"])  # worse_by None: a side undefined
         fail = f'<td class="fail">{_e(", ".join(d["failed"]))}</td>' if d["failed"] else "<td></td>"
-        rows.append(f'<tr><td class="name">{_e(d["augmentation"])}[{_e(severity_key(d["severity"]))}]</td>'
-                    f'<td class="name">{_e(d["metric"])}.{_e(d["stat"])}</td><td>{_fmt(d["baseline"])}</td>'
-                    f'<td>{_fmt(d["candidate"])}</td><td class="{cls}">{_signed(d["delta"])}</td>{fail}</tr>')
-    return (f'<h2>Compared with {_e(comp["baseline"])}</h2><p>{_e(comp["failed"])} regression(s) beyond tolerance '
-            f'(rules: {_e(", ".join(comp["rules"]) or "none")}).</p><table class="cs" id="clipshift-compare"><thead><tr>'
-            '<th class="name">cell</th><th class="name">metric</th><th>baseline</th><th>candidate</th><th>delta</th>'
-            f'<th>failed rule</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+        rows.append(
+            f'<tr><td class="name">{_e(d["augmentation"])}[{_e(severity_key(d["severity"]))}]</td>'
+            f'<td class="name">{_e(d["metric"])}.{_e(d["stat"])}</td><td>{_fmt(d["baseline"])}</td>'
+            f'<td>{_fmt(d["candidate"])}</td><td class="{cls}">{_signed(d["delta"])}</td>{fail}</tr>'
+        )
+    return (
+        f"<h2>Compared with {_e(comp['baseline'])}</h2><p>{_e(comp['failed'])} regression(s) beyond tolerance "
+        f'(rules: {_e(", ".join(comp["rules"]) or "none")}).</p><table class="cs" id="clipshift-compare"><thead><tr>'
+        '<th class="name">cell</th><th class="name">metric</th><th>baseline</th><th>candidate</th><th>delta</th>'
+        f"<th>failed rule</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def _page(title: str, body: str) -> str:
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title></head>'
-            f'<body style="max-width:1200px;margin:auto;padding:12px"><h1 class="clipshift">{_e(title)}</h1>'
-            f'<p class="clipshift">generated {stamp} by pytest-clipshift</p>{body}</body></html>')
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title></head>'
+        f'<body style="max-width:1200px;margin:auto;padding:12px"><h1 class="clipshift">{_e(title)}</h1>'
+        f'<p class="clipshift">generated {stamp} by pytest-clipshift</p>{body}</body></html>'
+    )
 
 
 def write_report(run, path) -> Path:
@@ -313,22 +396,37 @@ def write_compare_report(baseline, candidate, comparison, path) -> Path:
     rows = []
     for d in ordered:
         fail = f'<td class="fail">{_e(", ".join(d.failed))}</td>' if d.failed else "<td></td>"
-        rows.append(f'<tr><td class="name">{_e(d.augmentation)}[{_e(severity_key(d.severity))}]</td>'
-                    f'<td class="name">{_e(d.metric)}.{_e(d.stat)}</td><td>{_fmt(d.baseline)}</td><td>{_fmt(d.candidate)}</td>'
-                    f'<td class="{delta_class(bool(d.failed), d.difference, d.worse_by)}">{_signed(d.difference)}</td>{fail}</tr>')
-    side = (f'<div class="figs"><div><h3>baseline</h3>{summary_html(baseline)}</div>'
-            f'<div><h3>candidate</h3>{summary_html(candidate)}</div></div>')
+        rows.append(
+            f'<tr><td class="name">{_e(d.augmentation)}[{_e(severity_key(d.severity))}]</td>'
+            f'<td class="name">{_e(d.metric)}.{_e(d.stat)}</td><td>{_fmt(d.baseline)}</td><td>{_fmt(d.candidate)}</td>'
+            "<td "
+            f'class="{delta_class(bool(d.failed), d.difference, d.worse_by)}">{_signed(d.difference)}</td>{fail}</tr>'
+        )
+    side = (
+        f'<div class="figs"><div><h3>baseline</h3>{summary_html(baseline)}</div>'
+        f"<div><h3>candidate</h3>{summary_html(candidate)}</div></div>"
+    )
     figure = F.compare_deltas_png(baseline, candidate, comparison)
-    fig_html = _img(figure, "deltas with 95% intervals", caption="candidate - baseline of each cell's mean, with its "
-                    "95% interval (paired bootstrap with --clipshift-compare-paired, else from the two runs' own "
-                    "intervals, taken as independent)") if figure else ""
+    fig_html = (
+        _img(
+            figure,
+            "deltas with 95% intervals",
+            caption="candidate - baseline of each cell's mean, with its "
+            "95% interval (paired bootstrap with --clipshift-compare-paired, else from the two runs' own "
+            "intervals, taken as independent)",
+        )
+        if figure
+        else ""
+    )
     verdict = "FAILED" if comparison.gate_failed else "PASSED"
-    body = (f'<style>{CSS}</style><div class="clipshift">{side}<h2>Deltas</h2><p>{len(comparison.failures)} '
-            f'regression(s) beyond tolerance. Failures first; red: a rule failed; amber: worse but within tolerance; '
-            f'green: better; plain: no change at 4 decimals.</p>{fig_html}'
-            '<table class="cs" id="clipshift-compare"><thead><tr><th class="name">cell</th><th class="name">metric</th>'
-            '<th>baseline</th><th>candidate</th><th>delta</th><th>failed rule</th></tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table></div>')
+    body = (
+        f'<style>{CSS}</style><div class="clipshift">{side}<h2>Deltas</h2><p>{len(comparison.failures)} '
+        f"regression(s) beyond tolerance. Failures first; red: a rule failed; amber: worse but within tolerance; "
+        f"green: better; plain: no change at 4 decimals.</p>{fig_html}"
+        '<table class="cs" id="clipshift-compare"><thead><tr><th class="name">cell</th><th class="name">metric</th>'
+        "<th>baseline</th><th>candidate</th><th>delta</th><th>failed rule</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
     from ..core.jsonfile import write_bytes_atomic
 
     page = _page(f"clipshift comparison: {candidate.model.get('name', '?')} \u2014 {verdict}", body)

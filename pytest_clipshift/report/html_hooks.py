@@ -81,6 +81,6 @@ class HtmlHooks:
         cosine = props.get("cosine_mean")
         verdict = props.get("verdict", "")
         cells.insert(2, f'<td class="col-augmentation">{html.escape(str(props.get("augmentation", "")))}</td>')
-        cells.insert(3, f'<td>{html.escape(str(props.get("severity", "")))}</td>')
+        cells.insert(3, f"<td>{html.escape(str(props.get('severity', '')))}</td>")
         cells.insert(4, f'<td class="col-cosine">{"" if cosine is None else f"{cosine:.4f}"}</td>')
         cells.insert(5, f"<td>{html.escape(verdict)}</td>")

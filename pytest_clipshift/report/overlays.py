@@ -33,8 +33,12 @@ def overlay(image: np.ndarray, heat: np.ndarray | None, size: int = THUMB) -> np
         return thumb.astype(np.uint8)
     h = np.asarray(heat, np.float32)
     h = (h - h.min()) / max(float(h.max() - h.min()), 1e-12)
-    big = np.asarray(Image.fromarray((h * 255).astype(np.uint8)).resize((size, size), Image.Resampling.BILINEAR),
-                     np.float32) / 255.0
+    big = (
+        np.asarray(
+            Image.fromarray((h * 255).astype(np.uint8)).resize((size, size), Image.Resampling.BILINEAR), np.float32
+        )
+        / 255.0
+    )
     return np.clip(thumb * 0.55 + heat_colours(big) * 0.45, 0, 255).astype(np.uint8)
 
 
@@ -50,8 +54,10 @@ def worst_overlays(encoder, images, result, seed: int, k: int = 2, metric: str =
         return None
     idx = [images.names.index(name) for name, _ in worst]
     clean = [encoder.to_canvas(images.arrays[i]) for i in idx]
-    augmented = [apply_augmentation(result.augmentation, c, result.severity, seed, images.hashes[i]).image
-                 for c, i in zip(clean, idx)]
+    augmented = [
+        apply_augmentation(result.augmentation, c, result.severity, seed, images.hashes[i]).image
+        for c, i in zip(clean, idx)
+    ]
     try:
         enc = encoder.encode(np.stack(clean + augmented), attention=True)
         maps = enc.attention[:, -1] if enc.attention is not None else [None] * (2 * len(idx))
@@ -78,5 +84,10 @@ def worst_overlays(encoder, images, result, seed: int, k: int = 2, metric: str =
         draw.text((x0 + BAR + 3, top + height - 10), "low", fill=(60, 60, 60))
     buf = io.BytesIO()
     grid.save(buf, format="JPEG", quality=72, optimize=True)
-    return {"format": "jpeg", "b64": base64.b64encode(buf.getvalue()).decode("ascii"),
-            "images": [n for n, _ in worst], "values": [round(float(v), 6) for _, v in worst], "metric": metric}
+    return {
+        "format": "jpeg",
+        "b64": base64.b64encode(buf.getvalue()).decode("ascii"),
+        "images": [n for n, _ in worst],
+        "values": [round(float(v), 6) for _, v in worst],
+        "metric": metric,
+    }

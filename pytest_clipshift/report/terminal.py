@@ -6,9 +6,16 @@ from ..core.cases import severity_key
 from ..core.metrics import metric_info
 from ..core.text import clean_text
 
-COLUMNS = (("cosine", "cosine"), ("l2_normalized", "l2 norm"), ("attention_correlation", "attn corr"),
-           ("patch_similarity", "patch sim"), ("edge_preservation", "edges"), ("zero_shot_accuracy", "accuracy"),
-           ("zero_shot_accuracy_drop", "acc drop"), ("divergence_radius", "div radius"))
+COLUMNS = (
+    ("cosine", "cosine"),
+    ("l2_normalized", "l2 norm"),
+    ("attention_correlation", "attn corr"),
+    ("patch_similarity", "patch sim"),
+    ("edge_preservation", "edges"),
+    ("zero_shot_accuracy", "accuracy"),
+    ("zero_shot_accuracy_drop", "acc drop"),
+    ("divergence_radius", "div radius"),
+)
 
 
 class SafeTerminal:
@@ -37,8 +44,10 @@ def write_summary(tr, outcome) -> None:
     tr.write_sep("=", "clipshift")
     if run is not None:
         model = run.model
-        tr.write_line(f"model {model.get('name', '?')}  fingerprint {str(model.get('fingerprint', ''))[:12]}  "
-                      f"device {model.get('device', '?')}  precision {model.get('precision', '?')}  seed {run.seed}")
+        tr.write_line(
+            f"model {model.get('name', '?')}  fingerprint {str(model.get('fingerprint', ''))[:12]}  "
+            f"device {model.get('device', '?')}  precision {model.get('precision', '?')}  seed {run.seed}"
+        )
         if model.get("notice"):
             tr.write_line(f"NOTE: {model['notice']}", yellow=True)
         tr.write_line(f"images {len(run.image_names)} from {run.image_source} (hash {run.image_hash})")
@@ -54,7 +63,9 @@ def write_summary(tr, outcome) -> None:
         for w in run.warnings:
             tr.write_line(f"warning: {w}", yellow=True)
         if not run.complete:
-            tr.write_line(f"incomplete run: {'; '.join(run.coverage['reasons'])} (recorded in the results)", yellow=True)
+            tr.write_line(
+                f"incomplete run: {'; '.join(run.coverage['reasons'])} (recorded in the results)", yellow=True
+            )
         if outcome.json_written:
             tr.write_line(f"results written to {outcome.json_written}")
         if outcome.saved:
@@ -69,8 +80,11 @@ def _table(tr, run) -> None:
         verdicts.setdefault(f"{c['augmentation']}[{severity_key(c['severity'])}]", []).append(c)
     from .html import user_metrics
 
-    cols = [(m, label) for m, label in COLUMNS + tuple((m, m[:10]) for m in user_metrics(run))
-            if any(m in r.values for r in run.results)]
+    cols = [
+        (m, label)
+        for m, label in COLUMNS + tuple((m, m[:10]) for m in user_metrics(run))
+        if any(m in r.values for r in run.results)
+    ]
     width = max([len("augmentation[severity]")] + [len(r.key) + (9 if r.subset else 0) for r in run.results]) + 2
     header = "augmentation[severity]".ljust(width) + "".join(label.rjust(11) for _, label in cols) + "   budget"
     tr.write_line(header, bold=True)
@@ -96,21 +110,32 @@ def _comparison(tr, comparison) -> None:
     for d in shown:
         mark = "  FAIL " + ", ".join(d.failed) if d.failed else ""
         sig = "" if d.significant is None else ("  significant" if d.significant else "  not significant")
-        tr.write_line(f"{d.augmentation}[{severity_key(d.severity)}] {d.metric}.{d.stat}: {d.describe()}{sig}{mark}",
-                      red=bool(d.failed))
+        tr.write_line(
+            f"{d.augmentation}[{severity_key(d.severity)}] {d.metric}.{d.stat}: {d.describe()}{sig}{mark}",
+            red=bool(d.failed),
+        )
     failures = comparison.failures
     others = [d for d in failures if d not in shown]
     for d in others:
-        tr.write_line(f"{d.augmentation}[{severity_key(d.severity)}] {d.metric}.{d.stat}: {d.describe()}  "
-                      f"FAIL {', '.join(d.failed)}", red=True)
+        tr.write_line(
+            f"{d.augmentation}[{severity_key(d.severity)}] {d.metric}.{d.stat}: {d.describe()}  "
+            f"FAIL {', '.join(d.failed)}",
+            red=True,
+        )
     if comparison.missing:
         if comparison.allow_missing:
-            tr.write_line(f"not measured in this run (allowed by --clipshift-compare-allow-missing): "
-                          f"{', '.join(comparison.missing)}", yellow=True)
+            tr.write_line(
+                f"not measured in this run (allowed by --clipshift-compare-allow-missing): "
+                f"{', '.join(comparison.missing)}",
+                yellow=True,
+            )
         else:
-            tr.write_line(f"clipshift compare: {len(comparison.missing)} baseline cell(s) not measured in this run: "
-                          f"{', '.join(comparison.missing)} (--clipshift-compare-allow-missing accepts that)",
-                          red=True, bold=True)
+            tr.write_line(
+                f"clipshift compare: {len(comparison.missing)} baseline cell(s) not measured in this run: "
+                f"{', '.join(comparison.missing)} (--clipshift-compare-allow-missing accepts that)",
+                red=True,
+                bold=True,
+            )
     if failures:
         tr.write_line(f"clipshift compare: {len(failures)} regression(s) beyond tolerance", red=True, bold=True)
     elif not comparison.gate_failed:
@@ -134,18 +159,24 @@ def _imagenet_c(tr, run) -> None:
         return
     severities = sorted({s for by_sev in curves.values() for s in by_sev})
     what = f"1 - {metric}.mean" if metric_info(metric).higher_is_better else f"{metric}.mean"
-    tr.write_line(f"ImageNet-C error ({what}) by family".ljust(30) + "".join(f"s{s}".rjust(9) for s in severities), bold=True)
+    tr.write_line(
+        f"ImageNet-C error ({what}) by family".ljust(30) + "".join(f"s{s}".rjust(9) for s in severities), bold=True
+    )
     for family in FAMILIES:
         if family in curves:
             tr.write_line(family.ljust(30) + "".join(f"{curves[family].get(s, float('nan')):9.4f}" for s in severities))
 
 
 def _corruption_error(tr, ce: dict) -> None:
-    tr.write_line(f"ImageNet-C corruption error against {ce['baseline']} (from {ce['metric']}; 100% = as the baseline):",
-                  bold=True)
+    tr.write_line(
+        f"ImageNet-C corruption error against {ce['baseline']} (from {ce['metric']}; 100% = as the baseline):",
+        bold=True,
+    )
     for family, row in ce["families"].items():
-        tr.write_line(f"  {family:8s} mCE {_percent(row['mce']):>7s}  relative mCE {_percent(row['relative_mce']):>7s}  "
-                      f"({', '.join(row['corruptions'])})")
+        tr.write_line(
+            f"  {family:8s} mCE {_percent(row['mce']):>7s}  relative mCE {_percent(row['relative_mce']):>7s}  "
+            f"({', '.join(row['corruptions'])})"
+        )
     extra = [f"{name} {_percent(c['ce'])}" for name, c in ce["corruptions"].items() if not c["in_mce"]]
     if extra:
         tr.write_line(f"  extra corruptions (not in mCE): CE {', '.join(extra)}")
@@ -160,6 +191,13 @@ def _calibration(tr, cal: dict) -> None:
     fit = cal["fits"][best]
     r2 = "-" if fit["r2"] is None else f"{fit['r2']:.2f}"
     rho = "-" if fit["spearman"] is None else f"{fit['spearman']:+.2f}"
-    at = "" if fit["value_at_5_point_drop"] is None else f"; a 5-point drop is predicted at {best}.mean = {fit['value_at_5_point_drop']:.4f}"
-    tr.write_line(f"calibration over {len(cal['cells'])} cells: accuracy drop is best predicted by {best}.mean "
-                  f"(Spearman {rho}, R^2 {r2}, slope {fit['slope']:+.3g} per unit){at}", bold=True)
+    at = (
+        ""
+        if fit["value_at_5_point_drop"] is None
+        else f"; a 5-point drop is predicted at {best}.mean = {fit['value_at_5_point_drop']:.4f}"
+    )
+    tr.write_line(
+        f"calibration over {len(cal['cells'])} cells: accuracy drop is best predicted by {best}.mean "
+        f"(Spearman {rho}, R^2 {r2}, slope {fit['slope']:+.3g} per unit){at}",
+        bold=True,
+    )

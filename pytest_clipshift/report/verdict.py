@@ -10,11 +10,14 @@ FAIL_COLOUR = "#f9d6d5"  # a broken budget's cell (red)
 
 
 def run_verdict(run) -> str:
-    """"FAILED" when a budget broke or the compare failed, "PASSED" when checks ran and held,
+    """ "FAILED" when a budget broke or the compare failed, "PASSED" when checks ran and held,
     "measured" when nothing was checked: the word the page title carries."""
     comparison = run.extra.get("comparison") or {}
-    failed = any(not c["passed"] for c in run.budgets) or bool(comparison.get("failed")) or (
-        bool(comparison.get("missing")) and not comparison.get("allow_missing"))
+    failed = (
+        any(not c["passed"] for c in run.budgets)
+        or bool(comparison.get("failed"))
+        or (bool(comparison.get("missing")) and not comparison.get("allow_missing"))
+    )
     if failed:
         return "FAILED"
     return "PASSED" if run.budgets or comparison else "measured"

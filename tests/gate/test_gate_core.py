@@ -13,11 +13,11 @@ import math
 import numpy as np
 import pytest
 
-from pytest_clipshift.gate.budgets import Rule, budgets_from_mapping, evaluate, parse_rule
-from pytest_clipshift.gate.compare import compare_runs, parse_compare_rule
 from pytest_clipshift.core.errors import ConfigError
 from pytest_clipshift.core.metrics import bootstrap_ci, summarize
 from pytest_clipshift.core.results import RunResult, ShiftResult, merged_coverage
+from pytest_clipshift.gate.budgets import Rule, budgets_from_mapping, evaluate, parse_rule
+from pytest_clipshift.gate.compare import compare_runs, parse_compare_rule
 
 
 def cell(aug="gaussian_noise", sev=3, seed=0, names=("a", "b", "c", "d"), **values) -> ShiftResult:
@@ -30,10 +30,19 @@ def run(*cells, seed=0, coverage=None) -> RunResult:
 
 
 # ------------------------------------------------------------------ budget rules
-@pytest.mark.parametrize("op,value,holds", [
-    (">=", 0.9, True), (">=", 0.8999999, False), (">", 0.9, False), (">", 0.9000001, True),
-    ("<=", 0.9, True), ("<=", 0.9000001, False), ("<", 0.9, False), ("<", 0.8999999, True),
-])
+@pytest.mark.parametrize(
+    "op,value,holds",
+    [
+        (">=", 0.9, True),
+        (">=", 0.8999999, False),
+        (">", 0.9, False),
+        (">", 0.9000001, True),
+        ("<=", 0.9, True),
+        ("<=", 0.9000001, False),
+        ("<", 0.9, False),
+        ("<", 0.8999999, True),
+    ],
+)
 def test_a_rule_at_its_exact_threshold(op, value, holds):
     assert Rule("cosine", "mean", op, 0.9, "t").holds(value) is holds
 
@@ -44,9 +53,16 @@ def test_an_undefined_value_never_holds():
         assert not Rule("cosine", "mean", op, 0.5, "t").holds(None)
 
 
-@pytest.mark.parametrize("text,op,threshold", [
-    (">= 0.9", ">=", 0.9), ("> 0.9", ">", 0.9), ("<= 0.25", "<=", 0.25), ("<0.25", "<", 0.25), (" >=  1 ", ">=", 1.0),
-])
+@pytest.mark.parametrize(
+    "text,op,threshold",
+    [
+        (">= 0.9", ">=", 0.9),
+        ("> 0.9", ">", 0.9),
+        ("<= 0.25", "<=", 0.25),
+        ("<0.25", "<", 0.25),
+        (" >=  1 ", ">=", 1.0),
+    ],
+)
 def test_rule_text_parses_operator_and_threshold(text, op, threshold):
     rule = parse_rule("cosine.mean", text, "f")
     assert (rule.metric, rule.stat, rule.op, rule.threshold) == ("cosine", "mean", op, threshold)
@@ -58,25 +74,37 @@ def test_a_bare_number_means_at_least_for_similarities_and_at_most_for_distances
     assert parse_rule("zero_shot_flip.mean", 0.1, "f").op == "<="
 
 
-@pytest.mark.parametrize("key,value,message", [
-    ("cosine", ">= 1", "must be METRIC.STAT"), (".mean", ">= 1", "must be METRIC.STAT"),
-    ("cosine.mean", "== 1", "unknown operator"), ("cosine.mean", ">= x", "'x' is not a number"),
-    ("cosine.mean", True, "is not a number"), ("cosine.mean", [1], "is not a number"),
-    ("cosine.mean", ">= inf", "must be finite"), ("cosine.mean", float("nan"), "must be finite"),
-    ("cosine.avg", 1, "unknown statistic"),
-])
+@pytest.mark.parametrize(
+    "key,value,message",
+    [
+        ("cosine", ">= 1", "must be METRIC.STAT"),
+        (".mean", ">= 1", "must be METRIC.STAT"),
+        ("cosine.mean", "== 1", "unknown operator"),
+        ("cosine.mean", ">= x", "'x' is not a number"),
+        ("cosine.mean", True, "is not a number"),
+        ("cosine.mean", [1], "is not a number"),
+        ("cosine.mean", ">= inf", "must be finite"),
+        ("cosine.mean", float("nan"), "must be finite"),
+        ("cosine.avg", 1, "unknown statistic"),
+    ],
+)
 def test_bad_rules_are_refused(key, value, message):
     with pytest.raises(ConfigError, match=message):
         parse_rule(key, value, "f")
 
 
 def test_the_most_specific_rule_wins_severity_then_augmentation_then_defaults():
-    b = budgets_from_mapping({
-        "defaults": {"cosine.mean": ">= 0.9", "l2.mean": "<= 1"},
-        "augmentations": {"gaussian_noise": {"cosine.mean": ">= 0.8", "s5": {"cosine.mean": ">= 0.5"}}},
-    }, "b.toml")
+    b = budgets_from_mapping(
+        {
+            "defaults": {"cosine.mean": ">= 0.9", "l2.mean": "<= 1"},
+            "augmentations": {"gaussian_noise": {"cosine.mean": ">= 0.8", "s5": {"cosine.mean": ">= 0.5"}}},
+        },
+        "b.toml",
+    )
+
     def thresholds(aug, sev):
         return {r.key: r.threshold for r in b.rules_for(aug, sev)}
+
     assert thresholds("gaussian_blur", 3) == {"cosine.mean": 0.9, "l2.mean": 1.0}
     assert thresholds("gaussian_noise", 3) == {"cosine.mean": 0.8, "l2.mean": 1.0}
     assert thresholds("gaussian_noise", 5) == {"cosine.mean": 0.5, "l2.mean": 1.0}
@@ -84,12 +112,26 @@ def test_the_most_specific_rule_wins_severity_then_augmentation_then_defaults():
 
 
 def test_settings_choose_the_suite_and_are_validated():
-    b = budgets_from_mapping({"settings": {"augmentations": ["identity", "gaussian_blur"], "severities": ["s1", 4],
-                                           "confidence": 0.9, "bound": "unfavourable"}}, "b")
+    b = budgets_from_mapping(
+        {
+            "settings": {
+                "augmentations": ["identity", "gaussian_blur"],
+                "severities": ["s1", 4],
+                "confidence": 0.9,
+                "bound": "unfavourable",
+            }
+        },
+        "b",
+    )
     assert b.suite_pairs() == [("identity", 1), ("identity", 4), ("gaussian_blur", 1), ("gaussian_blur", 4)]
     assert (b.confidence, b.bound) == (0.9, "unfavourable")
-    for bad, message in (({"confidence": 1.0}, "confidence"), ({"confidence": 0.49}, "confidence"),
-                         ({"bound": "lenient"}, "bound"), ({"severities": []}, "non-empty"), ({"colour": 1}, "unknown key")):
+    for bad, message in (
+        ({"confidence": 1.0}, "confidence"),
+        ({"confidence": 0.49}, "confidence"),
+        ({"bound": "lenient"}, "bound"),
+        ({"severities": []}, "non-empty"),
+        ({"colour": 1}, "unknown key"),
+    ):
         with pytest.raises(ConfigError, match=message):
             budgets_from_mapping({"settings": bad}, "b")
     assert budgets_from_mapping({"settings": {"confidence": 0.5}}, "b").confidence == 0.5
@@ -97,8 +139,12 @@ def test_settings_choose_the_suite_and_are_validated():
 
 def test_evaluate_compares_the_named_statistic_with_the_threshold():
     r = cell(cosine=[0.9, 0.8, 0.7, 0.6], l2=[1.0, 2.0, 3.0, 4.0])
-    rules = [parse_rule("cosine.mean", ">= 0.75", "f"), parse_rule("cosine.min", ">= 0.61", "f"),
-             parse_rule("l2.max", "<= 4", "f"), parse_rule("l2.median", "< 2.5", "f")]
+    rules = [
+        parse_rule("cosine.mean", ">= 0.75", "f"),
+        parse_rule("cosine.min", ">= 0.61", "f"),
+        parse_rule("l2.max", "<= 4", "f"),
+        parse_rule("l2.median", "< 2.5", "f"),
+    ]
     checks = {c.rule.key: c for c in evaluate(r, rules, "t")}
     assert checks["cosine.mean"].passed and checks["cosine.mean"].value == pytest.approx(0.75)  # exactly at >=
     assert not checks["cosine.min"].passed and checks["cosine.min"].value == pytest.approx(0.6)
@@ -174,13 +220,21 @@ def test_a_lower_similarity_fails_and_a_higher_one_passes():
     assert deltas(compare_runs(base, run(cell(cosine=[0.85] * 4)), rule), "cosine")[0].worse_by == pytest.approx(0.05)
 
 
-@pytest.mark.parametrize("rule,candidate,fails", [
-    ("cosine.mean:0.05", 0.85, False), ("cosine.mean:0.05", 0.8499, True),  # absolute: at the tolerance passes
-    ("cosine.mean:10%", 0.81, False), ("cosine.mean:10%", 0.8099, True),  # relative to |baseline| 0.9
-    ("cosine.mean:0", 0.9, False), ("cosine.mean:0", 0.8999, True),
-])
+@pytest.mark.parametrize(
+    "rule,candidate,fails",
+    [
+        ("cosine.mean:0.05", 0.85, False),
+        ("cosine.mean:0.05", 0.8499, True),  # absolute: at the tolerance passes
+        ("cosine.mean:10%", 0.81, False),
+        ("cosine.mean:10%", 0.8099, True),  # relative to |baseline| 0.9
+        ("cosine.mean:0", 0.9, False),
+        ("cosine.mean:0", 0.8999, True),
+    ],
+)
 def test_tolerances_absolute_and_relative_at_their_edge(rule, candidate, fails):
-    comparison = compare_runs(run(cell(cosine=[0.9] * 4)), run(cell(cosine=[candidate] * 4)), [parse_compare_rule(rule)])
+    comparison = compare_runs(
+        run(cell(cosine=[0.9] * 4)), run(cell(cosine=[candidate] * 4)), [parse_compare_rule(rule)]
+    )
     assert bool(comparison.failures) is fails
 
 
@@ -188,8 +242,15 @@ def test_relative_tolerance_uses_the_baseline_magnitude():
     rule = parse_compare_rule("l2.mean:5%")
     assert rule.relative and rule.tolerance == 0.05 and rule.allowed(-2.0) == pytest.approx(0.1)
     assert not parse_compare_rule("l2.mean:0.5").relative and parse_compare_rule("l2.mean:0.5").allowed(100) == 0.5
-    for bad in ("cosine.mean", "cosine:1", "cosine.mean:-1", "cosine.mean:x%", "cosine.average:1", "cosin.mean:1",
-                "cosine.mean:inf"):
+    for bad in (
+        "cosine.mean",
+        "cosine:1",
+        "cosine.mean:-1",
+        "cosine.mean:x%",
+        "cosine.average:1",
+        "cosin.mean:1",
+        "cosine.mean:inf",
+    ):
         with pytest.raises(ConfigError):
             parse_compare_rule(bad)
 
@@ -240,18 +301,32 @@ def test_paired_compare_direction_and_significance():
 
 # ------------------------------------------------------------------ ordering and merging
 def test_results_sort_in_registry_then_severity_order_with_paper_last():
-    r = run(cell("gaussian_blur", "paper", cosine=[1] * 4), cell("gaussian_blur", 5, cosine=[1] * 4),
-            cell("identity", 3, cosine=[1] * 4), cell("gaussian_noise", 1, cosine=[1] * 4),
-            cell("gaussian_blur", 1, cosine=[1] * 4))
+    r = run(
+        cell("gaussian_blur", "paper", cosine=[1] * 4),
+        cell("gaussian_blur", 5, cosine=[1] * 4),
+        cell("identity", 3, cosine=[1] * 4),
+        cell("gaussian_noise", 1, cosine=[1] * 4),
+        cell("gaussian_blur", 1, cosine=[1] * 4),
+    )
     r.sort()
-    assert [x.key for x in r.results] == ["identity[s3]", "gaussian_noise[s1]", "gaussian_blur[s1]",
-                                          "gaussian_blur[s5]", "gaussian_blur[paper]"]
+    assert [x.key for x in r.results] == [
+        "identity[s3]",
+        "gaussian_noise[s1]",
+        "gaussian_blur[s1]",
+        "gaussian_blur[s5]",
+        "gaussian_blur[paper]",
+    ]
 
 
 def test_merging_shards_keeps_each_cell_once_and_per_image_values_by_name():
-    a = run(cell("gaussian_noise", 1, cosine=[0.1, 0.2, 0.3, 0.4]), coverage={"complete": False, "reasons": ["shard 1/2"]})
-    b = run(cell("gaussian_blur", 1, cosine=[0.5, 0.6, 0.7, 0.8]), cell("gaussian_noise", 1, cosine=[0.1, 0.2, 0.3, 0.4]),
-            coverage={"complete": False, "reasons": ["shard 2/2"]})
+    a = run(
+        cell("gaussian_noise", 1, cosine=[0.1, 0.2, 0.3, 0.4]), coverage={"complete": False, "reasons": ["shard 1/2"]}
+    )
+    b = run(
+        cell("gaussian_blur", 1, cosine=[0.5, 0.6, 0.7, 0.8]),
+        cell("gaussian_noise", 1, cosine=[0.1, 0.2, 0.3, 0.4]),
+        coverage={"complete": False, "reasons": ["shard 2/2"]},
+    )
     merged = RunResult.merge([a, b])
     assert [x.key for x in merged.results] == ["gaussian_noise[s1]", "gaussian_blur[s1]"]
     assert merged.get("gaussian_blur", 1).values["cosine"].tolist() == [0.5, 0.6, 0.7, 0.8]
@@ -261,20 +336,26 @@ def test_merging_shards_keeps_each_cell_once_and_per_image_values_by_name():
         RunResult.merge([a, b])
 
 
-@pytest.mark.parametrize("reasons,complete,left", [
-    ([["shard 1/2"], ["shard 2/2"]], True, []),
-    ([["shard 1/3"], ["shard 2/3"]], False, ["shard 1/3", "shard 2/3"]),
-    ([["shard 1/2"], ["shard 2/2", "interrupted"]], False, ["interrupted"]),
-    ([[], []], True, []),
-    ([["2 item(s) deselected"], []], False, ["2 item(s) deselected"]),
-])
+@pytest.mark.parametrize(
+    "reasons,complete,left",
+    [
+        ([["shard 1/2"], ["shard 2/2"]], True, []),
+        ([["shard 1/3"], ["shard 2/3"]], False, ["shard 1/3", "shard 2/3"]),
+        ([["shard 1/2"], ["shard 2/2", "interrupted"]], False, ["interrupted"]),
+        ([[], []], True, []),
+        ([["2 item(s) deselected"], []], False, ["2 item(s) deselected"]),
+    ],
+)
 def test_merged_coverage_is_complete_only_when_the_shards_cover_everything(reasons, complete, left):
     runs = [run(cell(cosine=[1] * 4), coverage={"complete": not r, "reasons": r}) for r in reasons]
     assert merged_coverage(runs) == {"complete": complete, "reasons": left}
 
 
 def test_json_round_trip_keeps_values_order_and_coverage(tmp_path):
-    r = run(cell("gaussian_noise", 3, cosine=[0.9, np.nan, 0.7, 0.6]), coverage={"complete": False, "reasons": ["interrupted"]})
+    r = run(
+        cell("gaussian_noise", 3, cosine=[0.9, np.nan, 0.7, 0.6]),
+        coverage={"complete": False, "reasons": ["interrupted"]},
+    )
     path = r.write_json(tmp_path / "r.json")
     back = RunResult.read_json(path)
     assert back.get("gaussian_noise", 3).values["cosine"].tolist()[::2] == [0.9, 0.7]

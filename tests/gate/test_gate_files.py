@@ -8,10 +8,10 @@ import math
 import numpy as np
 import pytest
 
-from pytest_clipshift.gate.budgets import budgets_from_mapping, evaluate, load_budgets, parse_rule
-from pytest_clipshift.gate.compare import compare_runs, parse_compare_rule
 from pytest_clipshift.core.errors import ConfigError
 from pytest_clipshift.core.summary import bootstrap_ci, summarize
+from pytest_clipshift.gate.budgets import budgets_from_mapping, evaluate, load_budgets, parse_rule
+from pytest_clipshift.gate.compare import compare_runs, parse_compare_rule
 
 from .test_gate_core import cell, run
 
@@ -23,14 +23,18 @@ def test_a_budgets_file_and_pyproject_table_load_with_their_origin(tmp_path):
     assert b.source == str(path)
     (rule,) = b.rules_for("gaussian_blur", 3)
     assert (rule.key, rule.op, rule.threshold, rule.origin) == ("cosine.mean", ">=", 0.9, f"{path} [defaults]")
-    assert {r.origin for r in b.rules_for("gaussian_noise", 5)} == {f"{path} [defaults]",
-                                                                    f"{path} [augmentations.gaussian_noise.s5]"}
+    assert {r.origin for r in b.rules_for("gaussian_noise", 5)} == {
+        f"{path} [defaults]",
+        f"{path} [augmentations.gaussian_noise.s5]",
+    }
     py = tmp_path / "pyproject.toml"
     py.write_text('[tool.clipshift.budgets.defaults]\n"cosine.p05" = 0.5\n')
     b = load_budgets(py)
     assert b.source == f"{py} [tool.clipshift.budgets]"
-    assert [(r.key, r.op, r.origin) for r in b.rules_for("x", 1)] == [("cosine.p05", ">=", f"{py} [tool.clipshift.budgets] [defaults]")]
-    py.write_text('[tool.other]\nx = 1\n')
+    assert [(r.key, r.op, r.origin) for r in b.rules_for("x", 1)] == [
+        ("cosine.p05", ">=", f"{py} [tool.clipshift.budgets] [defaults]")
+    ]
+    py.write_text("[tool.other]\nx = 1\n")
     with pytest.raises(ConfigError, match=r"^.*pyproject.toml has no \[tool.clipshift.budgets\] table$"):
         load_budgets(py)
     with pytest.raises(ConfigError, match=r"^budgets file .*nope.toml does not exist$"):
@@ -40,27 +44,48 @@ def test_a_budgets_file_and_pyproject_table_load_with_their_origin(tmp_path):
         load_budgets(tmp_path / "bad.toml")
 
 
-@pytest.mark.parametrize("data,message", [
-    ({"limits": {}}, "b.toml: unknown table(s) 'limits'; valid: settings, defaults, augmentations"),
-    ({"settings": 3}, "b.toml: [settings] must be a table"),
-    ({"settings": {"augmentations": "identity"}}, "b.toml: settings.augmentations = 'identity' must be a non-empty list of names"),
-    ({"settings": {"augmentations": ["fog"]}}, "b.toml: settings.augmentations: unknown augmentation 'fog'; valid: "),
-    ({"settings": {"severities": [7]}}, "b.toml: settings.severities: severity 7 is not one of s1..s5 or 'paper'"),
-    ({"settings": {"severities": "s1"}}, "b.toml: settings.severities must be a non-empty list, e.g. [1, 3, 5]"),
-    ({"settings": {"confidence": True}}, "b.toml: settings.confidence = True must be a number in [0.5, 1), e.g. 0.95"),
-    ({"settings": {"bound": "loose"}}, "b.toml: settings.bound = 'loose'; valid: favourable, unfavourable"),
-    ({"settings": {"metrics": ["cosin"]}}, "b.toml: settings.metrics: unknown metric 'cosin'"),
-    ({"defaults": [1]}, "b.toml [defaults]: expected a table of 'METRIC.STAT = \"OP NUMBER\"' entries, got [1]"),
-    ({"augmentations": []}, "b.toml: [augmentations] must be a table of augmentation tables"),
-    ({"augmentations": {"fog": {}}}, "b.toml [augmentations.fog]: unknown augmentation 'fog'; valid: "),
-    ({"augmentations": {"identity": 1}}, "b.toml [augmentations.identity]: must be a table"),
-    ({"augmentations": {"identity": {"s9": {}}}}, "b.toml [augmentations.identity.s9]: severity 's9' is not one of"),
-    ({"augmentations": {"identity": {"cosine.mean": "~ 1"}}},
-     "b.toml [augmentations.identity]: cosine.mean = '~ 1': unknown operator; write one of >=, <=, >, < then a number"),
-    ({"defaults": {"cosine.mode": 1}}, "b.toml [defaults]: key 'cosine.mode': unknown statistic 'mode'; valid: mean, std, median"),
-    ({"defaults": {"cosine": 1}}, "b.toml [defaults]: key 'cosine' must be METRIC.STAT, e.g. 'cosine.mean'"),
-    ({"defaults": {"cosin.mean": 1}}, "b.toml [defaults]: key 'cosin.mean': unknown metric 'cosin'"),
-])
+@pytest.mark.parametrize(
+    "data,message",
+    [
+        ({"limits": {}}, "b.toml: unknown table(s) 'limits'; valid: settings, defaults, augmentations"),
+        ({"settings": 3}, "b.toml: [settings] must be a table"),
+        (
+            {"settings": {"augmentations": "identity"}},
+            "b.toml: settings.augmentations = 'identity' must be a non-empty list of names",
+        ),
+        (
+            {"settings": {"augmentations": ["fog"]}},
+            "b.toml: settings.augmentations: unknown augmentation 'fog'; valid: ",
+        ),
+        ({"settings": {"severities": [7]}}, "b.toml: settings.severities: severity 7 is not one of s1..s5 or 'paper'"),
+        ({"settings": {"severities": "s1"}}, "b.toml: settings.severities must be a non-empty list, e.g. [1, 3, 5]"),
+        (
+            {"settings": {"confidence": True}},
+            "b.toml: settings.confidence = True must be a number in [0.5, 1), e.g. 0.95",
+        ),
+        ({"settings": {"bound": "loose"}}, "b.toml: settings.bound = 'loose'; valid: favourable, unfavourable"),
+        ({"settings": {"metrics": ["cosin"]}}, "b.toml: settings.metrics: unknown metric 'cosin'"),
+        ({"defaults": [1]}, "b.toml [defaults]: expected a table of 'METRIC.STAT = \"OP NUMBER\"' entries, got [1]"),
+        ({"augmentations": []}, "b.toml: [augmentations] must be a table of augmentation tables"),
+        ({"augmentations": {"fog": {}}}, "b.toml [augmentations.fog]: unknown augmentation 'fog'; valid: "),
+        ({"augmentations": {"identity": 1}}, "b.toml [augmentations.identity]: must be a table"),
+        (
+            {"augmentations": {"identity": {"s9": {}}}},
+            "b.toml [augmentations.identity.s9]: severity 's9' is not one of",
+        ),
+        (
+            {"augmentations": {"identity": {"cosine.mean": "~ 1"}}},
+            "b.toml [augmentations.identity]: cosine.mean = '~ 1': unknown operator; write one of >=, <=, >, < then "
+            "a number",
+        ),
+        (
+            {"defaults": {"cosine.mode": 1}},
+            "b.toml [defaults]: key 'cosine.mode': unknown statistic 'mode'; valid: mean, std, median",
+        ),
+        ({"defaults": {"cosine": 1}}, "b.toml [defaults]: key 'cosine' must be METRIC.STAT, e.g. 'cosine.mean'"),
+        ({"defaults": {"cosin.mean": 1}}, "b.toml [defaults]: key 'cosin.mean': unknown metric 'cosin'"),
+    ],
+)
 def test_every_budgets_error_names_the_file_table_and_what_is_valid(data, message):
     with pytest.raises(ConfigError) as info:
         budgets_from_mapping(data, "b.toml")
@@ -68,11 +93,22 @@ def test_every_budgets_error_names_the_file_table_and_what_is_valid(data, messag
 
 
 def test_settings_parse_severities_paper_and_metrics():
-    b = budgets_from_mapping({"settings": {"severities": ["paper", "s2", 3], "metrics": ["layer_cka"]},
-                              "defaults": {"l2.mean": 1}, "augmentations": {"gaussian_blur": {"s1": {"cosine.mean": 0.9}}}}, "b")
+    b = budgets_from_mapping(
+        {
+            "settings": {"severities": ["paper", "s2", 3], "metrics": ["layer_cka"]},
+            "defaults": {"l2.mean": 1},
+            "augmentations": {"gaussian_blur": {"s1": {"cosine.mean": 0.9}}},
+        },
+        "b",
+    )
     assert b.severities == ["paper", 2, 3]
     assert b.metric_names() == ["layer_cka", "l2", "cosine"]  # asked for first, then every rule's, once each
-    assert b.suite_pairs() == [("gaussian_blur", "paper"), ("gaussian_blur", 2), ("gaussian_blur", 3), ("gaussian_blur", 1)]
+    assert b.suite_pairs() == [
+        ("gaussian_blur", "paper"),
+        ("gaussian_blur", 2),
+        ("gaussian_blur", 3),
+        ("gaussian_blur", 1),
+    ]
     everything = budgets_from_mapping({"defaults": {"cosine.mean": 0.9}}, "b")
     assert [a for a, _ in everything.suite_pairs()][:2] == ["identity", "gaussian_noise"]  # no names: the defaults
 
@@ -88,9 +124,19 @@ def test_checks_in_the_results_json():
     r = cell(cosine=[0.9, 0.8, float("nan"), 0.6])
     check = evaluate(r, [parse_rule("cosine.mean", ">= 0.95", "b [defaults]")], "t::x", confidence=0.95)[0]
     d = check.to_dict()
-    assert d == {"test": "t::x", "augmentation": "gaussian_noise", "severity": 3, "metric": "cosine", "stat": "mean",
-                 "op": ">=", "threshold": 0.95, "value": d["interval"][1], "point": pytest.approx(0.7666666666),
-                 "interval": d["interval"], "passed": False}
+    assert d == {
+        "test": "t::x",
+        "augmentation": "gaussian_noise",
+        "severity": 3,
+        "metric": "cosine",
+        "stat": "mean",
+        "op": ">=",
+        "threshold": 0.95,
+        "value": d["interval"][1],
+        "point": pytest.approx(0.7666666666),
+        "interval": d["interval"],
+        "passed": False,
+    }
     lo, hi = bootstrap_ci(np.array([0.9, 0.8, 0.6]), seed=17, level=0.95)
     assert d["interval"] == [lo, hi] and d["value"] == hi
     plain = evaluate(r, [parse_rule("cosine.std", "<= 1", "b")], "t::y")[0].to_dict()
@@ -107,9 +153,19 @@ def test_deltas_and_comparison_in_the_results_json():
     assert d["baseline"] == "0001_base.json" and d["rules"] == ["l2.mean:10%"] and d["missing"] == []
     assert d["failed"] == 1 and d["allow_missing"] is False
     l2 = [x for x in d["deltas"] if x["metric"] == "l2"][0]
-    assert l2 == {"augmentation": "gaussian_noise", "severity": 3, "metric": "l2", "stat": "mean", "baseline": 1.0,
-                  "candidate": 1.5, "delta": 0.5, "worse_by": 0.5, "failed": ["l2.mean:10%"], "significant": None,
-                  "interval": None}
+    assert l2 == {
+        "augmentation": "gaussian_noise",
+        "severity": 3,
+        "metric": "l2",
+        "stat": "mean",
+        "baseline": 1.0,
+        "candidate": 1.5,
+        "delta": 0.5,
+        "worse_by": 0.5,
+        "failed": ["l2.mean:10%"],
+        "significant": None,
+        "interval": None,
+    }
     cos = [x for x in d["deltas"] if x["metric"] == "cosine"][0]
     assert cos["delta"] == pytest.approx(-0.1) and cos["worse_by"] == pytest.approx(0.1) and cos["failed"] == []
     paired = compare_runs(base, cand, [], paired=True).to_dict()
@@ -118,8 +174,11 @@ def test_deltas_and_comparison_in_the_results_json():
 
 
 def test_compare_walks_every_cell_and_metric_and_skips_layers_and_subsets():
-    base = run(cell("gaussian_noise", 1, cosine=[0.9] * 4), cell("gaussian_noise", 3, cosine=[0.9] * 4),
-               cell("gaussian_blur", 1, cosine=[0.9] * 4, l2=[1.0] * 4, **{"layer_cka@1": [0.5] * 4}))
+    base = run(
+        cell("gaussian_noise", 1, cosine=[0.9] * 4),
+        cell("gaussian_noise", 3, cosine=[0.9] * 4),
+        cell("gaussian_blur", 1, cosine=[0.9] * 4, l2=[1.0] * 4, **{"layer_cka@1": [0.5] * 4}),
+    )
     cand = run(cell("gaussian_blur", 1, cosine=[0.9] * 4, l2=[2.0] * 4, **{"layer_cka@1": [0.1] * 4}))
     comparison = compare_runs(base, cand, [parse_compare_rule("l2.mean:0")])
     assert comparison.missing == ["gaussian_noise[s1]", "gaussian_noise[s3]"]  # every missing cell, not the first
@@ -135,8 +194,9 @@ def test_paired_mode_tests_means_only_and_other_stats_fail_on_the_plain_rule():
     names = list("abcdefgh")
     base = run(cell(names=names, cosine=[0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.5]))
     cand = run(cell(names=names, cosine=[0.92, 0.88, 0.91, 0.89, 0.9, 0.9, 0.9, 0.3]))  # the worst image got worse
-    comparison = compare_runs(base, cand, [parse_compare_rule("cosine.min:0.05"), parse_compare_rule("cosine.mean:0")],
-                              paired=True)
+    comparison = compare_runs(
+        base, cand, [parse_compare_rule("cosine.min:0.05"), parse_compare_rule("cosine.mean:0")], paired=True
+    )
     stats = {x.stat: x for x in comparison.deltas}
     assert stats["min"].significant is None and stats["min"].failed == ["cosine.min:0.05"]  # judged plainly
     assert stats["mean"].significant is False and not stats["mean"].failed  # one image: not significant
@@ -166,7 +226,9 @@ def test_storage_refuses_a_file_in_place_of_its_folder(tmp_path):
     from pytest_clipshift.gate.storage import Storage
 
     (tmp_path / "runs").write_text("x")
-    with pytest.raises(OutputError, match=r"^storage folder .*runs is a file, not a folder; point --clipshift-storage at a folder$"):
+    with pytest.raises(
+        OutputError, match=r"^storage folder .*runs is a file, not a folder; point --clipshift-storage at a folder$"
+    ):
         Storage(tmp_path / "runs").runs()
     assert Storage(tmp_path / "absent").runs() == []
     (tmp_path / "ok").mkdir()
@@ -174,7 +236,9 @@ def test_storage_refuses_a_file_in_place_of_its_folder(tmp_path):
     (tmp_path / "ok" / "0002_b.json").write_text("{}")
     (tmp_path / "ok" / "0001_a.json").write_text("{}")
     assert [p.name for p in Storage(tmp_path / "ok").runs()] == ["0001_a.json", "0002_b.json"]
-    with pytest.raises(ConfigError, match=r"--clipshift-save = 'a b': a name may hold letters, digits, '.', '_' and '-' only"):
+    with pytest.raises(
+        ConfigError, match=r"--clipshift-save = 'a b': a name may hold letters, digits, '.', '_' and '-' only"
+    ):
         Storage(tmp_path / "ok").save({}, "a b")
 
 
@@ -206,8 +270,13 @@ def test_the_paired_interval_is_the_bootstrap_of_the_per_image_differences():
     names = list("abcdefgh")
     old = [0.9, 0.8, 0.85, 0.95, 0.7, 0.9, 0.88, 0.92]
     new = [0.88, 0.81, 0.80, 0.90, 0.71, 0.85, 0.88, 0.90]
-    comparison = compare_runs(run(cell(names=names, cosine=old), seed=5), run(cell(names=names, cosine=new), seed=5),
-                              [], paired=True, confidence=0.9)
+    comparison = compare_runs(
+        run(cell(names=names, cosine=old), seed=5),
+        run(cell(names=names, cosine=new), seed=5),
+        [],
+        paired=True,
+        confidence=0.9,
+    )
     mean = [x for x in comparison.deltas if x.stat == "mean"][0]
     diff = np.array(new) - np.array(old)
     assert mean.interval == bootstrap_ci(diff, seed=5 + 29, level=0.9)
@@ -239,7 +308,7 @@ def test_a_pyproject_without_a_tool_table_has_no_budgets(tmp_path):
     py.write_text('[project]\nname = "x"\n')
     with pytest.raises(ConfigError, match=r"pyproject.toml has no \[tool.clipshift.budgets\] table$"):
         load_budgets(py)
-    py.write_text('[tool]\nx = 1\n')
+    py.write_text("[tool]\nx = 1\n")
     with pytest.raises(ConfigError, match=r"has no \[tool.clipshift.budgets\] table$"):
         load_budgets(py)
 
@@ -258,23 +327,34 @@ def test_compare_refusals_say_exactly_what_differs_and_how_to_fix_it():
         compare_runs(base, other)
     assert str(info.value) == (
         "cannot compare with baseline: it was measured on a different image set (hash hash, 4 images from 'src') "
-        "than this run (hash h2, 4 images from 'src'); use the same images and --clipshift-max-images")
+        "than this run (hash h2, 4 images from 'src'); use the same images and --clipshift-max-images"
+    )
     with pytest.raises(ConfigError) as info:
         compare_runs(base, run(cell(cosine=[0.9] * 4), seed=2), baseline_source="0001_r.json")
-    assert str(info.value) == ("cannot compare with 0001_r.json: it used seed 0, this run seed 2; "
-                               "use the same --clipshift-seed")
+    assert str(info.value) == (
+        "cannot compare with 0001_r.json: it used seed 0, this run seed 2; use the same --clipshift-seed"
+    )
 
 
-@pytest.mark.parametrize("text,message", [
-    ("cosine.mean", "--clipshift-compare-fail 'cosine.mean': expected METRIC.STAT:TOLERANCE, e.g. cosine.mean:2% or "
-                    "cosine.mean:0.01"),
-    ("cosine:1", "--clipshift-compare-fail 'cosine:1': expected METRIC.STAT:TOLERANCE"),
-    ("cosin.mean:1", "--clipshift-compare-fail 'cosin.mean:1': unknown metric 'cosin'"),
-    ("cosine.avg:1", "--clipshift-compare-fail 'cosine.avg:1': unknown statistic 'avg'; valid: mean, median, min, max, "
-                     "p05, p95, std"),
-    ("cosine.mean:x", "--clipshift-compare-fail 'cosine.mean:x': tolerance 'x' is not a number or a percentage"),
-    ("cosine.mean:-2%", "--clipshift-compare-fail 'cosine.mean:-2%': tolerance must be a finite number >= 0"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        (
+            "cosine.mean",
+            "--clipshift-compare-fail 'cosine.mean': expected METRIC.STAT:TOLERANCE, e.g. cosine.mean:2% or "
+            "cosine.mean:0.01",
+        ),
+        ("cosine:1", "--clipshift-compare-fail 'cosine:1': expected METRIC.STAT:TOLERANCE"),
+        ("cosin.mean:1", "--clipshift-compare-fail 'cosin.mean:1': unknown metric 'cosin'"),
+        (
+            "cosine.avg:1",
+            "--clipshift-compare-fail 'cosine.avg:1': unknown statistic 'avg'; valid: mean, median, min, max, "
+            "p05, p95, std",
+        ),
+        ("cosine.mean:x", "--clipshift-compare-fail 'cosine.mean:x': tolerance 'x' is not a number or a percentage"),
+        ("cosine.mean:-2%", "--clipshift-compare-fail 'cosine.mean:-2%': tolerance must be a finite number >= 0"),
+    ],
+)
 def test_compare_rule_errors_name_the_option_and_the_rule(text, message):
     with pytest.raises(ConfigError) as info:
         parse_compare_rule(text)
@@ -287,13 +367,15 @@ def test_storage_messages_name_the_folder_and_the_saved_names(tmp_path):
     s = Storage(tmp_path / "runs")
     with pytest.raises(ConfigError) as info:
         s.find("")
-    assert str(info.value) == (f"--clipshift-compare: no saved runs in {tmp_path / 'runs'}; "
-                               "save one first with --clipshift-save NAME")
+    assert str(info.value) == (
+        f"--clipshift-compare: no saved runs in {tmp_path / 'runs'}; save one first with --clipshift-save NAME"
+    )
     s.root.mkdir()
     with pytest.raises(ConfigError) as info:
         s.find("release")
-    assert str(info.value) == (f"--clipshift-compare 'release': no run saved under that name in {tmp_path / 'runs'}; "
-                               "saved: none")
+    assert str(info.value) == (
+        f"--clipshift-compare 'release': no run saved under that name in {tmp_path / 'runs'}; saved: none"
+    )
     from pytest_clipshift.core.jsonfile import OutputError
 
     with pytest.raises(OutputError, match=r"^cannot write the saved run .*0001_x+\.json: File name too long$"):

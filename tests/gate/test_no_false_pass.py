@@ -25,8 +25,9 @@ def test_an_undefined_candidate_fails_the_rule_that_names_it():
     collapsed = run(cell(cosine=[0.9] * 4, attention_correlation=NAN4))  # q/k zeroed: every map constant
     comparison = compare_runs(base, collapsed, [parse_compare_rule("attention_correlation.mean:0.02")])
     assert comparison.gate_failed
-    assert failures(comparison) == ["attention_correlation.mean:0.02 (undefined in this run: no image gave a defined "
-                                    "attention_correlation)"]
+    assert failures(comparison) == [
+        "attention_correlation.mean:0.02 (undefined in this run: no image gave a defined attention_correlation)"
+    ]
     delta = comparison.failures[0]
     assert delta.describe() == "0.8000 -> undefined"
     assert delta.to_dict()["delta"] is None and delta.to_dict()["candidate"] is None
@@ -36,7 +37,9 @@ def test_an_undefined_baseline_fails_too_and_a_defined_pair_within_tolerance_pas
     base = run(cell(cosine=NAN4))
     comparison = compare_runs(base, run(cell(cosine=[0.9] * 4)), [parse_compare_rule("cosine.mean:1")])
     assert failures(comparison) == ["cosine.mean:1 (undefined in the baseline)"]
-    ok = compare_runs(run(cell(cosine=[0.9] * 4)), run(cell(cosine=[0.89] * 4)), [parse_compare_rule("cosine.mean:0.02")])
+    ok = compare_runs(
+        run(cell(cosine=[0.9] * 4)), run(cell(cosine=[0.89] * 4)), [parse_compare_rule("cosine.mean:0.02")]
+    )
     assert not ok.gate_failed
 
 
@@ -67,8 +70,10 @@ def test_clean_deltas_still_list_every_shared_metric_once():
 @pytest.mark.parametrize("setting,option", [("canvas_size", "--clipshift-canvas-size"), ("draws", "--clipshift-draws")])
 def test_runs_measured_with_other_settings_are_refused_naming_the_setting(setting, option):
     base, cand = run(cell(cosine=[0.9] * 4)), run(cell(cosine=[0.9] * 4))
-    base.settings, cand.settings = {setting: 224 if setting == "canvas_size" else 1}, {setting: 64 if setting ==
-                                                                                        "canvas_size" else 2}
+    base.settings, cand.settings = (
+        {setting: 224 if setting == "canvas_size" else 1},
+        {setting: 64 if setting == "canvas_size" else 2},
+    )
     with pytest.raises(ConfigError, match=f"measured with {setting} .* use the same {option}"):
         compare_runs(base, cand, [])
     with pytest.raises(ConfigError, match=f"different {setting}"):

@@ -36,10 +36,13 @@ def test_a_manifest_naming_one_image_twice_is_refused(tmp_path):
         manifest(tmp_path / "m.csv")
 
 
-@pytest.mark.parametrize("rows,message", [
-    ([{"path": "a.png", "label": "cat"}, {"label": "dog"}], "row 2 has no 'path'"),
-    ([{"path": "a.png", "label": "cat"}, ["a.png", "dog"]], "row 2 is a JSON list"),
-])
+@pytest.mark.parametrize(
+    "rows,message",
+    [
+        ([{"path": "a.png", "label": "cat"}, {"label": "dog"}], "row 2 has no 'path'"),
+        ([{"path": "a.png", "label": "cat"}, ["a.png", "dog"]], "row 2 is a JSON list"),
+    ],
+)
 def test_jsonl_rows_without_a_path_or_not_objects_name_the_row(tmp_path, rows, message):
     (tmp_path / "a.png").write_bytes(png_bytes())
     (tmp_path / "m.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -56,8 +59,15 @@ def write_tar(path, members: dict[str, bytes]) -> None:
 
 
 def test_webdataset_members_under_a_dotted_folder_are_read(tmp_path):
-    write_tar(tmp_path / "s.tar", {"release.v2/000001.png": png_bytes(), "release.v2/000001.cls": b"cat",
-                                   "release.v2/000002.png": png_bytes(50), "release.v2/000002.cls": b"dog"})
+    write_tar(
+        tmp_path / "s.tar",
+        {
+            "release.v2/000001.png": png_bytes(),
+            "release.v2/000001.cls": b"cat",
+            "release.v2/000002.png": png_bytes(50),
+            "release.v2/000002.cls": b"dog",
+        },
+    )
     names, loaders, labels, _ = tar_shards("s.tar", tmp_path)
     assert names == ["s.tar/release.v2/000001.png", "s.tar/release.v2/000002.png"]
     assert labels == ["cat", "dog"] and loaders[1]().mean() == pytest.approx(50, abs=1)
@@ -110,9 +120,12 @@ def test_whole_pngs_of_every_kind_pass_the_check(tmp_path):
 
     rng = np.random.default_rng(1)
     rgb = rng.integers(0, 255, (37, 29, 3), dtype=np.uint8)
-    for name, img in (("grey", Image.fromarray(rgb[..., 0])), ("palette", Image.fromarray(rgb).convert("P")),
-                      ("rgba", Image.fromarray(np.dstack([rgb, rgb[..., :1]]))),
-                      ("deep", Image.fromarray(rgb[..., 0].astype(np.uint16) * 257))):
+    for name, img in (
+        ("grey", Image.fromarray(rgb[..., 0])),
+        ("palette", Image.fromarray(rgb).convert("P")),
+        ("rgba", Image.fromarray(np.dstack([rgb, rgb[..., :1]]))),
+        ("deep", Image.fromarray(rgb[..., 0].astype(np.uint16) * 257)),
+    ):
         img.save(tmp_path / f"{name}.png")
         assert load_image(tmp_path / f"{name}.png").shape == (37, 29, 3)
     passes = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))

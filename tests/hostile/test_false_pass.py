@@ -44,8 +44,9 @@ def collapsed_clip_dir(tmp_path_factory):
 
 @pytest.fixture
 def project(pytester, tiny_clip_dir, small_images):
-    return make_user_project(pytester, tiny_clip_dir, small_images, SUITE, 3,
-                             "clipshift_budgets = budgets.toml\nclipshift_no_cache = true\n")
+    return make_user_project(
+        pytester, tiny_clip_dir, small_images, SUITE, 3, "clipshift_budgets = budgets.toml\nclipshift_no_cache = true\n"
+    )
 
 
 def output(result) -> str:
@@ -55,9 +56,16 @@ def output(result) -> str:
 def test_a_collapsed_attention_candidate_fails_the_compare_and_still_writes_its_results(project, collapsed_clip_dir):
     base = project.runpytest("--clipshift", "--clipshift-metrics", "attention_correlation", "--clipshift-save=base")
     assert base.ret == 0, output(base)
-    cand = project.runpytest("--clipshift", f"--clipshift-model={collapsed_clip_dir}", "--clipshift-metrics",
-                             "attention_correlation", "--clipshift-compare=base", "--clipshift-json=cand.json",
-                             "--clipshift-save=cand", "--clipshift-compare-fail=attention_correlation.mean:0.02")
+    cand = project.runpytest(
+        "--clipshift",
+        f"--clipshift-model={collapsed_clip_dir}",
+        "--clipshift-metrics",
+        "attention_correlation",
+        "--clipshift-compare=base",
+        "--clipshift-json=cand.json",
+        "--clipshift-save=cand",
+        "--clipshift-compare-fail=attention_correlation.mean:0.02",
+    )
     text = output(cand)
     assert cand.ret == 1, text
     assert "undefined in this run" in text and "Traceback" not in text and "not JSON compliant" not in text
@@ -81,7 +89,9 @@ def test_an_interrupted_run_leaves_no_old_verdict_under_its_results_name(project
     assert project.runpytest("--clipshift", "--clipshift-json=r.json").ret == 0
     assert json.loads((project.path / "r.json").read_text())["coverage"]["complete"] is True
     project.makepyfile(test_stop="def test_stop(clipshift):\n    raise KeyboardInterrupt\n")
-    result = project.runpytest_subprocess("--clipshift", "--clipshift-json=r.json")  # not in-process: the interrupt would stop this session too
+    result = project.runpytest_subprocess(
+        "--clipshift", "--clipshift-json=r.json"
+    )  # not in-process: the interrupt would stop this session too
     assert result.ret == pytest.ExitCode.INTERRUPTED
     path = project.path / "r.json"
     assert not path.exists() or json.loads(path.read_text())["coverage"]["complete"] is False
@@ -97,14 +107,22 @@ def test_help_and_collect_only_leave_the_results_file_alone(project):
 
 def _popen_pytest(project, *args) -> subprocess.Popen:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    return subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=project.path,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+        cwd=project.path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def test_sigterm_ends_the_run_like_ctrl_c_and_marks_it_interrupted(project):
     assert project.runpytest("--clipshift", "--clipshift-json=r.json").ret == 0
-    project.makepyfile(test_slow="import time\n\ndef test_slow(clipshift):\n    clipshift.measure('identity', 1)\n"
-                                 "    open('started', 'w').close()\n    time.sleep(60)\n")
+    project.makepyfile(
+        test_slow="import time\n\ndef test_slow(clipshift):\n    clipshift.measure('identity', 1)\n"
+        "    open('started', 'w').close()\n    time.sleep(60)\n"
+    )
     proc = _popen_pytest(project, "--clipshift", "--clipshift-json=r.json")
     deadline = time.monotonic() + 120
     while not (project.path / "started").exists() and time.monotonic() < deadline and proc.poll() is None:

@@ -18,15 +18,22 @@ from pytest_clipshift.core.errors import ConfigError, ModelLoadError
 def results_dict(tiny_encoder, small_images):
     from pytest_clipshift.core.engine import measure
 
-    run = measure(tiny_encoder, small_images.subset(max_images=3), ["identity", "horizontal_flip"], severities=[1],
-                  metrics=["cosine", "attention_correlation"], seed=0)
+    run = measure(
+        tiny_encoder,
+        small_images.subset(max_images=3),
+        ["identity", "horizontal_flip"],
+        severities=[1],
+        metrics=["cosine", "attention_correlation"],
+        seed=0,
+    )
     return run.to_dict()
 
 
 def write(tmp_path, name, data) -> str:
     path = tmp_path / name
-    path.write_text(json.dumps(data) if not isinstance(data, (str, bytes)) else data) if not isinstance(data, bytes) \
-        else path.write_bytes(data)
+    path.write_text(json.dumps(data) if not isinstance(data, (str, bytes)) else data) if not isinstance(
+        data, bytes
+    ) else path.write_bytes(data)
     return str(path)
 
 
@@ -45,12 +52,18 @@ def test_report_escapes_every_field_of_a_hostile_results_file(tmp_path, results_
     assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
-@pytest.mark.parametrize("field,value,message", [
-    (("extra", "comparison"), {"baseline": "b", "rules": [], "deltas": [], "missing": [], "failed": "<script>x</script>"},
-     "extra.comparison.failed"),
-    (("results", 0, "overlay"), {"format": "svg+xml", "b64": "PHN2Zz4="}, "results[0].overlay.format"),
-    (("results", 0, "overlay"), {"format": "jpeg", "b64": '" onerror="alert(1)'}, "results[0].overlay.b64"),
-])
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        (
+            ("extra", "comparison"),
+            {"baseline": "b", "rules": [], "deltas": [], "missing": [], "failed": "<script>x</script>"},
+            "extra.comparison.failed",
+        ),
+        (("results", 0, "overlay"), {"format": "svg+xml", "b64": "PHN2Zz4="}, "results[0].overlay.format"),
+        (("results", 0, "overlay"), {"format": "jpeg", "b64": '" onerror="alert(1)'}, "results[0].overlay.b64"),
+    ],
+)
 def test_hostile_fields_are_refused_with_exit_2(tmp_path, results_dict, capsys, field, value, message):
     data = json.loads(json.dumps(results_dict))
     target = data
@@ -73,20 +86,43 @@ def test_html_pieces_omit_images_that_are_not_allowed(results_dict):
 
 
 # ------------------------------------------------------------------ 16: malformed results files at the CLI
-@pytest.mark.parametrize("mutate,message", [
-    (lambda d: d.update(model="clip"), "field model: 'clip' is not of type 'object'"),
-    (lambda d: d["budgets"].append({"test": "t", "augmentation": "a", "severity": 1, "metric": "cosine", "stat": "mean",
-                                    "op": ">=", "threshold": "0.9", "value": 1.0, "passed": True}),
-     "field budgets[0].threshold: '0.9' is not of type 'number'"),
-    (lambda d: d["results"][0]["metrics"]["cosine"]["per_image"].extend([1.0] * 10**4),
-     "results[0].metrics.cosine.per_image has 10003 values for 3 images"),
-    (lambda d: d["results"][0]["embeddings"].update(shape=[3, 10**9]), "results[0].embeddings: shape [3, 1000000000]"),
-])
+@pytest.mark.parametrize(
+    "mutate,message",
+    [
+        (lambda d: d.update(model="clip"), "field model: 'clip' is not of type 'object'"),
+        (
+            lambda d: d["budgets"].append(
+                {
+                    "test": "t",
+                    "augmentation": "a",
+                    "severity": 1,
+                    "metric": "cosine",
+                    "stat": "mean",
+                    "op": ">=",
+                    "threshold": "0.9",
+                    "value": 1.0,
+                    "passed": True,
+                }
+            ),
+            "field budgets[0].threshold: '0.9' is not of type 'number'",
+        ),
+        (
+            lambda d: d["results"][0]["metrics"]["cosine"]["per_image"].extend([1.0] * 10**4),
+            "results[0].metrics.cosine.per_image has 10003 values for 3 images",
+        ),
+        (
+            lambda d: d["results"][0]["embeddings"].update(shape=[3, 10**9]),
+            "results[0].embeddings: shape [3, 1000000000]",
+        ),
+    ],
+)
 def test_malformed_results_exit_2_naming_the_field(tmp_path, results_dict, capsys, mutate, message):
     data = json.loads(json.dumps(results_dict))
     mutate(data)
-    for command in (["report", write(tmp_path, "bad.json", data), "-o", str(tmp_path / "r.html")],
-                    ["merge", str(tmp_path / "bad.json"), "-o", str(tmp_path / "m.json")]):
+    for command in (
+        ["report", write(tmp_path, "bad.json", data), "-o", str(tmp_path / "r.html")],
+        ["merge", str(tmp_path / "bad.json"), "-o", str(tmp_path / "m.json")],
+    ):
         assert cli(command) == 2
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err, err
@@ -126,7 +162,7 @@ def test_structurally_bad_cache_entries_are_misses(tmp_path):
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(path, **arrays)
 
-    text = lambda obj: np.frombuffer(json.dumps(obj).encode(), np.uint8)  # noqa: E731
+    text = lambda obj: np.frombuffer(json.dumps(obj).encode(), np.uint8)
     entry("types", embedding=good, values=text({"cosine": "high", "l2": 1.0}))
     entry("missing", embedding=good, values=text({"cosine": 0.5}))
     entry("shape", embedding=np.ones((2, 2), np.float32), values=text({"cosine": 0.5, "l2": 1.0}))
@@ -147,8 +183,15 @@ def test_unwritable_cache_is_switched_off_with_one_warning(tmp_path, tiny_encode
     blocker = tmp_path / "cache"
     blocker.write_text("a file where the cache folder should be")
     cache = EmbeddingCache(blocker)
-    run = measure(tiny_encoder, small_images.subset(max_images=2), ["identity", "gaussian_noise"], severities=[1],
-                  metrics=["cosine"], seed=0, cache=cache)
+    run = measure(
+        tiny_encoder,
+        small_images.subset(max_images=2),
+        ["identity", "gaussian_noise"],
+        severities=[1],
+        metrics=["cosine"],
+        seed=0,
+        cache=cache,
+    )
     assert len(run.results) == 2 and cache.writes == 0
     problems = [w for w in run.warnings if "cannot be written" in w]
     assert len(problems) == 1 and str(blocker) in problems[0] and "without the cache" in problems[0]
@@ -163,7 +206,7 @@ def test_concurrent_saves_under_one_name_each_get_a_number(tmp_path, results_dic
     def save(i):
         try:
             paths.append(storage.save({**results_dict, "seed": i}, "release"))
-        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=save, args=(i,)) for i in range(12)]

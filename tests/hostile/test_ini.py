@@ -40,12 +40,15 @@ def usage_error(result) -> str:
     return result.stderr.str()
 
 
-@pytest.mark.parametrize("filename,text", [
-    ("pytest.ini", "[pytest]\nclipshift = maybe\n"),
-    ("tox.ini", "[pytest]\nclipshift = maybe\n"),
-    ("setup.cfg", "[tool:pytest]\nclipshift = maybe\n"),
-    ("pyproject.toml", "[tool.pytest.ini_options]\nclipshift = \"maybe\"\n"),
-])
+@pytest.mark.parametrize(
+    "filename,text",
+    [
+        ("pytest.ini", "[pytest]\nclipshift = maybe\n"),
+        ("tox.ini", "[pytest]\nclipshift = maybe\n"),
+        ("setup.cfg", "[tool:pytest]\nclipshift = maybe\n"),
+        ("pyproject.toml", '[tool.pytest.ini_options]\nclipshift = "maybe"\n'),
+    ],
+)
 def test_a_truth_value_that_is_none_names_the_option_and_the_value(pytester, filename, text):
     (pytester.path / filename).write_text(text)
     err = usage_error(pytester.runpytest())
@@ -55,7 +58,7 @@ def test_a_truth_value_that_is_none_names_the_option_and_the_value(pytester, fil
 
 @pytest.mark.skipif(not PYTEST_9, reason="pytest 9 reads native TOML tables ([tool.pytest], pytest.toml)")
 def test_native_toml_values_are_parsed_and_checked_too(pytester):
-    (pytester.path / "pytest.toml").write_text("[pytest]\nclipshift = \"maybe\"\n")
+    (pytester.path / "pytest.toml").write_text('[pytest]\nclipshift = "maybe"\n')
     err = usage_error(pytester.runpytest())
     assert "ini option clipshift = 'maybe'" in err
     (pytester.path / "pytest.toml").write_text("[pytest]\nclipshift_max_images = true\n")
@@ -69,7 +72,8 @@ def test_native_toml_values_of_the_right_type_run(project, tiny_clip_dir):
     (project.path / "pytest.toml").write_text(
         f"[pytest]\nclipshift = true\nclipshift_model = '{tiny_clip_dir}'\nclipshift_images = 'images'\n"
         "clipshift_device = 'cpu'\nclipshift_no_cache = true\nclipshift_budgets = 'budgets.toml'\n"
-        "clipshift_max_images = 2\nclipshift_seed = 3\n")
+        "clipshift_max_images = 2\nclipshift_seed = 3\n"
+    )
     result = project.runpytest()
     assert result.ret == 0, result.stdout.str() + result.stderr.str()
     result.assert_outcomes(passed=1)
@@ -95,16 +99,19 @@ def test_a_misspelled_override_is_a_usage_error_too(project):
 
 
 def test_a_misspelled_key_in_pyproject_ini_options_is_named(pytester):
-    (pytester.path / "pyproject.toml").write_text("[tool.pytest.ini_options]\nclipshift_budget = \"b.toml\"\n")
+    (pytester.path / "pyproject.toml").write_text('[tool.pytest.ini_options]\nclipshift_budget = "b.toml"\n')
     err = usage_error(pytester.runpytest())
     assert "ini option clipshift_budget" in err and "did you mean clipshift_budgets?" in err
 
 
-@pytest.mark.parametrize("text,message", [
-    ("[tool]\nclipshift = 5\n", "tool.clipshift = 5 must be a table"),
-    ("[tool.clipshift]\nmodel = \"demo\"\n", "[tool.clipshift] has unknown key 'model'"),
-    ("[tool.clipshift.budget]\n\"cosine.mean\" = \">= 0.9\"\n", "did you mean [tool.clipshift.budgets]?"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("[tool]\nclipshift = 5\n", "tool.clipshift = 5 must be a table"),
+        ('[tool.clipshift]\nmodel = "demo"\n', "[tool.clipshift] has unknown key 'model'"),
+        ('[tool.clipshift.budget]\n"cosine.mean" = ">= 0.9"\n', "did you mean [tool.clipshift.budgets]?"),
+    ],
+)
 def test_a_tool_clipshift_table_that_is_wrong_is_a_usage_error(pytester, text, message):
     (pytester.path / "pyproject.toml").write_text(text)
     err = usage_error(pytester.runpytest())
@@ -120,8 +127,22 @@ def test_the_right_values_still_run(project):
 
 # ------------------------------------------------------------------ the parsers, on their own
 
-@pytest.mark.parametrize("raw,expected", [("true", True), ("Yes", True), ("1", True), (" on ", True), (True, True),
-                                          ("false", False), ("NO", False), ("0", False), ("off", False), (False, False)])
+
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        ("true", True),
+        ("Yes", True),
+        ("1", True),
+        (" on ", True),
+        (True, True),
+        ("false", False),
+        ("NO", False),
+        ("0", False),
+        ("off", False),
+        (False, False),
+    ],
+)
 def test_truth_values(raw, expected):
     assert parse_bool(IniValue(raw, "f"), "x") is expected
 
@@ -148,23 +169,30 @@ def test_whole_numbers_and_lists():
 def test_each_file_kind_is_read_with_pytests_rules(tmp_path):
     (tmp_path / "setup.cfg").write_text("[pytest]\nclipshift = 1\n[tool:pytest]\nclipshift = yes\n")
     assert read_table(tmp_path / "setup.cfg") == {"clipshift": "yes"}
-    (tmp_path / "pyproject.toml").write_text("[tool.pytest.ini_options]\nclipshift = true\nclipshift_seed = 3\n"
-                                             "clipshift_metrics = [\"cosine\"]\n")
-    assert read_table(tmp_path / "pyproject.toml") == {"clipshift": "True", "clipshift_seed": "3",
-                                                        "clipshift_metrics": ["cosine"]}
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.pytest.ini_options]\nclipshift = true\nclipshift_seed = 3\nclipshift_metrics = ["cosine"]\n'
+    )
+    assert read_table(tmp_path / "pyproject.toml") == {
+        "clipshift": "True",
+        "clipshift_seed": "3",
+        "clipshift_metrics": ["cosine"],
+    }
     (tmp_path / "pytest.ini").write_text("[pytest]\nclipshift_augmentations =\n    flip\n    identity\n")
     assert read_table(tmp_path / "pytest.ini") == {"clipshift_augmentations": "flip\nidentity"}
     (tmp_path / "pytest.toml").write_text("[pytest]\nclipshift = true\n")
     assert read_table(tmp_path / "pytest.toml") == {"clipshift": True}
 
 
-@pytest.mark.parametrize("settings,message", [
-    ("metrics = 5", "settings.metrics = 5 must be a list of metric names"),
-    ("metrics = [1]", "settings.metrics = [1] must be a list of metric names"),
-    ("augmentations = []", "settings.augmentations = [] must be a non-empty list of names"),
-])
+@pytest.mark.parametrize(
+    "settings,message",
+    [
+        ("metrics = 5", "settings.metrics = 5 must be a list of metric names"),
+        ("metrics = [1]", "settings.metrics = [1] must be a list of metric names"),
+        ("augmentations = []", "settings.augmentations = [] must be a non-empty list of names"),
+    ],
+)
 def test_budgets_settings_of_the_wrong_shape_are_usage_errors(project, settings, message):
-    (project.path / "budgets.toml").write_text(f"[settings]\n{settings}\n\n[defaults]\n\"cosine.mean\" = \">= 0.1\"\n")
+    (project.path / "budgets.toml").write_text(f'[settings]\n{settings}\n\n[defaults]\n"cosine.mean" = ">= 0.1"\n')
     err = usage_error(project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml"))
     assert message in err
 

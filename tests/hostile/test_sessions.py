@@ -23,8 +23,9 @@ severities = [1]
 
 @pytest.fixture
 def project(pytester, tiny_clip_dir, small_images):
-    return make_user_project(pytester, tiny_clip_dir, small_images, SUITE, 3,
-                             "clipshift_budgets = budgets.toml\nclipshift_no_cache = true\n")
+    return make_user_project(
+        pytester, tiny_clip_dir, small_images, SUITE, 3, "clipshift_budgets = budgets.toml\nclipshift_no_cache = true\n"
+    )
 
 
 def saved(pytester) -> list[dict]:
@@ -41,8 +42,9 @@ def test_a_partial_candidate_fails_the_compare_on_what_it_did_not_measure(projec
     result = project.runpytest("--clipshift", "--clipshift-compare=base", "-k", "identity")
     assert result.ret == 1
     result.stdout.fnmatch_lines(["*1 baseline cell(s) not measured in this run: gaussian_noise[[]s1[]]*"])
-    allowed = project.runpytest("--clipshift", "--clipshift-compare=base", "-k", "identity",
-                                "--clipshift-compare-allow-missing")
+    allowed = project.runpytest(
+        "--clipshift", "--clipshift-compare=base", "-k", "identity", "--clipshift-compare-allow-missing"
+    )
     assert allowed.ret == 0
     allowed.stdout.fnmatch_lines(["*allowed by --clipshift-compare-allow-missing*gaussian_noise[[]s1[]]*"])
 
@@ -50,10 +52,15 @@ def test_a_partial_candidate_fails_the_compare_on_what_it_did_not_measure(projec
 def test_a_partial_update_keeps_the_baseline_cells_it_did_not_measure(project):
     assert project.runpytest("--clipshift", "--clipshift-save=base").ret == 0
     before = saved(project)[0]
-    result = project.runpytest("--clipshift", "--clipshift-compare=base", "--clipshift-update-baseline",
-                               "--clipshift-seed=0", "-k", "identity")
-    result.stdout.fnmatch_lines(["*baseline*updated with this run's 1 cell(s); kept 1 cell(s) this run did not "
-                                 "measure: gaussian_noise[[]s1[]]*"])
+    result = project.runpytest(
+        "--clipshift", "--clipshift-compare=base", "--clipshift-update-baseline", "--clipshift-seed=0", "-k", "identity"
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*baseline*updated with this run's 1 cell(s); kept 1 cell(s) this run did not "
+            "measure: gaussian_noise[[]s1[]]*"
+        ]
+    )
     after = saved(project)[0]
     assert cells(after) == cells(before) == ["gaussian_noise[s1]", "identity[s1]"]
     noise = [r for r in after["results"] if r["augmentation"] == "gaussian_noise"]
@@ -64,16 +71,23 @@ def test_an_interrupted_session_saves_an_incomplete_run_and_never_updates_a_base
     assert project.runpytest("--clipshift", "--clipshift-save=base").ret == 0
     before = (project.path / ".clipshift" / "0001_base.json").read_text()
     # Ctrl-C after the first gate item: a user test that raises KeyboardInterrupt, ordered last
-    project.makepyfile(test_zz_stop="""
+    project.makepyfile(
+        test_zz_stop="""
         def test_stop():
             raise KeyboardInterrupt
-    """)
+    """
+    )
     project.makeconftest("""
         def pytest_collection_modifyitems(items):
             items.sort(key=lambda item: ("stop" in item.name, "noise" in item.name))
     """)
-    result = project.runpytest("--clipshift", "--clipshift-compare=base", "--clipshift-update-baseline",
-                               "--clipshift-save=partial", no_reraise_ctrlc=True)
+    result = project.runpytest(
+        "--clipshift",
+        "--clipshift-compare=base",
+        "--clipshift-update-baseline",
+        "--clipshift-save=partial",
+        no_reraise_ctrlc=True,
+    )
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines(["*baseline*NOT updated: this session was interrupted*"])
     assert (project.path / ".clipshift" / "0001_base.json").read_text() == before
@@ -84,8 +98,9 @@ def test_an_interrupted_session_saves_an_incomplete_run_and_never_updates_a_base
 def test_outputs_that_cannot_be_written_fail_the_run_with_the_path(project):
     (project.path / "out.json").mkdir()
     (project.path / "store").write_text("a file, not a folder")
-    result = project.runpytest("--clipshift", "--clipshift-json=out.json", "--clipshift-save=x",
-                               "--clipshift-storage=store")
+    result = project.runpytest(
+        "--clipshift", "--clipshift-json=out.json", "--clipshift-save=x", "--clipshift-storage=store"
+    )
     assert result.ret == 1
     text = result.stdout.str()
     assert "out.json: it is a directory" in text and "storage folder" in text and "is a file" in text
@@ -95,20 +110,30 @@ def test_outputs_that_cannot_be_written_fail_the_run_with_the_path(project):
 
 def test_an_unwritable_cache_warns_once_and_the_run_passes(project):
     (project.path / "blocked").write_text("a file where the cache folder should be")
-    result = project.runpytest("--clipshift", "--clipshift-cache-dir=blocked", "-p", "no:clipshift_no_cache",
-                               "-o", "clipshift_no_cache=false")
+    result = project.runpytest(
+        "--clipshift", "--clipshift-cache-dir=blocked", "-p", "no:clipshift_no_cache", "-o", "clipshift_no_cache=false"
+    )
     assert result.ret == 0
     result.assert_outcomes(passed=2)
     assert result.stdout.str().count("cannot be written") == 1
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--clipshift-canvas-size=100000"], "--clipshift-canvas-size = 100000: must be a whole number between 8 and 4096"),
-    (["--clipshift-batch-size=100000"], "--clipshift-batch-size = 100000: must be a whole number between 1 and 4096"),
-    (["--clipshift-device=cuda"], "--clipshift-device: device 'cuda' requested but torch"),
-    (["--clipshift-images=empty"], "--clipshift-images: image directory"),
-    (["--clipshift-metrics", "attention_correlation@99"], "metric 'attention_correlation@99': model"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (
+            ["--clipshift-canvas-size=100000"],
+            "--clipshift-canvas-size = 100000: must be a whole number between 8 and 4096",
+        ),
+        (
+            ["--clipshift-batch-size=100000"],
+            "--clipshift-batch-size = 100000: must be a whole number between 1 and 4096",
+        ),
+        (["--clipshift-device=cuda"], "--clipshift-device: device 'cuda' requested but torch"),
+        (["--clipshift-images=empty"], "--clipshift-images: image directory"),
+        (["--clipshift-metrics", "attention_correlation@99"], "metric 'attention_correlation@99': model"),
+    ],
+)
 def test_startup_errors_are_usage_errors_before_any_item(project, args, message):
     (project.path / "empty").mkdir()
     result = project.runpytest("--clipshift", *args)
@@ -118,8 +143,14 @@ def test_startup_errors_are_usage_errors_before_any_item(project, args, message)
     assert "passed" not in result.stdout.str() and "failed" not in result.stdout.str()
 
 
-PATH_OPTIONS = ("--clipshift-model", "--clipshift-images", "--clipshift-budgets", "--clipshift-json",
-                "--clipshift-storage", "--clipshift-cache-dir")
+PATH_OPTIONS = (
+    "--clipshift-model",
+    "--clipshift-images",
+    "--clipshift-budgets",
+    "--clipshift-json",
+    "--clipshift-storage",
+    "--clipshift-cache-dir",
+)
 
 
 @pytest.mark.parametrize("flag", PATH_OPTIONS)

@@ -19,8 +19,12 @@ def test_an_engine_run_over_several_chunks_equals_one_chunk(tiny_encoder, small_
     from pytest_clipshift.core.engine import measure
 
     kwargs = dict(severities=[2], metrics=["cosine", "l2_normalized", "attention_correlation"], seed=3)
-    one = measure(tiny_encoder, small_images, ["identity", "gaussian_noise", "horizontal_flip"], chunk_size=64, **kwargs)
-    many = measure(tiny_encoder, small_images, ["identity", "gaussian_noise", "horizontal_flip"], chunk_size=2, **kwargs)
+    one = measure(
+        tiny_encoder, small_images, ["identity", "gaussian_noise", "horizontal_flip"], chunk_size=64, **kwargs
+    )
+    many = measure(
+        tiny_encoder, small_images, ["identity", "gaussian_noise", "horizontal_flip"], chunk_size=2, **kwargs
+    )
     for a, b in zip(one.results, many.results):
         for metric in a.values:
             np.testing.assert_allclose(a.values[metric], b.values[metric], rtol=0, atol=1e-6, err_msg=(a.key, metric))
@@ -31,9 +35,13 @@ def test_every_field_of_a_draws_seed_changes_it():
     """seed, image hash, augmentation, severity and draw each change the draw: fails when one is
     left out of the hashed text (every image getting the same noise, say)."""
     base = draw_seed(0, "hash-a", "gaussian_noise", 3)
-    others = [draw_seed(1, "hash-a", "gaussian_noise", 3), draw_seed(0, "hash-b", "gaussian_noise", 3),
-              draw_seed(0, "hash-a", "gaussian_blur", 3), draw_seed(0, "hash-a", "gaussian_noise", 4),
-              draw_seed(0, "hash-a", "gaussian_noise", 3, draw=1)]
+    others = [
+        draw_seed(1, "hash-a", "gaussian_noise", 3),
+        draw_seed(0, "hash-b", "gaussian_noise", 3),
+        draw_seed(0, "hash-a", "gaussian_blur", 3),
+        draw_seed(0, "hash-a", "gaussian_noise", 4),
+        draw_seed(0, "hash-a", "gaussian_noise", 3, draw=1),
+    ]
     assert len({base, *others}) == 6
     assert draw_seed(0, "hash-a", "gaussian_noise", 3, draw=0) == base  # draw 0 is the case's own
 
@@ -61,16 +69,39 @@ def _photos():
 
     from pytest_clipshift.core.images import load_image_set
 
-    return [np.asarray(Image.fromarray(a).resize((224, 224), Image.BICUBIC))
-            for a in load_image_set("samples", max_images=2).arrays]
+    return [
+        np.asarray(Image.fromarray(a).resize((224, 224), Image.BICUBIC))
+        for a in load_image_set("samples", max_images=2).arrays
+    ]
 
 
 # measured strength rises with severity for the study's augmentations whose severity scales one
 # amount; flips only flip, and ImageNet-C's pixelate/JPEG/fog/frost/snow rows trade several knobs
-MONOTONE = ["gaussian_noise", "gaussian_blur", "color_jitter", "shift_scale_rotate", "coarse_dropout", "elastic",
-            "perspective"] + [PREFIX + n for n in NAMES if n in ("gaussian_noise", "shot_noise", "impulse_noise",
-                                                                 "speckle_noise", "defocus_blur", "motion_blur",
-                                                                 "zoom_blur", "gaussian_blur", "contrast", "brightness")]
+MONOTONE = [
+    "gaussian_noise",
+    "gaussian_blur",
+    "color_jitter",
+    "shift_scale_rotate",
+    "coarse_dropout",
+    "elastic",
+    "perspective",
+] + [
+    PREFIX + n
+    for n in NAMES
+    if n
+    in (
+        "gaussian_noise",
+        "shot_noise",
+        "impulse_noise",
+        "speckle_noise",
+        "defocus_blur",
+        "motion_blur",
+        "zoom_blur",
+        "gaussian_blur",
+        "contrast",
+        "brightness",
+    )
+]
 
 
 @pytest.mark.parametrize("name", [n for n in MONOTONE if n in registry()])
@@ -80,8 +111,11 @@ def test_strength_rises_strictly_with_severity(name):
     photos = _photos()
     strength = []
     for severity in range(1, 6):
-        changes = [np.abs(apply_augmentation(name, image, severity, seed, f"p{i}").image.astype(float) - image).mean()
-                   for i, image in enumerate(photos) for seed in range(8)]
+        changes = [
+            np.abs(apply_augmentation(name, image, severity, seed, f"p{i}").image.astype(float) - image).mean()
+            for i, image in enumerate(photos)
+            for seed in range(8)
+        ]
         strength.append(float(np.mean(changes)))
     assert all(a < b for a, b in zip(strength, strength[1:])), (name, strength)
 
@@ -101,12 +135,21 @@ def test_a_rerun_with_any_keyed_field_changed_misses_the_cache(tmp_path, tiny_en
         return np.clip(image.astype(int) + amount, 0, 255).astype(np.uint8)
 
     def run(seed=0, severity=2, amount=40, draws=1, metrics=("cosine",), cache_dir=tmp_path / "cache"):
-        register_augmentation("shift_up", shift, severities={s: {"amount": amount * s} for s in range(1, 6)},
-                              replace=True)
+        register_augmentation(
+            "shift_up", shift, severities={s: {"amount": amount * s} for s in range(1, 6)}, replace=True
+        )
         try:
             cache = EmbeddingCache(cache_dir)
-            result = measure(tiny_encoder, images, ["gaussian_noise", "shift_up"], severities=[severity],
-                             metrics=list(metrics), seed=seed, cache=cache, draws=draws)
+            result = measure(
+                tiny_encoder,
+                images,
+                ["gaussian_noise", "shift_up"],
+                severities=[severity],
+                metrics=list(metrics),
+                seed=seed,
+                cache=cache,
+                draws=draws,
+            )
             cache.flush()
             return result, cache
         finally:
@@ -115,8 +158,13 @@ def test_a_rerun_with_any_keyed_field_changed_misses_the_cache(tmp_path, tiny_en
     first, _ = run()
     again, cache = run()
     assert cache.misses == 0 and cache.hits > 0
-    changed = {"seed": dict(seed=1), "severity": dict(severity=3), "augmentation parameters": dict(amount=41),
-               "draws": dict(draws=2), "metrics": dict(metrics=("cosine", "attention_correlation"))}[change]
+    changed = {
+        "seed": dict(seed=1),
+        "severity": dict(severity=3),
+        "augmentation parameters": dict(amount=41),
+        "draws": dict(draws=2),
+        "metrics": dict(metrics=("cosine", "attention_correlation")),
+    }[change]
     other, cache = run(**changed)
     fresh, _ = run(**changed, cache_dir=tmp_path / "fresh")
     assert cache.misses > 0

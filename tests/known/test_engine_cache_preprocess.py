@@ -10,7 +10,14 @@ import shutil
 import numpy as np
 import pytest
 
-from pytest_clipshift.core.preprocess import CLIP_MEAN, CLIP_STD, PreprocessSettings, center_crop, normalize_batch, to_canvas
+from pytest_clipshift.core.preprocess import (
+    CLIP_MEAN,
+    CLIP_STD,
+    PreprocessSettings,
+    center_crop,
+    normalize_batch,
+    to_canvas,
+)
 
 
 def half_unchanged(image, rng, amount):
@@ -24,8 +31,9 @@ def half_unchanged(image, rng, amount):
 def half_aug():
     from pytest_clipshift.core.augmentations import register_augmentation, unregister_augmentation
 
-    register_augmentation("half_unchanged", half_unchanged, severities={s: {"amount": 30 * s} for s in range(1, 6)},
-                          replace=True)
+    register_augmentation(
+        "half_unchanged", half_unchanged, severities={s: {"amount": 30 * s} for s in range(1, 6)}, replace=True
+    )
     yield "half_unchanged"
     unregister_augmentation("half_unchanged")
 
@@ -36,8 +44,15 @@ def test_a_cache_hit_keeps_the_unchanged_count_and_every_value(tmp_path, tiny_en
 
     def run():
         cache = EmbeddingCache(tmp_path / "cache")
-        out = measure(tiny_encoder, small_images, [half_aug, "gaussian_noise"], severities=[2], metrics=["cosine"],
-                      cache=cache, seed=4)
+        out = measure(
+            tiny_encoder,
+            small_images,
+            [half_aug, "gaussian_noise"],
+            severities=[2],
+            metrics=["cosine"],
+            cache=cache,
+            seed=4,
+        )
         return out, cache
 
     first, cold = run()
@@ -60,13 +75,22 @@ def test_every_draw_asked_for_is_measured_and_distinct(tmp_path, tiny_encoder, s
 
     images = small_images.subset(max_images=3)
     cache = EmbeddingCache(tmp_path / "c")
-    out = measure(tiny_encoder, images, ["identity", "gaussian_noise"], severities=[3],
-                  metrics=["cosine", "divergence_radius"], draws=3, cache=cache)
+    out = measure(
+        tiny_encoder,
+        images,
+        ["identity", "gaussian_noise"],
+        severities=[3],
+        metrics=["cosine", "divergence_radius"],
+        draws=3,
+        cache=cache,
+    )
     # the clean image, identity once (it draws nothing), gaussian noise three times: per image
     assert cache.misses == len(images) * (1 + 1 + 3)
     radius = out.get("gaussian_noise", 3).values["divergence_radius"]
     assert np.all(radius > 0) and np.all(out.get("identity", 3).values["divergence_radius"] == 0)
-    two = measure(tiny_encoder, images, ["gaussian_noise"], severities=[3], metrics=["cosine", "divergence_radius"], draws=2)
+    two = measure(
+        tiny_encoder, images, ["gaussian_noise"], severities=[3], metrics=["cosine", "divergence_radius"], draws=2
+    )
     assert np.all(two.get("gaussian_noise", 3).values["divergence_radius"] <= radius + 1e-9)
     assert out.settings["draws"] == 3
 
@@ -123,7 +147,7 @@ def test_the_centre_crop_offsets_of_an_odd_margin(rounding, top, left):
     """A 7x9 image cropped to 4x4: margins 3 and 5. transformers floors (1, 2); torchvision rounds
     half to even (round(1.5) = 2, round(2.5) = 2)."""
     image = np.arange(7 * 9 * 3, dtype=np.int64).reshape(7, 9, 3)
-    np.testing.assert_array_equal(center_crop(image, 4, 4, rounding), image[top:top + 4, left:left + 4])
+    np.testing.assert_array_equal(center_crop(image, 4, 4, rounding), image[top : top + 4, left : left + 4])
 
 
 def test_a_small_image_is_padded_in_the_centre():
@@ -138,7 +162,9 @@ def test_a_canvas_is_the_processors_own_pixels(tiny_clip_dir):
     from transformers import CLIPImageProcessor
 
     processor = CLIPImageProcessor.from_pretrained(tiny_clip_dir)
-    settings = PreprocessSettings.from_processor_dict(json.loads((tiny_clip_dir / "preprocessor_config.json").read_text()))
+    settings = PreprocessSettings.from_processor_dict(
+        json.loads((tiny_clip_dir / "preprocessor_config.json").read_text())
+    )
     image = np.random.default_rng(3).integers(0, 256, (45, 71, 3)).astype(np.uint8)
     import torch
 

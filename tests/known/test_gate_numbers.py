@@ -11,8 +11,8 @@ import pytest
 from scipy import stats
 
 from pytest_clipshift.core.calibration import calibrate
-from pytest_clipshift.core.sampling import stratified_sample
 from pytest_clipshift.core.results import RunResult, ShiftResult
+from pytest_clipshift.core.sampling import stratified_sample
 from pytest_clipshift.gate.corruption_error import corruption_errors, family_curves
 
 NAMES = ["a", "b", "c", "d"]
@@ -29,14 +29,28 @@ def run(cells):
 # ----------------------------------------------------------------------------- corruption error
 def two_noise_runs():
     """gaussian and shot noise (family noise) and fog (weather) at s1 and s2, identity floors 0.02/0.01."""
-    base = run([cell("identity", 3, cosine=0.98), cell("imagenet_c.gaussian_noise", 1, cosine=0.9),
-                cell("imagenet_c.gaussian_noise", 2, cosine=0.7), cell("imagenet_c.shot_noise", 1, cosine=0.8),
-                cell("imagenet_c.shot_noise", 2, cosine=0.6), cell("imagenet_c.fog", 1, cosine=0.9),
-                cell("imagenet_c.fog", 2, cosine=0.8)])
-    cand = run([cell("identity", 3, cosine=0.99), cell("imagenet_c.gaussian_noise", 1, cosine=0.95),
-                cell("imagenet_c.gaussian_noise", 2, cosine=0.85), cell("imagenet_c.shot_noise", 1, cosine=0.7),
-                cell("imagenet_c.shot_noise", 2, cosine=0.5), cell("imagenet_c.fog", 1, cosine=0.9),
-                cell("imagenet_c.fog", 2, cosine=0.8)])
+    base = run(
+        [
+            cell("identity", 3, cosine=0.98),
+            cell("imagenet_c.gaussian_noise", 1, cosine=0.9),
+            cell("imagenet_c.gaussian_noise", 2, cosine=0.7),
+            cell("imagenet_c.shot_noise", 1, cosine=0.8),
+            cell("imagenet_c.shot_noise", 2, cosine=0.6),
+            cell("imagenet_c.fog", 1, cosine=0.9),
+            cell("imagenet_c.fog", 2, cosine=0.8),
+        ]
+    )
+    cand = run(
+        [
+            cell("identity", 3, cosine=0.99),
+            cell("imagenet_c.gaussian_noise", 1, cosine=0.95),
+            cell("imagenet_c.gaussian_noise", 2, cosine=0.85),
+            cell("imagenet_c.shot_noise", 1, cosine=0.7),
+            cell("imagenet_c.shot_noise", 2, cosine=0.5),
+            cell("imagenet_c.fog", 1, cosine=0.9),
+            cell("imagenet_c.fog", 2, cosine=0.8),
+        ]
+    )
     return base, cand
 
 
@@ -79,7 +93,9 @@ def test_the_other_metric_and_subsets_are_not_mixed_in():
     subset.subset = "label=cat"
     base.results.append(subset)
     assert corruption_errors(base, cand).corruptions["fog"]["ce"] == pytest.approx(1.0)
-    assert "weather" in family_curves(base, "cosine") and family_curves(base, "cosine")["weather"][1] == pytest.approx(0.1)
+    assert "weather" in family_curves(base, "cosine") and family_curves(base, "cosine")["weather"][1] == pytest.approx(
+        0.1
+    )
     assert corruption_errors(base, cand, "l2") is None and family_curves(base, "l2") == {}
 
 
@@ -91,8 +107,10 @@ def calibration_run():
     drops = [0.01, 0.03, 0.1, 0.4]
     l2 = [0.1, 0.3, 0.2, 0.9]
     cells = [cell("identity", 3, cosine=1.0, zero_shot_accuracy_drop=0.0, l2=0.0)]
-    cells += [cell(a, 3, cosine=c, zero_shot_accuracy_drop=d, l2=x) for a, c, d, x in
-              zip(("gaussian_noise", "gaussian_blur", "elastic", "perspective"), cosines, drops, l2)]
+    cells += [
+        cell(a, 3, cosine=c, zero_shot_accuracy_drop=d, l2=x)
+        for a, c, d, x in zip(("gaussian_noise", "gaussian_blur", "elastic", "perspective"), cosines, drops, l2)
+    ]
     return run(cells), np.array(cosines), np.array(drops), np.array(l2)
 
 
@@ -102,11 +120,11 @@ def test_calibration_numbers_are_scipys():
     fit = stats.linregress(x, y)
     cosine = cal["fits"]["cosine"]
     assert cosine["slope"] == pytest.approx(fit.slope) and cosine["intercept"] == pytest.approx(fit.intercept)
-    assert cosine["r2"] == pytest.approx(fit.rvalue ** 2)
+    assert cosine["r2"] == pytest.approx(fit.rvalue**2)
     assert cosine["spearman"] == pytest.approx(-1.0) and fit.rvalue > -0.99  # Pearson would say otherwise
     assert cosine["value_at_5_point_drop"] == pytest.approx((0.05 - fit.intercept) / fit.slope)
     other = stats.linregress(l2, y)
-    assert cal["fits"]["l2"]["r2"] == pytest.approx(other.rvalue ** 2)
+    assert cal["fits"]["l2"]["r2"] == pytest.approx(other.rvalue**2)
     assert cal["fits"]["l2"]["spearman"] == pytest.approx(stats.spearmanr(l2, y).statistic)
     assert cal["best"] == "cosine"  # |Spearman| 1 beats 0.8, whatever the sign
     assert cal["cells"] == ["gaussian_noise[s3]", "gaussian_blur[s3]", "elastic[s3]", "perspective[s3]"]
@@ -116,8 +134,10 @@ def test_calibration_numbers_are_scipys():
 def test_ties_in_spearman_go_to_the_larger_r2():
     x = np.array([0.9, 0.8, 0.7, 0.5])
     y = np.array([0.01, 0.05, 0.06, 0.2])
-    cells = [cell(a, 2, cosine=c, l2=1 - c ** 3, zero_shot_accuracy_drop=d) for a, c, d in
-             zip(("gaussian_noise", "gaussian_blur", "elastic", "perspective"), x, y)]
+    cells = [
+        cell(a, 2, cosine=c, l2=1 - c**3, zero_shot_accuracy_drop=d)
+        for a, c, d in zip(("gaussian_noise", "gaussian_blur", "elastic", "perspective"), x, y)
+    ]
     cal = calibrate(run(cells))
     assert cal["fits"]["cosine"]["spearman"] == pytest.approx(-cal["fits"]["l2"]["spearman"])
     best = max(("cosine", "l2"), key=lambda m: cal["fits"][m]["r2"])
@@ -125,12 +145,16 @@ def test_ties_in_spearman_go_to_the_larger_r2():
 
 
 def test_a_constant_metric_or_constant_drop_is_no_fit():
-    cells = [cell(a, 3, cosine=c, l2=0.5, zero_shot_accuracy_drop=d) for a, c, d in
-             zip(("gaussian_noise", "gaussian_blur", "elastic"), (0.9, 0.8, 0.7), (0.1, 0.2, 0.4))]
+    cells = [
+        cell(a, 3, cosine=c, l2=0.5, zero_shot_accuracy_drop=d)
+        for a, c, d in zip(("gaussian_noise", "gaussian_blur", "elastic"), (0.9, 0.8, 0.7), (0.1, 0.2, 0.4))
+    ]
     cal = calibrate(run(cells))
     assert "l2" not in cal["fits"] and cal["best"] == "cosine"
-    flat = [cell(a, 3, cosine=c, zero_shot_accuracy_drop=0.02) for a, c in
-            zip(("gaussian_noise", "gaussian_blur", "elastic"), (0.9, 0.8, 0.7))]
+    flat = [
+        cell(a, 3, cosine=c, zero_shot_accuracy_drop=0.02)
+        for a, c in zip(("gaussian_noise", "gaussian_blur", "elastic"), (0.9, 0.8, 0.7))
+    ]
     cal = calibrate(run(flat))
     assert cal["best"] is None and cal["fits"] == {} and "0.0200" in cal["note"]
 
@@ -158,6 +182,8 @@ def test_the_sample_is_seeded_and_draws_within_each_label():
     a, b = stratified_sample(labels, 10, 1), stratified_sample(labels, 10, 2)
     assert a == stratified_sample(labels, 10, 1) and a != b
     assert sum(i < 50 for i in a) == 5
-    assert stratified_sample(labels, 100, 0) == list(range(100)) and stratified_sample(labels, 200, 0) == list(range(100))
+    assert stratified_sample(labels, 100, 0) == list(range(100)) and stratified_sample(labels, 200, 0) == list(
+        range(100)
+    )
     unlabelled = [None, None, "x", "x"]
     assert collections.Counter(unlabelled[i] for i in stratified_sample(unlabelled, 2, 0)) == {None: 1, "x": 1}

@@ -34,8 +34,9 @@ def test_embedding_distances_are_scipys():
 
 def test_attention_correlation_is_pearsons_and_a_constant_map_is_undefined():
     a, b = RNG.random((4, 3, 5)), RNG.random((4, 3, 5))
-    assert F.attention_correlation(a, b) == pytest.approx([stats.pearsonr(x.ravel(), y.ravel()).statistic
-                                                           for x, y in zip(a, b)])
+    assert F.attention_correlation(a, b) == pytest.approx(
+        [stats.pearsonr(x.ravel(), y.ravel()).statistic for x, y in zip(a, b)]
+    )
     flat = np.ones((1, 3, 5))
     assert np.isnan(F.attention_correlation(flat, b[:1])).all()
     assert F.attention_correlation(a[:1], -a[:1]) == pytest.approx([-1.0])
@@ -66,7 +67,7 @@ def test_the_studys_attention_number_upsamples_with_opencv_first():
 
 def patches(image, grid):
     h, w = image.shape[0] // grid, image.shape[1] // grid
-    return [image[r * h:(r + 1) * h, c * w:(c + 1) * w] for r in range(grid) for c in range(grid)]
+    return [image[r * h : (r + 1) * h, c * w : (c + 1) * w] for r in range(grid) for c in range(grid)]
 
 
 def test_patch_similarity_is_the_mean_over_patches_not_the_median():
@@ -76,8 +77,10 @@ def test_patch_similarity_is_the_mean_over_patches_not_the_median():
     augmented[1] = np.clip(augmented[1].astype(int) + RNG.integers(-30, 30, (34, 34, 3)), 0, 255)
     expected = []
     for x, y in zip(clean, augmented):
-        scores = [1 / (1 + np.mean(((p.astype(float) - q.astype(float)) / 255) ** 2))
-                  for p, q in zip(patches(x[:32, :32], 4), patches(y[:32, :32], 4))]
+        scores = [
+            1 / (1 + np.mean(((p.astype(float) - q.astype(float)) / 255) ** 2))
+            for p, q in zip(patches(x[:32, :32], 4), patches(y[:32, :32], 4))
+        ]
         expected.append(np.mean(scores))
     assert F.patch_similarity(clean, augmented) == pytest.approx(expected, rel=1e-6)
     assert F.patch_similarity(clean, augmented)[0] < 0.99  # the median of the 16 patches is 1
@@ -103,11 +106,15 @@ def test_edge_maps_are_central_differences_each_divided_by_its_maximum():
     assert F.edge_map(F._grey(image))[0] == pytest.approx(edges(grey(image[0])), rel=1e-5, abs=1e-6)
     low = (image // 4).astype(np.uint8)  # the same edges at a quarter of the contrast
     other = RNG.integers(0, 256, (1, 9, 11, 3)).astype(np.uint8)
-    assert F.edge_preservation(image, low)[0] == pytest.approx(1 - np.abs(edges(grey(image[0])) - edges(grey(low[0]))).mean(), abs=1e-5)
+    assert F.edge_preservation(image, low)[0] == pytest.approx(
+        1 - np.abs(edges(grey(image[0])) - edges(grey(low[0]))).mean(), abs=1e-5
+    )
     assert F.edge_preservation(image, low)[0] > 0.97  # normalised: contrast alone keeps the edges
     expected = 1 - np.abs(edges(grey(image[0])) - edges(grey(other[0]))).mean()
     assert F.edge_preservation(image, other)[0] == pytest.approx(expected, abs=1e-5)
-    assert F.edge_preservation(image, other, original_edges=F.edge_map(F._grey(image)))[0] == pytest.approx(expected, abs=1e-5)
+    assert F.edge_preservation(image, other, original_edges=F.edge_map(F._grey(image)))[0] == pytest.approx(
+        expected, abs=1e-5
+    )
 
 
 def test_detail_preservation_is_the_mean_of_min_ratio_over_patches():
@@ -133,8 +140,11 @@ def unbiased_hsic(k, l):
     np.fill_diagonal(k, 0)
     np.fill_diagonal(l, 0)
     ones = np.ones(n)
-    return (np.trace(k @ l) + (ones @ k @ ones) * (ones @ l @ ones) / ((n - 1) * (n - 2))
-            - 2 / (n - 2) * ones @ k @ l @ ones) / (n * (n - 3))
+    return (
+        np.trace(k @ l)
+        + (ones @ k @ ones) * (ones @ l @ ones) / ((n - 1) * (n - 2))
+        - 2 / (n - 2) * ones @ k @ l @ ones
+    ) / (n * (n - 3))
 
 
 def test_linear_cka_is_song_et_als_unbiased_estimator():
@@ -151,10 +161,20 @@ def layered_batch(n_layers=3, tokens=5, dim=6, grid=(2, 2)):
     augmented = clean + RNG.normal(size=clean.shape) * np.linspace(0.1, 2, n_layers + 1)[None, :, None, None]
     attention_c, attention_a = RNG.random((2, n_layers) + grid), RNG.random((2, n_layers) + grid)
     canvases = RNG.integers(0, 256, (2, 16, 16, 3)).astype(np.uint8)
-    return Batch(clean_embeddings=RNG.normal(size=(2, 4)), augmented_embeddings=RNG.normal(size=(2, 4)),
-                 clean_images=canvases, augmented_images=canvases, coords=[None, None], augmentations=["x", "x"],
-                 image_names=["a", "b"], clean_attention=attention_c, augmented_attention=attention_a,
-                 clean_hidden=clean, augmented_hidden=augmented, grid=grid)
+    return Batch(
+        clean_embeddings=RNG.normal(size=(2, 4)),
+        augmented_embeddings=RNG.normal(size=(2, 4)),
+        clean_images=canvases,
+        augmented_images=canvases,
+        coords=[None, None],
+        augmentations=["x", "x"],
+        image_names=["a", "b"],
+        clean_attention=attention_c,
+        augmented_attention=attention_a,
+        clean_hidden=clean,
+        augmented_hidden=augmented,
+        grid=grid,
+    )
 
 
 def test_layer_k_reads_the_tokens_after_layer_k():
@@ -167,11 +187,13 @@ def test_layer_k_reads_the_tokens_after_layer_k():
         assert METRICS["layer_cosine"].values(batch, k) == pytest.approx(cls)
         assert METRICS["layer_cka_raw"].values(batch, k) == pytest.approx(F.linear_cka(ch[:, k], ah[:, k]))
         assert METRICS["attention_correlation"].values(batch, k) == pytest.approx(
-            F.attention_correlation(batch.clean_attention[:, k - 1], batch.augmented_attention[:, k - 1]))
+            F.attention_correlation(batch.clean_attention[:, k - 1], batch.augmented_attention[:, k - 1])
+        )
     last = METRICS["layer_cosine"].values(batch, None)
     assert last == pytest.approx(METRICS["layer_cosine"].values(batch, 3))
     assert METRICS["attention_inverse_mse"].values(batch, None) == pytest.approx(
-        F.attention_inverse_mse(batch.clean_attention[:, -1], batch.augmented_attention[:, -1]))
+        F.attention_inverse_mse(batch.clean_attention[:, -1], batch.augmented_attention[:, -1])
+    )
 
 
 def test_a_model_without_a_cls_token_compares_mean_tokens():

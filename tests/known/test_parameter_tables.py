@@ -17,8 +17,17 @@ from pytest_clipshift.core.imagenet_c import NAMES, PREFIX
 
 from .readme import readme_table
 
-STUDY = ("gaussian_noise", "gaussian_blur", "color_jitter", "shift_scale_rotate", "horizontal_flip", "elastic",
-         "perspective", "brightness_contrast", "coarse_dropout")
+STUDY = (
+    "gaussian_noise",
+    "gaussian_blur",
+    "color_jitter",
+    "shift_scale_rotate",
+    "horizontal_flip",
+    "elastic",
+    "perspective",
+    "brightness_contrast",
+    "coarse_dropout",
+)
 
 
 def numbers(value) -> list[float]:
@@ -65,8 +74,11 @@ def reference_rows(name: str) -> list[list[float]]:
 
     source = inspect.getsource(getattr(reference, name))
     for node in ast.walk(ast.parse(source)):
-        if (isinstance(node, ast.Subscript) and isinstance(node.value, ast.List)
-                and "severity" in ast.unparse(node.slice)):
+        if (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.value, ast.List)
+            and "severity" in ast.unparse(node.slice)
+        ):
             namespace = {"np": type("np", (), {"arange": staticmethod(lambda *a: a)})}
             return [numbers(eval(compile(ast.Expression(e), name, "eval"), namespace)) for e in node.value.elts]
     raise AssertionError(f"no severity table in imagecorruptions.{name}")

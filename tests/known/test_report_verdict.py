@@ -63,13 +63,26 @@ def parse(page: str, table_id: str) -> Cells:
 
 
 def check(aug, sev, metric, stat, op, threshold, passed):
-    return {"test": "t", "augmentation": aug, "severity": sev, "metric": metric, "stat": stat, "op": op,
-            "threshold": threshold, "value": 0.5, "point": 0.5, "interval": None, "passed": passed}
+    return {
+        "test": "t",
+        "augmentation": aug,
+        "severity": sev,
+        "metric": metric,
+        "stat": stat,
+        "op": op,
+        "threshold": threshold,
+        "value": 0.5,
+        "point": 0.5,
+        "interval": None,
+        "passed": passed,
+    }
 
 
 def a_run(budgets=(), comparison=None):
-    cells = [ShiftResult("identity", 3, NAMES, {"cosine": np.full(3, 0.99), "l2": np.full(3, 0.1)}, 0),
-             ShiftResult("gaussian_noise", 3, NAMES, {"cosine": np.full(3, 0.9), "l2": np.full(3, 0.4)}, 0)]
+    cells = [
+        ShiftResult("identity", 3, NAMES, {"cosine": np.full(3, 0.99), "l2": np.full(3, 0.1)}, 0),
+        ShiftResult("gaussian_noise", 3, NAMES, {"cosine": np.full(3, 0.9), "l2": np.full(3, 0.4)}, 0),
+    ]
     run = RunResult({"name": "model-x"}, 0, NAMES, "h", "s", cells)
     run.budgets = list(budgets)
     if comparison is not None:
@@ -82,9 +95,13 @@ def rows_by_name(page):
 
 
 def test_one_broken_budget_of_two_makes_the_cell_and_the_row_red():
-    run = a_run([check("gaussian_noise", 3, "cosine", "mean", ">=", 0.8, True),
-                 check("gaussian_noise", 3, "cosine", "mean", ">=", 0.95, False),
-                 check("identity", 3, "cosine", "mean", ">=", 0.98, True)])
+    run = a_run(
+        [
+            check("gaussian_noise", 3, "cosine", "mean", ">=", 0.8, True),
+            check("gaussian_noise", 3, "cosine", "mean", ">=", 0.95, False),
+            check("identity", 3, "cosine", "mean", ">=", 0.98, True),
+        ]
+    )
     rows = rows_by_name(metric_table_html(run))
     noise, floor = rows["gaussian_noise[s3]"], rows["identity[s3]"]
     classes = [c for c, _ in noise]
@@ -100,16 +117,26 @@ def test_rows_without_budgets_say_nothing():
     assert rows["gaussian_noise[s3]"][-1] == ("", "–") and all(c == "" for c, _ in rows["gaussian_noise[s3]"][1:])
 
 
-@pytest.mark.parametrize("budgets, comparison, word", [
-    ([], None, "measured"),
-    ([check("gaussian_noise", 3, "cosine", "mean", ">=", 0.8, True)], None, "PASSED"),
-    ([check("gaussian_noise", 3, "cosine", "mean", ">=", 0.95, False)], None, "FAILED"),
-    ([], {"failed": 0, "missing": [], "rules": ["cosine.mean:0.01"], "deltas": [], "baseline": "b.json"}, "PASSED"),
-    ([check("gaussian_noise", 3, "cosine", "mean", ">=", 0.8, True)],
-     {"failed": 2, "missing": [], "rules": ["cosine.mean:0.01"], "deltas": [], "baseline": "b.json"}, "FAILED"),
-    ([], {"failed": 0, "missing": ["fog[s3]"], "rules": [], "deltas": [], "baseline": "b.json"}, "FAILED"),
-    ([], {"failed": 0, "missing": ["fog[s3]"], "allow_missing": True, "rules": [], "deltas": [], "baseline": "b"}, "PASSED"),
-])
+@pytest.mark.parametrize(
+    "budgets, comparison, word",
+    [
+        ([], None, "measured"),
+        ([check("gaussian_noise", 3, "cosine", "mean", ">=", 0.8, True)], None, "PASSED"),
+        ([check("gaussian_noise", 3, "cosine", "mean", ">=", 0.95, False)], None, "FAILED"),
+        ([], {"failed": 0, "missing": [], "rules": ["cosine.mean:0.01"], "deltas": [], "baseline": "b.json"}, "PASSED"),
+        (
+            [check("gaussian_noise", 3, "cosine", "mean", ">=", 0.8, True)],
+            {"failed": 2, "missing": [], "rules": ["cosine.mean:0.01"], "deltas": [], "baseline": "b.json"},
+            "FAILED",
+        ),
+        ([], {"failed": 0, "missing": ["fog[s3]"], "rules": [], "deltas": [], "baseline": "b.json"}, "FAILED"),
+        (
+            [],
+            {"failed": 0, "missing": ["fog[s3]"], "allow_missing": True, "rules": [], "deltas": [], "baseline": "b"},
+            "PASSED",
+        ),
+    ],
+)
 def test_the_page_title_carries_the_verdict(tmp_path, budgets, comparison, word):
     run = a_run(budgets, comparison)
     page = write_report(run, tmp_path / "r.html").read_text(encoding="utf-8")
@@ -118,7 +145,7 @@ def test_the_page_title_carries_the_verdict(tmp_path, budgets, comparison, word)
 
 
 def hex_rgb(colour: str) -> tuple[int, int, int]:
-    return tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
 
 
 def test_kept_is_green_and_broken_is_red_in_the_stylesheet():
@@ -132,24 +159,40 @@ def test_kept_is_green_and_broken_is_red_in_the_stylesheet():
 
 def delta(d, failed=()):
     base = 0.9
-    return Delta("gaussian_noise", 3, "cosine", "mean", base, None if d is None else base + d,
-                 math.nan if d is None else -d, list(failed))
+    return Delta(
+        "gaussian_noise",
+        3,
+        "cosine",
+        "mean",
+        base,
+        None if d is None else base + d,
+        math.nan if d is None else -d,
+        list(failed),
+    )
 
 
-@pytest.mark.parametrize("change, failed, expected", [
-    (-0.05, ["cosine.mean:0.01"], "fail"),
-    (-0.005, [], "worse-ok"),
-    (0.02, [], "better"),
-    (0.00001, [], ""),
-    (-0.00001, [], ""),
-    (None, [], ""),
-    (None, ["cosine.mean:0.01"], "fail"),
-])
+@pytest.mark.parametrize(
+    "change, failed, expected",
+    [
+        (-0.05, ["cosine.mean:0.01"], "fail"),
+        (-0.005, [], "worse-ok"),
+        (0.02, [], "better"),
+        (0.00001, [], ""),
+        (-0.00001, [], ""),
+        (None, [], ""),
+        (None, ["cosine.mean:0.01"], "fail"),
+    ],
+)
 def test_each_delta_gets_its_colour_in_both_reports(tmp_path, change, failed, expected):
     d = delta(change, failed)
     assert V.delta_class(bool(d.failed), d.difference, d.worse_by) == expected
-    comparison = {"failed": len(failed), "missing": [], "rules": ["cosine.mean:0.01"], "baseline": "b.json",
-                  "deltas": [d.to_dict()]}
+    comparison = {
+        "failed": len(failed),
+        "missing": [],
+        "rules": ["cosine.mean:0.01"],
+        "baseline": "b.json",
+        "deltas": [d.to_dict()],
+    }
     rows = [r for r in parse(comparison_section(a_run([], comparison)), "clipshift-compare").rows if r]
     assert rows[0][4][0] == expected
 

@@ -3,8 +3,8 @@ metrics share (aligned attention, per-layer token comparisons) computed once, on
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
-from typing import Callable
 
 import numpy as np
 
@@ -21,10 +21,26 @@ class Batch:
     * ``coords``: per image, the warp of a geometric augmentation (see ``augmentations.warp_map``) or None.
     """
 
-    def __init__(self, *, clean_embeddings, augmented_embeddings, clean_images, augmented_images, coords,
-                 augmentations, image_names, clean_attention=None, augmented_attention=None, clean_hidden=None,
-                 augmented_hidden=None, grid=None, device=None, clean_edges: Callable | None = None,
-                 text_scores: Callable | None = None, pixel_names=()):
+    def __init__(
+        self,
+        *,
+        clean_embeddings,
+        augmented_embeddings,
+        clean_images,
+        augmented_images,
+        coords,
+        augmentations,
+        image_names,
+        clean_attention=None,
+        augmented_attention=None,
+        clean_hidden=None,
+        augmented_hidden=None,
+        grid=None,
+        device=None,
+        clean_edges: Callable | None = None,
+        text_scores: Callable | None = None,
+        pixel_names=(),
+    ):
         self.clean_embeddings = clean_embeddings
         self.augmented_embeddings = augmented_embeddings
         self.clean_images = clean_images

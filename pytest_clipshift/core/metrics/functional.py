@@ -18,6 +18,7 @@ EPS = 1e-12
 
 # ---------------------------------------------------------------- embeddings
 
+
 def cosine_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """cos(a_i, b_i) = <a_i, b_i> / (|a_i| |b_i|), per row. 1 = same direction."""
     a = np.asarray(a, dtype=np.float64)
@@ -67,16 +68,22 @@ class Clustering:
 
     def to_dict(self) -> dict:
         return {
-            "labels": self.labels, "distance": np.round(self.distance, 6).tolist(),
-            "linkage": np.round(self.linkage, 6).tolist(), "method": self.method, "order": self.order,
-            "clusters": self.clusters, "cut_height": round(float(self.cut_height), 6),
+            "labels": self.labels,
+            "distance": np.round(self.distance, 6).tolist(),
+            "linkage": np.round(self.linkage, 6).tolist(),
+            "method": self.method,
+            "order": self.order,
+            "clusters": self.clusters,
+            "cut_height": round(float(self.cut_height), 6),
         }
 
 
 EUCLIDEAN_LINKAGES = ("ward", "centroid", "median")
 
 
-def cluster_views(distance: np.ndarray, labels: list[str], method: str = "average", cut_fraction: float = 0.7) -> Clustering:
+def cluster_views(
+    distance: np.ndarray, labels: list[str], method: str = "average", cut_fraction: float = 0.7
+) -> Clustering:
     """Hierarchical clustering of the views from their mean cosine distance matrix D (scipy ``linkage``).
 
     ``average`` linkage suits cosine distances. ``ward`` (the study's choice), ``centroid`` and
@@ -99,8 +106,7 @@ def cluster_views(distance: np.ndarray, labels: list[str], method: str = "averag
     cut = cut_fraction * float(z[-1, 2])
     ids = fcluster(z, t=cut, criterion="distance")
     order = [labels[i] for i in dendrogram(z, no_plot=True, labels=None)["leaves"]]
-    return Clustering(list(labels), d, z, method, order,
-                      {lab: int(c) for lab, c in zip(labels, ids)}, cut)
+    return Clustering(list(labels), d, z, method, order, {lab: int(c) for lab, c in zip(labels, ids)}, cut)
 
 
 def unit(x: np.ndarray) -> np.ndarray:
@@ -149,7 +155,7 @@ def enclosing_ball_radius(points: np.ndarray, tol: float = 1e-10) -> float:
         return 0.0
     # centred and scaled to unit spread: the same precision for a tight cluster as for a wide one
     p = p - p.mean(axis=0)
-    scale = float(np.sqrt((p ** 2).sum(axis=1).max()))
+    scale = float(np.sqrt((p**2).sum(axis=1).max()))
     if scale == 0.0:
         return 0.0
     p = p / scale
@@ -164,9 +170,15 @@ def enclosing_ball_radius(points: np.ndarray, tol: float = 1e-10) -> float:
 
     best = None
     for start in (np.full(k, 1.0 / k), np.eye(k)[int(np.argmax(norms - 2 * gram.mean(1)))]):
-        out = minimize(negative_dual, start, jac=gradient, method="SLSQP", bounds=[(0.0, 1.0)] * k,
-                       constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0, "jac": lambda w: np.ones_like(w)}],
-                       options={"ftol": 1e-15, "maxiter": 500})
+        out = minimize(
+            negative_dual,
+            start,
+            jac=gradient,
+            method="SLSQP",
+            bounds=[(0.0, 1.0)] * k,
+            constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0, "jac": lambda w: np.ones_like(w)}],
+            options={"ftol": 1e-15, "maxiter": 500},
+        )
         w = np.clip(out.x, 0.0, None)
         w /= w.sum()
         w = _polish(w, gram, norms)
@@ -178,7 +190,9 @@ def enclosing_ball_radius(points: np.ndarray, tol: float = 1e-10) -> float:
         elif dual > best[1]:
             best = (best[0], dual)
     primal, dual = best
-    if primal - dual > tol:  # near-degenerate clouds (near-duplicate draws) can stall SLSQP: an exact combinatorial answer
+    if (
+        primal - dual > tol
+    ):  # near-degenerate clouds (near-duplicate draws) can stall SLSQP: an exact combinatorial answer
         primal_w, dual_w = _welzl_certified(p, norms, gram)
         primal, dual = min(primal, primal_w), max(dual, dual_w)
     if primal - dual > tol:
@@ -229,6 +243,7 @@ def _welzl_certified(p: np.ndarray, norms: np.ndarray, gram: np.ndarray) -> tupl
 
 
 # ---------------------------------------------------------------- attention
+
 
 def _flat(maps: np.ndarray) -> np.ndarray:
     m = np.asarray(maps, np.float64)
@@ -331,7 +346,9 @@ def edge_map(grey: np.ndarray) -> np.ndarray:
     return e / np.maximum(top, EPS)[:, None, None]
 
 
-def edge_preservation(original: np.ndarray, augmented: np.ndarray, *, original_edges: np.ndarray | None = None) -> np.ndarray:
+def edge_preservation(
+    original: np.ndarray, augmented: np.ndarray, *, original_edges: np.ndarray | None = None
+) -> np.ndarray:
     """1 - mean |E_orig - E_aug|, E = (|dx| + |dy|) of the grey image (central differences), each
     divided by its own maximum. 1 = same edges. ``original_edges`` (``edge_map`` of the original)
     may be passed when one original is compared with many augmentations."""
@@ -340,7 +357,9 @@ def edge_preservation(original: np.ndarray, augmented: np.ndarray, *, original_e
     return 1.0 - np.abs(e0 - edge_map(_grey(augmented))).mean(axis=(1, 2), dtype=np.float64)
 
 
-def detail_preservation(original: np.ndarray, augmented: np.ndarray, grid: int = 8, flat_std: float = 1e-3) -> np.ndarray:
+def detail_preservation(
+    original: np.ndarray, augmented: np.ndarray, grid: int = 8, flat_std: float = 1e-3
+) -> np.ndarray:
     """Mean over a grid x grid tiling of the grey image of min(r, 1/r), r = std_aug / std_orig.
 
     Patches flat in both images (std below ``flat_std`` grey levels) are skipped; a patch flat in
@@ -364,8 +383,8 @@ def detail_preservation(original: np.ndarray, augmented: np.ndarray, grid: int =
 
 from ..summary import STATISTICS, bootstrap_ci, summarize  # noqa: E402,F401  (their home is summary.py)
 
-
 # ---------------------------------------------------------------- representations
+
 
 def linear_cka(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Linear CKA between paired representations, with the unbiased HSIC estimator.

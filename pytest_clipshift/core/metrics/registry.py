@@ -4,8 +4,8 @@ all read this registry, so a metric registered here needs no other edit."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -48,20 +48,38 @@ class Metric:
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"metric {self.name!r} returned {type(out).__name__}, not numbers: {exc}") from None
         if out.shape != (batch.size,):
-            raise ConfigError(f"metric {self.name!r} returned {out.size} value(s) for a batch of {batch.size} images; "
-                              "return one number per image")
+            raise ConfigError(
+                f"metric {self.name!r} returned {out.size} value(s) for a batch of {batch.size} images; "
+                "return one number per image"
+            )
         return out
 
 
 METRICS: dict[str, Metric] = {}
 """name -> Metric, in registration order (built-ins first, from builtin.py)."""
 
-DEFAULT_METRICS = ("cosine", "l2", "l2_normalized", "attention_correlation", "attention_inverse_mse",
-                   "patch_similarity", "edge_preservation", "detail_preservation")
+DEFAULT_METRICS = (
+    "cosine",
+    "l2",
+    "l2_normalized",
+    "attention_correlation",
+    "attention_inverse_mse",
+    "patch_similarity",
+    "edge_preservation",
+    "detail_preservation",
+)
 
 
-def register_metric(name: str, compute: Callable, *, needs: str = "embedding", higher_is_better: bool,
-                    description: str = "", replace: bool = False, version: str = "") -> Metric:
+def register_metric(
+    name: str,
+    compute: Callable,
+    *,
+    needs: str = "embedding",
+    higher_is_better: bool,
+    description: str = "",
+    replace: bool = False,
+    version: str = "",
+) -> Metric:
     """Add a metric the whole run measures, budgets, compares and reports like a built-in one.
 
     ``compute(batch) -> (B,) numbers``, one per image: ``batch`` is a ``metrics.Batch`` (clean and
@@ -83,8 +101,15 @@ def register_metric(name: str, compute: Callable, *, needs: str = "embedding", h
     if existing is not None and (existing.builtin or not replace):
         what = "a built-in metric" if existing.builtin else "already registered (pass replace=True)"
         raise ConfigError(f"metric {name!r} is {what}")
-    metric = Metric(name, needs, higher_is_better, description or f"user metric {name}", compute, builtin=False,
-                    version=str(version))
+    metric = Metric(
+        name,
+        needs,
+        higher_is_better,
+        description or f"user metric {name}",
+        compute,
+        builtin=False,
+        version=str(version),
+    )
     METRICS[name] = metric
     return metric
 
