@@ -480,7 +480,7 @@ def warp_map(heatmap: np.ndarray, coords: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def describe_levels() -> str:
-    """A Markdown table of every augmentation's parameters per severity (for the README)."""
+    """A Markdown table of every augmentation's parameters per severity (for docs/augmentations.md)."""
     lines = ["| augmentation | " + " | ".join(f"s{s}" for s in SEVERITIES) + " | paper |", "|---" * 7 + "|"]
     for aug in registry().values():
         cells = [", ".join(f"{k}={v}" for k, v in aug.params.get(s, {}).items()) or "-" for s in (*SEVERITIES, PAPER)]

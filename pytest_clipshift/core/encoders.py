@@ -2,7 +2,7 @@
 
 An encoder takes uint8 canvases (N, H, W, 3) and returns image embeddings, and on request the
 attention each layer pays to each patch and the hidden states of every layer. Wrapping another
-library's model (open_clip, say) means implementing ``to_canvas`` and ``encode`` (see README).
+library's model (open_clip, say) means implementing ``to_canvas`` and ``encode`` (see docs/python-api.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Result types and their JSON form (schema ``clipshift-results/1``, documented in the README)."""
+"""Result types and their JSON form (schema ``clipshift-results/1``, documented in docs/results-json.md)."""
 
 from __future__ import annotations
 

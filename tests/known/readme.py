@@ -1,15 +1,16 @@
-"""The README's tables, read as data: the known answers some tests compare the code with."""
+"""The docs' tables, read as data: the known answers some tests compare the code with."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def readme_table(header: str) -> list[list[str]]:
-    """The rows under the Markdown table whose header line is ``header``: each row's cells, stripped."""
-    text = README.read_text(encoding="utf-8")
+    """The rows under the Markdown table (in ``docs/*.md``) whose header line is ``header``: each
+    row's cells, stripped."""
+    text = next(t for t in (p.read_text(encoding="utf-8") for p in sorted(DOCS.glob("*.md"))) if header in t)
     rows = []
     for line in text[text.index(header) :].splitlines()[2:]:
         if not line.startswith("|"):

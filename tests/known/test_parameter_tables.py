@@ -1,6 +1,6 @@
 """Every severity row of every built-in augmentation and ImageNet-C corruption, read against what a
-user reads and what the field's reference code holds: the README's table for the study's nine, the
-constants in Hendrycks' ``imagecorruptions`` source for the nineteen. A row copied from its
+user reads and what the field's reference code holds: the table of docs/augmentations.md for the
+study's nine, the constants in Hendrycks' ``imagecorruptions`` source for the nineteen. A row copied from its
 neighbour, a weakened row (15 degrees turned 1.5) or a shifted row fails here."""
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def numbers(value) -> list[float]:
 
 
 def readme_rows() -> dict[str, list[list[float]]]:
-    """The README's augmentation table: per augmentation, the numbers in each of s1-s5."""
+    """The augmentation table of docs/augmentations.md: per augmentation, the numbers in each of s1-s5."""
     rows = {}
     for cells in readme_table("| augmentation | s1 | s2 | s3 | s4 | s5 | paper |"):
         name = cells[0].split()[0]
