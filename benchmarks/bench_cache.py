@@ -26,8 +26,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from pytest_clipshift import load_encoder, load_image_set, measure
-    from pytest_clipshift.core.augmentations import STUDY_AUGMENTATIONS
-    from pytest_clipshift.core.cache import EmbeddingCache
+    from pytest_clipshift.core.augment.augmentations import STUDY_AUGMENTATIONS
+    from pytest_clipshift.core.measure.cache import EmbeddingCache
 
     encoder = load_encoder("demo", device="cpu")
     images = load_image_set("demo-scenes", max_images=32)

@@ -8,7 +8,7 @@ Variants, run alternately in one process on the same inputs, medians over --repe
   reference    one image at a time through transformers' CLIPProcessor and get_image_features, a
                second per-image forward (eager) for the attention map, pixel metrics per image, the
                clean image re-encoded for every augmentation, no caching (the study's code path)
-  engine-cold  pytest_clipshift.core.engine.measure with an empty cache
+  engine-cold  pytest_clipshift.core.measure.engine.measure with an empty cache
   engine-warm  the same call again, cache filled
   floor        one batched forward with attentions over all already-preprocessed clean and
                augmented inputs: the model cost no tool can avoid
@@ -37,12 +37,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from pytest_clipshift.core.augmentations import STUDY_AUGMENTATIONS, apply_augmentation  # noqa: E402
-from pytest_clipshift.core.cache import EmbeddingCache  # noqa: E402
-from pytest_clipshift.core.encoders import DEMO_MODEL_DIR  # noqa: E402
-from pytest_clipshift.core.engine import measure  # noqa: E402
-from pytest_clipshift.core.images import load_image_set  # noqa: E402
+from pytest_clipshift.core.augment.augmentations import STUDY_AUGMENTATIONS, apply_augmentation  # noqa: E402
+from pytest_clipshift.core.data.images import load_image_set  # noqa: E402
+from pytest_clipshift.core.measure.cache import EmbeddingCache  # noqa: E402
+from pytest_clipshift.core.measure.engine import measure  # noqa: E402
 from pytest_clipshift.core.metrics import DEFAULT_METRICS  # noqa: E402
+from pytest_clipshift.core.models.encoders import DEMO_MODEL_DIR  # noqa: E402
 
 
 def vit_b32_dir(root: Path, tiny: bool) -> Path:

@@ -47,9 +47,9 @@ def main(argv=None) -> int:
     from imagecorruptions import corruptions as reference_module
     from PIL import Image
 
-    from pytest_clipshift.core.augmentations import apply_augmentation
-    from pytest_clipshift.core.imagenet_c import NAMES, PREFIX
-    from pytest_clipshift.core.images import load_image_set
+    from pytest_clipshift.core.augment.augmentations import apply_augmentation
+    from pytest_clipshift.core.augment.imagenet_c import NAMES, PREFIX
+    from pytest_clipshift.core.data.images import load_image_set
 
     cv2.setNumThreads(1)
     photos = [

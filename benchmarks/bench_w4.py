@@ -23,7 +23,7 @@ from pathlib import Path
 CHILD = r"""
 import json, sys, time, resource
 from pytest_clipshift import load_encoder, load_image_set, measure
-from pytest_clipshift.core.augmentations import expand_names
+from pytest_clipshift.core.augment.augmentations import expand_names
 n = int(sys.argv[1])
 encoder = load_encoder("demo", device="cpu")
 images = load_image_set(f"demo-scenes:{n}", seed=0)

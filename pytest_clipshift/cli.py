@@ -86,7 +86,7 @@ def _quiet_stdout() -> None:
 
 
 def _report(args) -> int:
-    from .core.results import RunResult
+    from .core.runs.results import RunResult
     from .report.html import write_report
 
     run = RunResult.read_json(args.results)
@@ -97,7 +97,7 @@ def _report(args) -> int:
 
 def _compare(args) -> int:
     from .core.cases import severity_key
-    from .core.results import RunResult
+    from .core.runs.results import RunResult
     from .gate.compare import compare_runs, parse_compare_rule
 
     baseline = RunResult.read_json(args.baseline)
@@ -158,7 +158,7 @@ def _compare(args) -> int:
 
 
 def _merge(args) -> int:
-    from .core.results import RunResult
+    from .core.runs.results import RunResult
 
     runs = [RunResult.read_json(p) for p in args.inputs]
     merged = RunResult.merge(runs, [str(p) for p in args.inputs])

@@ -85,7 +85,7 @@ def tiny_siglip_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_encoder(tiny_clip_dir):
-    from pytest_clipshift.core.encoders import load_encoder
+    from pytest_clipshift.core.models.encoders import load_encoder
 
     return load_encoder(tiny_clip_dir, device="cpu")
 
@@ -93,7 +93,7 @@ def tiny_encoder(tiny_clip_dir):
 @pytest.fixture(scope="session")
 def small_images():
     """Six varied synthetic photographs-like images of different sizes (seeded)."""
-    from pytest_clipshift.core.images import ImageSet
+    from pytest_clipshift.core.data.images import ImageSet
 
     rng = np.random.default_rng(0)
     arrays = []

@@ -103,13 +103,30 @@ def test_no_import_loops():
     assert not loops, f"import loops: {loops}"
 
 
+MAX_MODULES_PER_FOLDER = 12  # a folder of more is a package waiting to be split
+
+
+def test_no_package_folder_holds_more_than_twelve_modules():
+    folders = {p.parent for p in PACKAGE.rglob("*.py")}
+    crowded = {
+        str(f.relative_to(PACKAGE)): n
+        for f in folders
+        if (n := sum(1 for m in f.glob("*.py") if m.name != "__init__.py")) > MAX_MODULES_PER_FOLDER
+    }
+    assert not crowded, crowded
+
+
 def test_the_checker_sees_a_planted_loop_and_an_upward_import(tmp_path, monkeypatch):
     """The checks above would pass on an empty graph: show that they catch the faults they guard."""
     planted = dict(GRAPH)
-    planted["pytest_clipshift.core.images"] = GRAPH["pytest_clipshift.core.images"] | {"pytest_clipshift.gate.budgets"}
-    planted["pytest_clipshift.gate.budgets"] = GRAPH["pytest_clipshift.gate.budgets"] | {"pytest_clipshift.core.images"}
+    planted["pytest_clipshift.core.data.images"] = GRAPH["pytest_clipshift.core.data.images"] | {
+        "pytest_clipshift.gate.budgets"
+    }
+    planted["pytest_clipshift.gate.budgets"] = GRAPH["pytest_clipshift.gate.budgets"] | {
+        "pytest_clipshift.core.data.images"
+    }
     monkeypatch.setattr(__import__(__name__, fromlist=["GRAPH"]), "GRAPH", planted)
     with pytest.raises(AssertionError, match="higher layer"):
-        test_imports_go_down_only("pytest_clipshift.core.images")
+        test_imports_go_down_only("pytest_clipshift.core.data.images")
     with pytest.raises(AssertionError, match="import loops"):
         test_no_import_loops()

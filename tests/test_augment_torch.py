@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from pytest_clipshift.core.augment_torch import TORCH_AUGMENTATIONS, apply_batch
-from pytest_clipshift.core.augmentations import apply_case, augmentation_for, draw_seed
+from pytest_clipshift.core.augment.augment_torch import TORCH_AUGMENTATIONS, apply_batch
+from pytest_clipshift.core.augment.augmentations import apply_case, augmentation_for, draw_seed
 from pytest_clipshift.core.cases import Case
 
 CPU = torch.device("cpu")
@@ -18,7 +18,7 @@ CPU = torch.device("cpu")
 def photos():
     from PIL import Image
 
-    from pytest_clipshift.core.images import load_image_set
+    from pytest_clipshift.core.data.images import load_image_set
 
     arrays = load_image_set("samples", max_images=3).arrays
     return np.stack([np.asarray(Image.fromarray(a).resize((224, 224), Image.BICUBIC)) for a in arrays])
@@ -65,8 +65,8 @@ def test_the_device_path_is_seeded(name, photos):
 
 
 def test_the_engine_augments_on_the_device_where_it_can(tiny_encoder, small_images, tmp_path):
-    from pytest_clipshift.core.cache import EmbeddingCache
-    from pytest_clipshift.core.engine import measure
+    from pytest_clipshift.core.measure.cache import EmbeddingCache
+    from pytest_clipshift.core.measure.engine import measure
 
     images = small_images.subset(max_images=3)
     kwargs = dict(severities=[3], metrics=["cosine", "patch_similarity", "attention_correlation"], seed=0)
@@ -119,7 +119,7 @@ def test_a_geometric_device_case_returns_the_grid_it_warped_along(name, photos):
 def test_the_engine_aligns_attention_on_the_device_path(tiny_encoder, small_images):
     """Aligned attention from the device path's grids agrees with the CPU path's on average (other
     draws, so other bytes, but the same alignment): with no grid the numbers fall apart."""
-    from pytest_clipshift.core.engine import measure
+    from pytest_clipshift.core.measure.engine import measure
 
     images = small_images.subset(max_images=4)
     kwargs = dict(severities=[4], metrics=["attention_correlation"], seed=0)
@@ -133,8 +133,8 @@ def test_the_engine_aligns_attention_on_the_device_path(tiny_encoder, small_imag
 def test_motion_blur_on_the_device_is_the_reference_filter():
     """Summed over the kernel's taps, the device motion blur equals OpenCV's filter2D with the same
     kernel and angle (to float rounding)."""
-    from pytest_clipshift.core.augment_torch import c_motion_blur
-    from pytest_clipshift.core.imagenet_c import _motion_blur
+    from pytest_clipshift.core.augment.augment_torch import c_motion_blur
+    from pytest_clipshift.core.augment.imagenet_c import _motion_blur
 
     x = torch.from_numpy(np.random.default_rng(0).uniform(0, 255, (3, 96, 128)).astype(np.float32))
     out = c_motion_blur(x, {"radius": 15, "sigma": 8}, torch.Generator().manual_seed(3))

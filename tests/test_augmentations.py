@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from pytest_clipshift.core.augmentations import (
+from pytest_clipshift.core.augment.augmentations import (
     PAPER,
     SEVERITIES,
     STUDY_AUGMENTATIONS,
@@ -62,8 +62,8 @@ def study_calls():
 def test_paper_preset_is_byte_identical_to_the_study_call(name):
     import albumentations as A
 
-    from pytest_clipshift.core.augmentations import draw_seed
-    from pytest_clipshift.core.images import image_hash
+    from pytest_clipshift.core.augment.augmentations import draw_seed
+    from pytest_clipshift.core.data.images import image_hash
 
     reference = study_calls()[name]
     for image_seed in (0, 1, 2):
@@ -109,7 +109,7 @@ def test_same_inputs_give_the_same_bytes(name):
 def test_determinism_across_processes():
     code = (
         "import hashlib, numpy as np\n"
-        "from pytest_clipshift.core.augmentations import apply_augmentation, STUDY_AUGMENTATIONS\n"
+        "from pytest_clipshift.core.augment.augmentations import apply_augmentation, STUDY_AUGMENTATIONS\n"
         "rng = np.random.default_rng(0); img = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)\n"
         "h = hashlib.sha256()\n"
         "for n in STUDY_AUGMENTATIONS:\n"
@@ -235,7 +235,7 @@ def test_augmentation_that_changes_shape_is_rejected():
 def test_a_geometric_callable_returns_its_coordinate_grid(tmp_path):
     """A user's own warp (a mirror written as a callable) carries its coordinates like the built-in
     flip does, so attention and tokens are compared aligned; a wrong return names the augmentation."""
-    from pytest_clipshift.core.augmentations import (
+    from pytest_clipshift.core.augment.augmentations import (
         apply_augmentation,
         coordinate_grid,
         register_augmentation,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import find, given, settings
 
 from pytest_clipshift.core.errors import ConfigError
-from pytest_clipshift.core.textalign import TextScorer, TextSpec
+from pytest_clipshift.core.models.textalign import TextScorer, TextSpec
 from pytest_clipshift.gate.breaking import find_breaking_point, parse_rule_text
 from pytest_clipshift.integration.strategies import augmentation_cases, strengths
 
@@ -131,7 +131,7 @@ def test_hypothesis_shrinks_to_the_minimal_failing_strength():
 @settings(max_examples=20, deadline=None)  # the first example imports albumentations
 @given(augmentation_cases())
 def test_every_continuous_strength_is_a_valid_augmentation(case):
-    from pytest_clipshift.core.augmentations import apply_case
+    from pytest_clipshift.core.augment.augmentations import apply_case
     from pytest_clipshift.core.cases import Case
 
     name, t = case

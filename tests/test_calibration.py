@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pytest_clipshift.core.calibration import calibrate
-from pytest_clipshift.core.results import RunResult, ShiftResult
+from pytest_clipshift.core.runs.calibration import calibrate
+from pytest_clipshift.core.runs.results import RunResult, ShiftResult
 
 NAMES = ["a", "b", "c", "d"]
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from pytest_clipshift.core.results import RunResult, ShiftResult
+from pytest_clipshift.core.runs.results import RunResult, ShiftResult
 from pytest_clipshift.gate.corruption_error import cell_error, corruption_errors
 
 NAMES = ["a", "b", "c", "d"]

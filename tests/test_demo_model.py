@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from pytest_clipshift.core.encoders import DEMO_MODEL_DIR
+from pytest_clipshift.core.models.encoders import DEMO_MODEL_DIR
 from pytest_clipshift.demo.scenes import LABELS, caption_vocabulary, label_prompts
 
 

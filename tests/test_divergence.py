@@ -70,8 +70,8 @@ def test_in_high_dimension_it_encloses_every_point_and_no_smaller_ball_does(k, s
 
 
 def test_draws_are_seeded_and_the_radius_grows_with_severity(tiny_clip_dir, small_images):
-    from pytest_clipshift.core.encoders import load_encoder
-    from pytest_clipshift.core.engine import measure
+    from pytest_clipshift.core.measure.engine import measure
+    from pytest_clipshift.core.models.encoders import load_encoder
 
     encoder = load_encoder(str(tiny_clip_dir), "cpu")
     images = small_images.subset(max_images=3)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from pytest_clipshift.core.encoders import Encoder, load_encoder, resolve_device, resolve_dtype
 from pytest_clipshift.core.errors import ConfigError, ModelLoadError
+from pytest_clipshift.core.models.encoders import Encoder, load_encoder, resolve_device, resolve_dtype
 
 from .conftest import build_tiny_clip, save_with_processor
 

@@ -7,10 +7,10 @@ import sys
 import numpy as np
 import pytest
 
-from pytest_clipshift.core.cache import EmbeddingCache
-from pytest_clipshift.core.engine import expand_pairs, measure
 from pytest_clipshift.core.errors import ConfigError, NonFiniteEmbeddingError
-from pytest_clipshift.core.results import RunResult
+from pytest_clipshift.core.measure.cache import EmbeddingCache
+from pytest_clipshift.core.measure.engine import expand_pairs, measure
+from pytest_clipshift.core.runs.results import RunResult
 
 AUGS = ("identity", "gaussian_noise", "horizontal_flip", "gaussian_blur")
 
@@ -55,7 +55,7 @@ class BrightnessEncoder:
         return np.asarray(Image.fromarray(image).resize(self.canvas_size))
 
     def encode(self, canvases, *, attention=False, hidden_states=False):
-        from pytest_clipshift.core.encoders import Encoded
+        from pytest_clipshift.core.models.encoders import Encoded
 
         x = canvases.astype(np.float32)
         emb = x.reshape(len(x), -1, 3).mean(1)
@@ -67,7 +67,7 @@ class BrightnessEncoder:
 
 
 def test_aligned_attention_undoes_the_warp_for_an_equivariant_model(small_images):
-    from pytest_clipshift.core.encoders import Encoder
+    from pytest_clipshift.core.models.encoders import Encoder
 
     enc = BrightnessEncoder()
     assert isinstance(enc, Encoder)
@@ -171,7 +171,7 @@ def test_layer_metrics(tiny_encoder, small_images):
 
 
 def test_unchanged_augmentation_is_flagged(tiny_encoder, small_images):
-    from pytest_clipshift.core.augmentations import register_augmentation, unregister_augmentation
+    from pytest_clipshift.core.augment.augmentations import register_augmentation, unregister_augmentation
 
     try:
         register_augmentation("test_nothing", lambda image, rng: image)

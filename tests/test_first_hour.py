@@ -78,7 +78,7 @@ def test_a_misspelled_marker_keyword_is_refused_with_the_valid_ones(project):
 
 
 def test_drawing_the_report_figures_warns_about_nothing():
-    from pytest_clipshift.core.results import RunResult, ShiftResult
+    from pytest_clipshift.core.runs.results import RunResult, ShiftResult
     from pytest_clipshift.report import figures as F
 
     rng = np.random.default_rng(0)
@@ -117,7 +117,7 @@ def test_without_the_flag_one_line_says_why_tests_were_skipped(pytester):
 
 def test_cli_compare_lists_failures_first_and_can_show_only_them(tmp_path, capsys):
     from pytest_clipshift.cli import main
-    from pytest_clipshift.core.results import RunResult, ShiftResult
+    from pytest_clipshift.core.runs.results import RunResult, ShiftResult
 
     def write(name, noise, flip):
         cells = [
@@ -187,8 +187,8 @@ def test_a_failed_compare_is_red_and_counted_in_the_final_line(project):
 
 
 def test_an_empty_model_directory_names_the_real_problem(tmp_path):
-    from pytest_clipshift.core.encoders import load_encoder
     from pytest_clipshift.core.errors import ModelLoadError
+    from pytest_clipshift.core.models.encoders import load_encoder
 
     (tmp_path / "model").mkdir()
     with pytest.raises(ModelLoadError) as info:
@@ -205,8 +205,8 @@ def test_a_mistyped_hub_id_offline_fails_fast_and_suggests_the_cached_one(tmp_pa
     the hub cannot be reached and names the cached id the user probably meant."""
     import transformers
 
-    from pytest_clipshift.core import encoders
     from pytest_clipshift.core.errors import ModelLoadError
+    from pytest_clipshift.core.models import encoders
 
     cache = tmp_path / "hub"
     (cache / "models--openai--clip-vit-base-patch32").mkdir(parents=True)

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pytest_clipshift.core.augmentations import apply_augmentation, expand_names, warp_map
-from pytest_clipshift.core.imagenet_c import FAMILIES, NAMES, PREFIX
+from pytest_clipshift.core.augment.augmentations import apply_augmentation, expand_names, warp_map
+from pytest_clipshift.core.augment.imagenet_c import FAMILIES, NAMES, PREFIX
 
 DETERMINISTIC = ("brightness", "contrast", "saturate", "pixelate", "jpeg_compression", "gaussian_blur")
 DRAW_NOTHING = DETERMINISTIC + ("defocus_blur", "zoom_blur")  # no random draw, so no seed to vary
@@ -19,7 +19,7 @@ def photos():
     """Three real photographs (scikit-image's, shipped in its wheel) at the reference's 224 px."""
     from PIL import Image
 
-    from pytest_clipshift.core.images import load_image_set
+    from pytest_clipshift.core.data.images import load_image_set
 
     arrays = load_image_set("samples", max_images=3).arrays
     return [np.asarray(Image.fromarray(a).resize((224, 224), Image.BICUBIC)) for a in arrays]
@@ -106,7 +106,7 @@ def test_elastic_returns_where_each_pixel_came_from():
 
 
 def test_the_words_select_their_augmentations_wherever_augmentations_are_listed(tmp_path):
-    from pytest_clipshift.core.engine import expand_pairs
+    from pytest_clipshift.core.measure.engine import expand_pairs
     from pytest_clipshift.gate.budgets import load_budgets
     from pytest_clipshift.integration.config import OPTIONS
 
@@ -144,7 +144,7 @@ def test_glass_blurs_pixel_loop_is_the_references_byte_for_byte(reference):
     the same (dx, dy) draws in the same order, gives the same bytes as ``local_shuffle``."""
     from imagecorruptions.corruptions import _shuffle_pixels_njit_glass_blur as reference_loop
 
-    from pytest_clipshift.core.imagenet_c import local_shuffle
+    from pytest_clipshift.core.augment.imagenet_c import local_shuffle
 
     rng = np.random.default_rng(5)
     for h, w, delta, iterations in ((20, 24, 2, 3), (32, 32, 4, 2), (17, 13, 1, 2), (40, 30, 3, 1)):

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pytest_clipshift.core.data.images import load_image, load_image_set, to_rgb8
 from pytest_clipshift.core.errors import ConfigError, ImageError
-from pytest_clipshift.core.images import load_image, load_image_set, to_rgb8
 
 
 def test_grey_rgba_palette_cmyk(tmp_path):

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pytest_clipshift.core.data.images import load_image_set
+from pytest_clipshift.core.data.labelled import LazyImages
+from pytest_clipshift.core.data.sampling import stratified_sample
 from pytest_clipshift.core.errors import ConfigError
-from pytest_clipshift.core.images import load_image_set
-from pytest_clipshift.core.labelled import LazyImages
-from pytest_clipshift.core.sampling import stratified_sample
 
 CLASSES = ("blue square", "red circle", "green triangle")
 
@@ -114,7 +114,7 @@ def test_stratified_sample_keeps_each_labels_share_and_is_seeded():
 
 
 def test_images_are_decoded_one_at_a_time_and_not_kept(scenes, tmp_path, monkeypatch):
-    from pytest_clipshift.core import labelled
+    from pytest_clipshift.core.data import labelled
 
     write_layouts(tmp_path, scenes)
     decoded = []
@@ -129,9 +129,9 @@ def test_images_are_decoded_one_at_a_time_and_not_kept(scenes, tmp_path, monkeyp
 def test_accuracy_under_shift_is_the_models_own_zero_shot_accuracy(scenes, tmp_path):
     """Identity's zero_shot_accuracy is the clean accuracy, computed here from the model's own
     embeddings; the drop is clean minus augmented, image by image."""
-    from pytest_clipshift.core.encoders import load_encoder
-    from pytest_clipshift.core.engine import measure
-    from pytest_clipshift.core.textalign import TextSpec
+    from pytest_clipshift.core.measure.engine import measure
+    from pytest_clipshift.core.models.encoders import load_encoder
+    from pytest_clipshift.core.models.textalign import TextSpec
 
     write_layouts(tmp_path, scenes)
     images = load_image_set("manifest.jsonl", root=tmp_path)

@@ -9,7 +9,7 @@ import pytest
 import torch
 import transformers as T
 
-from pytest_clipshift.core.encoders import load_encoder
+from pytest_clipshift.core.models.encoders import load_encoder
 
 VISION = dict(
     hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, image_size=32, patch_size=8
@@ -103,7 +103,7 @@ def test_blip_text_tower_with_its_tokenizer(tmp_path):
 
 
 def test_a_model_without_attention_says_so_and_measures_the_rest(tmp_path, small_images):
-    from pytest_clipshift.core.engine import measure
+    from pytest_clipshift.core.measure.engine import measure
 
     small_efficientnet = {"image_size": 32, "width_coefficient": 0.1, "depth_coefficient": 0.1, "hidden_dim": 64}
     saved(

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from pytest_clipshift.core.encoders import load_encoder
 from pytest_clipshift.core.errors import ModelLoadError
+from pytest_clipshift.core.models.encoders import load_encoder
 
 from .open_clip_reference import import_open_clip
 
@@ -170,7 +170,7 @@ def fake_hub_cache(cache, repo: str, weights_file, monkeypatch):
 
 
 def test_hub_ids_and_pretrained_tags_resolve_from_the_local_cache(open_clip, tmp_path, monkeypatch):
-    from pytest_clipshift.core import open_clip_weights as W
+    from pytest_clipshift.core.models import open_clip_weights as W
 
     model, config, weights = save_checkpoint(open_clip, TINY, tmp_path, seed=4)
     fake_hub_cache(tmp_path / "hub", "someone/tiny-clip", weights, monkeypatch)

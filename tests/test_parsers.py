@@ -46,7 +46,7 @@ def test_a_probe_carries_its_strength_not_a_name_suffix():
 
 
 def test_the_engine_accepts_cases_names_and_pairs_and_rejects_unknown_levels():
-    from pytest_clipshift.core.engine import expand_pairs
+    from pytest_clipshift.core.measure.engine import expand_pairs
 
     cases = expand_pairs(["gaussian_blur", ("elastic", "s2"), Case("identity", 1), "gaussian_blur"], [1, 3])
     assert [c.key for c in cases] == ["gaussian_blur[s1]", "gaussian_blur[s3]", "elastic[s2]", "identity[s1]"]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from pytest_clipshift.core import metrics as M
-from pytest_clipshift.core.pixel_torch import pixel_metrics
+from pytest_clipshift.core.augment.pixel_torch import pixel_metrics
 
 
 def test_torch_and_numpy_pixel_metrics_agree():

@@ -217,7 +217,7 @@ def test_budgets_from_pyproject_and_ini_precedence(pytester, tiny_clip_dir, smal
 
 def test_results_json_follows_the_schema(project):
     jsonschema = pytest.importorskip("jsonschema")
-    from pytest_clipshift.core.schema import results_schema
+    from pytest_clipshift.core.runs.schema import results_schema
 
     result, data = run_json(project, "--clipshift-budgets=budgets.toml")
     jsonschema.validate(data, results_schema())

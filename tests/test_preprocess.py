@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from pytest_clipshift.core.images import load_image_set
-from pytest_clipshift.core.preprocess import PreprocessSettings, to_canvas
+from pytest_clipshift.core.data.images import load_image_set
+from pytest_clipshift.core.models.preprocess import PreprocessSettings, to_canvas
 
 # measured: identical to the last bit (max |difference| 0.0) at the processor's own input size
 PARITY_ATOL = 1e-6
@@ -18,7 +18,7 @@ def test_parity_with_clip_image_processor(size):
     processor = CLIPImageProcessor(size={"shortest_edge": size}, crop_size={"height": size, "width": size})
     settings = PreprocessSettings.from_processor_dict(processor.to_dict())
     images = load_image_set("samples", max_images=6).arrays
-    from pytest_clipshift.core.preprocess import normalize_batch
+    from pytest_clipshift.core.models.preprocess import normalize_batch
 
     ours = normalize_batch(
         np.stack([to_canvas(im, settings) for im in images]), settings, torch.device("cpu"), torch.float32
@@ -35,7 +35,7 @@ def test_canvas_larger_than_input_is_resized_in_torch():
     processor = CLIPImageProcessor(size={"shortest_edge": 64}, crop_size={"height": 64, "width": 64})
     settings = PreprocessSettings.from_processor_dict(processor.to_dict())
     image = load_image_set("samples", max_images=1).arrays[0]
-    from pytest_clipshift.core.preprocess import normalize_batch
+    from pytest_clipshift.core.models.preprocess import normalize_batch
 
     big = to_canvas(image, settings, canvas=(224, 224))
     assert big.shape == (224, 224, 3)

@@ -47,7 +47,7 @@ def test_own_metric_example_registers_and_measures(tmp_path):
     file carrying it renders in a process that never registered it."""
     from pytest_clipshift import load_encoder, load_image_set, measure
     from pytest_clipshift.core.metrics import METRICS
-    from pytest_clipshift.core.results import RunResult
+    from pytest_clipshift.core.runs.results import RunResult
     from pytest_clipshift.report.html import write_report
 
     block = next(b for b in python_blocks() if "register_metric(" in b)

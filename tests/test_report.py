@@ -186,7 +186,7 @@ def test_drawing_the_report_leaves_the_users_matplotlib_alone(tmp_path):
         "import sys, matplotlib, numpy as np\n"
         "matplotlib.use('svg')\n"
         "matplotlib.rcParams['font.size'] = 13\n"
-        "from pytest_clipshift.core.results import RunResult, ShiftResult\n"
+        "from pytest_clipshift.core.runs.results import RunResult, ShiftResult\n"
         "from pytest_clipshift.report import figures as F\n"
         "rng = np.random.default_rng(0)\n"
         "cells = [ShiftResult(a, s, list('abcd'), {'cosine': rng.uniform(0.5, 1, 4)}, 0,\n"

@@ -7,7 +7,7 @@ import json
 import numpy as np
 
 from pytest_clipshift.core import metrics as M
-from pytest_clipshift.core.engine import measure
+from pytest_clipshift.core.measure.engine import measure
 
 
 class TokenEncoder:
@@ -30,7 +30,7 @@ class TokenEncoder:
         return np.asarray(Image.fromarray(image).resize(self.canvas_size))
 
     def encode(self, canvases, *, attention=False, hidden_states=False):
-        from pytest_clipshift.core.encoders import Encoded
+        from pytest_clipshift.core.models.encoders import Encoded
 
         x = canvases.astype(np.float64) / 255.0
         cells = x.reshape(len(x), 8, 8, 8, 8, 3).mean(axis=(2, 4)).reshape(len(x), 64, 3)
@@ -71,7 +71,7 @@ def test_undefined_std_and_ci_of_one_value_are_null(tmp_path):
     s = M.summarize(np.array([0.7]), seed=0)
     assert s["mean"] == 0.7 and s["n"] == 1
     assert np.isnan(s["std"]) and np.isnan(s["ci95_low"]) and np.isnan(s["ci95_high"])
-    from pytest_clipshift.core.results import ShiftResult
+    from pytest_clipshift.core.runs.results import ShiftResult
 
     d = ShiftResult("gaussian_noise", 3, ["a.png"], {"cosine": np.array([0.7])}, seed=0).to_dict()
     assert d["metrics"]["cosine"]["std"] is None and d["metrics"]["cosine"]["ci95"] == [None, None]
@@ -130,7 +130,7 @@ def test_study_variant_matches_an_independent_bilinear_upsampling():
 def test_exif_orientation_is_honoured(tmp_path):
     from PIL import Image
 
-    from pytest_clipshift.core.images import load_image
+    from pytest_clipshift.core.data.images import load_image
 
     wide = np.zeros((20, 40, 3), np.uint8)
     wide[:, :20] = (255, 0, 0)  # red left half
@@ -143,7 +143,7 @@ def test_exif_orientation_is_honoured(tmp_path):
 
 
 def test_batch_size_changes_values_only_in_the_last_bits_and_keys_the_cache(tiny_encoder, small_images, tmp_path):
-    from pytest_clipshift.core.cache import EmbeddingCache
+    from pytest_clipshift.core.measure.cache import EmbeddingCache
 
     kwargs = dict(severities=[3], metrics=["cosine", "attention_correlation"], seed=0)
     a = measure(tiny_encoder, small_images, ["gaussian_noise"], batch_size=2, **kwargs).get("gaussian_noise", 3)
@@ -166,7 +166,7 @@ def test_batch_size_changes_values_only_in_the_last_bits_and_keys_the_cache(tiny
 def test_glob_through_a_symlink_loop_measures_each_file_once(tmp_path):
     from PIL import Image
 
-    from pytest_clipshift.core.images import resolve_image_paths
+    from pytest_clipshift.core.data.images import resolve_image_paths
 
     (tmp_path / "imgs").mkdir()
     Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(tmp_path / "imgs" / "a.png")

@@ -44,9 +44,9 @@ def test_registration_is_checked(registered):
 
 
 def test_the_engine_measures_a_registered_metric_with_known_values(registered, tiny_clip_dir, small_images):
-    from pytest_clipshift.core.augmentations import apply_augmentation
-    from pytest_clipshift.core.encoders import load_encoder
-    from pytest_clipshift.core.engine import measure
+    from pytest_clipshift.core.augment.augmentations import apply_augmentation
+    from pytest_clipshift.core.measure.engine import measure
+    from pytest_clipshift.core.models.encoders import load_encoder
 
     register_metric("pixel_change", pixel_change, needs="pixels", higher_is_better=False)
     encoder = load_encoder(str(tiny_clip_dir), "cpu")
@@ -63,8 +63,8 @@ def test_the_engine_measures_a_registered_metric_with_known_values(registered, t
 
 
 def test_a_metric_returning_the_wrong_shape_names_itself(registered, tiny_clip_dir, small_images):
-    from pytest_clipshift.core.encoders import load_encoder
-    from pytest_clipshift.core.engine import measure
+    from pytest_clipshift.core.measure.engine import measure
+    from pytest_clipshift.core.models.encoders import load_encoder
 
     register_metric("pixel_change", lambda batch: np.zeros(batch.size + 1), needs="pixels", higher_is_better=False)
     with pytest.raises(ConfigError, match=r"metric 'pixel_change' returned 3 value\(s\) for a batch of 2 images"):

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from transformers import CLIPModel
 
-from pytest_clipshift.core.encoders import DEMO_MODEL_DIR
+from pytest_clipshift.core.models.encoders import DEMO_MODEL_DIR
 
 
 def main() -> None:

@@ -82,7 +82,7 @@ def breaking_point(
 ) -> BreakingPoint:
     """The mildest strength of ``augmentation`` at which ``rule`` (e.g. ``"cosine.mean >= 0.9"``) fails."""
     from ..core.cases import Case
-    from ..core.engine import measure
+    from ..core.measure.engine import measure
 
     rule = parse_rule_text(rule) if isinstance(rule, str) else rule
     metrics = [rule.metric] if rule.metric != "cosine" else ["cosine"]

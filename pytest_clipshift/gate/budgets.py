@@ -98,12 +98,12 @@ class Budgets:
 
     def suite_pairs(self) -> list[tuple[str, int | str]]:
         """The (augmentation, severity) items of the zero-code suite."""
-        from ..core.augmentations import DEFAULT_AUGMENTATIONS
+        from ..core.augment.augmentations import DEFAULT_AUGMENTATIONS
 
         if self.augmentations is not None:
             names = list(self.augmentations)
         else:
-            from ..core.imagenet_c import FAMILIES, PREFIX
+            from ..core.augment.imagenet_c import FAMILIES, PREFIX
 
             families = list(self.per_family) + [f for f, _ in self.per_family_severity]
             named = (
@@ -181,13 +181,13 @@ def _severity(text: Any, origin: str):
 
 
 def _family(augmentation: str) -> str | None:
-    from ..core.imagenet_c import PREFIX, family_of
+    from ..core.augment.imagenet_c import PREFIX, family_of
 
     return family_of(augmentation) if augmentation.startswith(PREFIX) else None
 
 
 def budgets_from_mapping(data: dict, source: str) -> Budgets:
-    from ..core.augmentations import expand_names, registry
+    from ..core.augment.augmentations import expand_names, registry
 
     known = {"settings", "defaults", "augmentations", "families"}
     unknown = [k for k in data if k not in known]
@@ -251,7 +251,7 @@ def budgets_from_mapping(data: dict, source: str) -> Budgets:
     budgets.per_augmentation, budgets.per_severity = _named_tables(
         data.get("augmentations", {}), "augmentations", "augmentation", sorted(valid_augs), source
     )
-    from ..core.imagenet_c import FAMILIES
+    from ..core.augment.imagenet_c import FAMILIES
 
     budgets.per_family, budgets.per_family_severity = _named_tables(
         data.get("families", {}), "families", "ImageNet-C family", list(FAMILIES), source
@@ -351,7 +351,7 @@ def evaluate(
     ``favourable`` (default) fails only when the whole interval breaks the rule, so a small noisy
     sample does not flake the gate; ``unfavourable`` fails unless the whole interval keeps it.
     """
-    from ..core.summary import bootstrap_ci
+    from ..core.runs.summary import bootstrap_ci
 
     checks = []
     for rule in rules:

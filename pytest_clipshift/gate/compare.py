@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from ..core.errors import ConfigError
 from ..core.metrics import metric_info, split_layer
-from ..core.results import settings_mismatch
+from ..core.runs.results import settings_mismatch
 
 COMPARE_STATS = ("mean", "median", "min", "max", "p05", "p95", "std")
 
@@ -232,7 +232,7 @@ def _rule_failure(rule: CompareRule, delta: Delta, paired: bool) -> str | None:
 def _paired(old_values, new_values, higher: bool, confidence: float, seed: int):
     import numpy as np
 
-    from ..core.summary import bootstrap_ci
+    from ..core.runs.summary import bootstrap_ci
 
     diff = np.asarray(new_values, np.float64) - np.asarray(old_values, np.float64)
     diff = diff[~np.isnan(diff)]

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..core.imagenet_c import COMMON, FAMILIES, PREFIX, family_of
+from ..core.augment.imagenet_c import COMMON, FAMILIES, PREFIX, family_of
 from ..core.metrics import metric_info
 
 

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from ..core.errors import ConfigError
-from ..core.jsonfile import OutputError, write_json_atomic
+from ..core.runs.jsonfile import OutputError, write_json_atomic
 
 _NAME = re.compile(r"^(\d{4})_(.+)\.json$")
 

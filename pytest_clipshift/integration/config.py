@@ -78,7 +78,7 @@ def _positive(top: int, least: int = 1) -> Callable[[Any, str], int | None]:
 
 
 def _augmentations(value, label: str) -> list[str]:
-    from ..core.augmentations import DEFAULT_AUGMENTATIONS, expand_names, registry
+    from ..core.augment.augmentations import DEFAULT_AUGMENTATIONS, expand_names, registry
 
     names = expand_names(value or DEFAULT_AUGMENTATIONS)  # "study", "imagenet-c" stand for their members
     known = registry()

@@ -138,7 +138,7 @@ def pytest_sessionstart(session) -> None:
 
 def _configured_pairs(config, marker) -> list:
     """The (augmentation, severity) cases the ``augmentation`` fixture is parametrised over."""
-    from ..core.augmentations import DEFAULT_AUGMENTATIONS
+    from ..core.augment.augmentations import DEFAULT_AUGMENTATIONS
     from ..core.cases import DEFAULT_SEVERITY, Case
 
     if _SESSION in config.stash:
@@ -147,7 +147,7 @@ def _configured_pairs(config, marker) -> list:
     else:  # not enabled: ids only, the tests are skipped
         augs, sevs = list(DEFAULT_AUGMENTATIONS), [DEFAULT_SEVERITY]
     if marker is not None:
-        from ..core.augmentations import expand_names
+        from ..core.augment.augmentations import expand_names
 
         augs = expand_names(marker.kwargs.get("augmentations", augs))
         sevs = marker.kwargs.get("severities", sevs)

@@ -12,17 +12,17 @@ from ..core.errors import ConfigError
 
 def preflight(cfg, metrics: list[str]) -> None:
     if cfg.device not in ("auto", "cpu"):
-        from ..core.encoders import resolve_device
+        from ..core.models.encoders import resolve_device
 
         try:
             resolve_device(cfg.device)
         except ConfigError as exc:
             raise ConfigError(f"--clipshift-device: {exc}") from None
     name = cfg.images.partition(":")[0]
-    from ..core.images import is_labelled_spec
+    from ..core.data.images import is_labelled_spec
 
     if name not in ("samples", "demo-scenes") and not is_labelled_spec(cfg.images, cfg.root):
-        from ..core.images import resolve_image_paths
+        from ..core.data.images import resolve_image_paths
 
         try:
             resolve_image_paths(cfg.images, cfg.root)
@@ -48,7 +48,7 @@ def preflight(cfg, metrics: list[str]) -> None:
 def model_layer_count(spec: str) -> int | None:
     """The vision tower's depth from the checkpoint's config.json (None when it cannot be read here:
     the engine checks again once the model is loaded)."""
-    from ..core.encoders import DEMO_MODEL_DIR
+    from ..core.models.encoders import DEMO_MODEL_DIR
 
     location = DEMO_MODEL_DIR if spec == "demo" else Path(spec).expanduser()
     if location.is_dir():

@@ -78,7 +78,7 @@ class ProcessState:
         self.threads = self.threads or other.threads
 
     def to_json(self) -> str:
-        from ..core.results import encode_array
+        from ..core.runs.results import encode_array
 
         data = dict(self.__dict__)
         data["results"] = [r.to_dict() for r in self.results]
@@ -87,7 +87,7 @@ class ProcessState:
 
     @classmethod
     def from_json(cls, text: str) -> ProcessState:
-        from ..core.results import ShiftResult, decode_array
+        from ..core.runs.results import ShiftResult, decode_array
 
         data = json.loads(text)
         names = (data.get("images") or {}).get("names", [])
@@ -213,7 +213,7 @@ class ClipShiftSession:
         if self._error is not None:
             raise self._error
         if self._encoder is None:
-            from ..core.encoders import load_encoder
+            from ..core.models.encoders import load_encoder
             from .threads import apply_budget
 
             budget = apply_budget()
@@ -237,7 +237,7 @@ class ClipShiftSession:
     @property
     def images(self):
         if self._images is None:
-            from ..core.images import load_image_set
+            from ..core.data.images import load_image_set
 
             max_images = self.cfg.max_images
             if self.cfg.images.startswith("demo-scenes") and max_images is None:
@@ -255,7 +255,7 @@ class ClipShiftSession:
                 split=self.cfg.split,
             )
             if self._images.skipped:
-                from ..core.images import IMAGE_SUFFIXES
+                from ..core.data.images import IMAGE_SUFFIXES
 
                 self.state.warnings.append(
                     f"skipped {len(self._images.skipped)} file(s) of {self.cfg.images} that are not images by their "
@@ -272,7 +272,7 @@ class ClipShiftSession:
     @property
     def cache(self):
         if self._cache is None and self.cfg.cache_dir is not None:
-            from ..core.cache import EmbeddingCache
+            from ..core.measure.cache import EmbeddingCache
 
             self._cache = EmbeddingCache(self.cfg.cache_dir)
         return self._cache
@@ -282,7 +282,7 @@ class ClipShiftSession:
         """Measure one (augmentation, severity), memoised; the first call prefetches every pair this
         process will need in one engine call (clean embeddings computed once)."""
         case = Case.of(augmentation, severity)
-        from ..core.augmentations import augmentation_for
+        from ..core.augment.augmentations import augmentation_for
 
         augmentation_for(case)  # an unknown name or level: a clear error before any work
         metric_list = list(dict.fromkeys(self.metrics + list(metrics or [])))
@@ -310,7 +310,7 @@ class ClipShiftSession:
         return self._prefetch
 
     def _run_engine(self, pairs, metric_list, image_names) -> None:
-        from ..core.engine import measure
+        from ..core.measure.engine import measure
 
         encoder = self.encoder
         image_set = self.images if image_names is None else self.images.subset(list(image_names))
@@ -353,7 +353,7 @@ class ClipShiftSession:
 
         if not any(metric_info(m).needs == "text" for m in metric_list):
             return None
-        from ..core.textalign import TextSpec
+        from ..core.models.textalign import TextSpec
 
         labels = list(self.cfg.labels)
         template = self.cfg.prompt_template
@@ -458,7 +458,7 @@ class ClipShiftSession:
         outcome.run.coverage = {"complete": not reasons, "reasons": reasons}
         if self.cfg.compare:
             self._compare(outcome, interrupted=bool(lost) or any(r in INTERRUPTIONS for r in reasons))
-        from ..core.jsonfile import OutputError
+        from ..core.runs.jsonfile import OutputError
         from ..gate.storage import Storage
 
         writes = []
@@ -475,7 +475,7 @@ class ClipShiftSession:
         return outcome
 
     def assemble(self):
-        from ..core.results import RunResult
+        from ..core.runs.results import RunResult
 
         images = self.state.images or {"names": [], "hash": "", "source": "", "count": 0}
         results = list(self.state.results)
@@ -511,7 +511,7 @@ class ClipShiftSession:
             "cells_measured": self.state.cells_measured,
             "threads_per_worker": self.state.threads,
         }
-        from ..core.calibration import calibrate
+        from ..core.runs.calibration import calibrate
 
         calibration = calibrate(run)
         if calibration is not None:
@@ -523,8 +523,8 @@ class ClipShiftSession:
         return run
 
     def _compare(self, outcome: Outcome, interrupted: bool = False) -> None:
-        from ..core.jsonfile import OutputError, write_json_atomic
-        from ..core.results import RunResult
+        from ..core.runs.jsonfile import OutputError, write_json_atomic
+        from ..core.runs.results import RunResult
         from ..gate.compare import compare_runs, parse_compare_rule
         from ..gate.storage import Storage
 
@@ -613,7 +613,7 @@ def metrics_the_update_would_drop(baseline, run) -> dict[str, set[str]]:
 def updated_baseline(baseline, run):
     """``run`` with every baseline cell it did not measure carried over, and the names of those cells:
     accepting a partial candidate must not delete what the baseline knew."""
-    from ..core.results import RunResult
+    from ..core.runs.results import RunResult
 
     measured = {(r.augmentation, r.severity) for r in run.results if not r.subset}
     kept = [r for r in baseline.results if not r.subset and (r.augmentation, r.severity) not in measured]

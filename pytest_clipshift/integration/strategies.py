@@ -26,7 +26,7 @@ def strengths(min_value: float = 0.0, max_value: float = 1.0, resolution: int = 
 
 def augmentation_names(names=None):
     """One of the built-in augmentations with a continuous strength (or of ``names``)."""
-    from ..core.augmentations import CONTINUOUS
+    from ..core.augment.augmentations import CONTINUOUS
 
     return st.sampled_from(list(names or CONTINUOUS))
 

@@ -40,7 +40,7 @@ class ClipShiftItem(pytest.Item):
 
 
 def make_items(session, pairs) -> list[ClipShiftItem]:
-    from ..core.results import severity_key
+    from ..core.runs.results import severity_key
 
     suite = ClipShiftSuite.from_parent(
         session, name="clipshift", nodeid="clipshift", path=session.config.rootpath / "clipshift"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from ..core.thread_budget import BUDGET_VAR, thread_budget
+from ..core.measure.thread_budget import BUDGET_VAR, thread_budget
 
 NATIVE_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 

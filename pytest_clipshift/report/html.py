@@ -383,7 +383,7 @@ def _page(title: str, body: str) -> str:
 def write_report(run, path) -> Path:
     """Render and write atomically: a full disk or a read-only target is an ``OutputError`` naming the
     path, never a truncated page."""
-    from ..core.jsonfile import write_bytes_atomic
+    from ..core.runs.jsonfile import write_bytes_atomic
 
     page = _page(report_title(run), "".join(report_sections(run)))
     return write_bytes_atomic(path, page.encode("utf-8"), what="report")
@@ -427,7 +427,7 @@ def write_compare_report(baseline, candidate, comparison, path) -> Path:
         "<th>baseline</th><th>candidate</th><th>delta</th><th>failed rule</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
-    from ..core.jsonfile import write_bytes_atomic
+    from ..core.runs.jsonfile import write_bytes_atomic
 
     page = _page(f"clipshift comparison: {candidate.model.get('name', '?')} \u2014 {verdict}", body)
     path = write_bytes_atomic(path, page.encode("utf-8"), what="comparison report")

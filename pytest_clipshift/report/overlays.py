@@ -9,7 +9,7 @@ import io
 
 import numpy as np
 
-from ..core.augmentations import apply_augmentation
+from ..core.augment.augmentations import apply_augmentation
 
 THUMB = 176  # px per image: large enough to see where attention sits
 BAR = 14  # colour bar width

@@ -150,7 +150,7 @@ def _percent(v) -> str:
 
 def _imagenet_c(tr, run) -> None:
     """ImageNet-C error by family and severity (what a CE is made of), when the run measured any."""
-    from ..core.imagenet_c import FAMILIES
+    from ..core.augment.imagenet_c import FAMILIES
     from ..gate.corruption_error import family_curves
 
     metric = run.settings.get("ce_metric", "cosine")

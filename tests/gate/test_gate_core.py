@@ -15,7 +15,7 @@ import pytest
 
 from pytest_clipshift.core.errors import ConfigError
 from pytest_clipshift.core.metrics import bootstrap_ci, summarize
-from pytest_clipshift.core.results import RunResult, ShiftResult, merged_coverage
+from pytest_clipshift.core.runs.results import RunResult, ShiftResult, merged_coverage
 from pytest_clipshift.gate.budgets import Rule, budgets_from_mapping, evaluate, parse_rule
 from pytest_clipshift.gate.compare import compare_runs, parse_compare_rule
 

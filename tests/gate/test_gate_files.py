@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pytest_clipshift.core.errors import ConfigError
-from pytest_clipshift.core.summary import bootstrap_ci, summarize
+from pytest_clipshift.core.runs.summary import bootstrap_ci, summarize
 from pytest_clipshift.gate.budgets import budgets_from_mapping, evaluate, load_budgets, parse_rule
 from pytest_clipshift.gate.compare import compare_runs, parse_compare_rule
 
@@ -222,7 +222,7 @@ def test_the_bootstrap_is_the_documented_percentile_bootstrap():
 
 
 def test_storage_refuses_a_file_in_place_of_its_folder(tmp_path):
-    from pytest_clipshift.core.jsonfile import OutputError
+    from pytest_clipshift.core.runs.jsonfile import OutputError
     from pytest_clipshift.gate.storage import Storage
 
     (tmp_path / "runs").write_text("x")
@@ -376,7 +376,7 @@ def test_storage_messages_name_the_folder_and_the_saved_names(tmp_path):
     assert str(info.value) == (
         f"--clipshift-compare 'release': no run saved under that name in {tmp_path / 'runs'}; saved: none"
     )
-    from pytest_clipshift.core.jsonfile import OutputError
+    from pytest_clipshift.core.runs.jsonfile import OutputError
 
     with pytest.raises(OutputError, match=r"^cannot write the saved run .*0001_x+\.json: File name too long$"):
         s.save({}, "x" * 300)  # a name the file system refuses, even for root

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pytest_clipshift.core.errors import ConfigError
-from pytest_clipshift.core.results import RunResult
+from pytest_clipshift.core.runs.results import RunResult
 from pytest_clipshift.gate.compare import compare_runs, parse_compare_rule
 
 from .test_gate_core import cell, run

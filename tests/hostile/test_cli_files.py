@@ -93,7 +93,7 @@ def test_a_full_disk_leaves_the_old_report_whole(tmp_path, results_dict, capsys,
 
 
 def test_written_files_take_the_umask_mode_not_0600(tmp_path, results_dict):
-    from pytest_clipshift.core.jsonfile import _file_mode, write_json_atomic
+    from pytest_clipshift.core.runs.jsonfile import _file_mode, write_json_atomic
 
     old = os.umask(0o022)
     _file_mode.cache_clear()

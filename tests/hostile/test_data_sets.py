@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pytest_clipshift.core.data.labelled import class_folders, manifest, tar_shards
 from pytest_clipshift.core.errors import ConfigError
-from pytest_clipshift.core.labelled import class_folders, manifest, tar_shards
 
 
 def png_bytes(value: int = 120) -> bytes:
@@ -80,7 +80,7 @@ def test_a_label_that_is_not_utf8_names_the_shard_and_member(tmp_path):
 
 
 def test_a_float_tiff_with_a_nan_pixel_is_refused_naming_the_file(tmp_path):
-    from pytest_clipshift.core.decode import load_image
+    from pytest_clipshift.core.data.decode import load_image
     from pytest_clipshift.core.errors import ImageError
 
     pixels = np.full((16, 16), 0.5, np.float32)
@@ -102,7 +102,7 @@ def _png(width, height, rows: bytes, colour: int = 2, interlace: int = 0) -> byt
 
 
 def test_a_png_whose_image_data_ends_early_is_refused(tmp_path):
-    from pytest_clipshift.core.decode import load_image
+    from pytest_clipshift.core.data.decode import load_image
     from pytest_clipshift.core.errors import ImageError
 
     pixels = np.random.default_rng(0).integers(0, 255, (40, 40, 3), dtype=np.uint8)
@@ -116,7 +116,7 @@ def test_a_png_whose_image_data_ends_early_is_refused(tmp_path):
 
 def test_whole_pngs_of_every_kind_pass_the_check(tmp_path):
     """Saved by PIL (grey, palette, RGBA, 16-bit) and an Adam7-interlaced one built here pass by pass."""
-    from pytest_clipshift.core.decode import load_image
+    from pytest_clipshift.core.data.decode import load_image
 
     rng = np.random.default_rng(1)
     rgb = rng.integers(0, 255, (37, 29, 3), dtype=np.uint8)
@@ -143,7 +143,7 @@ def test_a_folder_of_large_images_is_not_held_decoded(tmp_path):
     decoded; before, the folder's every image stayed in memory (20 such files: 3.8 GB peak RSS)."""
     import tracemalloc
 
-    from pytest_clipshift.core.images import load_image_set
+    from pytest_clipshift.core.data.images import load_image_set
 
     for k in range(6):
         Image.fromarray(np.full((2000, 2000, 3), 40 * k, np.uint8)).save(tmp_path / f"{k}.png")
@@ -159,7 +159,7 @@ def test_a_folder_of_large_images_is_not_held_decoded(tmp_path):
 
 
 def test_large_canvases_are_measured_in_smaller_chunks():
-    from pytest_clipshift.core.engine import CHUNK_MEMORY, chunk_for_canvas
+    from pytest_clipshift.core.measure.engine import CHUNK_MEMORY, chunk_for_canvas
 
     assert chunk_for_canvas(64, (224, 224)) == 64  # the default canvas: unchanged
     assert chunk_for_canvas(64, 4096) == 2 and chunk_for_canvas(64, (4096, 4096)) * 4096 * 4096 * 48 <= CHUNK_MEMORY

@@ -16,7 +16,7 @@ from pytest_clipshift.core.errors import ConfigError, ModelLoadError
 
 @pytest.fixture(scope="module")
 def results_dict(tiny_encoder, small_images):
-    from pytest_clipshift.core.engine import measure
+    from pytest_clipshift.core.measure.engine import measure
 
     run = measure(
         tiny_encoder,
@@ -149,7 +149,7 @@ def test_non_utf8_budgets_file_is_a_config_error(tmp_path):
 
 # ------------------------------------------------------------------ 15: structurally bad cache entries
 def test_structurally_bad_cache_entries_are_misses(tmp_path):
-    from pytest_clipshift.core.cache import EmbeddingCache
+    from pytest_clipshift.core.measure.cache import EmbeddingCache
 
     cache = EmbeddingCache(tmp_path)
     good = np.ones(4, np.float32)
@@ -177,8 +177,8 @@ def test_structurally_bad_cache_entries_are_misses(tmp_path):
 
 # ------------------------------------------------------------------ 14: a cache that cannot be written
 def test_unwritable_cache_is_switched_off_with_one_warning(tmp_path, tiny_encoder, small_images):
-    from pytest_clipshift.core.cache import EmbeddingCache
-    from pytest_clipshift.core.engine import measure
+    from pytest_clipshift.core.measure.cache import EmbeddingCache
+    from pytest_clipshift.core.measure.engine import measure
 
     blocker = tmp_path / "cache"
     blocker.write_text("a file where the cache folder should be")
@@ -220,7 +220,7 @@ def test_concurrent_saves_under_one_name_each_get_a_number(tmp_path, results_dic
 
 
 def test_write_errors_name_the_path_and_leave_nothing_behind(tmp_path):
-    from pytest_clipshift.core.jsonfile import OutputError, write_json_atomic
+    from pytest_clipshift.core.runs.jsonfile import OutputError, write_json_atomic
     from pytest_clipshift.gate.storage import Storage
 
     (tmp_path / "out").mkdir()
@@ -238,7 +238,7 @@ def test_write_errors_name_the_path_and_leave_nothing_behind(tmp_path):
 def test_remote_code_is_never_run_without_the_flag(tmp_path, tiny_clip_dir):
     import shutil
 
-    from pytest_clipshift.core.encoders import load_encoder
+    from pytest_clipshift.core.models.encoders import load_encoder
 
     model = tmp_path / "custom"
     shutil.copytree(tiny_clip_dir, model)
@@ -256,7 +256,7 @@ def test_unreadable_weights_are_one_clear_error_naming_the_file(tmp_path, tiny_c
     import pickle
     import shutil
 
-    from pytest_clipshift.core.encoders import load_encoder
+    from pytest_clipshift.core.models.encoders import load_encoder
 
     model = tmp_path / "broken"
     shutil.copytree(tiny_clip_dir, model)

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pytest_clipshift.core.augmentations import apply_augmentation, draw_seed, registry
-from pytest_clipshift.core.imagenet_c import NAMES, PREFIX
+from pytest_clipshift.core.augment.augmentations import apply_augmentation, draw_seed, registry
+from pytest_clipshift.core.augment.imagenet_c import NAMES, PREFIX
 
 BUILT_IN = [name for name in registry() if name not in ("identity", "horizontal_flip")]  # a flip has no strength
 
@@ -16,7 +16,7 @@ BUILT_IN = [name for name in registry() if name not in ("identity", "horizontal_
 def test_an_engine_run_over_several_chunks_equals_one_chunk(tiny_encoder, small_images):
     """Chunks of 2 over 6 images against one chunk of 64: every per-image value equal. Fails when a
     chunk's clean-embedding row is indexed globally instead of within the chunk."""
-    from pytest_clipshift.core.engine import measure
+    from pytest_clipshift.core.measure.engine import measure
 
     kwargs = dict(severities=[2], metrics=["cosine", "l2_normalized", "attention_correlation"], seed=3)
     one = measure(
@@ -67,7 +67,7 @@ def test_each_severity_row_is_its_own(name):
 def _photos():
     from PIL import Image
 
-    from pytest_clipshift.core.images import load_image_set
+    from pytest_clipshift.core.data.images import load_image_set
 
     return [
         np.asarray(Image.fromarray(a).resize((224, 224), Image.BICUBIC))
@@ -125,9 +125,9 @@ def test_a_rerun_with_any_keyed_field_changed_misses_the_cache(tmp_path, tiny_en
     """The same run twice hits; changing one field the cache key holds makes every entry a miss and
     gives that run's own numbers. Fails when the field is dropped from the key (a rerun with
     another seed returning the old seed's numbers)."""
-    from pytest_clipshift.core.augmentations import register_augmentation, unregister_augmentation
-    from pytest_clipshift.core.cache import EmbeddingCache
-    from pytest_clipshift.core.engine import measure
+    from pytest_clipshift.core.augment.augmentations import register_augmentation, unregister_augmentation
+    from pytest_clipshift.core.measure.cache import EmbeddingCache
+    from pytest_clipshift.core.measure.engine import measure
 
     images = small_images.subset(max_images=3)
 

@@ -10,7 +10,7 @@ import shutil
 import numpy as np
 import pytest
 
-from pytest_clipshift.core.preprocess import (
+from pytest_clipshift.core.models.preprocess import (
     CLIP_MEAN,
     CLIP_STD,
     PreprocessSettings,
@@ -29,7 +29,7 @@ def half_unchanged(image, rng, amount):
 
 @pytest.fixture
 def half_aug():
-    from pytest_clipshift.core.augmentations import register_augmentation, unregister_augmentation
+    from pytest_clipshift.core.augment.augmentations import register_augmentation, unregister_augmentation
 
     register_augmentation(
         "half_unchanged", half_unchanged, severities={s: {"amount": 30 * s} for s in range(1, 6)}, replace=True
@@ -39,8 +39,8 @@ def half_aug():
 
 
 def test_a_cache_hit_keeps_the_unchanged_count_and_every_value(tmp_path, tiny_encoder, small_images, half_aug):
-    from pytest_clipshift.core.cache import EmbeddingCache
-    from pytest_clipshift.core.engine import measure
+    from pytest_clipshift.core.measure.cache import EmbeddingCache
+    from pytest_clipshift.core.measure.engine import measure
 
     def run():
         cache = EmbeddingCache(tmp_path / "cache")
@@ -70,8 +70,8 @@ def test_a_cache_hit_keeps_the_unchanged_count_and_every_value(tmp_path, tiny_en
 
 
 def test_every_draw_asked_for_is_measured_and_distinct(tmp_path, tiny_encoder, small_images):
-    from pytest_clipshift.core.cache import EmbeddingCache
-    from pytest_clipshift.core.engine import measure
+    from pytest_clipshift.core.measure.cache import EmbeddingCache
+    from pytest_clipshift.core.measure.engine import measure
 
     images = small_images.subset(max_images=3)
     cache = EmbeddingCache(tmp_path / "c")
@@ -98,9 +98,9 @@ def test_every_draw_asked_for_is_measured_and_distinct(tmp_path, tiny_encoder, s
 def test_a_rerun_under_other_preprocessing_misses_the_cache(tmp_path, tiny_clip_dir, small_images):
     """Same weights (same fingerprint), another processor config: the prepared canvases differ, so
     no entry of the first may be returned for the second."""
-    from pytest_clipshift.core.cache import EmbeddingCache
-    from pytest_clipshift.core.encoders import load_encoder
-    from pytest_clipshift.core.engine import measure
+    from pytest_clipshift.core.measure.cache import EmbeddingCache
+    from pytest_clipshift.core.measure.engine import measure
+    from pytest_clipshift.core.models.encoders import load_encoder
 
     other = tmp_path / "other"
     shutil.copytree(tiny_clip_dir, other)
@@ -119,8 +119,8 @@ def test_a_rerun_under_other_preprocessing_misses_the_cache(tmp_path, tiny_clip_
 
 
 def test_the_image_and_the_batch_size_are_in_the_key(tmp_path, tiny_encoder, small_images):
-    from pytest_clipshift.core.cache import EmbeddingCache
-    from pytest_clipshift.core.engine import measure
+    from pytest_clipshift.core.measure.cache import EmbeddingCache
+    from pytest_clipshift.core.measure.engine import measure
 
     images = small_images.subset(max_images=2)
     measure(tiny_encoder, images, ["gaussian_noise"], metrics=["cosine"], cache=EmbeddingCache(tmp_path / "c"))

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from pytest_clipshift.core.calibration import calibrate
-from pytest_clipshift.core.results import RunResult, ShiftResult
-from pytest_clipshift.core.sampling import stratified_sample
+from pytest_clipshift.core.data.sampling import stratified_sample
+from pytest_clipshift.core.runs.calibration import calibrate
+from pytest_clipshift.core.runs.results import RunResult, ShiftResult
 from pytest_clipshift.gate.corruption_error import corruption_errors, family_curves
 
 NAMES = ["a", "b", "c", "d"]

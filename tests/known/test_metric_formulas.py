@@ -221,7 +221,7 @@ def model_attention(model, pixel_values, cls: bool):
 def test_captured_attention_and_layers_are_the_models_own(family, tiny_clip_dir, tiny_siglip_dir):
     from transformers import AutoModel
 
-    from pytest_clipshift.core.encoders import load_encoder
+    from pytest_clipshift.core.models.encoders import load_encoder
 
     directory = tiny_clip_dir if family == "clip" else tiny_siglip_dir
     encoder = load_encoder(directory, device="cpu")

@@ -12,8 +12,8 @@ import re
 import numpy as np
 import pytest
 
-from pytest_clipshift.core.augmentations import registry
-from pytest_clipshift.core.imagenet_c import NAMES, PREFIX
+from pytest_clipshift.core.augment.augmentations import registry
+from pytest_clipshift.core.augment.imagenet_c import NAMES, PREFIX
 
 from .readme import readme_table
 

@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
-from pytest_clipshift.core.results import RunResult, ShiftResult
+from pytest_clipshift.core.runs.results import RunResult, ShiftResult
 from pytest_clipshift.gate.compare import Delta
 from pytest_clipshift.report import verdict as V
 from pytest_clipshift.report.html import CSS, comparison_section, metric_table_html, write_compare_report, write_report

@@ -72,7 +72,7 @@ class Batch:
         if not aligned:
             return clean, augmented
         if k not in self._aligned:
-            from ..augmentations import warp_map
+            from ..augment.augmentations import warp_map
 
             warped = clean.copy()
             for i, c in enumerate(self.coords):
@@ -89,7 +89,7 @@ class Batch:
     @cached_property
     def device_pixel_metrics(self) -> dict[str, np.ndarray]:
         """The built-in pixel metrics in torch on the model's GPU (all requested ones, one upload)."""
-        from ..pixel_torch import pixel_metrics
+        from ..augment.pixel_torch import pixel_metrics
 
         return pixel_metrics(self.clean_images, self.augmented_images, self._pixel_names, self.device)
 
@@ -142,7 +142,7 @@ class Batch:
         warp as attention maps; cells mostly filled from outside the canvas are dropped from both
         sides. A CLS token has no position and is kept as is.
         """
-        from ..augmentations import warp_map
+        from ..augment.augmentations import warp_map
 
         gh, gw = self.grid
         start = 1 if self._has_cls else 0

@@ -381,7 +381,7 @@ def detail_preservation(
 
 # ---------------------------------------------------------------- summaries (summary.py)
 
-from ..summary import STATISTICS, bootstrap_ci, summarize  # noqa: E402,F401  (their home is summary.py)
+from ..runs.summary import STATISTICS, bootstrap_ci, summarize  # noqa: E402,F401  (their home is summary.py)
 
 # ---------------------------------------------------------------- representations
 

@@ -115,7 +115,7 @@ class EmbeddingCache:
     def flush(self) -> None:
         """Write every pending entry: one pack per model fingerprint, atomically. A cache that cannot
         be written (read-only, a file in the way, a full disk) is switched off with ``problem``."""
-        from .jsonfile import OutputError, write_bytes_atomic
+        from ..runs.jsonfile import OutputError, write_bytes_atomic
 
         pending, self._pending = self._pending, {}
         for fingerprint, entries in pending.items():

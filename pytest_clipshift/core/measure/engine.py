@@ -16,15 +16,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .augmentations import apply_case, augmentation_for
+from ..augment.augmentations import apply_case, augmentation_for
+from ..cases import DEFAULT_SEVERITY, Case
+from ..data.images import ImageSet
+from ..errors import ConfigError, NonFiniteEmbeddingError
+from ..metrics import DEFAULT_METRICS, METRICS, Batch, metric_info, split_layer, validate_metrics
+from ..metrics import functional as M
+from ..models.encoders import Encoder
+from ..runs.results import RunResult, ShiftResult
 from .cache import EmbeddingCache
-from .cases import DEFAULT_SEVERITY, Case
-from .encoders import Encoder
-from .errors import ConfigError, NonFiniteEmbeddingError
-from .images import ImageSet
-from .metrics import DEFAULT_METRICS, METRICS, Batch, metric_info, split_layer, validate_metrics
-from .metrics import functional as M
-from .results import RunResult, ShiftResult
 
 Progress = Callable[[int, int], None]
 
@@ -39,7 +39,7 @@ class _Job:
 def expand_pairs(augmentations: Iterable, severities: Sequence | None = None) -> list[Case]:
     """Names (each at every one of ``severities``, default [3]), (name, severity) pairs and ``Case``
     objects -> validated Cases, in order, no repeats. An unknown name or level is a ``ConfigError``."""
-    from .augmentations import expand_names
+    from ..augment.augmentations import expand_names
 
     sevs = list(severities) if severities is not None else [DEFAULT_SEVERITY]
     cases: list[Case] = []
@@ -141,7 +141,7 @@ def measure(
             raise ConfigError(
                 "text metrics (zero_shot_flip, text_similarity_drop, direction_probe) need text=TextSpec(labels=...)"
             )
-        from .textalign import TextScorer
+        from ..models.textalign import TextScorer
 
         scorer = TextScorer(encoder, text, list(images.names))
     pairs = expand_pairs(augmentations, severities)
@@ -402,15 +402,15 @@ class _Run:
     def _on_device(self, case: Case) -> bool:
         if self.augment_device is None:
             return False
-        from .augment_torch import has_device_version
+        from ..augment.augment_torch import has_device_version
 
         return has_device_version(case)
 
     def _augment(self, batch: list[_Job], canvases: dict[int, np.ndarray]):
         case = self.pairs[batch[0].pair] if batch else None  # a batch holds one case's images
         if case is not None and self._on_device(case):
-            from .augment_torch import apply_batch
-            from .augmentations import Augmented, draw_seed
+            from ..augment.augment_torch import apply_batch
+            from ..augment.augmentations import Augmented, draw_seed
 
             aug, level = augmentation_for(case)
             seeds = [draw_seed(self.seed, self.images.hashes[j.image], aug.name, level, case.draw) for j in batch]

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from .cases import Case, level_key, read_severity, severity_key
-from .errors import ConfigError
-from .metrics import cluster_views, cosine_distance_matrix, metric_info
+from ..cases import Case, level_key, read_severity, severity_key
+from ..errors import ConfigError
+from ..metrics import cluster_views, cosine_distance_matrix, metric_info
 from .schema import SCHEMA
 from .summary import summarize
 
@@ -199,7 +199,7 @@ def settings_mismatch(a, b) -> tuple[str, object, object, str] | None:
 
 def canonical_order(aug: str, severity) -> tuple:
     """Results sort the same way in every process: registry order, then severity (paper last)."""
-    from .augmentations import registry
+    from ..augment.augmentations import registry
 
     names = list(registry())
     return (

@@ -16,12 +16,12 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from .errors import ConfigError, ModelLoadError
+from ..errors import ConfigError, ModelLoadError
 from .preprocess import PreprocessSettings, normalize_batch, read_processor_config, to_canvas
 
 PRECISIONS = ("fp32", "fp16", "bf16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-DEMO_MODEL_DIR = Path(__file__).parent.parent / "demo" / "model"
+DEMO_MODEL_DIR = Path(__file__).parents[2] / "demo" / "model"
 DEFAULT_CANVAS = 224  # the study squashed every image to 224 px before augmenting
 
 
@@ -171,7 +171,7 @@ class TransformersEncoder:
             "tokenizer": tokenizer is not None,
         }
         if name == "demo":
-            from ..demo.train import DEMO_NOTICE
+            from ...demo.train import DEMO_NOTICE
 
             self.info["notice"] = DEMO_NOTICE
 

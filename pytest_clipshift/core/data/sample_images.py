@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ConfigError
 from .decode import to_rgb8
-from .errors import ConfigError
 
 # (set name, scikit-image loader); every one of these files is inside the scikit-image wheel
 SAMPLES: tuple[tuple[str, str], ...] = (

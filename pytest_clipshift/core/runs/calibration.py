@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from .metrics import metric_info, split_layer
+from ..metrics import metric_info, split_layer
 
 TARGET = "zero_shot_accuracy_drop"
 DROP_POINTS = 0.05

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ImageError
+from ..errors import ImageError
 
 MIN_SIDE = 8
 MAX_PIXELS = 50_000_000

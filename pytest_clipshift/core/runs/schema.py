@@ -219,7 +219,7 @@ def validate_results(data, source: str) -> None:
 
     import jsonschema
 
-    from .errors import ConfigError
+    from ..errors import ConfigError
 
     if isinstance(data, dict) and "schema" in data and data["schema"] != SCHEMA:
         raise ConfigError(

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 AUGMENTATION_PROMPTS = {
     "gaussian_noise": "a noisy grainy photo",

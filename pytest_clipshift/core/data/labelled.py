@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import ConfigError, ImageError
 from .decode import IMAGE_SUFFIXES, decode_bytes, load_image
-from .errors import ConfigError, ImageError
 
 
 class LazyImages(Sequence):

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from .cases import PAPER, SEVERITIES, Case, Severity
-from .errors import ConfigError
+from ..cases import PAPER, SEVERITIES, Case, Severity
+from ..errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -398,7 +398,7 @@ def apply_augmentation(
     draw: int = 0,
 ) -> Augmented:
     """Apply ``aug`` at ``severity`` to a uint8 HxWx3 image, deterministically for ``seed`` (and ``draw``)."""
-    from .decode import image_hash as hash_of
+    from ..data.decode import image_hash as hash_of
 
     if isinstance(aug, str):
         aug = get_augmentation(aug)

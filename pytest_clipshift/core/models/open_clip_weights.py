@@ -23,7 +23,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .errors import ModelLoadError
+from ..errors import ModelLoadError
 
 _TEXT = {"context_length": 77, "vocab_size": 49408}
 ARCHITECTURES: dict[str, dict[str, Any]] = {
@@ -320,7 +320,7 @@ def clip_tokenizer(bpe_gz: Path, folder: Path):
 
     with gzip.open(bpe_gz) as stream:
         merges = stream.read().decode("utf-8").split("\n")[1 : 49152 - 256 - 2 + 1]
-    from ..demo.vocab import bytes_to_unicode  # GPT-2's byte table, which CLIP's vocabulary starts with
+    from ...demo.vocab import bytes_to_unicode  # GPT-2's byte table, which CLIP's vocabulary starts with
 
     vocab = list(bytes_to_unicode().values())
     vocab = vocab + [v + "</w>" for v in vocab] + ["".join(m.split()) for m in merges]

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import ConfigError
 from .decode import IMAGE_SUFFIXES, MAX_PIXELS, MIN_SIDE, image_hash, load_image, to_rgb8  # noqa: F401  (part of this module's API)
-from .errors import ConfigError
 
 BUILTIN_SETS = ("samples", "demo-scenes")
 
@@ -204,7 +204,7 @@ def load_image_set(
         names, arrays = load_samples()
         result = ImageSet(names, arrays, "samples")
     elif name == "demo-scenes":
-        from ..demo.scenes import generate_scenes
+        from ...demo.scenes import generate_scenes
 
         n = int(arg) if arg else (max_images or count)
         scenes = generate_scenes(n, seed=seed)
