@@ -103,6 +103,45 @@ def test_no_import_loops():
     assert not loops, f"import loops: {loops}"
 
 
+# the demo's own features: its scenes as an image set, their labels as zero-shot prompts. Loading a
+# real model never reaches the demo package (its training script, its vocabulary writer)
+DEMO_USERS = {
+    "pytest_clipshift.core.data.images": {"pytest_clipshift.demo.scenes"},
+    "pytest_clipshift.integration.session": {"pytest_clipshift.demo.scenes"},
+}
+
+
+def test_only_the_demo_features_import_the_demo_package():
+    users = {
+        module: {t for t in targets if t.startswith("pytest_clipshift.demo")}
+        for module, targets in GRAPH.items()
+        if not module.startswith("pytest_clipshift.demo")
+    }
+    assert {m: t for m, t in users.items() if t} == DEMO_USERS
+
+
+def _private_reaches(path: Path) -> list[str]:
+    """``from .x import _name`` and ``x._name`` on a module of ours imported by name."""
+    tree = ast.parse(path.read_text())
+    ours, found = set(), []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("pytest_clipshift")):
+            for alias in node.names:
+                if alias.name.startswith("_") and not alias.name.startswith("__"):
+                    found.append(f"from {node.module} import {alias.name}")
+                ours.add(alias.asname or alias.name)
+    for node in ast.walk(tree):
+        private = isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")
+        if private and isinstance(node.value, ast.Name) and node.value.id in ours:
+            found.append(f"{node.value.id}.{node.attr} (line {node.lineno})")
+    return found
+
+
+def test_no_module_reaches_into_another_modules_private_names():
+    reaches = {str(p.relative_to(PACKAGE)): r for p in PACKAGE.rglob("*.py") if (r := _private_reaches(p))}
+    assert not reaches, reaches
+
+
 MAX_MODULES_PER_FOLDER = 12  # a folder of more is a package waiting to be split
 
 

@@ -149,7 +149,10 @@ def test_non_utf8_budgets_file_is_a_config_error(tmp_path):
 
 # ------------------------------------------------------------------ 15: structurally bad cache entries
 def test_structurally_bad_cache_entries_are_misses(tmp_path):
-    from pytest_clipshift.core.measure.cache import EmbeddingCache
+    import struct
+    import zlib
+
+    from pytest_clipshift.core.measure.cache import MAGIC, EmbeddingCache
 
     cache = EmbeddingCache(tmp_path)
     good = np.ones(4, np.float32)
@@ -157,22 +160,35 @@ def test_structurally_bad_cache_entries_are_misses(tmp_path):
     emb, values = cache.get("fp", "good", ["cosine", "l2"], dim=4)
     assert np.array_equal(emb, good) and values["cosine"] == 0.5 and np.isnan(values["l2"])
 
-    def entry(key, **arrays):
-        path = cache._path("fp", key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, **arrays)
+    cache.flush()
 
-    text = lambda obj: np.frombuffer(json.dumps(obj).encode(), np.uint8)
-    entry("types", embedding=good, values=text({"cosine": "high", "l2": 1.0}))
-    entry("missing", embedding=good, values=text({"cosine": 0.5}))
-    entry("shape", embedding=np.ones((2, 2), np.float32), values=text({"cosine": 0.5, "l2": 1.0}))
-    entry("dim", embedding=np.ones(7, np.float32), values=text({"cosine": 0.5, "l2": 1.0}))
-    entry("list", embedding=good, values=text([0.5, 1.0]))
-    entry("ints", embedding=np.ones(4, np.int64), values=text({"cosine": 0.5, "l2": 1.0}))
-    cache._path("fp", "dir").mkdir(parents=True)  # a directory where the file should be
-    for key in ("types", "missing", "shape", "dim", "list", "ints", "dir", "absent"):
+    def raw(embedding, values, crc=None, offset=None):
+        return embedding.astype(np.float32), values, crc, offset
+
+    crafted = {  # entries a pack's index can hold that are not what an entry must be
+        "types": raw(good, {"cosine": "high", "l2": 1.0}),
+        "bool": raw(good, {"cosine": True, "l2": 1.0}),
+        "missing": raw(good, {"cosine": 0.5}),
+        "dim": raw(np.ones(7), {"cosine": 0.5, "l2": 1.0}),
+        "list": raw(good, [0.5, 1.0]),
+        "nan": raw(np.array([1, np.nan, 1, 1]), {"cosine": 0.5, "l2": 1.0}),
+        "crc": raw(good, {"cosine": 0.5, "l2": 1.0}, crc=12345),
+        "past": raw(good, {"cosine": 0.5, "l2": 1.0}, offset=1 << 20),
+    }
+    index, blobs, offset = {}, [], 0
+    for key, (embedding, values, crc, at) in crafted.items():
+        data = embedding.tobytes()
+        index[key] = {"o": offset if at is None else at, "n": embedding.size, "v": values, "c": crc or zlib.crc32(data)}
+        blobs.append(data)
+        offset += len(data)
+    header = json.dumps(index).encode()
+    folder = next(p for p in tmp_path.iterdir() if p.is_dir())  # the model's folder the first put made
+    (folder / "pack-crafted.bin").write_bytes(MAGIC + struct.pack("<Q", len(header)) + header + b"".join(blobs))
+    cache = EmbeddingCache(tmp_path)  # reads the packs afresh
+    assert cache.get("fp", "good", ["cosine", "l2"], dim=4) is not None
+    for key in (*crafted, "absent"):
         assert cache.get("fp", key, ["cosine", "l2"], dim=4) is None, key
-    assert cache.misses == 8 and cache.problem is None
+    assert cache.misses == 9 and cache.problem is None
 
 
 # ------------------------------------------------------------------ 14: a cache that cannot be written

@@ -135,9 +135,9 @@ def c_defocus_blur(x, p, gen):
     import torch
     import torch.nn.functional as F
 
-    from .imagenet_c import _disk
+    from .imagenet_c import disk_kernel
 
-    kernel = torch.from_numpy(_disk(p["radius"] * _scale(x), p["alias_blur"])).to(x.device, x.dtype)
+    kernel = torch.from_numpy(disk_kernel(p["radius"] * _scale(x), p["alias_blur"])).to(x.device, x.dtype)
     k = kernel.shape[0] // 2
     y = F.pad((x / 255.0)[None], (k, k, k, k), mode="reflect")
     y = F.conv2d(y, kernel[None, None].repeat(3, 1, 1, 1), groups=3)[0]
@@ -173,7 +173,7 @@ def _hsv_to_rgb(hue, saturation, value):
     return torch.stack([pick(value, q, p, p, t, value), pick(t, value, value, q, p, p), pick(p, p, t, value, value, q)])
 
 
-def _grey(x):
+def grey(x):
     return (0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2])[None]
 
 
@@ -195,9 +195,9 @@ def study_color_jitter(x, p, gen):
         if name == "brightness":
             y = y * f
         elif name == "contrast":
-            y = y * f + _grey(y).mean() * (1 - f)
+            y = y * f + grey(y).mean() * (1 - f)
         elif name == "saturation":
-            y = y * f + _grey(y) * (1 - f)
+            y = y * f + grey(y) * (1 - f)
         else:
             hue, sat, val = _rgb_to_hsv(y)
             y = _hsv_to_rgb((hue + f) % 1.0, sat, val)
@@ -239,11 +239,11 @@ def c_motion_blur(x, p, gen):
     import torch
     import torch.nn.functional as F
 
-    from .imagenet_c import _motion_kernel
+    from .imagenet_c import motion_kernel
 
     s = _scale(x)
     angle = _uniform(gen, -45, 45, x.device)
-    kernel = _motion_kernel(max(1, int(round(p["radius"] * s))), p["sigma"] * s, angle)
+    kernel = motion_kernel(max(1, int(round(p["radius"] * s))), p["sigma"] * s, angle)
     k = kernel.shape[0] // 2
     h, w = x.shape[-2:]
     padded = F.pad(x[None], (k, k, k, k), mode="replicate")[0]

@@ -163,7 +163,7 @@ def local_shuffle(y: np.ndarray, offsets: np.ndarray, delta: int, iterations: in
     )
 
 
-def _disk(radius: float, alias_blur: float) -> np.ndarray:
+def disk_kernel(radius: float, alias_blur: float) -> np.ndarray:
     cv2 = _cv2()
     if radius <= 8:
         grid, ksize = np.arange(-8, 8 + 1), (3, 3)
@@ -178,12 +178,12 @@ def _disk(radius: float, alias_blur: float) -> np.ndarray:
 
 def defocus_blur(x, rng, radius, alias_blur):
     cv2 = _cv2()
-    kernel = _disk(radius * _scale(x), alias_blur)
+    kernel = disk_kernel(radius * _scale(x), alias_blur)
     out = cv2.filter2D((x / 255.0).astype(np.float32), -1, kernel, borderType=cv2.BORDER_REFLECT_101)
     return _out(np.clip(out, 0, 1) * 255)
 
 
-def _motion_kernel(radius: int, sigma: float, angle: float) -> np.ndarray:
+def motion_kernel(radius: int, sigma: float, angle: float) -> np.ndarray:
     """The reference's motion blur (a sum of shifted copies weighted by a half Gaussian) as one
     correlation kernel: copy i shifted by (dx_i, dy_i) puts weight k_i at (-dy_i, -dx_i)."""
     width = 2 * radius + 1
@@ -201,7 +201,7 @@ def _motion_kernel(radius: int, sigma: float, angle: float) -> np.ndarray:
 
 def _motion_blur(x: np.ndarray, radius: int, sigma: float, angle: float) -> np.ndarray:
     cv2 = _cv2()
-    kernel = _motion_kernel(radius, sigma, angle)
+    kernel = motion_kernel(radius, sigma, angle)
     return cv2.filter2D(x.astype(np.float32), -1, kernel, borderType=cv2.BORDER_REPLICATE)
 
 

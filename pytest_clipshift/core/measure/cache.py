@@ -10,8 +10,7 @@ a magic line, the length of a JSON index (key -> offset, length, values, CRC-32)
 the float32 embeddings back to back. A pack is written to a temporary file and renamed into place
 (``jsonfile.write_bytes_atomic``), so a reader never sees half of one; on read its embeddings are
 memory-mapped, not loaded. A torn pack, a bad index or an entry whose bytes fail their CRC is a miss,
-never an error. Entries of the former one-file-per-entry layout (``.npz``) are still read. A cache
-that cannot be written is switched off with one warning.
+never an error. A cache that cannot be written is switched off with one warning.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ import json
 import os
 import struct
 import uuid
-import zipfile
 import zlib
 from pathlib import Path
 
@@ -48,10 +46,6 @@ class EmbeddingCache:
 
     def _folder(self, fingerprint: str) -> Path:
         return self.directory / fingerprint[:16]
-
-    def _path(self, fingerprint: str, key: str) -> Path:
-        """Where the former layout kept one entry (still read)."""
-        return self._folder(fingerprint) / key[:2] / f"{key}.npz"
 
     # ------------------------------------------------------------------ reading
     def _packs(self, fingerprint: str) -> dict[str, tuple[np.memmap, dict]]:
@@ -81,23 +75,12 @@ class EmbeddingCache:
                     found = (embedding, entry["v"]) if zlib.crc32(embedding.tobytes()) == entry["c"] else None
                 except (OSError, ValueError):
                     found = None
-            else:
-                found = self._legacy(fingerprint, key)
         if found is None or not _valid(found[0], found[1], metrics, dim):
             self.misses += 1
             return None
         self.hits += 1
         embedding, values = found
         return np.asarray(embedding, np.float32), {k: (float("nan") if v is None else v) for k, v in values.items()}
-
-    def _legacy(self, fingerprint: str, key: str):
-        try:
-            with np.load(self._path(fingerprint, key), allow_pickle=False) as data:
-                return np.asarray(data["embedding"]), json.loads(
-                    bytes(np.asarray(data["values"], dtype=np.uint8)).decode()
-                )
-        except (OSError, KeyError, ValueError, TypeError, EOFError, zipfile.BadZipFile, UnicodeDecodeError):
-            return None
 
     # ------------------------------------------------------------------ writing
     def put(self, fingerprint: str, key: str, embedding: np.ndarray, values: dict[str, float]) -> None:

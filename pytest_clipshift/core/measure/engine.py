@@ -485,7 +485,7 @@ class _Run:
 
     def _clean_edges(self, image: int, canvases) -> np.ndarray:
         if image not in self.edge_maps:
-            self.edge_maps[image] = M.edge_map(M._grey(canvases[image][None]))[0]
+            self.edge_maps[image] = M.edge_map(M.grey(canvases[image][None]))[0]
         return self.edge_maps[image]
 
     def _store(self, job: _Job, embedding, row: dict, unchanged: bool) -> None:

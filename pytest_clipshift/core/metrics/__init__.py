@@ -9,11 +9,11 @@ from .functional import (
     EUCLIDEAN_LINKAGES,
     STATISTICS,
     Clustering,
-    _grey,
     bootstrap_ci,
     cluster_views,
     cosine_distance_matrix,
     edge_map,
+    grey,
     summarize,
 )
 from .registry import (

@@ -97,7 +97,7 @@ class Batch:
     def clean_edge_maps(self) -> np.ndarray:
         if self._clean_edges is not None:
             return self._clean_edges()
-        return F.edge_map(F._grey(self.clean_images))
+        return F.edge_map(F.grey(self.clean_images))
 
     # ------------------------------------------------------------------ tokens per layer
     @cached_property

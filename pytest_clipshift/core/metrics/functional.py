@@ -304,7 +304,7 @@ def attention_inverse_mse_study(a: np.ndarray, b: np.ndarray, size: tuple[int, i
 _GREY_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
-def _grey(images: np.ndarray) -> np.ndarray:
+def grey(images: np.ndarray) -> np.ndarray:
     """ITU-R 601 luma in float32 (float32 is exact enough for 8-bit input and twice as fast)."""
     return np.tensordot(np.asarray(images, dtype=np.float32), _GREY_WEIGHTS, axes=([-1], [0]))
 
@@ -353,8 +353,8 @@ def edge_preservation(
     divided by its own maximum. 1 = same edges. ``original_edges`` (``edge_map`` of the original)
     may be passed when one original is compared with many augmentations."""
     _check_pair(original, augmented)
-    e0 = edge_map(_grey(original)) if original_edges is None else original_edges
-    return 1.0 - np.abs(e0 - edge_map(_grey(augmented))).mean(axis=(1, 2), dtype=np.float64)
+    e0 = edge_map(grey(original)) if original_edges is None else original_edges
+    return 1.0 - np.abs(e0 - edge_map(grey(augmented))).mean(axis=(1, 2), dtype=np.float64)
 
 
 def detail_preservation(
@@ -367,8 +367,8 @@ def detail_preservation(
     patch is flat in both scores 1: there was no detail to lose.
     """
     _check_pair(original, augmented)
-    so = _cells(_grey(original), grid).std(axis=(3, 4), dtype=np.float64)
-    sa = _cells(_grey(augmented), grid).std(axis=(3, 4), dtype=np.float64)
+    so = _cells(grey(original), grid).std(axis=(3, 4), dtype=np.float64)
+    sa = _cells(grey(augmented), grid).std(axis=(3, 4), dtype=np.float64)
     both_flat = (so < flat_std) & (sa < flat_std)
     with np.errstate(divide="ignore", invalid="ignore"):
         r = sa / so

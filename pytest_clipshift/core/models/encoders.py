@@ -170,10 +170,9 @@ class TransformersEncoder:
             "attention": self.attention_note,
             "tokenizer": tokenizer is not None,
         }
-        if name == "demo":
-            from ...demo.train import DEMO_NOTICE
-
-            self.info["notice"] = DEMO_NOTICE
+        if name == "demo":  # the notice the demo model's card carries (written when it was trained)
+            card = json.loads((DEMO_MODEL_DIR / "demo_card.json").read_text(encoding="utf-8"))
+            self.info["notice"] = card["notice"]
 
     # -- geometry -------------------------------------------------------------------------------
     def to_canvas(self, image: np.ndarray) -> np.ndarray:

@@ -317,10 +317,10 @@ def clip_tokenizer(bpe_gz: Path, folder: Path):
     import gzip
 
     from transformers import CLIPTokenizer
+    from transformers.convert_slow_tokenizer import bytes_to_unicode  # GPT-2's table: the vocabulary opens with it
 
     with gzip.open(bpe_gz) as stream:
         merges = stream.read().decode("utf-8").split("\n")[1 : 49152 - 256 - 2 + 1]
-    from ...demo.vocab import bytes_to_unicode  # GPT-2's byte table, which CLIP's vocabulary starts with
 
     vocab = list(bytes_to_unicode().values())
     vocab = vocab + [v + "</w>" for v in vocab] + ["".join(m.split()) for m in merges]
