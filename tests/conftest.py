@@ -3,6 +3,7 @@ session (no files shipped, no downloads), and small image sets."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 # pytester's in-process runs unload every module first imported inside them; re-importing
@@ -129,6 +130,18 @@ def make_user_project(pytester, model_dir: Path, images, budgets: str, count: in
         f"[pytest]\nclipshift_model = {model_dir}\nclipshift_images = images\nclipshift_device = cpu\n{ini}"
     )
     return pytester
+
+
+@pytest.fixture(autouse=True)
+def _builtin_augmentations_rebuilt_under_mutation_testing():
+    """mutmut's fork server collects the tests once and every mutant's process inherits what that
+    filled, the built-in augmentation table included: rebuilt before each test, the table a test
+    reads is the one the mutant under test builds (and mutmut sees which tests build it)."""
+    if os.environ.get("MUTANT_UNDER_TEST"):
+        from pytest_clipshift.core.augment import augmentations
+
+        augmentations._REGISTRY.clear()  # tests register their own inside the test, never before
+    yield
 
 
 def pytest_collection_modifyitems(items):

@@ -15,9 +15,6 @@ from ..core.cases import severity_key
 from ..core.metrics import metric_info, split_layer
 
 DPI = 72
-KEY_METRICS = ("cosine", "l2_normalized", "attention_correlation", "patch_similarity")
-
-
 STYLE = {
     "font.size": 9,
     "axes.titlesize": 10,

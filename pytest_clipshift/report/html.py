@@ -12,28 +12,6 @@ from ..core.metrics import METRICS, split_layer
 from . import figures as F
 from .verdict import FAIL_COLOUR, PASS_COLOUR, cell_class, delta_class, failed_rules, report_title
 
-TABLE_COLUMNS = (
-    ("cosine", "mean"),
-    ("cosine", "p05"),
-    ("l2", "mean"),
-    ("l2_normalized", "mean"),
-    ("attention_correlation", "mean"),
-    ("attention_inverse_mse", "mean"),
-    ("patch_similarity", "mean"),
-    ("edge_preservation", "mean"),
-    ("detail_preservation", "mean"),
-    ("layer_cka", "mean"),
-    ("zero_shot_flip", "mean"),
-    ("text_similarity_drop", "mean"),
-    ("direction_probe", "mean"),
-    ("zero_shot_accuracy", "mean"),
-    ("zero_shot_accuracy_drop", "mean"),
-    ("zero_shot_top5_accuracy", "mean"),
-    ("recall_at_1", "mean"),
-    ("recall_at_5", "mean"),
-    ("divergence_radius", "mean"),
-)
-
 CSS = """
 .clipshift { font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif; color: #222; }
 .clipshift h2 { border-bottom: 2px solid #2c7fb8; padding-bottom: 4px; margin-top: 28px; }
@@ -110,15 +88,25 @@ def summary_html(run) -> str:
     return f'<h2>clipshift summary</h2>{notice}<dl class="meta">{meta}</dl>{warnings}'
 
 
-def user_metrics(run) -> list[str]:
-    """Measured metrics that are not built in (``register_metric``), in the order first measured."""
-    from ..core.metrics.builtin import BUILTIN
-
-    builtin = {m.name for m in BUILTIN}
+def unregistered_metrics(run) -> list[str]:
+    """Measured metrics this process has not registered (a results file from a run that had a user
+    metric), in the order first measured."""
     seen = []
     for r in run.results:
-        seen += [m for m in r.values if split_layer(m)[1] is None and m not in builtin and m not in seen]
+        seen += [m for m in r.values if split_layer(m)[1] is None and m not in METRICS and m not in seen]
     return seen
+
+
+def measured_columns(run, registered: list[tuple[str, str]], default: str) -> list[tuple[str, str]]:
+    """``registered`` (metric, column) pairs, then each unregistered metric with ``default``, kept
+    where some cell measured the metric."""
+    unregistered = [(m, default if default != "name" else m[:10]) for m in unregistered_metrics(run)]
+    return [(m, c) for m, c in registered + unregistered if any(m in r.values for r in run.results)]
+
+
+def table_columns(run) -> list[tuple[str, str]]:
+    """The metric table's (metric, statistic) columns, read from the registry (``report_stats``)."""
+    return measured_columns(run, [(m.name, s) for m in METRICS.values() for s in m.report_stats], "mean")
 
 
 def _description(metric: str) -> str:
@@ -130,11 +118,7 @@ def metric_table_html(run) -> str:
     checks: dict[tuple, list[dict]] = {}
     for c in run.budgets:
         checks.setdefault((c["augmentation"], str(c["severity"]), c["metric"], c["stat"]), []).append(c)
-    cols = [
-        (m, s)
-        for m, s in TABLE_COLUMNS + tuple((m, "mean") for m in user_metrics(run))
-        if any(m in r.values for r in run.results)
-    ]
+    cols = table_columns(run)
     head = (
         '<th class="name">augmentation[severity]</th><th>n</th>'
         + "".join(f'<th title="{_e(_description(m))}">{_e(m)}<br>{s}</th>' for m, s in cols)
@@ -200,7 +184,7 @@ def figures_html(run) -> str:
             out.append(f'<h3>Severity {_e(severity_key(sev))}</h3><div class="figs">{"".join(figs)}</div>')
     curves = [
         _img(F.severity_curves_png(run, m), f"{m} versus severity")
-        for m in F.KEY_METRICS + ("zero_shot_accuracy", "recall_at_1", "divergence_radius")
+        for m in (m.name for m in METRICS.values() if m.severity_curve)  # the registry says which
         if any(m in r.values for r in run.results)
     ]
     curves.append(_img(F.layer_curves_png(run), "layer-wise shift"))

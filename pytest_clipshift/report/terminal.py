@@ -6,17 +6,6 @@ from ..core.cases import severity_key
 from ..core.metrics import metric_info
 from ..core.text import clean_text
 
-COLUMNS = (
-    ("cosine", "cosine"),
-    ("l2_normalized", "l2 norm"),
-    ("attention_correlation", "attn corr"),
-    ("patch_similarity", "patch sim"),
-    ("edge_preservation", "edges"),
-    ("zero_shot_accuracy", "accuracy"),
-    ("zero_shot_accuracy_drop", "acc drop"),
-    ("divergence_radius", "div radius"),
-)
-
 
 class SafeTerminal:
     """The terminal reporter, with every line cleaned of escape sequences and bidi overrides: image
@@ -78,13 +67,11 @@ def _table(tr, run) -> None:
     verdicts: dict[str, list[dict]] = {}
     for c in run.budgets:
         verdicts.setdefault(f"{c['augmentation']}[{severity_key(c['severity'])}]", []).append(c)
-    from .html import user_metrics
+    from ..core.metrics import METRICS
+    from .html import measured_columns
 
-    cols = [
-        (m, label)
-        for m, label in COLUMNS + tuple((m, m[:10]) for m in user_metrics(run))
-        if any(m in r.values for r in run.results)
-    ]
+    # the registry says which metrics the summary shows (``terminal_label``); unregistered ones by name
+    cols = measured_columns(run, [(m.name, m.terminal_label) for m in METRICS.values() if m.terminal_label], "name")
     width = max([len("augmentation[severity]")] + [len(r.key) + (9 if r.subset else 0) for r in run.results]) + 2
     header = "augmentation[severity]".ljust(width) + "".join(label.rjust(11) for _, label in cols) + "   budget"
     tr.write_line(header, bold=True)

@@ -254,3 +254,54 @@ def test_every_built_in_direction_is_the_documented_one():
     assert sorted(documented) == sorted(m.name for m in built_in)
     for m in built_in:
         assert documented[m.name] == ("higher" if m.higher_is_better else "lower"), m.name
+
+
+def moved_batch(coords, n_layers=2, grid=(4, 4), dim=5):
+    """One image with a CLS token and a 4x4 patch grid on a 16-px canvas, moved by ``coords``."""
+    tokens = 1 + grid[0] * grid[1]
+    clean = RNG.normal(size=(1, n_layers + 1, tokens, dim))
+    augmented = RNG.normal(size=clean.shape)
+    canvases = np.zeros((1, 16, 16, 3), np.uint8)
+    return Batch(
+        clean_embeddings=RNG.normal(size=(1, 4)),
+        augmented_embeddings=RNG.normal(size=(1, 4)),
+        clean_images=canvases,
+        augmented_images=canvases,
+        coords=[coords],
+        augmentations=["moved"],
+        image_names=["a"],
+        clean_hidden=clean,
+        augmented_hidden=augmented,
+        grid=grid,
+    )
+
+
+def shifted_coords(dx: int) -> np.ndarray:
+    """The coordinate grid of a shift right by ``dx`` px: each pixel's source x, y, and whether the
+    source lies inside the canvas."""
+    yy, xx = np.mgrid[0:16, 0:16].astype(float)
+    return np.stack([xx - dx, yy, (xx - dx >= 0).astype(float)], -1)
+
+
+@pytest.mark.parametrize("dx", [0, 4, 8])
+def test_layer_cka_moves_the_clean_patch_tokens_with_the_image(dx):
+    """Shifted by whole patches: output cell (r, c) holds clean cell (r, c - dx/4); the cells that
+    came from outside the canvas are dropped on both sides, the CLS token is kept."""
+    batch = moved_batch(shifted_coords(dx))
+    cells = dx // 4
+    ch, ah = batch.clean_hidden[0, 1:], batch.augmented_hidden[0, 1:]
+    grid_c = ch[:, 1:].reshape(2, 4, 4, -1)
+    grid_a = ah[:, 1:].reshape(2, 4, 4, -1)
+    clean = np.concatenate([ch[:, :1], grid_c[:, :, : 4 - cells].reshape(2, -1, ch.shape[-1])], axis=1)
+    aug = np.concatenate([ah[:, :1], grid_a[:, :, cells:].reshape(2, -1, ah.shape[-1])], axis=1)
+    for k in (1, 2):
+        assert METRICS["layer_cka"].values(batch, k)[0] == pytest.approx(F.linear_cka(clean[k - 1], aug[k - 1]))
+    raw = F.linear_cka(ch[1], ah[1])
+    assert METRICS["layer_cka_raw"].values(batch, 2)[0] == pytest.approx(raw)
+    if dx:
+        assert METRICS["layer_cka"].values(batch, 2)[0] != pytest.approx(raw)
+
+
+def test_layer_cka_of_an_image_moved_off_the_canvas_is_undefined():
+    batch = moved_batch(shifted_coords(16))  # nothing of the clean image is left: only the CLS token
+    assert np.isnan(METRICS["layer_cka"].values(batch, 1)).all()

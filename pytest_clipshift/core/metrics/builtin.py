@@ -26,6 +26,9 @@ BUILTIN = (
         True,
         "cosine similarity of clean and augmented image embeddings",
         lambda b: F.cosine_similarity(b.clean_embeddings, b.augmented_embeddings),
+        report_stats=("mean", "p05"),
+        terminal_label="cosine",
+        severity_curve=True,
     ),
     Metric(
         "l2",
@@ -40,6 +43,8 @@ BUILTIN = (
         False,
         "L2 distance of the unit-normalised embeddings, sqrt(2 - 2 cos)",
         lambda b: F.l2_distance_normalized(b.clean_embeddings, b.augmented_embeddings),
+        terminal_label="l2 norm",
+        severity_curve=True,
     ),
     Metric(
         "attention_correlation",
@@ -48,6 +53,8 @@ BUILTIN = (
         "Pearson correlation of last-layer attention maps, the clean map warped into the augmented frame",
         lambda b, layer: F.attention_correlation(*b.attention(layer)),
         layered=True,
+        terminal_label="attn corr",
+        severity_curve=True,
     ),
     Metric(
         "attention_inverse_mse",
@@ -63,6 +70,7 @@ BUILTIN = (
         True,
         "as attention_correlation, without warping (the study's way)",
         lambda b: F.attention_correlation(*b.attention(aligned=False)),
+        report_stats=(),
     ),
     Metric(
         "attention_inverse_mse_raw",
@@ -70,6 +78,7 @@ BUILTIN = (
         True,
         "as attention_inverse_mse, without warping (the study's way)",
         lambda b: F.attention_inverse_mse(*b.attention(aligned=False)),
+        report_stats=(),
     ),
     Metric(
         "attention_inverse_mse_study",
@@ -78,6 +87,7 @@ BUILTIN = (
         "the study's number exactly: maps upsampled to the canvas (cv2 bilinear), min-max normalised, 1 / (1 + MSE), "
         "not warped",
         lambda b: F.attention_inverse_mse_study(*b.attention(aligned=False), tuple(b.augmented_images.shape[2:0:-1])),
+        report_stats=(),
     ),
     Metric(
         "patch_similarity",
@@ -85,6 +95,8 @@ BUILTIN = (
         True,
         "mean over a 4x4 grid of 1 / (1 + MSE / 255^2), in float",
         _pixel("patch_similarity", lambda b: F.patch_similarity(b.clean_images, b.augmented_images)),
+        terminal_label="patch sim",
+        severity_curve=True,
     ),
     Metric(
         "edge_preservation",
@@ -95,6 +107,7 @@ BUILTIN = (
             "edge_preservation",
             lambda b: F.edge_preservation(b.clean_images, b.augmented_images, original_edges=b.clean_edge_maps),
         ),
+        terminal_label="edges",
     ),
     Metric(
         "detail_preservation",
@@ -110,6 +123,7 @@ BUILTIN = (
         "cosine of the CLS (or mean) token at the last layer; per layer as layer_cosine@K",
         lambda b, layer: b.layer_cosines[:, _layer_index(b, layer)],
         layered=True,
+        report_stats=(),
     ),
     Metric(
         "layer_cka",
@@ -127,6 +141,7 @@ BUILTIN = (
         "as layer_cka, tokens compared by position without warping; per layer as layer_cka_raw@K",
         lambda b, layer: b.layer_ckas_raw[:, _layer_index(b, layer)],
         layered=True,
+        report_stats=(),
     ),
     Metric(
         "zero_shot_flip",
@@ -148,6 +163,8 @@ BUILTIN = (
         True,
         "1 if the augmented image's top-1 zero-shot label is its own label, else 0 (identity: the clean accuracy)",
         lambda b: b.text_scores["zero_shot_accuracy"],
+        terminal_label="accuracy",
+        severity_curve=True,
     ),
     Metric(
         "zero_shot_accuracy_drop",
@@ -155,6 +172,7 @@ BUILTIN = (
         False,
         "clean correct minus augmented correct, per image (1, 0 or -1)",
         lambda b: b.text_scores["zero_shot_accuracy_drop"],
+        terminal_label="acc drop",
     ),
     Metric(
         "zero_shot_top5_accuracy",
@@ -169,6 +187,7 @@ BUILTIN = (
         True,
         "image-to-text retrieval: 1 if the augmented image's nearest caption is its own",
         lambda b: b.text_scores["recall_at_1"],
+        severity_curve=True,
     ),
     Metric(
         "recall_at_5",
@@ -184,6 +203,8 @@ BUILTIN = (
         "radius of the smallest ball enclosing an image's unit embeddings over K independent draws of the augmentation "
         "(--clipshift-draws K; Liu et al. 2026)",
         None,
+        terminal_label="div radius",
+        severity_curve=True,
     ),
     Metric(
         "direction_probe",

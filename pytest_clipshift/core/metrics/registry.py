@@ -24,6 +24,9 @@ class Metric:
     layered: bool = False  # also exists per layer as NAME@K (K = 1 .. number of layers)
     builtin: bool = True
     version: str = ""  # part of the embedding cache key: a changed user metric never reads old values
+    report_stats: tuple[str, ...] = ("mean",)  # the statistics the report's metric table shows; () = none
+    terminal_label: str = ""  # its column in the terminal summary ("" = not shown there)
+    severity_curve: bool = False  # the report draws it against severity
 
     @property
     def identity(self) -> str:
@@ -109,6 +112,7 @@ def register_metric(
         compute,
         builtin=False,
         version=str(version),
+        terminal_label=name[:10],
     )
     METRICS[name] = metric
     return metric

@@ -96,9 +96,6 @@ class PreprocessSettings:
             del d["crop_rounding"]
         return d
 
-    def signature(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
-
 
 def read_processor_config(directory: Path) -> dict | None:
     path = Path(directory) / "preprocessor_config.json"
