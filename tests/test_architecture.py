@@ -169,3 +169,15 @@ def test_the_checker_sees_a_planted_loop_and_an_upward_import(tmp_path, monkeypa
         test_imports_go_down_only("pytest_clipshift.core.data.images")
     with pytest.raises(AssertionError, match="import loops"):
         test_no_import_loops()
+
+
+def test_the_engine_and_the_session_name_no_metric():
+    """What a metric needs (layers kept, draws, labels, captions) is declared on its ``Metric``; the
+    code that plans a run reads the declarations instead of naming metrics."""
+    from pytest_clipshift.core.metrics.builtin import BUILTIN
+
+    names = {m.name for m in BUILTIN}
+    for module in ("core/measure/engine.py", "integration/session.py", "integration/preflight.py"):
+        tree = ast.parse((PACKAGE / module).read_text())
+        strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+        assert not strings & names, (module, strings & names)

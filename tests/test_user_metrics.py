@@ -162,3 +162,31 @@ def test_a_changed_user_metric_is_not_read_from_the_cache(registered):
     )
     assert len({first.identity, bumped.identity, other.identity}) == 3
     assert METRICS["cosine"].identity == "cosine"  # built-in keys are unchanged (existing caches stay valid)
+
+
+def test_a_user_metric_across_draws_gets_each_images_k_draws(tiny_encoder, small_images):
+    """``needs="draws"`` is declared, not named: the engine hands such a metric each image's (K, D)
+    embeddings over the K draws, as it does divergence_radius (one draw, identity: no spread)."""
+    from pytest_clipshift.core.measure.engine import measure
+    from pytest_clipshift.core.metrics import functional as F
+
+    register_metric("draws_seen", lambda points: len(points), needs="draws", higher_is_better=False)
+    register_metric(
+        "radius_again", lambda points: F.enclosing_ball_radius(F.unit(points)), needs="draws", higher_is_better=False
+    )
+    try:
+        run = measure(
+            tiny_encoder,
+            small_images.subset(max_images=3),
+            ["identity", "gaussian_noise"],
+            metrics=["cosine", "draws_seen", "radius_again", "divergence_radius"],
+            draws=3,
+            cache=None,
+        )
+    finally:
+        METRICS.pop("draws_seen", None)
+        METRICS.pop("radius_again", None)
+    noise, identity = run.get("gaussian_noise", 3), run.get("identity", 3)
+    assert list(noise.values["draws_seen"]) == [3.0] * 3 and list(identity.values["draws_seen"]) == [0.0] * 3
+    assert np.array_equal(noise.values["radius_again"], noise.values["divergence_radius"])
+    assert noise.stat("divergence_radius", "mean") > 0

@@ -28,11 +28,12 @@ def preflight(cfg, metrics: list[str]) -> None:
             resolve_image_paths(cfg.images, cfg.root)
         except ConfigError as exc:
             raise ConfigError(f"--clipshift-images: {exc}") from None
-    from ..core.metrics import split_layer
+    from ..core.metrics import METRICS, split_layer
 
-    if "divergence_radius" in metrics and cfg.draws < 2:
+    across = [m for m in metrics if m in METRICS and METRICS[m].needs == "draws"]
+    if across and cfg.draws < 2:
         raise ConfigError(
-            "divergence_radius (named by --clipshift-metrics or a budget) needs at least 2 draws of each "
+            f"{', '.join(across)} (named by --clipshift-metrics or a budget) needs at least 2 draws of each "
             "case: add --clipshift-draws K with K >= 2 (ini clipshift_draws)"
         )
 

@@ -15,7 +15,7 @@ import pytest
 
 from ..core.cases import Case
 from ..core.errors import MALFORMED_INPUT_ERRORS, ClipShiftError, ConfigError
-from ..core.metrics import DEFAULT_METRICS, split_layer
+from ..core.metrics import DEFAULT_METRICS, METRICS, metric_info, split_layer
 from ..gate.budgets import Budgets, Check, evaluate
 from .config import ClipShiftConfig
 
@@ -156,14 +156,14 @@ class ClipShiftSession:
     def metrics(self) -> list[str]:
         """Defaults, --clipshift-metrics and every metric a budget names; fixed for the session."""
         names = list(DEFAULT_METRICS) + list(self.cfg.metrics) + [self.cfg.ce_metric]
-        if self.cfg.draws > 1:  # draws are taken for the divergence radius
-            names.append("divergence_radius")
+        if self.cfg.draws > 1:  # draws are taken for the metrics computed across them
+            names += [m.name for m in METRICS.values() if m.builtin and m.needs == "draws"]
         if self.budgets is not None:
             names += self.budgets.metric_names()
         out = []
         for n in names:
             base, layer = split_layer(n)
-            if layer is not None and not base.startswith("attention_"):
+            if layer is not None and not metric_info(base).layers_on_request:
                 n = base  # layer_cka@3 is stored whenever layer_cka is measured
             if n not in out:
                 out.append(n)
@@ -171,7 +171,7 @@ class ClipShiftSession:
 
     @property
     def needs_attention(self) -> bool:
-        return any(m.startswith("attention") for m in self.metrics)
+        return any(metric_info(split_layer(m)[0]).needs == "attention" for m in self.metrics)
 
     def set_prefetch(self, pairs: list[tuple[str, Any]]) -> None:
         self._prefetch = list(dict.fromkeys(Case.of(p) for p in pairs))
@@ -353,7 +353,7 @@ class ClipShiftSession:
 
         if not any(metric_info(m).needs == "text" for m in metric_list):
             return None
-        from ..core.models.textalign import TextSpec
+        from ..core.models.textalign import text_spec
 
         labels = list(self.cfg.labels)
         template = self.cfg.prompt_template
@@ -371,28 +371,7 @@ class ClipShiftSession:
                 "text metrics need label prompts: set --clipshift-labels (or ini clipshift_labels); "
                 f"the image set {image_set.source!r} carries no labels"
             )
-        own = image_set.labels if image_set.labels and all(lab in labels for lab in image_set.labels if lab) else None
-        wanted = set(metric_list)
-        accuracy = wanted & {"zero_shot_accuracy", "zero_shot_accuracy_drop", "zero_shot_top5_accuracy"}
-        if accuracy and own is None:
-            missing = sorted({lab for lab in image_set.labels or [] if lab and lab not in labels})
-            why = (
-                f"labels {missing[:5]} are not among the prompts {labels[:5]}"
-                if missing
-                else "the set carries no labels"
-            )
-            raise ConfigError(
-                f"{', '.join(sorted(accuracy))} need each image's own label among the label prompts: {why} "
-                "(a labelled set: class folders, a manifest, .tar shards or a dataset)"
-            )
-        if "zero_shot_top5_accuracy" in wanted and len(labels) < 5:
-            raise ConfigError(f"zero_shot_top5_accuracy needs at least 5 labels; this run has {len(labels)}")
-        if wanted & {"recall_at_1", "recall_at_5"} and not image_set.captions:
-            raise ConfigError(
-                "recall_at_1 / recall_at_5 need captions: a manifest with a caption column, .tar shards "
-                f"with .txt members or a dataset with a caption column; {image_set.source!r} has none"
-            )
-        return TextSpec(labels, template, own, captions=image_set.captions)
+        return text_spec(metric_list, labels, template, image_set)
 
     def measure_strength(self, augmentation: str, strength: float, *, metrics=None):
         """Measure a built-in augmentation at a continuous strength in [0, 1]."""

@@ -77,6 +77,11 @@ CHUNK_MEMORY = 2 * 1024**3
 the augmented versions)."""
 
 
+def _same_maps(metric, asked) -> bool:
+    """A built-in layered metric computed from the same per-layer maps as ``asked``."""
+    return metric.builtin and metric.layered and metric.layers_on_request and metric.needs == asked.needs
+
+
 def chunk_for_canvas(chunk_size: int, canvas_size) -> int:
     """``chunk_size``, lowered so a chunk of large canvases stays within ``CHUNK_MEMORY`` (224 px: 64)."""
     height, width = (canvas_size, canvas_size) if isinstance(canvas_size, int) else tuple(canvas_size)[:2]
@@ -128,12 +133,13 @@ def measure(
             )
     if not isinstance(draws, int) or isinstance(draws, bool) or not 1 <= draws <= 64:
         raise ConfigError(f"draws = {draws!r}: must be a whole number between 1 and 64")
-    radius = "divergence_radius" in metric_names
-    if radius and draws < 2:
+    across = [METRICS[m] for m in metric_names if metric_info(m).needs == "draws"]  # computed across draws, below
+    if across and draws < 2:
         raise ConfigError(
-            "divergence_radius needs at least 2 draws of each case: --clipshift-draws K (K >= 2), or draws=K"
+            f"{', '.join(m.name for m in across)} needs at least 2 draws of each case: --clipshift-draws K (K >= 2), "
+            "or draws=K"
         )
-    metric_names = tuple(m for m in metric_names if m != "divergence_radius")  # computed across draws, below
+    metric_names = tuple(m for m in metric_names if metric_info(m).needs != "draws")
     needs = {metric_info(m).needs for m in metric_names}
     scorer = None
     if "text" in needs:
@@ -182,18 +188,15 @@ def measure(
     for p, case in enumerate(pairs[:main]):
         aug, level = augmentation_for(case)
         values = {m: np.asarray(run.values[p][m], dtype=np.float64) for m in run.stored_metrics}
-        if radius:
-            same = [
-                q
-                for q, c in enumerate(pairs)
-                if (c.augmentation, c.severity, c.strength) == (case.augmentation, case.severity, case.strength)
-            ]
-            values["divergence_radius"] = (
+        same = [
+            q
+            for q, c in enumerate(pairs)
+            if (c.augmentation, c.severity, c.strength) == (case.augmentation, case.severity, case.strength)
+        ]
+        for metric in across:  # a case that draws nothing at random (identity) has one draw: no spread
+            values[metric.name] = (
                 np.array(
-                    [
-                        M.enclosing_ball_radius(M.unit(np.stack([run.embeddings[q][i] for q in same])))
-                        for i in range(len(images))
-                    ]
+                    [metric.across_draws(np.stack([run.embeddings[q][i] for q in same])) for i in range(len(images))]
                 )
                 if len(same) > 1
                 else np.zeros(len(images))
@@ -300,11 +303,13 @@ class _Run:
             names += [m.name for m in METRICS.values() if m.builtin and m.needs == "attention"]
         for m in self.metric_names:
             base, layer = split_layer(m)
-            if base.startswith("attention_") and layer is not None:
+            info = metric_info(base)
+            if info.layers_on_request and layer is not None:
                 n_layers = int(self.encoder.info.get("layers", 0))
                 if not 1 <= layer <= n_layers:
                     raise ConfigError(f"metric {m!r}: the model has layers 1 to {n_layers}")
-                names += [f"attention_correlation@{layer}", f"attention_inverse_mse@{layer}"]
+                # the built-in metrics of the same maps at that layer: computed together, kept together
+                names += [f"{x.name}@{layer}" for x in METRICS.values() if _same_maps(x, info)]
                 continue
             if metric_info(m).needs == "layers" and metric_info(m).builtin and layer is None:
                 n_layers = int(self.encoder.info.get("layers", 0))

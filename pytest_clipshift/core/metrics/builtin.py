@@ -55,6 +55,7 @@ BUILTIN = (
         layered=True,
         terminal_label="attn corr",
         severity_curve=True,
+        layers_on_request=True,
     ),
     Metric(
         "attention_inverse_mse",
@@ -63,6 +64,7 @@ BUILTIN = (
         "the study's 1 / (1 + MSE) of min-max normalised last-layer attention maps, aligned as above",
         lambda b, layer: F.attention_inverse_mse(*b.attention(layer)),
         layered=True,
+        layers_on_request=True,
     ),
     Metric(
         "attention_correlation_raw",
@@ -165,6 +167,7 @@ BUILTIN = (
         lambda b: b.text_scores["zero_shot_accuracy"],
         terminal_label="accuracy",
         severity_curve=True,
+        needs_own_label=True,
     ),
     Metric(
         "zero_shot_accuracy_drop",
@@ -173,6 +176,7 @@ BUILTIN = (
         "clean correct minus augmented correct, per image (1, 0 or -1)",
         lambda b: b.text_scores["zero_shot_accuracy_drop"],
         terminal_label="acc drop",
+        needs_own_label=True,
     ),
     Metric(
         "zero_shot_top5_accuracy",
@@ -180,6 +184,8 @@ BUILTIN = (
         True,
         "1 if the image's own label is among the augmented image's top 5 labels",
         lambda b: b.text_scores["zero_shot_top5_accuracy"],
+        needs_own_label=True,
+        min_labels=5,
     ),
     Metric(
         "recall_at_1",
@@ -188,6 +194,7 @@ BUILTIN = (
         "image-to-text retrieval: 1 if the augmented image's nearest caption is its own",
         lambda b: b.text_scores["recall_at_1"],
         severity_curve=True,
+        needs_captions=True,
     ),
     Metric(
         "recall_at_5",
@@ -195,6 +202,7 @@ BUILTIN = (
         True,
         "image-to-text retrieval: 1 if its own caption is among the 5 nearest",
         lambda b: b.text_scores["recall_at_5"],
+        needs_captions=True,
     ),
     Metric(
         "divergence_radius",
@@ -202,7 +210,7 @@ BUILTIN = (
         False,
         "radius of the smallest ball enclosing an image's unit embeddings over K independent draws of the augmentation "
         "(--clipshift-draws K; Liu et al. 2026)",
-        None,
+        lambda points: F.enclosing_ball_radius(F.unit(points)),
         terminal_label="div radius",
         severity_curve=True,
     ),

@@ -27,6 +27,19 @@ class Metric:
     report_stats: tuple[str, ...] = ("mean",)  # the statistics the report's metric table shows; () = none
     terminal_label: str = ""  # its column in the terminal summary ("" = not shown there)
     severity_curve: bool = False  # the report draws it against severity
+    # layered metrics: NAME@K of one that is computed only at the layers asked for (attention maps are
+    # aligned per layer) stores every built-in layered metric of the same needs at layer K; the others
+    # (layer tokens) keep every layer whenever the bare NAME is measured
+    layers_on_request: bool = False
+    # text metrics: what the image set must carry for them (checked at start-up, textalign.text_spec)
+    needs_own_label: bool = False  # each image's own label among the prompts
+    min_labels: int = 2
+    needs_captions: bool = False
+
+    def across_draws(self, points: np.ndarray) -> float:
+        """A ``needs="draws"`` metric's value for one image: ``compute`` of its (K, D) embeddings over
+        K independent draws of the case."""
+        return float(self.compute(points))
 
     @property
     def identity(self) -> str:

@@ -135,3 +135,30 @@ class TextScorer:
         else:
             out["recall_at_1"] = out["recall_at_5"] = np.full(len(c), np.nan)
         return out
+
+
+def text_spec(metric_names, labels: list[str], template: str, image_set) -> TextSpec:
+    """The prompts for a run's text metrics, after checking that ``image_set`` carries what each
+    requested metric declares it needs (``Metric.needs_own_label``, ``min_labels``, ``needs_captions``)."""
+    from ..metrics import METRICS, metric_info
+
+    wanted = [metric_info(m) for m in metric_names]
+    own = image_set.labels if image_set.labels and all(lab in labels for lab in image_set.labels if lab) else None
+    accuracy = sorted(m.name for m in wanted if m.needs_own_label)
+    if accuracy and own is None:
+        missing = sorted({lab for lab in image_set.labels or [] if lab and lab not in labels})
+        why = f"labels {missing[:5]} are not among the prompts {labels[:5]}" if missing else "the set carries no labels"
+        raise ConfigError(
+            f"{', '.join(accuracy)} need each image's own label among the label prompts: {why} "
+            "(a labelled set: class folders, a manifest, .tar shards or a dataset)"
+        )
+    for m in wanted:
+        if len(labels) < m.min_labels:
+            raise ConfigError(f"{m.name} needs at least {m.min_labels} labels; this run has {len(labels)}")
+    if any(m.needs_captions for m in wanted) and not image_set.captions:
+        family = " / ".join(m.name for m in METRICS.values() if m.needs_captions)
+        raise ConfigError(
+            f"{family} need captions: a manifest with a caption column, .tar shards "
+            f"with .txt members or a dataset with a caption column; {image_set.source!r} has none"
+        )
+    return TextSpec(labels, template, own, captions=image_set.captions)
