@@ -153,6 +153,11 @@ def _compare(args) -> int:
         print(f"{len(comparison.failures)} regression(s) beyond tolerance", file=sys.stderr)
     if comparison.gate_failed:
         return 1
+    if not comparison.rules:
+        from .gate.compare import no_rules_note
+
+        print(no_rules_note("--fail"))
+        return 0
     print("no regression beyond tolerance")
     return 0
 

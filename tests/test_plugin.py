@@ -392,3 +392,28 @@ def test_xdist_workers_spread_over_gpus(monkeypatch):
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     session.worker_index = 5
     assert session.device() == "auto"  # one GPU: every worker shares it
+
+
+def test_a_compare_without_rules_says_it_gates_nothing(project):
+    """Deltas without a --clipshift-compare-fail rule are shown, never reported as a passed gate: the
+    terminal, the HTML report and `clipshift compare` (and its diff page) all say nothing was gated."""
+    from pytest_clipshift.cli import main
+
+    project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml", "--clipshift-save=release")
+    result = project.runpytest(
+        "--clipshift",
+        "--clipshift-budgets=budgets.toml",
+        "--clipshift-compare=release",
+        "--clipshift-json=run.json",
+        "--html=report.html",
+        "--self-contained-html",
+    )
+    text = result.stdout.str()
+    assert "no compare rules: the deltas are shown, nothing is gated" in text
+    assert "no regression beyond tolerance" not in text
+    assert "nothing is gated" in (project.path / "report.html").read_text()
+    saved = next((project.path / ".clipshift").glob("0001_release.json"))
+    out = project.path / "diff.html"
+    assert main(["compare", str(saved), str(project.path / "run.json"), "-o", str(out)]) == 0
+    page = out.read_text()
+    assert "NOT GATED" in page and "nothing is gated (--fail RULE gates them)" in page

@@ -95,6 +95,11 @@ def _number(value) -> float | None:
     return value if _defined(value) else None
 
 
+def no_rules_note(flag: str) -> str:
+    """What a compare without rules says wherever its verdict is shown: it gated nothing."""
+    return f"no compare rules: the deltas are shown, nothing is gated ({flag} RULE gates them)"
+
+
 @dataclass
 class Comparison:
     baseline_source: str

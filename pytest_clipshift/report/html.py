@@ -347,9 +347,16 @@ def comparison_section(run) -> str:
             f'<td class="name">{_e(d["metric"])}.{_e(d["stat"])}</td><td>{_fmt(d["baseline"])}</td>'
             f'<td>{_fmt(d["candidate"])}</td><td class="{cls}">{_signed(d["delta"])}</td>{fail}</tr>'
         )
+    from ..gate.compare import no_rules_note
+
+    verdict = (
+        f"{_e(comp['failed'])} regression(s) beyond tolerance (rules: {_e(', '.join(comp['rules']))})."
+        if comp["rules"]
+        else f'<b class="no-rules">{_e(no_rules_note("--clipshift-compare-fail"))}</b>.'
+    )
     return (
-        f"<h2>Compared with {_e(comp['baseline'])}</h2><p>{_e(comp['failed'])} regression(s) beyond tolerance "
-        f'(rules: {_e(", ".join(comp["rules"]) or "none")}).</p><table class="cs" id="clipshift-compare"><thead><tr>'
+        f"<h2>Compared with {_e(comp['baseline'])}</h2><p>{verdict}</p>"
+        '<table class="cs" id="clipshift-compare"><thead><tr>'
         '<th class="name">cell</th><th class="name">metric</th><th>baseline</th><th>candidate</th><th>delta</th>'
         f"<th>failed rule</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
@@ -402,10 +409,17 @@ def write_compare_report(baseline, candidate, comparison, path) -> Path:
         if figure
         else ""
     )
-    verdict = "FAILED" if comparison.gate_failed else "PASSED"
+    from ..gate.compare import no_rules_note
+
+    verdict = "FAILED" if comparison.gate_failed else ("PASSED" if comparison.rules else "NOT GATED")
+    counted = (
+        f"{len(comparison.failures)} regression(s) beyond tolerance."
+        if comparison.rules
+        else f'<b class="no-rules">{_e(no_rules_note("--fail"))}</b>.'
+    )
     body = (
-        f'<style>{CSS}</style><div class="clipshift">{side}<h2>Deltas</h2><p>{len(comparison.failures)} '
-        f"regression(s) beyond tolerance. Failures first; red: a rule failed; amber: worse but within tolerance; "
+        f'<style>{CSS}</style><div class="clipshift">{side}<h2>Deltas</h2><p>{counted} '
+        "Failures first; red: a rule failed; amber: worse but within tolerance; "
         f"green: better; plain: no change at 4 decimals.</p>{fig_html}"
         '<table class="cs" id="clipshift-compare"><thead><tr><th class="name">cell</th><th class="name">metric</th>'
         "<th>baseline</th><th>candidate</th><th>delta</th><th>failed rule</th></tr></thead>"

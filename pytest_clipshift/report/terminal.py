@@ -125,6 +125,10 @@ def _comparison(tr, comparison) -> None:
             )
     if failures:
         tr.write_line(f"clipshift compare: {len(failures)} regression(s) beyond tolerance", red=True, bold=True)
+    elif not comparison.rules and not comparison.gate_failed:
+        from ..gate.compare import no_rules_note
+
+        tr.write_line(f"clipshift compare: {no_rules_note('--clipshift-compare-fail')}", yellow=True, bold=True)
     elif not comparison.gate_failed:
         tr.write_line("clipshift compare: no regression beyond tolerance", green=True)
 
