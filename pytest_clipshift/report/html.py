@@ -264,6 +264,15 @@ def report_sections(run) -> list[str]:
     ]
 
 
+def _extrapolation(fit: dict) -> str:
+    if fit.get("outside_bounds"):
+        return " (outside the metric's range: not given)"
+    if fit.get("extrapolated"):
+        low, high = fit["measured_range"]
+        return f" (extrapolated: the cells measured {_fmt(low)} to {_fmt(high)})"
+    return ""
+
+
 def calibration_html(run) -> str:
     """Which shift metric predicts the accuracy drop best: the fits, and a scatter of the best one."""
     cal = run.extra.get("calibration")
@@ -274,7 +283,8 @@ def calibration_html(run) -> str:
         best = ' class="pass"' if name == cal["best"] else ""
         rows.append(
             f'<tr><td class="name"{best}>{_e(name)}</td><td>{_fmt(fit["slope"])}</td><td>{_fmt(fit["intercept"])}</td>'
-            f"<td>{_fmt(fit['r2'])}</td><td>{_fmt(fit['spearman'])}</td><td>{_fmt(fit['value_at_5_point_drop'])}</td></tr>"
+            f"<td>{_fmt(fit['r2'])}{' (weak)' if fit.get('weak') else ''}</td><td>{_fmt(fit['spearman'])}</td>"
+            f"<td>{_fmt(fit['value_at_5_point_drop'])}{_extrapolation(fit)}</td></tr>"
         )
     figure = _img(
         F.calibration_png(run),

@@ -182,13 +182,19 @@ def _calibration(tr, cal: dict) -> None:
     fit = cal["fits"][best]
     r2 = "-" if fit["r2"] is None else f"{fit['r2']:.2f}"
     rho = "-" if fit["spearman"] is None else f"{fit['spearman']:+.2f}"
-    at = (
-        ""
-        if fit["value_at_5_point_drop"] is None
-        else f"; a 5-point drop is predicted at {best}.mean = {fit['value_at_5_point_drop']:.4f}"
-    )
+    low, high = fit.get("measured_range") or (None, None)
+    if fit["value_at_5_point_drop"] is not None:
+        at = f"; a 5-point drop is predicted at {best}.mean = {fit['value_at_5_point_drop']:.4f}"
+        if fit.get("extrapolated"):
+            at += f" (outside the measured cells, {low:.4f} to {high:.4f})"
+    elif fit.get("outside_bounds"):
+        at = f"; no value of {best}.mean predicts a 5-point drop (the line leaves the metric's range)"
+    else:
+        at = ""
+    weak = " (a weak fit: R^2 below 0.5 or fewer than 5 cells)" if fit.get("weak") else ""
     tr.write_line(
         f"calibration over {len(cal['cells'])} cells: accuracy drop is best predicted by {best}.mean "
-        f"(Spearman {rho}, R^2 {r2}, slope {fit['slope']:+.3g} per unit){at}",
-        bold=True,
+        f"(Spearman {rho}, R^2 {r2}, slope {fit['slope']:+.3g} per unit){weak}{at}",
+        bold=not fit.get("weak"),
+        yellow=bool(fit.get("weak") or fit.get("extrapolated")),
     )

@@ -29,6 +29,7 @@ BUILTIN = (
         report_stats=("mean", "p05"),
         terminal_label="cosine",
         severity_curve=True,
+        bounds=(-1.0, 1.0),
     ),
     Metric(
         "l2",
@@ -36,6 +37,7 @@ BUILTIN = (
         False,
         "L2 distance of the raw (unnormalised) embeddings",
         lambda b: F.l2_distance(b.clean_embeddings, b.augmented_embeddings),
+        bounds=(0.0, None),
     ),
     Metric(
         "l2_normalized",
@@ -45,6 +47,7 @@ BUILTIN = (
         lambda b: F.l2_distance_normalized(b.clean_embeddings, b.augmented_embeddings),
         terminal_label="l2 norm",
         severity_curve=True,
+        bounds=(0.0, 2.0),
     ),
     Metric(
         "attention_correlation",
@@ -56,6 +59,7 @@ BUILTIN = (
         terminal_label="attn corr",
         severity_curve=True,
         layers_on_request=True,
+        bounds=(-1.0, 1.0),
     ),
     Metric(
         "attention_inverse_mse",
@@ -65,6 +69,7 @@ BUILTIN = (
         lambda b, layer: F.attention_inverse_mse(*b.attention(layer)),
         layered=True,
         layers_on_request=True,
+        bounds=(0.0, 1.0),
     ),
     Metric(
         "attention_correlation_raw",
@@ -73,6 +78,7 @@ BUILTIN = (
         "as attention_correlation, without warping (the study's way)",
         lambda b: F.attention_correlation(*b.attention(aligned=False)),
         report_stats=(),
+        bounds=(-1.0, 1.0),
     ),
     Metric(
         "attention_inverse_mse_raw",
@@ -81,6 +87,7 @@ BUILTIN = (
         "as attention_inverse_mse, without warping (the study's way)",
         lambda b: F.attention_inverse_mse(*b.attention(aligned=False)),
         report_stats=(),
+        bounds=(0.0, 1.0),
     ),
     Metric(
         "attention_inverse_mse_study",
@@ -90,6 +97,7 @@ BUILTIN = (
         "not warped",
         lambda b: F.attention_inverse_mse_study(*b.attention(aligned=False), tuple(b.augmented_images.shape[2:0:-1])),
         report_stats=(),
+        bounds=(0.0, 1.0),
     ),
     Metric(
         "patch_similarity",
@@ -117,6 +125,7 @@ BUILTIN = (
         True,
         "mean over an 8x8 grid of min(r, 1/r), r = std ratio",
         _pixel("detail_preservation", lambda b: F.detail_preservation(b.clean_images, b.augmented_images)),
+        bounds=(0.0, 1.0),
     ),
     Metric(
         "layer_cosine",
@@ -126,6 +135,7 @@ BUILTIN = (
         lambda b, layer: b.layer_cosines[:, _layer_index(b, layer)],
         layered=True,
         report_stats=(),
+        bounds=(-1.0, 1.0),
     ),
     Metric(
         "layer_cka",
@@ -213,6 +223,7 @@ BUILTIN = (
         lambda points: F.enclosing_ball_radius(F.unit(points)),
         terminal_label="div radius",
         severity_curve=True,
+        bounds=(0.0, 1.0),
     ),
     Metric(
         "direction_probe",

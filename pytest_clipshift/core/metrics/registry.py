@@ -27,6 +27,7 @@ class Metric:
     report_stats: tuple[str, ...] = ("mean",)  # the statistics the report's metric table shows; () = none
     terminal_label: str = ""  # its column in the terminal summary ("" = not shown there)
     severity_curve: bool = False  # the report draws it against severity
+    bounds: tuple[float | None, float | None] = (None, None)  # the values it can take (None: unbounded)
     # layered metrics: NAME@K of one that is computed only at the layers asked for (attention maps are
     # aligned per layer) stores every built-in layered metric of the same needs at layer K; the others
     # (layer tokens) keep every layer whenever the bare NAME is measured

@@ -5,6 +5,10 @@ fitted against each shift metric's mean: least-squares slope and intercept, R^2 
 correlation. The metric with the largest |Spearman| (then R^2) is named the best predictor, and the
 value of it at which the fit predicts a 5-point accuracy drop is given, so a shift budget can be
 written in accuracy points.
+
+A fit with R^2 below ``WEAK_R2`` or over fewer than ``MIN_CELLS`` cells is flagged ``weak``. The value
+at a 5-point drop is flagged ``extrapolated`` when it lies outside the range of the metric the cells
+measured, and not given at all (None, with ``outside_bounds``) when no value of the metric can be it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from ..metrics import metric_info, split_layer
 
 TARGET = "zero_shot_accuracy_drop"
 DROP_POINTS = 0.05
+WEAK_R2 = 0.5
+MIN_CELLS = 5
 
 
 def _usable(name: str) -> bool:
@@ -60,13 +66,20 @@ def calibrate(run, target: str = TARGET) -> dict | None:
         residual = float(((y - (slope * x + intercept)) ** 2).sum())
         total = float(((y - y.mean()) ** 2).sum())
         rho = spearmanr(x, y).statistic  # x and y both vary here
-        at_drop = (DROP_POINTS - intercept) / slope if slope != 0 else None
+        at_drop = float((DROP_POINTS - intercept) / slope) if slope != 0 else None
+        r2 = None if total == 0 else 1 - residual / total
+        low, high = metric_info(name).bounds
+        possible = at_drop is not None and (low is None or at_drop >= low) and (high is None or at_drop <= high)
         fits[name] = {
             "slope": float(slope),
             "intercept": float(intercept),
-            "r2": None if total == 0 else 1 - residual / total,
+            "r2": r2,
             "spearman": None if math.isnan(rho) else float(rho),
-            "value_at_5_point_drop": None if at_drop is None else float(at_drop),
+            "value_at_5_point_drop": at_drop if possible else None,
+            "measured_range": [float(x.min()), float(x.max())],
+            "extrapolated": bool(possible and not x.min() <= at_drop <= x.max()),
+            "outside_bounds": bool(at_drop is not None and not possible),
+            "weak": bool(r2 is None or r2 < WEAK_R2 or len(cells) < MIN_CELLS),
         }
     ranked = sorted(
         fits,
