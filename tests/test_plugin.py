@@ -417,3 +417,31 @@ def test_a_compare_without_rules_says_it_gates_nothing(project):
     assert main(["compare", str(saved), str(project.path / "run.json"), "-o", str(out)]) == 0
     page = out.read_text()
     assert "NOT GATED" in page and "nothing is gated (--fail RULE gates them)" in page
+
+
+def test_a_rule_checked_by_two_tests_is_counted_and_shown_once(pytester, tiny_clip_dir, small_images):
+    """A test measuring a cell the budgets file also gates checks the same rules on the same numbers:
+    each (cell, rule) is recorded once, the report cell and the counts name each rule once, and the
+    test that asked still fails when its rule breaks."""
+    budgets = (
+        '[settings]\naugmentations = ["gaussian_noise"]\n\n[defaults]\n'
+        '"cosine.mean" = ">= 0.99999"\n"cosine.p05" = ">= 0.0"\n'
+    )
+    project = make_user_project(pytester, tiny_clip_dir, small_images, budgets, 3, "clipshift_no_cache = true\n")
+    project.makepyfile(
+        test_own="""
+        def test_noise(clipshift):
+            clipshift.measure("gaussian_noise", 3)
+        """
+    )
+    result = project.runpytest(
+        "--clipshift", "--clipshift-budgets=budgets.toml", "--clipshift-json=out.json", "-p", "no:randomly"
+    )
+    result.assert_outcomes(failed=2)  # the suite's item and the test: both asked for the broken rule
+    checks = json.loads((project.path / "out.json").read_text())["budgets"]
+    assert sorted((c["metric"], c["stat"], c["passed"]) for c in checks) == [
+        ("cosine", "mean", False),
+        ("cosine", "p05", True),
+    ]
+    row = next(line for line in result.stdout.lines if line.startswith("gaussian_noise[s3] ") and "FAIL" in line)
+    assert row.count("cosine.mean >= 0.99999") == 1, row  # the cell names its broken rule once

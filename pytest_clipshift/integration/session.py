@@ -30,6 +30,17 @@ def session_of(config) -> ClipShiftSession:
     return config.stash[SESSION_KEY]
 
 
+def _check_key(check: dict) -> tuple:
+    return (
+        check["augmentation"],
+        str(check["severity"]),
+        check["metric"],
+        check["stat"],
+        check["op"],
+        check["threshold"],
+    )
+
+
 @dataclass
 class ProcessState:
     """What one process measured, as objects; xdist workers send it to the controller as JSON
@@ -58,10 +69,19 @@ class ProcessState:
                 return
         self.results.append(result)
 
+    def add_checks(self, checks: list[dict]) -> None:
+        """Record each (cell, rule) once, whoever asked for it: a test that measures a cell the budgets
+        file also gates checks the same rules on the same numbers, and is counted once."""
+        seen = {_check_key(c) for c in self.checks}
+        for c in checks:
+            if _check_key(c) not in seen:
+                self.checks.append(c)
+                seen.add(_check_key(c))
+
     def merge(self, other: ProcessState) -> None:
         for r in other.results:
             self.add(r)
-        self.checks += other.checks
+        self.add_checks(other.checks)
         self.model = self.model or other.model
         self.images = self.images or other.images
         if self.clean_embeddings is None:
@@ -136,6 +156,7 @@ class ClipShiftSession:
         self._images = None
         self._error: ClipShiftError | None = None
         self._memo: dict[tuple, Any] = {}
+        self._verdicts: dict[str, bool] = {}  # nodeid -> every budget it checked held
         self._prefetch: list[Case] = []
         self._prefetched = False
         self.pending_pairs = None  # under xdist: () -> the pairs of the items this worker still has to run
@@ -193,8 +214,8 @@ class ClipShiftSession:
 
     def verdict(self, nodeid: str) -> str:
         """ "PASS" or "FAIL" for a test that checked budgets, "" for one that checked none."""
-        checks = [c for c in self.state.checks if c["test"] == nodeid]
-        return "" if not checks else ("PASS" if all(c["passed"] for c in checks) else "FAIL")
+        passed = self._verdicts.get(nodeid)
+        return "" if passed is None else ("PASS" if passed else "FAIL")
 
     def device(self) -> str:
         """The configured device; xdist workers spread over several GPUs (gw0 -> cuda:0, gw1 -> cuda:1, ...)."""
@@ -405,7 +426,9 @@ class ClipShiftSession:
         confidence = self.budgets.confidence if self.budgets else None
         bound = self.budgets.bound if self.budgets else "favourable"
         checks = evaluate(result, list(rules.values()), test, confidence, bound)
-        self.state.checks += [c.to_dict() for c in checks]
+        self.state.add_checks([c.to_dict() for c in checks])
+        if checks:
+            self._verdicts[test] = self._verdicts.get(test, True) and all(c.passed for c in checks)
         return checks
 
     # ------------------------------------------------------------------ end of run
