@@ -445,3 +445,17 @@ def test_a_rule_checked_by_two_tests_is_counted_and_shown_once(pytester, tiny_cl
     ]
     row = next(line for line in result.stdout.lines if line.startswith("gaussian_noise[s3] ") and "FAIL" in line)
     assert row.count("cosine.mean >= 0.99999") == 1, row  # the cell names its broken rule once
+
+
+def test_saved_runs_and_the_cache_default_to_the_rootdir(project, monkeypatch):
+    """Started from a subfolder, a run saves beside the ini file (as pytest's .pytest_cache), so the
+    next run, started anywhere in the project, compares with it."""
+    sub = project.path / "src" / "deep"
+    sub.mkdir(parents=True)
+    monkeypatch.chdir(sub)
+    project.runpytest("--clipshift", "--clipshift-budgets=../../budgets.toml", "--clipshift-save=release")
+    assert (project.path / ".clipshift" / "0001_release.json").is_file()
+    assert not (sub / ".clipshift").exists()
+    monkeypatch.chdir(project.path)
+    again = project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml", "--clipshift-compare=release")
+    assert "0001_release.json" in again.stdout.str()

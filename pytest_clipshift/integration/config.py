@@ -483,8 +483,13 @@ def _raw(config, opt: Option, ini: dict) -> tuple[Any, str]:
 
 
 def _paths_base(config, source: str) -> Path:
+    """Where a relative path is read from: an ini value from the ini file's folder, a flag from the
+    current directory, a default (saved runs, the cache) from the rootdir, where pytest keeps its
+    own .pytest_cache, so every run of one project finds the same baseline wherever it starts."""
     if source == "ini" and config.inipath is not None:
         return Path(config.inipath).parent
+    if source == "default":
+        return Path(config.rootpath)
     return Path(config.invocation_params.dir)
 
 
@@ -510,7 +515,7 @@ def resolve(config) -> ClipShiftConfig:
         )
     values["images"] = values["images"] or ("demo-scenes" if values["model"] == "demo" else "samples")
     values["root"] = _paths_base(config, sources["clipshift_images"])
-    values["storage"] = values["storage"] or Path(".clipshift")  # an empty value means the default folder
+    values["storage"] = values["storage"] or Path(config.rootpath) / ".clipshift"  # empty: the default folder
     if values.pop("no_cache"):
         values["cache_dir"] = None
     values["html"] = bool(config.getoption("htmlpath", None))
