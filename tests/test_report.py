@@ -96,7 +96,7 @@ def test_standalone_report_and_compare_commands(project, capsys):
     classes = [r[2] for r in rows]
     assert classes[0] == "fail" and "fail" not in classes[classes.index(next(c for c in classes if c != "fail")) :]
     assert all(c == "" for *_, c, d in rows if abs(float(d)) < 5e-5)
-    assert main(["compare", str(run), str(run), "-o", str(side)]) == 0
+    assert main(["compare", str(run), str(run), "--fail", "cosine.mean:1%", "-o", str(side)]) == 0
     same = side.read_text()
     assert 'class="fail"' not in same and 'class="worse-ok"' not in same and "PASSED</title>" in same
     (project.path / "broken.json").write_text('{"schema": "clipshift-results/0"}')

@@ -207,9 +207,14 @@ def test_the_comparison_page_says_failed_and_puts_failures_first(tmp_path):
     assert parsed.title == "clipshift comparison: model-x \u2014 FAILED"
     classes = [row[4][0] for row in parsed.rows if row]
     assert classes == ["fail", "worse-ok", "better"]  # failures first, then the most worsened
-    passing = Comparison("b.json", [delta(0.01)], [], [])
+    from pytest_clipshift.gate.compare import parse_compare_rule
+
+    passing = Comparison("b.json", [delta(0.01)], [parse_compare_rule("cosine.mean:0.01")], [])
     page = write_compare_report(a_run(), a_run(), passing, tmp_path / "ok.html").read_text(encoding="utf-8")
     assert parse(page, "none").title == "clipshift comparison: model-x \u2014 PASSED"
+    ungated = Comparison("b.json", [delta(0.01)], [], [])  # no rules: the deltas are shown, nothing gated
+    page = write_compare_report(a_run(), a_run(), ungated, tmp_path / "none.html").read_text(encoding="utf-8")
+    assert parse(page, "none").title == "clipshift comparison: model-x \u2014 NOT GATED"
     missing = Comparison("b.json", [delta(0.01)], [], ["fog[s3]"])
     page = write_compare_report(a_run(), a_run(), missing, tmp_path / "m.html").read_text(encoding="utf-8")
     assert parse(page, "none").title.endswith("FAILED")
