@@ -150,10 +150,15 @@ def test_the_centre_crop_offsets_of_an_odd_margin(rounding, top, left):
     np.testing.assert_array_equal(center_crop(image, 4, 4, rounding), image[top : top + 4, left : left + 4])
 
 
-def test_a_small_image_is_padded_in_the_centre():
+@pytest.mark.parametrize("rounding, top, left", [("floor", 2, 1), ("round", 1, 1)])
+def test_a_small_image_is_padded_in_the_centre(rounding, top, left):
+    """A 2x3 image padded to 5x5: margins 3 and 2. transformers puts an odd margin's extra pixel
+    above (top 2), torchvision below (top 1); the even margin splits evenly (left 1) in both."""
     image = np.full((2, 3, 3), 9, np.uint8)
-    out = center_crop(image, 4, 5)
-    assert out.shape == (4, 5, 3) and out[1:3, 1:4].min() == 9 and out.sum() == 9 * 2 * 3 * 3
+    out = center_crop(image, 5, 5, rounding)
+    expected = np.zeros((5, 5, 3), np.uint8)
+    expected[top : top + 2, left : left + 3] = 9
+    np.testing.assert_array_equal(out, expected)
 
 
 def test_a_canvas_is_the_processors_own_pixels(tiny_clip_dir):
@@ -189,3 +194,49 @@ def test_a_larger_canvas_is_brought_to_the_input_size_as_uint8_bicubic():
     bilinear = np.asarray(Image.fromarray(canvas[0]).resize((32, 32), Image.BILINEAR)).transpose(2, 0, 1).astype(float)
     ours_error = np.abs(levels - pil).mean()
     assert ours_error < 1.0 and ours_error < np.abs(levels - bilinear).mean()
+
+
+PROCESSOR_CONFIGS = {
+    "clip": dict(size={"shortest_edge": 24}, crop_size={"height": 24, "width": 24}, do_center_crop=True),
+    "int sizes": dict(size=20, crop_size=18, do_center_crop=True),
+    "bilinear, own mean and std": dict(
+        size={"shortest_edge": 22},
+        crop_size={"height": 20, "width": 16},
+        do_center_crop=True,
+        resample=2,
+        image_mean=[0.2, 0.4, 0.6],
+        image_std=[0.1, 0.2, 0.3],
+    ),
+    "own rescale factor": dict(
+        size={"shortest_edge": 24}, crop_size=24, do_center_crop=True, rescale_factor=1 / 127.5, do_normalize=False
+    ),
+    "no rescale": dict(size={"shortest_edge": 24}, crop_size=24, do_center_crop=True, do_rescale=False),
+    "exact resize (SigLIP)": dict(
+        size={"height": 20, "width": 28}, do_center_crop=False, resample=2, image_mean=[0.5] * 3, image_std=[0.5] * 3
+    ),
+    "no resize": dict(
+        size={"shortest_edge": 24}, crop_size={"height": 30, "width": 30}, do_center_crop=True, do_resize=False
+    ),
+}
+
+
+@pytest.mark.parametrize("config", PROCESSOR_CONFIGS, ids=str)
+@pytest.mark.parametrize("shape", [(45, 71), (70, 33), (12, 9)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_every_processor_setting_gives_the_processors_pixels(config, shape):
+    """Each setting a preprocessor_config.json may hold (size as a number or a dict, exact resizes,
+    resampling, mean, std, rescale factor, rescale and normalisation switched off, no resize) read
+    by from_processor_dict and applied by to_canvas + normalize_batch, against transformers'
+    CLIPImageProcessor (PIL backend) built from the same dict: the same values to float rounding.
+    Landscape, portrait and an image smaller than the crop (padded)."""
+    import torch
+    from transformers import CLIPImageProcessor
+
+    cfg = PROCESSOR_CONFIGS[config]
+    processor = CLIPImageProcessor(**cfg)
+    settings = PreprocessSettings.from_processor_dict(processor.to_dict())
+    image = np.random.default_rng(sum(shape)).integers(0, 256, (*shape, 3)).astype(np.uint8)
+    image[: shape[0] // 2] //= 3  # structure, so a misplaced crop or a wrong filter shows
+    theirs = processor(images=image, return_tensors="np")["pixel_values"]
+    ours = normalize_batch(to_canvas(image, settings)[None], settings, torch.device("cpu"), torch.float32).numpy()
+    assert ours.shape == theirs.shape, (config, ours.shape, theirs.shape)
+    np.testing.assert_allclose(ours, theirs, atol=1e-4, rtol=1e-5)

@@ -137,11 +137,13 @@ def to_canvas(image: np.ndarray, settings: PreprocessSettings, canvas: tuple[int
 def center_crop(arr: np.ndarray, height: int, width: int, rounding: str = "floor") -> np.ndarray:
     """A centre crop, zero padding if the image is smaller. ``rounding``: "floor" takes transformers'
     offsets (int((h - height) / 2)), "round" torchvision's (int(round((h - height) / 2))), as
-    open_clip's eval transform does; they differ by a pixel when the margin is odd."""
+    open_clip's eval transform does; they differ by a pixel when the margin is odd. Padding an odd
+    margin, transformers puts the extra pixel first (ceil), torchvision last (floor)."""
     h, w = arr.shape[:2]
     if h < height or w < width:
         padded = np.zeros((max(h, height), max(w, width), 3), dtype=arr.dtype)
-        top, left = (padded.shape[0] - h) // 2, (padded.shape[1] - w) // 2
+        extra = 1 if rounding == "floor" else 0
+        top, left = (padded.shape[0] - h + extra) // 2, (padded.shape[1] - w + extra) // 2
         padded[top : top + h, left : left + w] = arr
         arr, h, w = padded, padded.shape[0], padded.shape[1]
     if rounding == "round":
