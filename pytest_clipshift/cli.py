@@ -163,10 +163,11 @@ def _compare(args) -> int:
 
 
 def _merge(args) -> int:
+    from .core.runs.combine import merge_runs
     from .core.runs.results import RunResult
 
     runs = [RunResult.read_json(p) for p in args.inputs]
-    merged = RunResult.merge(runs, [str(p) for p in args.inputs])
+    merged = merge_runs(runs, [str(p) for p in args.inputs])
     merged.write_json(args.output)
     print(f"merged {len(runs)} runs ({len(merged.results)} results) into {args.output}")
     return 0

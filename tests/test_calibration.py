@@ -18,11 +18,11 @@ def cell(aug, sev, cosine, drop, l2):
         "l2": np.full(4, l2),
         "zero_shot_flip": np.full(4, drop),
     }
-    return ShiftResult(aug, sev, NAMES, values, 0)
+    return ShiftResult(augmentation=aug, severity=sev, image_names=NAMES, values=values, seed=0)
 
 
 def run(cells):
-    return RunResult({"name": "m"}, 0, NAMES, "h", "s", cells)
+    return RunResult(model={"name": "m"}, seed=0, image_names=NAMES, image_hash="h", image_source="s", results=cells)
 
 
 def test_an_exact_linear_relation_is_found_with_its_numbers():
@@ -45,7 +45,12 @@ def test_an_exact_linear_relation_is_found_with_its_numbers():
 
 def test_too_few_cells_or_no_accuracy_means_no_calibration():
     assert calibrate(run([cell("gaussian_noise", 1, 0.9, 0.1, 0.1), cell("gaussian_noise", 3, 0.8, 0.2, 0.2)])) is None
-    no_accuracy = [ShiftResult("gaussian_noise", s, NAMES, {"cosine": np.full(4, 0.9)}, 0) for s in (1, 2, 3)]
+    no_accuracy = [
+        ShiftResult(
+            augmentation="gaussian_noise", severity=s, image_names=NAMES, values={"cosine": np.full(4, 0.9)}, seed=0
+        )
+        for s in (1, 2, 3)
+    ]
     assert calibrate(run(no_accuracy)) is None
 
 

@@ -14,11 +14,17 @@ NAMES = ["a", "b", "c", "d"]
 
 
 def cell(aug, sev, cosine):
-    return ShiftResult(aug, sev, NAMES, {"cosine": np.full(4, cosine), "l2_normalized": np.full(4, 1 - cosine)}, 0)
+    return ShiftResult(
+        augmentation=aug,
+        severity=sev,
+        image_names=NAMES,
+        values={"cosine": np.full(4, cosine), "l2_normalized": np.full(4, 1 - cosine)},
+        seed=0,
+    )
 
 
 def run(cells):
-    return RunResult({"name": "m"}, 0, NAMES, "h", "s", cells)
+    return RunResult(model={"name": "m"}, seed=0, image_names=NAMES, image_hash="h", image_source="s", results=cells)
 
 
 def errors_of(base_cos, cand_cos, clean=(1.0, 1.0)):

@@ -269,3 +269,49 @@ def test_a_pack_is_memory_mapped_and_a_corrupted_entry_is_a_miss(tiny_encoder, s
     torn = EmbeddingCache(tmp_path / "cache")
     measure(tiny_encoder, small_images, ["gaussian_noise"], seed=0, cache=torn)
     assert torn.hits > 0 and torn.misses > 1
+
+
+def test_the_images_that_moved_most_are_the_measured_ones_on_either_augmenting_path(tiny_encoder, small_images):
+    """The worst images a cell keeps for the report are the canvases the run measured: on the torch
+    (device) path they are that path's pixels, not the CPU reference's; their values are the cell's
+    per-image values, ranked worst first, one set per ranking metric."""
+    import torch
+
+    from pytest_clipshift.core.augment.augment_torch import apply_batch
+    from pytest_clipshift.core.augment.augmentations import apply_case, draw_seed
+    from pytest_clipshift.core.cases import Case
+
+    case = Case("gaussian_noise", 3)
+    for device in (None, torch.device("cpu")):
+        run = measure(
+            tiny_encoder,
+            small_images,
+            [case],
+            augment_device=device,
+            overlay_metrics=("cosine", "attention_correlation"),
+        )
+        cell = run.results[0]
+        assert [v.metric for v in cell.views] == ["cosine", "attention_correlation"]
+        for views in cell.views:
+            order = np.argsort(cell.values[views.metric], kind="stable")[:2]  # both: higher is better
+            assert views.names == [small_images.names[i] for i in order]
+            assert views.values == [cell.values[views.metric][i] for i in order]
+            assert all(m is not None and m.ndim == 2 for m in views.clean_maps + views.augmented_maps)
+        worst = cell.views[0]
+        i = small_images.names.index(worst.names[0])
+        canvas = tiny_encoder.to_canvas(small_images.arrays[i])
+        np.testing.assert_array_equal(worst.clean[0], canvas)
+        seed = draw_seed(0, small_images.hashes[i], "gaussian_noise", 3, 0)
+        on_device = apply_batch(case, canvas[None], [seed], torch.device("cpu"))[0][0]
+        reference = apply_case(case, canvas, 0, small_images.hashes[i]).image
+        expected, other = (reference, on_device) if device is None else (on_device, reference)
+        np.testing.assert_array_equal(worst.augmented[0], expected)
+        assert not np.array_equal(worst.augmented[0], other)
+
+
+def test_no_views_are_kept_unless_asked(tiny_encoder, small_images):
+    run = measure(tiny_encoder, small_images, ["identity", "gaussian_blur"])
+    assert all(r.views == [] for r in run.results)
+    run = measure(tiny_encoder, small_images, ["identity", "gaussian_blur"], overlay_metrics=["cosine"])
+    assert run.get("identity", 3).views == []  # the noise floor moves nothing worth showing
+    assert len(run.get("gaussian_blur", 3).views) == 1

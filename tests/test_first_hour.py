@@ -83,9 +83,19 @@ def test_drawing_the_report_figures_warns_about_nothing():
 
     rng = np.random.default_rng(0)
     results = [
-        ShiftResult(a, 3, list("abcd"), {"cosine": rng.uniform(0.8, 1, 4)}, 0) for a in ("identity", "gaussian_blur")
+        ShiftResult(
+            augmentation=a, severity=3, image_names=list("abcd"), values={"cosine": rng.uniform(0.8, 1, 4)}, seed=0
+        )
+        for a in ("identity", "gaussian_blur")
     ]
-    run = RunResult({"name": "m", "fingerprint": "f"}, 0, list("abcd"), "h", "s", results)
+    run = RunResult(
+        model={"name": "m", "fingerprint": "f"},
+        seed=0,
+        image_names=list("abcd"),
+        image_hash="h",
+        image_source="s",
+        results=results,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # matplotlib's "vert: bool" deprecation used to print on every run
         assert F.distributions_png(run, 3)
@@ -121,13 +131,30 @@ def test_cli_compare_lists_failures_first_and_can_show_only_them(tmp_path, capsy
 
     def write(name, noise, flip):
         cells = [
-            ShiftResult("gaussian_noise", 3, list("abcdefgh"), {"cosine": np.full(8, noise)}, 0),
-            ShiftResult("horizontal_flip", 3, list("abcdefgh"), {"cosine": np.full(8, flip)}, 0),
+            ShiftResult(
+                augmentation="gaussian_noise",
+                severity=3,
+                image_names=list("abcdefgh"),
+                values={"cosine": np.full(8, noise)},
+                seed=0,
+            ),
+            ShiftResult(
+                augmentation="horizontal_flip",
+                severity=3,
+                image_names=list("abcdefgh"),
+                values={"cosine": np.full(8, flip)},
+                seed=0,
+            ),
         ]
         return str(
-            RunResult({"name": "m", "fingerprint": "f"}, 0, list("abcdefgh"), "h", "s", cells).write_json(
-                tmp_path / name
-            )
+            RunResult(
+                model={"name": "m", "fingerprint": "f"},
+                seed=0,
+                image_names=list("abcdefgh"),
+                image_hash="h",
+                image_source="s",
+                results=cells,
+            ).write_json(tmp_path / name)
         )
 
     base, cand = write("base.json", 0.9, 0.95), write("cand.json", 0.9, 0.80)

@@ -377,21 +377,14 @@ def test_a_missing_model_fails_with_what_was_tried(project):
 def test_xdist_workers_spread_over_gpus(monkeypatch):
     import torch
 
-    from pytest_clipshift.integration.session import ClipShiftSession
+    from pytest_clipshift.integration.run.resources import device_for_worker
 
-    class Cfg:
-        device = "auto"
-
-    session = ClipShiftSession.__new__(ClipShiftSession)
-    session.cfg, session.worker_index = Cfg(), 3
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
-    assert session.device() == "cuda:1"
-    session.worker_index = None
-    assert session.device() == "auto"
+    assert device_for_worker("auto", 3) == "cuda:1"
+    assert device_for_worker("auto", None) == "auto"
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
-    session.worker_index = 5
-    assert session.device() == "auto"  # one GPU: every worker shares it
+    assert device_for_worker("auto", 5) == "auto"  # one GPU: every worker shares it
 
 
 def test_a_compare_without_rules_says_it_gates_nothing(project):

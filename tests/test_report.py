@@ -189,10 +189,12 @@ def test_drawing_the_report_leaves_the_users_matplotlib_alone(tmp_path):
         "from pytest_clipshift.core.runs.results import RunResult, ShiftResult\n"
         "from pytest_clipshift.report import figures as F\n"
         "rng = np.random.default_rng(0)\n"
-        "cells = [ShiftResult(a, s, list('abcd'), {'cosine': rng.uniform(0.5, 1, 4)}, 0,\n"
+        "cells = [ShiftResult(augmentation=a, severity=s, image_names=list('abcd'),\n"
+        "         values={'cosine': rng.uniform(0.5, 1, 4)}, seed=0,\n"
         "         embeddings=rng.normal(size=(4, 8)).astype(np.float32))\n"
         "         for a in ('identity', 'gaussian_noise', 'gaussian_blur') for s in (1, 3)]\n"
-        "run = RunResult({'name': 'm'}, 0, list('abcd'), 'h', 's', cells, rng.normal(size=(4, 8)).astype(np.float32))\n"
+        "run = RunResult(model={'name': 'm'}, seed=0, image_names=list('abcd'), image_hash='h', image_source='s',\n"
+        "                results=cells, clean_embeddings=rng.normal(size=(4, 8)).astype(np.float32))\n"
         "drawn = [F.severity_curves_png(run, 'cosine'), F.dendrogram_png(run, 3), F.distributions_png(run, 3)]\n"
         "assert all(drawn), drawn\n"
         "print(matplotlib.get_backend(), matplotlib.rcParams['font.size'], 'matplotlib.pyplot' in sys.modules)\n"
@@ -224,11 +226,13 @@ def test_overlays_for_every_severity_larger_with_a_colour_bar_and_full_names(pro
     assert len(set(measured)) > len({m.split("[")[0] for m in measured})  # several severities per augmentation
     for key in measured:
         assert f"<figcaption>{key}</figcaption>" in section, key
-    cell = next(r for r in run["results"] if r["augmentation"] != "identity" and r.get("overlay"))
-    image = Image.open(io.BytesIO(base64.b64decode(cell["overlay"]["b64"])))
+    cell = next(r for r in run["results"] if r["augmentation"] != "identity" and r.get("overlays"))
+    overlay = cell["overlays"][0]
+    assert overlay["metric"] == "cosine"  # ranked by cosine first, then by each metric a budget names
+    image = Image.open(io.BytesIO(base64.b64decode(overlay["b64"])))
     assert image.width >= 2 * 176 + 14 and image.height >= 176
     column = np.asarray(image.convert("RGB"))[:, 2 * 176 + 12 + 7].astype(int)  # through the colour bar
     top, bottom = column[14], column[image.height - 20]
     assert top.sum() > 400 and bottom.sum() < 200  # high (yellow) at the top, low (dark blue) at the bottom
-    for name, value in zip(cell["overlay"]["images"], cell["overlay"]["values"]):
+    for name, value in zip(overlay["images"], overlay["values"]):
         assert f"{name}: cosine {value:.4f}" in section

@@ -93,6 +93,14 @@ class Case:
         """``gaussian_noise-s3``: the pytest parameter id."""
         return f"{self.augmentation}-{self.level}"
 
+    def with_draw(self, draw: int) -> Case:
+        """The same case, another independent random draw."""
+        return Case(self.augmentation, self.severity, self.strength, draw=draw)
+
+    def same_case(self, other: Case) -> bool:
+        """The same augmentation at the same level, whichever draw."""
+        return (self.augmentation, self.severity, self.strength) == (other.augmentation, other.severity, other.strength)
+
     @property
     def name(self) -> str:  # the fixture value's name, as tests have always read it
         return self.augmentation

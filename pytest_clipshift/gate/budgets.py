@@ -322,20 +322,26 @@ class Check:
     interval: tuple[float, float] | None
     passed: bool
 
+    def record(self):
+        """The form a run keeps and writes (``core.runs.checks.RecordedCheck``)."""
+        from ..core.runs.checks import RecordedCheck
+
+        return RecordedCheck(
+            test=self.test,
+            augmentation=self.augmentation,
+            severity=self.severity,
+            metric=self.rule.metric,
+            stat=self.rule.stat,
+            op=self.rule.op,
+            threshold=self.rule.threshold,
+            value=_finite(self.value),
+            point=_finite(self.point),
+            interval=None if self.interval is None else tuple(_finite(x) for x in self.interval),
+            passed=self.passed,
+        )
+
     def to_dict(self) -> dict:
-        return {
-            "test": self.test,
-            "augmentation": self.augmentation,
-            "severity": self.severity,
-            "metric": self.rule.metric,
-            "stat": self.rule.stat,
-            "op": self.rule.op,
-            "threshold": self.rule.threshold,
-            "value": _finite(self.value),
-            "point": _finite(self.point),
-            "interval": None if self.interval is None else [_finite(x) for x in self.interval],
-            "passed": self.passed,
-        }
+        return self.record().to_dict()
 
 
 def _finite(x):

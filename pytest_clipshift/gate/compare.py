@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from ..core.errors import ConfigError
 from ..core.metrics import metric_info, split_layer
-from ..core.runs.results import settings_mismatch
+from ..core.runs.combine import settings_mismatch
 
 COMPARE_STATS = ("mean", "median", "min", "max", "p05", "p95", "std")
 

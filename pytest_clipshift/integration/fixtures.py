@@ -54,7 +54,7 @@ class ClipShiftHelper:
 
 
 def _session(request):
-    from .session import session_of
+    from .run.session import session_of
 
     return session_of(request.config)
 

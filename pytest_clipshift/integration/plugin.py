@@ -10,7 +10,7 @@ import pytest
 from ..core.text import clean_text
 from .config import FIXTURE_NAMES, add_options
 from .fixtures import augmentation, clip_model, clipshift, clipshift_images, clipshift_session  # noqa: F401
-from .session import SESSION_KEY as _SESSION
+from .run.session import SESSION_KEY as _SESSION
 
 _ENABLED = pytest.StashKey[bool]()
 _DESELECTED = pytest.StashKey[int]()  # clipshift items deselected by -k/-m (not by --clipshift-shard)
@@ -77,7 +77,7 @@ def pytest_configure(config) -> None:
     from ..gate.budgets import load_budgets
     from .config import pyproject_budgets, resolve
     from .preflight import preflight
-    from .session import ClipShiftSession
+    from .run.session import ClipShiftSession
 
     try:
         cfg = resolve(config)
@@ -89,7 +89,7 @@ def pytest_configure(config) -> None:
         raise pytest.UsageError(f"clipshift: {clean_text(str(exc))}") from None
     from .progress import for_config
 
-    session.progress_factory = lambda: for_config(config)
+    session.set_progress(lambda: for_config(config))
     config.stash[_SESSION] = session
     if not hasattr(config, "workerinput"):
         _interrupt_on_sigterm(config)
@@ -221,7 +221,7 @@ def pytest_collection_finish(session) -> None:
     if hasattr(config, "workerinput"):  # a worker measures its share: the items xdist hands it, as they come
         from .xdist_queue import pending_items
 
-        cs.pending_pairs = lambda: cs.pairs_for(pending_items(session))
+        cs.set_pending(lambda: cs.pairs_for(pending_items(session)))
     else:
         cs.set_prefetch(cs.pairs_for(session.items))
 
@@ -296,7 +296,7 @@ def pytest_testnodedown(node, error) -> None:
     payload = getattr(node, "workeroutput", {}).get("clipshift")
     cs = config.stash[_SESSION]
     if payload:
-        from .session import ProcessState
+        from .run.state import ProcessState
 
         cs.state.merge(ProcessState.from_json(payload))
     else:  # killed, crashed or cut off: what it measured and checked is gone, so the run cannot pass

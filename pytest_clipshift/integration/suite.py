@@ -22,7 +22,7 @@ class ClipShiftItem(pytest.Item):
 
     def runtest(self) -> None:
         from ..gate.assertions import raise_if_failed
-        from .session import session_of
+        from .run.session import session_of
 
         session = session_of(self.config)
         result = session.measure(self.augmentation, self.severity)

@@ -232,7 +232,7 @@ def family_curves_png(run, metric: str = "cosine") -> str | None:
 @_styled
 def calibration_png(run) -> str | None:
     """The calibration's best predictor: accuracy drop against it per cell, with the fitted line."""
-    cal = run.extra.get("calibration")
+    cal = run.calibration
     if not cal or not cal.get("best"):
         return None
     best, fit = cal["best"], cal["fits"][cal["best"]]

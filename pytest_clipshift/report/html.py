@@ -67,7 +67,7 @@ def _img(b64, alt: str, fmt: str = "png", caption: str = "", title: str = "") ->
 
 def summary_html(run) -> str:
     m = run.model
-    timing = run.extra.get("timing", {})
+    timing = run.timing or {}
     sevs = ", ".join(severity_key(s) for s in run.severities())
     augs = ", ".join(dict.fromkeys(r.augmentation for r in run.results if not r.subset))
     rows = [
@@ -115,9 +115,9 @@ def _description(metric: str) -> str:
 
 
 def metric_table_html(run) -> str:
-    checks: dict[tuple, list[dict]] = {}
+    checks: dict[tuple, list] = {}
     for c in run.budgets:
-        checks.setdefault((c["augmentation"], str(c["severity"]), c["metric"], c["stat"]), []).append(c)
+        checks.setdefault((c.augmentation, str(c.severity), c.metric, c.stat), []).append(c)
     cols = table_columns(run)
     head = (
         '<th class="name">augmentation[severity]</th><th>n</th>'
@@ -200,7 +200,7 @@ def worst_images_html(run) -> str:
     hovering an image lists its images' full names and values."""
     rows: dict[str, list] = {}
     for r in run.results:
-        if not r.subset and r.overlay:
+        if not r.subset and r.overlays:
             rows.setdefault(r.augmentation, []).append(r)
     if not rows:
         return ""
@@ -208,14 +208,15 @@ def worst_images_html(run) -> str:
     for cells in rows.values():
         figs = []
         for r in cells:
-            names, values = r.overlay.get("images", []), r.overlay.get("values", [])
-            metric = r.overlay.get("metric", "cosine")
+            overlay = r.overlay()
+            names, values = overlay.get("images", []), overlay.get("values", [])
+            metric = overlay.get("metric", "cosine")
             hover = "; ".join(f"{n}: {metric} {v:.4f}" for n, v in zip(names, values)) or ", ".join(names)
             figs.append(
                 _img(
-                    r.overlay["b64"],
+                    overlay["b64"],
                     f"worst images {r.key}",
-                    r.overlay.get("format", "jpeg"),
+                    overlay.get("format", "jpeg"),
                     caption=r.key,
                     title=hover,
                 )
@@ -229,7 +230,7 @@ def worst_images_html(run) -> str:
 
 
 def breaking_points_html(run) -> str:
-    points = run.extra.get("breaking_points")
+    points = run.breaking_points
     if not points:
         return ""
     rows = []
@@ -275,7 +276,7 @@ def _extrapolation(fit: dict) -> str:
 
 def calibration_html(run) -> str:
     """Which shift metric predicts the accuracy drop best: the fits, and a scatter of the best one."""
-    cal = run.extra.get("calibration")
+    cal = run.calibration
     if not cal or not cal.get("best"):
         return ""
     rows = []
@@ -310,7 +311,7 @@ def imagenet_c_html(run) -> str:
     """ImageNet-C: error by family against severity, and CE / mCE against the compared baseline."""
     metric = run.settings.get("ce_metric", "cosine")
     figure = F.family_curves_png(run, metric)
-    ce = run.extra.get("corruption_error")
+    ce = run.corruption_error
     if figure is None and not ce:
         return ""
     parts = [
@@ -343,7 +344,7 @@ def imagenet_c_html(run) -> str:
 
 
 def comparison_section(run) -> str:
-    comp = run.extra.get("comparison")
+    comp = run.comparison
     if not comp:
         return ""
     rows = []

@@ -12,12 +12,13 @@ COLUMNS = ("augmentation", "severity", "cosine mean", "budget")
 
 def attach_extras(item, report, result) -> None:
     """Put the test's worst-image overlay on the report (pytest-html shows ``report.extras``)."""
-    if not item.config.pluginmanager.hasplugin("html") or not result.overlay:
+    overlay = result.overlay()
+    if not item.config.pluginmanager.hasplugin("html") or overlay is None:
         return
     from pytest_html import extras
 
-    maker = extras.jpg if result.overlay.get("format") == "jpeg" else extras.png
-    report.extras = getattr(report, "extras", []) + [maker(result.overlay["b64"], name=f"{result.key} worst images")]
+    maker = extras.jpg if overlay.get("format") == "jpeg" else extras.png
+    report.extras = getattr(report, "extras", []) + [maker(overlay["b64"], name=f"{result.key} worst images")]
 
 
 def _properties(report) -> dict | None:

@@ -9,8 +9,6 @@ import io
 
 import numpy as np
 
-from ..core.augment.augmentations import apply_augmentation
-
 THUMB = 176  # px per image: large enough to see where attention sits
 BAR = 14  # colour bar width
 
@@ -42,42 +40,28 @@ def overlay(image: np.ndarray, heat: np.ndarray | None, size: int = THUMB) -> np
     return np.clip(thumb * 0.55 + heat_colours(big) * 0.45, 0, 255).astype(np.uint8)
 
 
-def worst_overlays(encoder, images, result, seed: int, k: int = 2, metric: str = "cosine") -> dict | None:
-    """The ``k`` images that moved most on ``metric``: a JPEG grid, one row per image, columns
-    clean+attention and augmented+attention, with each value written under it."""
+def render_overlay(views) -> dict:
+    """One ``measure.views.WorstViews`` as a JPEG grid: one row per image, columns clean+attention and
+    augmented+attention, each value written under it. Draws what was measured; runs nothing."""
     from PIL import Image, ImageDraw
 
-    if metric not in result.values or result.augmentation == "identity":
-        return None
-    worst = result.worst(metric, k)
-    if not worst:
-        return None
-    idx = [images.names.index(name) for name, _ in worst]
-    clean = [encoder.to_canvas(images.arrays[i]) for i in idx]
-    augmented = [
-        apply_augmentation(result.augmentation, c, result.severity, seed, images.hashes[i]).image
-        for c, i in zip(clean, idx)
-    ]
-    try:
-        enc = encoder.encode(np.stack(clean + augmented), attention=True)
-        maps = enc.attention[:, -1] if enc.attention is not None else [None] * (2 * len(idx))
-    except Exception:  # an encoder without attention maps still gets its images shown
-        maps = [None] * (2 * len(idx))
+    n = len(views.names)
+    maps = list(views.clean_maps) + list(views.augmented_maps)
     pad, gap = 16, 6
     width = 2 * THUMB + gap + gap + BAR + 34
-    grid = Image.new("RGB", (width, len(idx) * (THUMB + pad) + 12), (255, 255, 255))
+    grid = Image.new("RGB", (width, n * (THUMB + pad) + 12), (255, 255, 255))
     draw = ImageDraw.Draw(grid)
     draw.text((0, 0), "clean", fill=(60, 60, 60))
     draw.text((THUMB + gap, 0), "augmented", fill=(60, 60, 60))
     chars = (2 * THUMB + gap) // 6  # the default bitmap font is about 6 px a character
-    for row, (name, value) in enumerate(worst):
+    for row, (name, value) in enumerate(zip(views.names, views.values)):
         y = 12 + row * (THUMB + pad)
-        grid.paste(Image.fromarray(overlay(clean[row], maps[row])), (0, y))
-        grid.paste(Image.fromarray(overlay(augmented[row], maps[len(idx) + row])), (THUMB + gap, y))
-        label = f"{metric} {value:.3f}  {name}"
+        grid.paste(Image.fromarray(overlay(views.clean[row], views.clean_maps[row])), (0, y))
+        grid.paste(Image.fromarray(overlay(views.augmented[row], views.augmented_maps[row])), (THUMB + gap, y))
+        label = f"{views.metric} {value:.3f}  {name}"
         draw.text((2, y + THUMB + 2), label if len(label) <= chars else label[: chars - 3] + "...", fill=(20, 20, 20))
     if any(m is not None for m in maps):  # the colour bar: each map is min-max scaled, so low..high
-        x0, top, height = 2 * THUMB + 2 * gap, 12, len(idx) * (THUMB + pad) - pad
+        x0, top, height = 2 * THUMB + 2 * gap, 12, n * (THUMB + pad) - pad
         ramp = heat_colours(np.linspace(1, 0, height)[:, None].repeat(BAR, axis=1)).astype(np.uint8)
         grid.paste(Image.fromarray(ramp), (x0, top))
         draw.text((x0 + BAR + 3, top), "high", fill=(60, 60, 60))
@@ -87,7 +71,7 @@ def worst_overlays(encoder, images, result, seed: int, k: int = 2, metric: str =
     return {
         "format": "jpeg",
         "b64": base64.b64encode(buf.getvalue()).decode("ascii"),
-        "images": [n for n, _ in worst],
-        "values": [round(float(v), 6) for _, v in worst],
-        "metric": metric,
+        "images": list(views.names),
+        "values": [round(float(v), 6) for v in views.values],
+        "metric": views.metric,
     }

@@ -45,10 +45,10 @@ def write_summary(tr, outcome) -> None:
         comparison = outcome.comparison
         if comparison is not None:
             _comparison(tr, comparison)
-        if run.extra.get("corruption_error"):
-            _corruption_error(tr, run.extra["corruption_error"])
-        if run.extra.get("calibration"):
-            _calibration(tr, run.extra["calibration"])
+        if run.corruption_error:
+            _corruption_error(tr, run.corruption_error)
+        if run.calibration:
+            _calibration(tr, run.calibration)
         for w in run.warnings:
             tr.write_line(f"warning: {w}", yellow=True)
         if not run.complete:
@@ -64,9 +64,9 @@ def write_summary(tr, outcome) -> None:
 
 
 def _table(tr, run) -> None:
-    verdicts: dict[str, list[dict]] = {}
+    verdicts: dict[str, list] = {}
     for c in run.budgets:
-        verdicts.setdefault(f"{c['augmentation']}[{severity_key(c['severity'])}]", []).append(c)
+        verdicts.setdefault(f"{c.augmentation}[{severity_key(c.severity)}]", []).append(c)
     from ..core.metrics import METRICS
     from .html import measured_columns
 
@@ -81,11 +81,11 @@ def _table(tr, run) -> None:
         checks = verdicts.get(r.key, [])
         if not checks or r.subset:
             verdict, markup = "-", {}
-        elif all(c["passed"] for c in checks):
+        elif all(c.passed for c in checks):
             verdict, markup = f"PASS ({len(checks)})", {"green": True}
         else:
-            failed = [c for c in checks if not c["passed"]]
-            verdict = "FAIL " + ", ".join(f"{c['metric']}.{c['stat']} {c['op']} {c['threshold']:g}" for c in failed[:2])
+            failed = [c for c in checks if not c.passed]
+            verdict = "FAIL " + ", ".join(c.rule_text for c in failed[:2])
             markup = {"red": True}
         tr.write(name.ljust(width) + cells + "   ")
         tr.write_line(verdict, **markup)

@@ -12,9 +12,9 @@ FAIL_COLOUR = "#f9d6d5"  # a broken budget's cell (red)
 def run_verdict(run) -> str:
     """ "FAILED" when a budget broke or the compare failed, "PASSED" when checks ran and held,
     "measured" when nothing was checked: the word the page title carries."""
-    comparison = run.extra.get("comparison") or {}
+    comparison = run.comparison or {}
     failed = (
-        any(not c["passed"] for c in run.budgets)
+        any(not c.passed for c in run.budgets)
         or bool(comparison.get("failed"))
         or (bool(comparison.get("missing")) and not comparison.get("allow_missing"))
     )
@@ -27,16 +27,16 @@ def report_title(run) -> str:
     return f"clipshift: {run.model.get('name', '?')} \u2014 {run_verdict(run)}"
 
 
-def cell_class(checks: list[dict]) -> str:
+def cell_class(checks: list) -> str:
     """A table cell's class: "" without a budget, "pass" when every budget on it held, else "fail"."""
     if not checks:
         return ""
-    return "pass" if all(c["passed"] for c in checks) else "fail"
+    return "pass" if all(c.passed for c in checks) else "fail"
 
 
-def failed_rules(checks: list[dict]) -> list[str]:
+def failed_rules(checks: list) -> list[str]:
     """The broken budgets of a row, as the rules read (``cosine.mean >= 0.95``)."""
-    return [f"{c['metric']}.{c['stat']} {c['op']} {c['threshold']:g}" for c in checks if not c["passed"]]
+    return [c.rule_text for c in checks if not c.passed]
 
 
 def delta_class(failed: bool, difference, worse_by) -> str:

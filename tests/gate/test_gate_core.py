@@ -15,18 +15,33 @@ import pytest
 
 from pytest_clipshift.core.errors import ConfigError
 from pytest_clipshift.core.metrics import bootstrap_ci, summarize
-from pytest_clipshift.core.runs.results import RunResult, ShiftResult, merged_coverage
+from pytest_clipshift.core.runs.combine import merge_runs, merged_coverage
+from pytest_clipshift.core.runs.results import RunResult, ShiftResult
 from pytest_clipshift.gate.budgets import Rule, budgets_from_mapping, evaluate, parse_rule
 from pytest_clipshift.gate.compare import compare_runs, parse_compare_rule
 
 
 def cell(aug="gaussian_noise", sev=3, seed=0, names=("a", "b", "c", "d"), **values) -> ShiftResult:
-    return ShiftResult(aug, sev, list(names), {m: np.asarray(v, float) for m, v in values.items()}, seed)
+    return ShiftResult(
+        augmentation=aug,
+        severity=sev,
+        image_names=list(names),
+        values={m: np.asarray(v, float) for m, v in values.items()},
+        seed=seed,
+    )
 
 
 def run(*cells, seed=0, coverage=None) -> RunResult:
     names = list(cells[0].image_names) if cells else ["a", "b", "c", "d"]
-    return RunResult({"name": "m", "fingerprint": "f"}, seed, names, "hash", "src", list(cells), coverage=coverage)
+    return RunResult(
+        model={"name": "m", "fingerprint": "f"},
+        seed=seed,
+        image_names=names,
+        image_hash="hash",
+        image_source="src",
+        results=list(cells),
+        coverage=coverage,
+    )
 
 
 # ------------------------------------------------------------------ budget rules
@@ -327,13 +342,13 @@ def test_merging_shards_keeps_each_cell_once_and_per_image_values_by_name():
         cell("gaussian_noise", 1, cosine=[0.1, 0.2, 0.3, 0.4]),
         coverage={"complete": False, "reasons": ["shard 2/2"]},
     )
-    merged = RunResult.merge([a, b])
+    merged = merge_runs([a, b])
     assert [x.key for x in merged.results] == ["gaussian_noise[s1]", "gaussian_blur[s1]"]
     assert merged.get("gaussian_blur", 1).values["cosine"].tolist() == [0.5, 0.6, 0.7, 0.8]
     assert merged.coverage == {"complete": True, "reasons": []}
     b.seed = 3
     with pytest.raises(ConfigError, match="different seed"):
-        RunResult.merge([a, b])
+        merge_runs([a, b])
 
 
 @pytest.mark.parametrize(

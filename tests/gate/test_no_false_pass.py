@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pytest_clipshift.core.errors import ConfigError
-from pytest_clipshift.core.runs.results import RunResult
+from pytest_clipshift.core.runs.combine import merge_runs
 from pytest_clipshift.gate.compare import compare_runs, parse_compare_rule
 
 from .test_gate_core import cell, run
@@ -77,11 +77,11 @@ def test_runs_measured_with_other_settings_are_refused_naming_the_setting(settin
     with pytest.raises(ConfigError, match=f"measured with {setting} .* use the same {option}"):
         compare_runs(base, cand, [])
     with pytest.raises(ConfigError, match=f"different {setting}"):
-        RunResult.merge([base, cand], ["shard-1.json", "shard-2.json"])
+        merge_runs([base, cand], ["shard-1.json", "shard-2.json"])
 
 
 def test_a_setting_only_one_run_recorded_does_not_block():
     base, cand = run(cell(cosine=[0.9] * 4)), run(cell(cosine=[0.9] * 4))
     cand.settings = {"canvas_size": 224}
     assert not compare_runs(base, cand, []).gate_failed
-    assert np.isfinite(RunResult.merge([base, cand]).results[0].stat("cosine", "mean"))
+    assert np.isfinite(merge_runs([base, cand]).results[0].stat("cosine", "mean"))

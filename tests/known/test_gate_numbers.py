@@ -19,11 +19,13 @@ NAMES = ["a", "b", "c", "d"]
 
 
 def cell(aug, sev, **means):
-    return ShiftResult(aug, sev, NAMES, {m: np.full(4, v) for m, v in means.items()}, 0)
+    return ShiftResult(
+        augmentation=aug, severity=sev, image_names=NAMES, values={m: np.full(4, v) for m, v in means.items()}, seed=0
+    )
 
 
 def run(cells):
-    return RunResult({"name": "m"}, 0, NAMES, "h", "s", cells)
+    return RunResult(model={"name": "m"}, seed=0, image_names=NAMES, image_hash="h", image_source="s", results=cells)
 
 
 # ----------------------------------------------------------------------------- corruption error

@@ -12,6 +12,7 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
+from pytest_clipshift.core.runs.checks import RecordedCheck
 from pytest_clipshift.core.runs.results import RunResult, ShiftResult
 from pytest_clipshift.gate.compare import Delta
 from pytest_clipshift.report import verdict as V
@@ -63,30 +64,44 @@ def parse(page: str, table_id: str) -> Cells:
 
 
 def check(aug, sev, metric, stat, op, threshold, passed):
-    return {
-        "test": "t",
-        "augmentation": aug,
-        "severity": sev,
-        "metric": metric,
-        "stat": stat,
-        "op": op,
-        "threshold": threshold,
-        "value": 0.5,
-        "point": 0.5,
-        "interval": None,
-        "passed": passed,
-    }
+    return RecordedCheck(
+        test="t",
+        augmentation=aug,
+        severity=sev,
+        metric=metric,
+        stat=stat,
+        op=op,
+        threshold=threshold,
+        value=0.5,
+        point=0.5,
+        interval=None,
+        passed=passed,
+    )
 
 
 def a_run(budgets=(), comparison=None):
     cells = [
-        ShiftResult("identity", 3, NAMES, {"cosine": np.full(3, 0.99), "l2": np.full(3, 0.1)}, 0),
-        ShiftResult("gaussian_noise", 3, NAMES, {"cosine": np.full(3, 0.9), "l2": np.full(3, 0.4)}, 0),
+        ShiftResult(
+            augmentation="identity",
+            severity=3,
+            image_names=NAMES,
+            values={"cosine": np.full(3, 0.99), "l2": np.full(3, 0.1)},
+            seed=0,
+        ),
+        ShiftResult(
+            augmentation="gaussian_noise",
+            severity=3,
+            image_names=NAMES,
+            values={"cosine": np.full(3, 0.9), "l2": np.full(3, 0.4)},
+            seed=0,
+        ),
     ]
-    run = RunResult({"name": "model-x"}, 0, NAMES, "h", "s", cells)
+    run = RunResult(
+        model={"name": "model-x"}, seed=0, image_names=NAMES, image_hash="h", image_source="s", results=cells
+    )
     run.budgets = list(budgets)
     if comparison is not None:
-        run.extra["comparison"] = comparison
+        run.comparison = comparison
     return run
 
 

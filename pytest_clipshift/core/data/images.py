@@ -28,6 +28,7 @@ class ImageSet:
     hashes: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # files left out: not images by their extension
     captions: list[str | None] | None = None  # one caption per image, where the set carries them
+    label_set: list[str] | None = None  # every class the set defines (zero-shot prompts), when it says
     # arrays may be a labelled.LazyImages: each image decoded when read, so a large set is never held in memory
 
     def __post_init__(self) -> None:
@@ -68,6 +69,7 @@ class ImageSet:
             [self.hashes[i] for i in index],
             list(self.skipped),
             None if self.captions is None else [self.captions[i] for i in index],
+            self.label_set,
         )
 
 
@@ -204,7 +206,7 @@ def load_image_set(
         names, arrays = load_samples()
         result = ImageSet(names, arrays, "samples")
     elif name == "demo-scenes":
-        from ...demo.scenes import generate_scenes
+        from ...demo.scenes import LABELS, generate_scenes
 
         n = int(arg) if arg else (max_images or count)
         scenes = generate_scenes(n, seed=seed)
@@ -213,6 +215,7 @@ def load_image_set(
             [s[1] for s in scenes],
             f"demo-scenes:{n}@seed{seed}",
             labels=[s[2].label for s in scenes],
+            label_set=[f"{colour} {shape}" for colour, shape in LABELS],
         )
     else:
         paths, others = image_files(spec, root)

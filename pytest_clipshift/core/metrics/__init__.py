@@ -20,6 +20,7 @@ from .registry import (
     DEFAULT_METRICS,
     METRICS,
     NEEDS,
+    RANKING_METRIC,
     Metric,
     layered_names,
     metric_info,

@@ -57,6 +57,19 @@ class Metric:
             source = getattr(self.compute, "__qualname__", repr(self.compute))
         return f"{self.name}:{self.version}:{hashlib.sha256(source.encode()).hexdigest()[:12]}"
 
+    def stored_names(self, layer: int | None, n_layers: int) -> list[str]:
+        """What measuring this metric (at ``layer``, 1-based, or None: the last) stores. A built-in
+        metric computed from the same maps or tokens as others is stored with them: they cost nothing
+        more. ``n_layers``: the model's vision layers."""
+        if layer is not None and not 1 <= layer <= n_layers:
+            raise ConfigError(f"metric {f'{self.name}@{layer}'!r}: the model has layers 1 to {n_layers}")
+        siblings = [m for m in METRICS.values() if m.builtin and m.needs == self.needs and m.layered]
+        if self.builtin and self.layers_on_request and layer is not None:  # the maps of layer K, aligned once
+            return [f"{m.name}@{layer}" for m in siblings if m.layers_on_request]
+        if self.builtin and self.needs == "layers" and layer is None:  # one forward gives every layer's tokens
+            return [name for m in siblings for name in [m.name, *(f"{m.name}@{k}" for k in range(1, n_layers + 1))]]
+        return [self.name if layer is None else f"{self.name}@{layer}"]
+
     def values(self, batch, layer: int | None = None) -> np.ndarray:
         """Per-image values on ``batch`` (``layer``: 1-based, None = last), checked for shape."""
         out = self.compute(batch, layer) if self.layered else self.compute(batch)
@@ -85,6 +98,10 @@ DEFAULT_METRICS = (
     "edge_preservation",
     "detail_preservation",
 )
+
+
+RANKING_METRIC = "cosine"
+"""The metric the report ranks the images that moved most by, when no rule names another."""
 
 
 def register_metric(

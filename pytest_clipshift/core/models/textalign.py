@@ -137,6 +137,26 @@ class TextScorer:
         return out
 
 
+def text_spec_for(metric_names, image_set, labels=(), template: str = "a photo of a {}") -> TextSpec | None:
+    """The prompts of a run's text metrics (None when it asks for none): ``labels`` if given, else every
+    class the image set defines, else the labels its images carry, else (a captioned set) its captions."""
+    from ..metrics import metric_info
+
+    if not any(metric_info(m).needs == "text" for m in metric_names):
+        return None
+    labels = list(labels)
+    if not labels and image_set.labels:
+        labels = list(image_set.label_set or sorted({lab for lab in image_set.labels if lab is not None}))
+    if not labels and image_set.captions:  # a captioned set without labels: its captions are the prompts
+        labels, template = sorted({c for c in image_set.captions if c}), "{}"
+    if not labels:
+        raise ConfigError(
+            "text metrics need label prompts: set --clipshift-labels (or ini clipshift_labels); "
+            f"the image set {image_set.source!r} carries no labels"
+        )
+    return text_spec(metric_names, labels, template, image_set)
+
+
 def text_spec(metric_names, labels: list[str], template: str, image_set) -> TextSpec:
     """The prompts for a run's text metrics, after checking that ``image_set`` carries what each
     requested metric declares it needs (``Metric.needs_own_label``, ``min_labels``, ``needs_captions``)."""

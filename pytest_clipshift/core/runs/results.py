@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import base64
 import math
 import platform
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,11 +13,19 @@ import numpy as np
 from ..cases import Case, level_key, read_severity, severity_key
 from ..errors import ConfigError
 from ..metrics import cluster_views, cosine_distance_matrix, metric_info
+from .arrays import decode_array, encode_array
+from .checks import RecordedCheck
 from .schema import SCHEMA
 from .summary import summarize
 
 
-@dataclass
+def cell_key(augmentation: str, severity, subset: list[str] | None = None) -> tuple:
+    """What names "the same cell" everywhere (xdist workers, shards, a baseline update): the case
+    and, for a cell measured on a subset of the images, that subset."""
+    return (augmentation, severity_key(read_severity(severity)), tuple(subset) if subset else ())
+
+
+@dataclass(kw_only=True)
 class ShiftResult:
     """One augmentation at one severity over the image set: per-image values for each metric."""
 
@@ -32,9 +38,11 @@ class ShiftResult:
     unchanged_images: int = 0
     embeddings: np.ndarray | None = None  # (N, D) augmented embeddings, for the distance matrix
     subset: bool = False  # measured on a subset of the run's images (a marker narrowed them)
-    overlay: dict | None = None  # JPEG of the worst images with attention (see overlays.py)
+    # the images that moved most, one JPEG per ranking metric (report/overlays.py renders them)
+    overlays: list[dict] = field(default_factory=list)
     strength: float | None = None  # a probe at a continuous strength (breaking points), not a severity
-    _summaries: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)
+    views: list = field(default_factory=list, repr=False, compare=False)  # measure.views.WorstViews, not saved
+    _summaries: dict[str, dict[str, float]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def case(self) -> Case:
@@ -45,8 +53,19 @@ class ShiftResult:
         return f"{self.augmentation}[{level_key(self.severity, self.strength)}]"
 
     @property
+    def cell(self) -> tuple:
+        return cell_key(self.augmentation, self.severity, self.image_names if self.subset else None)
+
+    @property
     def n_images(self) -> int:
         return len(self.image_names)
+
+    def overlay(self, metric: str | None = None) -> dict | None:
+        """The worst-images overlay ranked by ``metric`` if there is one, else the first (cosine)."""
+        for o in self.overlays:
+            if o.get("metric") == metric:
+                return o
+        return self.overlays[0] if self.overlays else None
 
     def summary(self, metric: str) -> dict[str, float]:
         """mean, std, median, min, max, p05, p95, ci95_low/high (seeded bootstrap) of ``metric``."""
@@ -88,8 +107,8 @@ class ShiftResult:
         }
         if self.subset:
             d["image_subset"] = list(self.image_names)
-        if self.overlay is not None:
-            d["overlay"] = self.overlay
+        if self.overlays:
+            d["overlays"] = self.overlays
         if include_embeddings and self.embeddings is not None:
             d["embeddings"] = encode_array(self.embeddings)
         return d
@@ -100,19 +119,18 @@ class ShiftResult:
             m: np.array([np.nan if x is None else x for x in v["per_image"]], dtype=np.float64)
             for m, v in d["metrics"].items()
         }
-        emb = decode_array(d["embeddings"]) if d.get("embeddings") else None
         subset = d.get("image_subset")
         return cls(
-            d["augmentation"],
-            read_severity(d["severity"]),
-            list(subset or names),
-            values,
-            seed,
-            d.get("parameters", {}),
-            d.get("unchanged_images", 0),
-            emb,
+            augmentation=d["augmentation"],
+            severity=read_severity(d["severity"]),
+            image_names=list(subset or names),
+            values=values,
+            seed=seed,
+            parameters=d.get("parameters", {}),
+            unchanged_images=d.get("unchanged_images", 0),
+            embeddings=decode_array(d["embeddings"]) if d.get("embeddings") else None,
             subset=subset is not None,
-            overlay=d.get("overlay"),
+            overlays=list(d.get("overlays") or ([d["overlay"]] if d.get("overlay") else [])),  # an older file's one
         )
 
 
@@ -131,16 +149,6 @@ def _jsonable(obj):
     if isinstance(obj, (np.floating, np.integer)):
         return obj.item()
     return obj
-
-
-def encode_array(a: np.ndarray) -> dict:
-    a16 = np.ascontiguousarray(a, dtype=np.float16)
-    return {"dtype": "float16", "shape": list(a16.shape), "b64": base64.b64encode(a16.tobytes()).decode("ascii")}
-
-
-def decode_array(d: dict) -> np.ndarray:
-    raw = base64.b64decode(d["b64"])
-    return np.frombuffer(raw, dtype=np.dtype(d["dtype"])).reshape(d["shape"]).astype(np.float32)
 
 
 def library_versions() -> dict[str, str]:
@@ -167,36 +175,6 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-SHARD_REASON = re.compile(r"^shard (\d+)/(\d+)$")
-
-
-def merged_coverage(runs: list[RunResult]) -> dict[str, Any] | None:
-    """Shards that together cover 1..N of one N make a complete run; any other gap stays a gap."""
-    if all(r.coverage is None for r in runs):
-        return None
-    reasons = [reason for r in runs if r.coverage for reason in r.coverage.get("reasons", [])]
-    shards = [SHARD_REASON.match(x) for x in reasons]
-    others = [x for x, m in zip(reasons, shards) if m is None]
-    counts = {int(m.group(2)) for m in shards if m}
-    covered = len(counts) == 1 and {int(m.group(1)) for m in shards if m} == set(range(1, next(iter(counts)) + 1))
-    gaps = others + ([] if covered or not counts else sorted({x for x, m in zip(reasons, shards) if m}))
-    return {"complete": not gaps, "reasons": list(dict.fromkeys(gaps))}
-
-
-COMPARABLE_SETTINGS = (("canvas_size", "--clipshift-canvas-size"), ("draws", "--clipshift-draws"))
-"""Settings that change what a number means: two runs that differ in one measured different things."""
-
-
-def settings_mismatch(a, b) -> tuple[str, object, object, str] | None:
-    """The first measurement setting (name, value in ``a``, value in ``b``, option) two runs differ
-    in, else None. A run that did not record a setting (an older file) is not held to it."""
-    for name, option in COMPARABLE_SETTINGS:
-        va, vb = (a.settings or {}).get(name), (b.settings or {}).get(name)
-        if va is not None and vb is not None and va != vb:
-            return name, va, vb, option
-    return None
-
-
 def canonical_order(aug: str, severity) -> tuple:
     """Results sort the same way in every process: registry order, then severity (paper last)."""
     from ..augment.augmentations import registry
@@ -210,7 +188,7 @@ def canonical_order(aug: str, severity) -> tuple:
     )
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RunResult:
     """A whole measurement: every (augmentation, severity) over one image set with one model."""
 
@@ -225,9 +203,17 @@ class RunResult:
     versions: dict[str, str] = field(default_factory=library_versions)
     machine: dict[str, Any] = field(default_factory=machine_info)
     warnings: list[str] = field(default_factory=list)
-    budgets: list[dict] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
+    budgets: list[RecordedCheck] = field(default_factory=list)  # every (cell, rule) checked, once each
     coverage: dict[str, Any] | None = None  # {"complete": bool, "reasons": [...]}; None: not recorded
+    timing: dict[str, Any] | None = None  # measure seconds, cache hits and misses, cells measured, threads
+    calibration: dict | None = None  # calibration.calibrate: accuracy drop against each shift metric
+    breaking_points: list[dict] = field(default_factory=list)
+    comparison: dict | None = None  # gate.compare.Comparison.to_dict(), when compared with a baseline
+    corruption_error: dict | None = None  # gate.corruption_error: CE and mCE against the baseline
+    merged_from: list[str] | None = None  # the files merged into this run (shards)
+
+    EXTRA_FIELDS = ("timing", "calibration", "breaking_points", "comparison", "corruption_error", "merged_from")
+    """Written under the file's ``extra`` object (schema clipshift-results/1)."""
 
     @property
     def complete(self) -> bool:
@@ -237,9 +223,7 @@ class RunResult:
     def sort(self) -> None:
         """Put results and budget checks in canonical order (single process, xdist and merged shards agree)."""
         self.results.sort(key=lambda r: (r.subset, canonical_order(r.augmentation, r.severity), r.image_names))
-        self.budgets.sort(
-            key=lambda c: (c["test"], canonical_order(c["augmentation"], c["severity"]), c["metric"], c["stat"])
-        )
+        self.budgets.sort(key=lambda c: (c.test, canonical_order(c.augmentation, c.severity), c.metric, c.stat))
 
     def get(self, augmentation: str, severity) -> ShiftResult:
         sev = read_severity(severity)
@@ -287,6 +271,7 @@ class RunResult:
             c = self.clustering(sev)
             if c is not None:
                 clusters[severity_key(sev)] = c.to_dict()
+        extra = {name: getattr(self, name) for name in self.EXTRA_FIELDS if getattr(self, name)}
         d = {
             "schema": SCHEMA,
             "model": _jsonable(self.model),
@@ -302,9 +287,9 @@ class RunResult:
             "settings": _jsonable(self.settings),
             "results": [r.to_dict(include_embeddings) for r in self.results],
             "clustering": clusters,
-            "budgets": self.budgets,
+            "budgets": [c.to_dict() for c in self.budgets],
             "warnings": self.warnings,
-            "extra": _jsonable(self.extra),
+            "extra": _jsonable(extra),
         }
         if self.coverage is not None:
             d["coverage"] = {"complete": bool(self.coverage["complete"]), "reasons": list(self.coverage["reasons"])}
@@ -324,81 +309,28 @@ class RunResult:
         validate_results(d, source)
         try:
             names = list(d["images"]["names"])
-            results = []
-            for r in d["results"]:  # fields and types already checked by validate_results
-                results.append(ShiftResult.from_dict(r, names, int(d["seed"])))
-            clean = decode_array(d["clean_embeddings"]) if d.get("clean_embeddings") else None
+            extra = d.get("extra", {})
             return cls(
-                d["model"],
-                int(d["seed"]),
-                names,
-                d["images"]["hash"],
-                d["images"].get("source", ""),
-                results,
-                clean,
-                d.get("settings", {}),
-                d.get("versions", {}),
-                d.get("machine", {}),
-                d.get("warnings", []),
-                d.get("budgets", []),
-                d.get("extra", {}),
-                d.get("coverage"),
+                model=d["model"],
+                seed=int(d["seed"]),
+                image_names=names,
+                image_hash=d["images"]["hash"],
+                image_source=d["images"].get("source", ""),
+                # fields and types already checked by validate_results
+                results=[ShiftResult.from_dict(r, names, int(d["seed"])) for r in d["results"]],
+                clean_embeddings=decode_array(d["clean_embeddings"]) if d.get("clean_embeddings") else None,
+                settings=d.get("settings", {}),
+                versions=d.get("versions", {}),
+                machine=d.get("machine", {}),
+                warnings=d.get("warnings", []),
+                budgets=[RecordedCheck.from_dict(c) for c in d.get("budgets", [])],
+                coverage=d.get("coverage"),
+                **{name: extra[name] for name in cls.EXTRA_FIELDS if name in extra},
             )
         except ConfigError:
             raise
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"{source}: malformed results file ({type(exc).__name__}: {exc})") from None
-
-    @classmethod
-    def merge(cls, runs: list[RunResult], sources: list[str] | None = None) -> RunResult:
-        """Combine runs of one model, seed and image set (CI shards) into one, as if run unsharded."""
-        if not runs:
-            raise ConfigError("nothing to merge")
-        sources = sources or [f"run {i + 1}" for i in range(len(runs))]
-        first = runs[0]
-        for run, src in zip(runs[1:], sources[1:]):
-            for what, a, b in (
-                ("model fingerprint", first.model.get("fingerprint"), run.model.get("fingerprint")),
-                ("seed", first.seed, run.seed),
-                ("image set hash", first.image_hash, run.image_hash),
-            ):
-                if a != b:
-                    raise ConfigError(f"cannot merge {src} with {sources[0]}: different {what} ({b} vs {a})")
-            mismatch = settings_mismatch(first, run)
-            if mismatch is not None:
-                name, a, b, option = mismatch
-                raise ConfigError(
-                    f"cannot merge {src} with {sources[0]}: different {name} ({b} vs {a}); "
-                    f"measure every shard with the same {option}"
-                )
-        seen, results, budgets, warnings = set(), [], [], []
-        for run in runs:
-            for r in run.results:
-                key = (r.augmentation, r.severity, r.subset, tuple(r.image_names))
-                if key not in seen:
-                    seen.add(key)
-                    results.append(r)
-            budgets += run.budgets
-            warnings += [w for w in run.warnings if w not in warnings]
-        clean = next((r.clean_embeddings for r in runs if r.clean_embeddings is not None), None)
-        merged = cls(
-            first.model,
-            first.seed,
-            first.image_names,
-            first.image_hash,
-            first.image_source,
-            results,
-            clean,
-            first.settings,
-            first.versions,
-            first.machine,
-            warnings,
-            budgets,
-            coverage=merged_coverage(runs),
-        )
-        merged.sort()
-        merged.extra["merged_from"] = sources
-        return merged
 
     @classmethod
     def read_json(cls, path: str | Path) -> RunResult:

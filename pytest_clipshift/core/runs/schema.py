@@ -138,6 +138,18 @@ _EXTRA = {
     },
 }
 
+_OVERLAY = {
+    "type": "object",
+    "required": ["format", "b64"],
+    "properties": {
+        "format": {"enum": ["jpeg", "png"]},
+        "b64": _BASE64,
+        "images": _STRINGS,
+        "values": {"type": "array", "items": {"type": "number"}},
+        "metric": {"type": "string"},
+    },
+}
+
 _RESULT = {
     "type": "object",
     "required": ["augmentation", "severity", "n_images", "metrics"],
@@ -150,17 +162,8 @@ _RESULT = {
         "image_subset": _STRINGS,
         "metrics": {"type": "object", "additionalProperties": _SUMMARY},
         "embeddings": _ARRAY,
-        "overlay": {
-            "type": "object",
-            "required": ["format", "b64"],
-            "properties": {
-                "format": {"enum": ["jpeg", "png"]},
-                "b64": _BASE64,
-                "images": _STRINGS,
-                "values": {"type": "array", "items": {"type": "number"}},
-                "metric": {"type": "string"},
-            },
-        },
+        "overlay": _OVERLAY,  # files written before overlays per metric: one
+        "overlays": {"type": "array", "items": _OVERLAY},
     },
 }
 
