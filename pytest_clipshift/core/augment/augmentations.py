@@ -18,247 +18,26 @@ from __future__ import annotations
 import hashlib
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..cases import PAPER, SEVERITIES, Case, Severity
 from ..errors import ConfigError
+from .study import albumentations as _albu
+from .types import Augmentation, Augmented, coordinate_grid
 
-
-@dataclass(frozen=True)
-class Augmentation:
-    """A named augmentation. ``params`` maps each severity (1..5, "paper") to its parameters."""
-
-    name: str
-    factory: Callable[..., Any]  # params -> albumentations transform, or a callable (see register)
-    params: dict[Severity, dict[str, Any]]
-    geometric: bool = False
-    description: str = ""
-    kind: str = "albumentations"  # or "callable": fn(image uint8 HxWx3, rng, **params) -> image
-
-    def parameters(self, severity: Severity) -> dict[str, Any]:
-        if severity not in self.params:
-            valid = ", ".join(str(s) for s in self.params)
-            raise ConfigError(f"augmentation {self.name!r} has no severity {severity!r}; valid: {valid}")
-        return dict(self.params[severity])
+__all__ = ["Augmentation", "Augmented", "coordinate_grid"]  # the value types, where they were always imported
 
 
 _REGISTRY: dict[str, Augmentation] = {}
 
 
-def _cv2():
-    import cv2
-
-    return cv2
-
-
-def _albu():
-    import albumentations as A
-
-    return A
-
-
-def _levels(*levels: dict[str, Any], paper: dict[str, Any]) -> dict[Severity, dict[str, Any]]:
-    assert len(levels) == 5
-    table: dict[Severity, dict[str, Any]] = {i + 1: lv for i, lv in enumerate(levels)}
-    table[PAPER] = paper
-    return table
-
-
-def _builtin_table() -> list[Augmentation]:
-    def noise(std):
-        return _albu().GaussNoise(std_range=std, p=1.0)
-
-    def blur(sigma=None, kernel=0):
-        # kernel 0: albumentations derives the kernel size from the drawn sigma; no sigma: the
-        # study's call, which leaves sigma at albumentations' default
-        if sigma is None:
-            return _albu().GaussianBlur(blur_limit=kernel, p=1.0)
-        return _albu().GaussianBlur(blur_limit=kernel, sigma_limit=sigma, p=1.0)
-
-    def jitter(b, c, s, h):
-        return _albu().ColorJitter(brightness=b, contrast=c, saturation=s, hue=h, p=1.0)
-
-    def affine(shift, scale, rotate, study=False):
-        cv2 = _cv2()
-        if study:  # the study's own call: ShiftScaleRotate with its default black (constant) border
-            return _albu().ShiftScaleRotate(
-                shift_limit=shift, scale_limit=scale, rotate_limit=rotate, mask_interpolation=cv2.INTER_LINEAR, p=1.0
-            )
-        # severities 1-5: Affine (ShiftScaleRotate's successor) with a reflect border, a deliberate
-        # deviation: a black border measures the border as much as the warp
-        return _albu().Affine(
-            translate_percent=(-shift, shift),
-            scale=(1 - scale, 1 + scale),
-            rotate=(-rotate, rotate),
-            border_mode=cv2.BORDER_REFLECT_101,
-            mask_interpolation=cv2.INTER_LINEAR,
-            p=1.0,
-        )
-
-    def flip():
-        return _albu().HorizontalFlip(p=1.0)
-
-    def elastic(alpha, sigma, study=False):
-        cv2 = _cv2()
-        # the study's call keeps albumentations' constant (black) border; severities 1-5 reflect
-        border = cv2.BORDER_CONSTANT if study else cv2.BORDER_REFLECT_101
-        return _albu().ElasticTransform(
-            alpha=alpha, sigma=sigma, mask_interpolation=cv2.INTER_LINEAR, border_mode=border, p=1.0
-        )
-
-    def perspective(scale):
-        cv2 = _cv2()
-        return _albu().Perspective(scale=scale, mask_interpolation=cv2.INTER_LINEAR, p=1.0)
-
-    def brightness_contrast(limit):
-        return _albu().RandomBrightnessContrast(brightness_limit=limit, contrast_limit=limit, p=1.0)
-
-    def dropout(holes, size=None, size_px=None):
-        # severities 1-5: hole side as a fraction of the canvas (16 px at 224); paper: the study's
-        # 16 px holes in pixels, as it called it (on its 224 px images)
-        side = (size_px, size_px) if size_px is not None else (size, size)
-        return _albu().CoarseDropout(
-            num_holes_range=holes, hole_height_range=side, hole_width_range=side, fill="random", p=1.0
-        )
-
-    def identity():
-        return None
-
-    hole = 16 / 224
-    return [
-        Augmentation(
-            "identity",
-            identity,
-            {s: {} for s in (*SEVERITIES, PAPER)},
-            description="preprocessing only: the noise floor every other number is read against",
-        ),
-        Augmentation(
-            "gaussian_noise",
-            noise,
-            _levels(
-                {"std": (0.02, 0.04)},
-                {"std": (0.05, 0.08)},
-                {"std": (0.10, 0.16)},
-                {"std": (0.20, 0.30)},
-                {"std": (0.44, 0.88)},
-                paper={"std": (0.44, 0.88)},
-            ),
-            description="GaussNoise, std as a fraction of full scale",
-        ),
-        Augmentation(
-            "gaussian_blur",
-            blur,
-            _levels(
-                {"sigma": (0.5, 0.8)},
-                {"sigma": (1.0, 1.4)},
-                {"sigma": (1.6, 2.2)},
-                {"sigma": (2.6, 3.4)},
-                {"sigma": (4.0, 5.0)},
-                paper={"kernel": (3, 7)},
-            ),
-            description=(
-                "GaussianBlur: sigma range in px (kernel from sigma); "
-                "paper: kernel 3-7, albumentations' default sigma (0.5-3)"
-            ),
-        ),
-        Augmentation(
-            "color_jitter",
-            jitter,
-            _levels(
-                {"b": 0.05, "c": 0.05, "s": 0.05, "h": 0.02},
-                {"b": 0.1, "c": 0.1, "s": 0.1, "h": 0.05},
-                {"b": 0.2, "c": 0.2, "s": 0.2, "h": 0.1},
-                {"b": 0.3, "c": 0.3, "s": 0.3, "h": 0.2},
-                {"b": 0.4, "c": 0.4, "s": 0.4, "h": 0.3},
-                paper={"b": 0.2, "c": 0.2, "s": 0.2, "h": 0.2},
-            ),
-            description="ColorJitter: brightness, contrast, saturation, hue",
-        ),
-        Augmentation(
-            "shift_scale_rotate",
-            affine,
-            _levels(
-                {"shift": 0.02, "scale": 0.03, "rotate": 3},
-                {"shift": 0.04, "scale": 0.06, "rotate": 8},
-                {"shift": 0.0625, "scale": 0.1, "rotate": 15},
-                {"shift": 0.1, "scale": 0.15, "rotate": 25},
-                {"shift": 0.15, "scale": 0.2, "rotate": 40},
-                paper={"shift": 0.0625, "scale": 0.1, "rotate": 15, "study": True},
-            ),
-            geometric=True,
-            description=(
-                "Affine (the successor of ShiftScaleRotate), reflect border: shift fraction, scale, rotate degrees; "
-                "paper: the study's ShiftScaleRotate, black border"
-            ),
-        ),
-        Augmentation(
-            "horizontal_flip",
-            flip,
-            {s: {} for s in (*SEVERITIES, PAPER)},
-            geometric=True,
-            description="HorizontalFlip: no parameter, every severity is the same flip",
-        ),
-        Augmentation(
-            "elastic",
-            elastic,
-            _levels(
-                {"alpha": 20, "sigma": 12},
-                {"alpha": 40, "sigma": 12},
-                {"alpha": 80, "sigma": 12},
-                {"alpha": 160, "sigma": 12},
-                {"alpha": 320, "sigma": 12},
-                paper={"alpha": 30, "sigma": 60, "study": True},
-            ),
-            geometric=True,
-            description=(
-                "ElasticTransform, reflect border: alpha (displacement scale), sigma (smoothness); "
-                "paper: the study's call, black border"
-            ),
-        ),
-        Augmentation(
-            "perspective",
-            perspective,
-            _levels(
-                {"scale": (0.01, 0.03)},
-                {"scale": (0.03, 0.05)},
-                {"scale": (0.05, 0.1)},
-                {"scale": (0.1, 0.15)},
-                {"scale": (0.15, 0.2)},
-                paper={"scale": (0.05, 0.1)},
-            ),
-            geometric=True,
-            description="Perspective: corner jitter as a fraction of the side",
-        ),
-        Augmentation(
-            "brightness_contrast",
-            brightness_contrast,
-            _levels(
-                {"limit": 0.05}, {"limit": 0.1}, {"limit": 0.2}, {"limit": 0.3}, {"limit": 0.45}, paper={"limit": 0.2}
-            ),
-            description="RandomBrightnessContrast: brightness and contrast limit",
-        ),
-        Augmentation(
-            "coarse_dropout",
-            dropout,
-            _levels(
-                {"holes": (1, 2), "size": hole},
-                {"holes": (3, 4), "size": hole},
-                {"holes": (6, 8), "size": hole},
-                {"holes": (10, 12), "size": hole},
-                {"holes": (16, 20), "size": hole},
-                paper={"holes": (6, 8), "size_px": 16},
-            ),
-            description="CoarseDropout with random fill: number of holes, hole side as a fraction (16 px at 224)",
-        ),
-    ]
-
-
 def _ensure_builtins() -> None:
     if not _REGISTRY:
-        for aug in _builtin_table():
+        from .study import study_table
+
+        for aug in study_table():
             _REGISTRY[aug.name] = aug
         from . import imagenet_c
 
@@ -375,18 +154,6 @@ def draw_seed(seed: int, image_hash: str, name: str, severity: Severity, draw: i
     extra = f"|draw{draw}" if draw else ""
     digest = hashlib.sha256(f"{seed}|{image_hash}|{name}|{severity}{extra}".encode()).digest()
     return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
-
-
-@dataclass
-class Augmented:
-    image: np.ndarray  # uint8 HxWx3
-    coords: np.ndarray | None = None  # float32 HxWx3: source x, source y, valid (geometric only)
-    changed: bool = field(default=True)
-
-
-def coordinate_grid(height: int, width: int) -> np.ndarray:
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    return np.stack([xx, yy, np.ones_like(xx)], axis=-1)
 
 
 def apply_augmentation(

@@ -417,79 +417,87 @@ def load_encoder(
     ``trust_remote_code``: a checkpoint that ships its own Python code (``auto_map``) is refused
     unless this is True; clipshift never runs such code on its own, nor asks.
     """
-    import transformers
-    from transformers import AutoModel
-
     spec = str(spec)
     torch_device = resolve_device(device)
     dtype = resolve_dtype(precision, torch_device)
-    attn = "eager" if attention else "sdpa"
-    tried: list[str] = []
+    options = dict(device=torch_device, dtype=dtype, precision=precision, canvas_size=canvas_size)
     if spec.startswith("open_clip:"):
         from .open_clip_weights import build_open_clip
 
         model, settings, tokenizer, path, extra = build_open_clip(spec, torch_device, dtype, attention=attention)
-        encoder = TransformersEncoder(
-            model,
-            settings,
-            name=spec,
-            device=torch_device,
-            dtype=dtype,
-            precision=precision,
-            canvas_size=canvas_size,
-            tokenizer=tokenizer,
-            source=str(path),
-        )
+        encoder = TransformersEncoder(model, settings, name=spec, tokenizer=tokenizer, source=str(path), **options)
         encoder.info.update(extra)
         return encoder
+    location, name = locate_checkpoint(spec, trust_remote_code)
+    kwargs = dict(
+        attn_implementation="eager" if attention else "sdpa", dtype=dtype, trust_remote_code=trust_remote_code
+    )
+    model = _from_pretrained(spec, location, kwargs)
+    if not hasattr(model, "get_image_features"):
+        raise ModelLoadError(
+            f"model {spec!r} loaded as {type(model).__name__}, which has no get_image_features: "
+            "not a CLIP-family model (CLIP, SigLIP)"
+        )
+    model.to(torch_device)
+    tokenizer = _tokenizer(location, trust_remote_code)
+    settings = _preprocessing(spec, model, location)
+    return TransformersEncoder(model, settings, name=name, tokenizer=tokenizer, source=str(location), **options)
+
+
+def locate_checkpoint(spec: str, trust_remote_code: bool = False) -> tuple[Path | str, str]:
+    """(where the checkpoint is: a directory, or a hub id for the cache; its name), after the checks
+    that need no weights loaded: the directory exists, holds config.json, ships no code unless
+    trusted. A ``ModelLoadError`` says what is wrong and what a checkpoint directory holds."""
     if spec == "demo":
         if not (DEMO_MODEL_DIR / "config.json").is_file():
             raise ModelLoadError(
                 f"the demo model is missing from {DEMO_MODEL_DIR}; run python scripts/train_demo_model.py"
             )
-        location, name = DEMO_MODEL_DIR, "demo"
-    else:
-        path = Path(spec).expanduser()
-        name = spec
-        if path.is_symlink():
-            try:
-                path.resolve(strict=True)
-            except (OSError, RuntimeError) as exc:  # a loop or a dangling link: is_dir() would just say False
-                raise ModelLoadError(
-                    f"model {spec!r}: the symbolic link {path} cannot be followed "
-                    f"({getattr(exc, 'strerror', None) or exc}); point it at a checkpoint directory"
-                ) from None
-        if path.is_dir():
-            location = path
-        elif _looks_like_path(spec):
+        return DEMO_MODEL_DIR, "demo"
+    path = Path(spec).expanduser()
+    if path.is_symlink():
+        try:
+            path.resolve(strict=True)
+        except (OSError, RuntimeError) as exc:  # a loop or a dangling link: is_dir() would just say False
+            raise ModelLoadError(
+                f"model {spec!r}: the symbolic link {path} cannot be followed "
+                f"({getattr(exc, 'strerror', None) or exc}); point it at a checkpoint directory"
+            ) from None
+    if not path.is_dir():
+        if _looks_like_path(spec):
             raise ModelLoadError(
                 f"model {spec!r}: no such directory ({path.resolve()}). Give a directory holding config.json and "
                 "model weights (as written by save_pretrained), a hub id such as openai/clip-vit-base-patch32, or "
                 "'demo'"
             )
-        else:
-            location = spec
-    if isinstance(location, Path) and not (location / "config.json").is_file():
-        held = sorted(p.name for p in location.iterdir())[:8]
+        return spec, spec
+    if not (path / "config.json").is_file():
+        held = sorted(p.name for p in path.iterdir())[:8]
         raise ModelLoadError(
-            f"model {spec!r}: the directory {location} has no config.json, so it is not a checkpoint directory "
+            f"model {spec!r}: the directory {path} has no config.json, so it is not a checkpoint directory "
             f"({'it is empty' if not held else 'it holds ' + ', '.join(held)}). A checkpoint directory holds "
             "config.json and the weights as written by save_pretrained: is this the right folder, or did a copy "
             "or download not finish?"
         )
-    if isinstance(location, Path) and not trust_remote_code:
-        custom = _custom_code(location)
-        if custom:
-            raise ModelLoadError(
-                f"model {spec!r}: the checkpoint in {location} ships its own Python code (auto_map {custom[:200]}), "
-                "which clipshift does not run unless you trust it: pass --clipshift-trust-remote-code "
-                "(ini clipshift_trust_remote_code = true, or trust_remote_code=True in Python)"
-            )
-    kwargs = dict(attn_implementation=attn, dtype=dtype, trust_remote_code=trust_remote_code)
-    model = None
+    custom = _custom_code(path) if not trust_remote_code else None
+    if custom:
+        raise ModelLoadError(
+            f"model {spec!r}: the checkpoint in {path} ships its own Python code (auto_map {custom[:200]}), "
+            "which clipshift does not run unless you trust it: pass --clipshift-trust-remote-code "
+            "(ini clipshift_trust_remote_code = true, or trust_remote_code=True in Python)"
+        )
+    return path, spec
+
+
+def _from_pretrained(spec: str, location, kwargs: dict):
+    """transformers' AutoModel from the directory, or the hub id from the local cache, then (online
+    only) from the hub; every attempt that failed is named in the error."""
+    import transformers
+    from transformers import AutoModel
+
+    tried: list[str] = []
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
-    attempts = [True] if isinstance(location, Path) or offline else [True, False]
-    for local_only in attempts:
+    for local_only in [True] if isinstance(location, Path) or offline else [True, False]:
         if not local_only and not _hub_reachable():  # the cache missed and there is no network: say so now
             tried.append(
                 f"download of {location!r}: the hub ({os.environ.get('HF_ENDPOINT', 'huggingface.co')}) "
@@ -497,59 +505,39 @@ def load_encoder(
             )
             break
         try:
-            model = AutoModel.from_pretrained(location, local_files_only=local_only, **kwargs)
-            break
+            return AutoModel.from_pretrained(location, local_files_only=local_only, **kwargs)
         except Exception as exc:
             # (a pickle or truncated safetensors file raises from deep inside torch or safetensors)
-            where = (
-                f"directory {location} ({_weight_files(location)})"
-                if isinstance(location, Path)
-                else (
-                    f"hub id {location!r} in the local cache {_hub_cache_dir()}"
-                    if local_only
-                    else f"download of {location!r} from the hub"
-                )
-            )
+            if isinstance(location, Path):
+                where = f"directory {location} ({_weight_files(location)})"
+            elif local_only:
+                where = f"hub id {location!r} in the local cache {_hub_cache_dir()}"
+            else:
+                where = f"download of {location!r} from the hub"
             first = (str(exc).strip().splitlines() or [""])[0][:300]
             tried.append(f"{where}: {type(exc).__name__}: {first}")
-    if model is None:
-        hint = (
-            "download it on a machine with network (hf download ID, or save_pretrained to a "
-            "directory) and copy the cache (HF_HOME) or the directory here"
-        )
-        suggestion = _close_ids(spec) if not isinstance(location, Path) else ""
-        raise ModelLoadError(
-            f"could not load model {spec!r} (transformers {transformers.__version__}). Tried:\n  - "
-            + "\n  - ".join(tried)
-            + f"\nTo fix: {hint}.{suggestion}"
-        )
-    if not hasattr(model, "get_image_features"):
-        raise ModelLoadError(
-            f"model {spec!r} loaded as {type(model).__name__}, which has no get_image_features: "
-            "not a CLIP-family model (CLIP, SigLIP)"
-        )
-    model.to(torch_device)
+    hint = (
+        "download it on a machine with network (hf download ID, or save_pretrained to a "
+        "directory) and copy the cache (HF_HOME) or the directory here"
+    )
+    suggestion = _close_ids(spec) if not isinstance(location, Path) else ""
+    raise ModelLoadError(
+        f"could not load model {spec!r} (transformers {transformers.__version__}). Tried:\n  - "
+        + "\n  - ".join(tried)
+        + f"\nTo fix: {hint}.{suggestion}"
+    )
+
+
+def _preprocessing(spec: str, model, location) -> PreprocessSettings:
+    """The checkpoint's own resize and crop (its preprocessor_config.json), or the family's defaults."""
     cfg = _processor_config(location)
     vision_cfg = getattr(model.config, "vision_config", model.config)
     if cfg is None or getattr(model.config, "model_type", "") == "siglip2":
-        settings = _default_preprocess(model, vision_cfg, cfg)
-    else:
-        try:
-            settings = PreprocessSettings.from_processor_dict(cfg)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ModelLoadError(f"model {spec!r}: preprocessor_config.json is not usable: {exc}") from None
-    tokenizer = _tokenizer(location, trust_remote_code)
-    return TransformersEncoder(
-        model,
-        settings,
-        name=name,
-        device=torch_device,
-        dtype=dtype,
-        precision=precision,
-        canvas_size=canvas_size,
-        tokenizer=tokenizer,
-        source=str(location),
-    )
+        return _default_preprocess(model, vision_cfg, cfg)
+    try:
+        return PreprocessSettings.from_processor_dict(cfg)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ModelLoadError(f"model {spec!r}: preprocessor_config.json is not usable: {exc}") from None
 
 
 def _processor_config(location) -> dict | None:
