@@ -3,7 +3,7 @@
 Runs mutmut (``pip install mutmut``) over the modules named in ``[tool.mutmut]`` of pyproject.toml
 (the gate, the engine and its cache, augmentations, ImageNet-C, metrics, corruption error,
 calibration, the labelled sample, preprocessing, the report's verdicts) against the known-answer
-tests (``tests/gate/``, ``tests/known/`` and the unit tests named there, whole pytest runs left
+tests (``tests/gate/``, ``tests/core/`` and ``tests/report/``, whole pytest runs left
 out), then writes ``docs/mutation-results.md``: per module the score over the mutants that can
 change a result, and every survivor with its diff and why it cannot. Not run in CI (see the
 results file for how long it took). ``--reuse`` rewrites the page from the last run's results.
@@ -79,7 +79,7 @@ EQUIVALENT = (
             r"\"BASELINE\"|\"--CLIPSHIFT-|, None\)$|strerror and exc|what=None|exclusive=True, \)"
         ),
         "message text only: the verdict and the exit code are the same (the messages users read are asserted in "
-        "tests/test_plugin.py and tests/hostile/)",
+        "tests/integration/ and tests/core/runs/test_hostile_files.py)",
     ),
 )
 
@@ -121,7 +121,7 @@ def main() -> None:
         "# Mutation testing of what decides a number or a verdict",
         "",
         f"`python scripts/mutation_test.py` (mutmut {mutmut_version()}, the tests named in `[tool.mutmut]` of "
-        f"pyproject.toml: `tests/gate/`, `tests/known/` and the unit tests, whole pytest runs left out), "
+        f"pyproject.toml: `tests/gate/`, `tests/core/` and `tests/report/`, whole pytest runs left out), "
         f"{datetime.now(timezone.utc):%Y-%m-%d}, {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}: {seconds / 60:.0f} minutes with 2 workers.",
         "",

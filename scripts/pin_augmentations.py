@@ -1,5 +1,5 @@
 """Record what every built-in augmentation and ImageNet-C corruption does to three fixed images at
-each severity: ``python scripts/pin_augmentations.py`` writes ``tests/known/augmentation_pins.json``.
+each severity: ``python scripts/pin_augmentations.py`` writes ``tests/core/augment/augmentation_pins.json``.
 
 Run it only when a change to an augmentation is meant: the pins are what keeps a baseline recorded by
 one version comparable with a candidate measured by the next (the same seed, the same augmented
@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pytest_clipshift.core.augment.augmentations import expand_names  # noqa: E402
-from tests.known.pins import PINS_FILE, SEED, SIZES, pin_images, signature  # noqa: E402
+from tests.core.augment.pins import PINS_FILE, SEED, SIZES, pin_images, signature  # noqa: E402
 
 
 def main() -> None:
@@ -37,7 +37,7 @@ def main() -> None:
             recorded[lib] = version(lib)
         except Exception:
             pass
-    out = ROOT / "tests" / "known" / PINS_FILE
+    out = ROOT / "tests" / "core" / "augment" / PINS_FILE
     document = {"seed": SEED, "sizes": SIZES, "recorded_with": recorded, "pins": pins}
     # one line per augmentation: a re-pin's diff shows which augmentations moved
     body = ",\n".join(f" {json.dumps(name)}: {json.dumps(by_severity)}" for name, by_severity in pins.items())

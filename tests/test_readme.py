@@ -131,8 +131,7 @@ def test_clipshift_command_block_runs_as_written(pytester, tiny_clip_dir, small_
     import shutil
 
     from pytest_clipshift.cli import main
-
-    from .conftest import make_user_project
+    from tests.conftest import make_user_project
 
     project = make_user_project(
         pytester,

@@ -1,4 +1,4 @@
-"""The code that decides a verdict, with known answers (issue 18): budget rules and their precedence,
+"""The code that decides a verdict, with known answers: budget rules and their precedence,
 compare directions and tolerances, summaries, result ordering and storage numbering.
 
 Fast (hand-made results, no model): these are the tests ``scripts/mutation_test.py`` runs against

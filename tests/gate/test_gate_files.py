@@ -1,4 +1,4 @@
-"""The gate's inputs and outputs as a user sees them (issue 18): budgets files and their error
+"""The gate's inputs and outputs as a user sees them: budgets files and their error
 messages, the JSON form of budget checks and compare deltas, and the exact bootstrap a seed fixes."""
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ from pytest_clipshift.core.errors import ConfigError
 from pytest_clipshift.core.runs.summary import bootstrap_ci, summarize
 from pytest_clipshift.gate.budgets import budgets_from_mapping, evaluate, load_budgets, parse_rule
 from pytest_clipshift.gate.compare import compare_runs, parse_compare_rule
-
-from .test_gate_core import cell, run
+from tests.gate.test_gate_core import cell, run
 
 
 def test_a_budgets_file_and_pyproject_table_load_with_their_origin(tmp_path):

@@ -10,8 +10,7 @@ import pytest
 from pytest_clipshift.core.errors import ConfigError
 from pytest_clipshift.core.runs.combine import merge_runs
 from pytest_clipshift.gate.compare import compare_runs, parse_compare_rule
-
-from .test_gate_core import cell, run
+from tests.gate.test_gate_core import cell, run
 
 NAN4 = [float("nan")] * 4
 

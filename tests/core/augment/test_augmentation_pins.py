@@ -1,0 +1,54 @@
+"""Every built-in augmentation and ImageNet-C corruption, at every severity, on three fixed images
+(224 px, 112 px so the length scale acts, and a non-square 96x160), does what it did when the pins
+were recorded: the mean change, the output's channel means, where in the image the change falls
+(3x3 blocks) and the coordinate grid a geometric one returns. A baseline recorded by one version is
+compared with a candidate measured by the next only if the same seed gives the same pixels; a
+severity row copied from its neighbour, a length scale from the long side, a noise 20% too strong,
+a formula constant off by one all move these numbers. An intended change re-pins with
+``python scripts/pin_augmentations.py`` (and the release notes say baselines must be re-measured)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pytest_clipshift.core.augment.augmentations import expand_names
+from tests.core.augment.pins import PINS_FILE, SEED, SIZES, pin_images, signature
+
+PINS = json.loads((Path(__file__).with_name(PINS_FILE)).read_text(encoding="utf-8"))
+NAMES = expand_names(["study", "imagenet-c"])
+# a few changed pixels (another OpenCV's rounding) move a mean by far less than these; a changed
+# formula, severity row or seed by far more (the planted bugs of the mutation audit move them by 0.3 or more)
+TOLERANCE = {"change": 0.02, "channels": 0.05, "blocks": 0.1, "coords": 0.01}
+
+
+@pytest.fixture(scope="module")
+def images():
+    return pin_images()
+
+
+def test_every_built_in_is_pinned_at_every_severity_on_the_recorded_images():
+    assert PINS["seed"] == SEED and [tuple(s) for s in PINS["sizes"]] == list(SIZES)
+    assert sorted(PINS["pins"]) == sorted(NAMES)
+    assert all(sorted(by_severity) == ["1", "2", "3", "4", "5"] for by_severity in PINS["pins"].values())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_augmented_pixels_are_the_pinned_ones(name, images):
+    moved = []
+    for severity in range(1, 6):
+        for i, (image, pinned) in enumerate(zip(images, PINS["pins"][name][str(severity)])):
+            got = signature(name, severity, image, f"pin-{i}")
+            if got["changed"] != pinned["changed"] or ("coords" in got) != ("coords" in pinned):
+                moved.append(f"s{severity} image {i}: changed={got['changed']} (pinned {pinned['changed']})")
+                continue
+            for field, tol in TOLERANCE.items():
+                if field in pinned and not np.allclose(got[field], pinned[field], atol=tol, rtol=0):
+                    moved.append(f"s{severity} image {i} {SIZES[i]}: {field} {got[field]} (pinned {pinned[field]})")
+    assert not moved, (
+        f"{name}: the augmented pixels moved ({len(moved)} of 15): a baseline recorded before this change is "
+        f"not comparable; if the change is meant, run scripts/pin_augmentations.py\n" + "\n".join(moved[:6])
+    )

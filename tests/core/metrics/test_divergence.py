@@ -1,0 +1,154 @@
+"""The divergence radius: the smallest ball enclosing an image's K augmented embeddings,
+exact on constructed point sets, and seeded draws through the engine and the plugin."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pytest_clipshift.core.metrics import functional as F
+
+
+@pytest.mark.parametrize(
+    "points, radius",
+    [
+        ([[0, 0], [2, 0]], 1.0),  # two points: half their distance
+        ([[0, 0], [4, 0], [2, 0.5]], 2.0),  # obtuse triangle: half its longest side
+        ([[0, 0], [1, 0], [0.5, math.sqrt(3) / 2]], 1 / math.sqrt(3)),  # equilateral: its circumradius
+        ([[1, 2, 3]] * 4, 0.0),  # one point drawn four times
+        (np.eye(16).tolist(), math.sqrt(15 / 16)),  # regular simplex in 16-d: sqrt((K-1)/K)
+    ],
+)
+def test_known_answers(points, radius):
+    assert F.enclosing_ball_radius(np.array(points, float)) == pytest.approx(radius, abs=1e-9)
+
+
+def brute_force_2d(points: np.ndarray) -> float:
+    """The classic exact answer in the plane: the smallest of the circles through 2 or 3 of the
+    points (as diameter or circumcircle) that contain them all."""
+    best = math.inf
+    candidates = []
+    for a, b in itertools.combinations(points, 2):
+        candidates.append(((a + b) / 2, np.linalg.norm(a - b) / 2))
+    for a, b, c in itertools.combinations(points, 3):
+        d = 2 * (a[0] * (b[1] - c[1]) + b[0] * (c[1] - a[1]) + c[0] * (a[1] - b[1]))
+        if abs(d) < 1e-12:
+            continue
+        ux = ((a @ a) * (b[1] - c[1]) + (b @ b) * (c[1] - a[1]) + (c @ c) * (a[1] - b[1])) / d
+        uy = ((a @ a) * (c[0] - b[0]) + (b @ b) * (a[0] - c[0]) + (c @ c) * (b[0] - a[0])) / d
+        centre = np.array([ux, uy])
+        candidates.append((centre, np.linalg.norm(a - centre)))
+    for centre, r in candidates:
+        if np.all(np.linalg.norm(points - centre, axis=1) <= r + 1e-9):
+            best = min(best, r)
+    return best
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(-10, 10), st.floats(-10, 10)), min_size=2, max_size=7, unique=True))
+def test_equals_the_brute_force_circle_in_the_plane(raw):
+    points = np.array(raw)
+    if np.ptp(points, axis=0).max() < 1e-3:
+        return
+    assert F.enclosing_ball_radius(points) == pytest.approx(brute_force_2d(points), abs=1e-6)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2, 16), st.integers(0, 10_000), st.floats(1e-4, 1.0))
+def test_in_high_dimension_it_encloses_every_point_and_no_smaller_ball_does(k, seed, spread):
+    rng = np.random.default_rng(seed)
+    points = F.unit(F.unit(rng.normal(size=(1, 64))) + spread * rng.normal(size=(k, 64)))
+    r = F.enclosing_ball_radius(points)
+    diameter = max(np.linalg.norm(a - b) for a, b in itertools.combinations(points, 2))
+    assert diameter / 2 - 1e-9 <= r <= diameter / math.sqrt(3) * math.sqrt(2) + 1e-9  # Jung's bound
+
+
+def test_draws_are_seeded_and_the_radius_grows_with_severity(tiny_clip_dir, small_images):
+    from pytest_clipshift.core.measure.engine import measure
+    from pytest_clipshift.core.models.encoders import load_encoder
+
+    encoder = load_encoder(str(tiny_clip_dir), "cpu")
+    images = small_images.subset(max_images=3)
+    kwargs = dict(severities=[1, 5], metrics=["cosine", "divergence_radius"], draws=4, seed=2)
+    run = measure(encoder, images, ["identity", "gaussian_noise"], **kwargs)
+    again = measure(encoder, images, ["identity", "gaussian_noise"], **kwargs)
+    mild, strong = run.get("gaussian_noise", 1), run.get("gaussian_noise", 5)
+    assert np.array_equal(
+        strong.values["divergence_radius"], again.get("gaussian_noise", 5).values["divergence_radius"]
+    )
+    assert np.all(run.get("identity", 1).values["divergence_radius"] == 0)  # identity draws nothing
+    assert strong.stat("divergence_radius", "mean") > mild.stat("divergence_radius", "mean") > 0
+    # draw 0 is the case's own: taking more draws leaves its other numbers unchanged
+    single = measure(encoder, images, ["gaussian_noise"], severities=[5], metrics=["cosine"], seed=2)
+    assert np.array_equal(single.get("gaussian_noise", 5).values["cosine"], strong.values["cosine"])
+    assert run.settings["draws"] == 4 and [c[0] for c in run.settings["pairs"]].count("gaussian_noise") == 2
+    with pytest.raises(Exception, match="divergence_radius needs at least 2 draws"):
+        measure(encoder, images, ["gaussian_noise"], metrics=["divergence_radius"])
+
+
+def test_draws_through_the_plugin(pytester, tiny_clip_dir, small_images):
+    from tests.conftest import make_user_project
+
+    project = make_user_project(
+        pytester,
+        tiny_clip_dir,
+        small_images,
+        '[settings]\naugmentations = ["identity", "gaussian_blur"]\n[defaults]\n"divergence_radius.mean" = "<= 0.5"\n',
+        2,
+        "clipshift_no_cache = true\n",
+    )
+    result = project.runpytest(
+        "--clipshift", "--clipshift-budgets=budgets.toml", "--clipshift-draws=3", "--clipshift-json=out.json"
+    )
+    result.assert_outcomes(passed=2)
+    data = json.loads((project.path / "out.json").read_text())
+    assert data["settings"]["draws"] == 3
+    blur = next(r for r in data["results"] if r["augmentation"] == "gaussian_blur")
+    assert blur["metrics"]["divergence_radius"]["mean"] > 0
+    missing = project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml")
+    assert (
+        missing.ret == 4
+        and "divergence_radius (named by --clipshift-metrics or a budget) needs at least 2 draws"
+        in missing.stderr.str()
+    )
+
+
+@pytest.mark.parametrize(
+    "points,radius",
+    [
+        ([(0.0, 0.0), (5.0, 0.0), (1e-7, 0.0)], 2.5),  # collinear, two points 1e-7 apart
+        ([(0.0, 0.0), (0.0, 0.0), (3.0, 4.0)], 2.5),  # an exact duplicate
+        ([(1.0, 0.0), (1.0 + 1e-9, 0.0), (-1.0, 0.0), (0.0, 1.0 - 1e-12)], 1.0),
+    ],
+)
+def test_near_duplicate_points_have_an_exact_ball(points, radius):
+    """Draws of an augmentation that barely moves differ only by batch rounding (~3e-6): the solver
+    must give the exact ball there, not stall (it raised ArithmeticError on the first case)."""
+    assert F.enclosing_ball_radius(np.array(points)) == pytest.approx(radius, abs=1e-9)
+
+
+def test_near_duplicate_unit_vectors_in_16_dimensions():
+    rng = np.random.default_rng(1)
+    a = F.unit(rng.normal(size=16))
+    b = F.unit(a + 1e-7 * rng.normal(size=16))
+    c = F.unit(rng.normal(size=16))
+    r = F.enclosing_ball_radius(np.stack([a, b, c]))
+    assert np.linalg.norm(a - c) / 2 - 1e-9 <= r <= np.linalg.norm(a - c) / 2 + 1e-6
+
+
+def test_agrees_with_the_miniball_package_on_random_clouds():
+    """An independent implementation (Welzl's algorithm, the miniball package) as the reference."""
+    miniball = pytest.importorskip("miniball")
+    worst = 0.0
+    for seed in range(200):
+        rng = np.random.default_rng(seed)
+        points = rng.normal(size=(int(rng.integers(2, 16)), int(rng.integers(2, 6))))
+        _, r2 = miniball.get_bounding_ball(points, rng=np.random.default_rng(0))
+        worst = max(worst, abs(F.enclosing_ball_radius(points) - math.sqrt(r2)))
+    assert worst < 1e-9
