@@ -13,6 +13,19 @@ class ImageError(ClipShiftError):
         super().__init__(f"image {name!r}: {problem}")
 
 
+class ImageSetError(ClipShiftError):
+    """An image set with images that cannot be measured: every one of them named in one message."""
+
+    def __init__(self, source: str, problems: list[ImageError], total: int):
+        self.problems = problems
+        listed = "\n  - ".join(str(p) for p in problems[:50])
+        more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
+        super().__init__(
+            f"image set {source!r}: {len(problems)} of {total} image(s) cannot be measured; fix or remove them:"
+            f"\n  - {listed}{more}"
+        )
+
+
 class ModelLoadError(ClipShiftError):
     """A model that cannot be loaded; the message lists everything that was tried."""
 

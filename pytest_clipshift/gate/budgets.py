@@ -83,6 +83,7 @@ class Budgets:
     confidence: float | None = None
     bound: str = "favourable"
     metrics: list[str] = field(default_factory=list)
+    compare_rules: list[str] = field(default_factory=list)  # [compare] fail: used when the command line names none
 
     def rules_for(self, augmentation: str, severity) -> list[Rule]:
         """Most specific wins: the augmentation at this severity, the augmentation, its ImageNet-C
@@ -189,14 +190,15 @@ def _family(augmentation: str) -> str | None:
 def budgets_from_mapping(data: dict, source: str) -> Budgets:
     from ..core.augment.augmentations import expand_names, registry
 
-    known = {"settings", "defaults", "augmentations", "families"}
+    known = {"settings", "defaults", "augmentations", "families", "compare"}
     unknown = [k for k in data if k not in known]
     if unknown:
         raise ConfigError(
             f"{source}: unknown table(s) {', '.join(map(repr, unknown))}; valid: settings, defaults, "
-            "augmentations, families"
+            "augmentations, families, compare"
         )
     budgets = Budgets(source)
+    budgets.compare_rules = _compare_table(data.get("compare", {}), source)
     settings = data.get("settings", {})
     if not isinstance(settings, dict):
         raise ConfigError(f"{source}: [settings] must be a table")
@@ -257,6 +259,21 @@ def budgets_from_mapping(data: dict, source: str) -> Budgets:
         data.get("families", {}), "families", "ImageNet-C family", list(FAMILIES), source
     )
     return budgets
+
+
+def _compare_table(table: Any, source: str) -> list[str]:
+    """``[compare] fail = ["cosine.mean:2%", ...]``: the rules a compare with a baseline gates on when
+    the command line names none (so a suite carries its own gate)."""
+    from .compare import parse_compare_rule
+
+    if not isinstance(table, dict) or set(table) - {"fail"}:
+        raise ConfigError(f'{source}: [compare] holds only fail = ["METRIC.STAT:TOLERANCE", ...], got {table!r}')
+    rules = table.get("fail", [])
+    if not isinstance(rules, list) or not all(isinstance(r, str) for r in rules):
+        raise ConfigError(f'{source}: compare.fail = {rules!r} must be a list of rules, e.g. ["cosine.mean:2%"]')
+    for rule in rules:
+        parse_compare_rule(rule, f"{source} compare.fail")
+    return list(rules)
 
 
 def _named_tables(section: Any, kind: str, what: str, valid: list[str], source: str):

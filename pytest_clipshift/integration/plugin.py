@@ -122,11 +122,12 @@ def pytest_sessionstart(session) -> None:
     config = session.config
     if not _enabled(config) or _SESSION not in config.stash or hasattr(config, "workerinput"):
         return
-    path = config.stash[_SESSION].cfg.json_path
-    if path is None or config.getoption("collectonly", False):
+    if config.getoption("collectonly", False):
         return
+    path = config.stash[_SESSION].cfg.json_path
     try:
-        path.unlink(missing_ok=True)
+        if path is not None:
+            path.unlink(missing_ok=True)
     except IsADirectoryError:
         pass  # the write at the end names the problem
     except OSError as exc:
@@ -134,6 +135,21 @@ def pytest_sessionstart(session) -> None:
             f"clipshift: --clipshift-json {path}: the earlier results file cannot be removed "
             f"({exc.strerror or exc}); it would be read as this run's"
         ) from None
+    if config.pluginmanager.hasplugin("dsession"):  # xdist's controller: it measures nothing, its workers load
+        _load_up_front(config, model=False)  # the model's own checks ran at start-up (preflight)
+
+
+def _load_up_front(config, model: bool) -> None:
+    """A set or a model that cannot be used is one usage error (exit 4) before any item runs."""
+    from ..core.errors import ClipShiftError
+
+    try:
+        warnings = config.stash[_SESSION].load_up_front(model)
+    except ClipShiftError as exc:
+        raise pytest.UsageError(f"clipshift: {clean_text(str(exc))}") from None
+    terminal = config.pluginmanager.get_plugin("terminalreporter")
+    for warning in warnings if terminal is not None else ():
+        terminal.write_line(f"clipshift: warning: {clean_text(warning)}", yellow=True)
 
 
 def _configured_pairs(config, marker) -> list:
@@ -224,6 +240,8 @@ def pytest_collection_finish(session) -> None:
         cs.set_pending(lambda: cs.pairs_for(pending_items(session)))
     else:
         cs.set_prefetch(cs.pairs_for(session.items))
+        if not config.getoption("collectonly", False) and any(_is_clipshift_item(i) for i in session.items):
+            _load_up_front(config, model=True)
 
 
 @pytest.hookimpl(wrapper=True)

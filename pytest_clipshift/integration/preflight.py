@@ -11,6 +11,7 @@ from ..core.errors import ConfigError
 
 
 def preflight(cfg, metrics: list[str]) -> None:
+    _check_model(cfg)
     if cfg.device not in ("auto", "cpu"):
         from ..core.models.encoders import resolve_device
 
@@ -44,6 +45,28 @@ def preflight(cfg, metrics: list[str]) -> None:
             layer = split_layer(m)[1]
             if count is not None and not 1 <= layer <= count:
                 raise ConfigError(f"metric {m!r}: model {cfg.model!r} has vision layers 1 to {count}")
+
+
+def _check_model(cfg) -> None:
+    """What can be said of the model without loading its weights: the directory, its config.json,
+    shipped code; an open_clip weights file that is not there."""
+    from ..core.errors import ModelLoadError
+
+    spec = str(cfg.model)
+    try:
+        if spec.startswith("open_clip:"):
+            from ..core.models.open_clip_weights import architecture, parse_spec, resolve_weights
+
+            arch, weights = parse_spec(spec)
+            architecture(arch)
+            if weights is not None:  # none: the loader says how to name them
+                resolve_weights(weights, arch)
+            return
+        from ..core.models.encoders import locate_checkpoint
+
+        locate_checkpoint(spec, cfg.trust_remote_code)
+    except ModelLoadError as exc:
+        raise ConfigError(f"--clipshift-model: {exc}") from None
 
 
 def model_layer_count(spec: str) -> int | None:

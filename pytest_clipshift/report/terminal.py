@@ -50,7 +50,8 @@ def write_summary(tr, outcome) -> None:
         if run.calibration:
             _calibration(tr, run.calibration)
         for w in run.warnings:
-            tr.write_line(f"warning: {w}", yellow=True)
+            if w not in outcome.shown_warnings:
+                tr.write_line(f"warning: {w}", yellow=True)
         if not run.complete:
             tr.write_line(
                 f"incomplete run: {'; '.join(run.coverage['reasons'])} (recorded in the results)", yellow=True

@@ -359,19 +359,43 @@ def test_compare_refuses_another_seed(project):
     result.stdout.fnmatch_lines(["*clipshift compare refused*it used seed 0, this run seed 1*"])
 
 
-def test_a_bad_image_fails_the_item_naming_the_image(project):
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "xdist"])
+def test_every_broken_image_of_the_set_is_one_start_up_error(project, workers):
+    """Before any item runs, exit 4, once, naming every image that cannot be measured (not one per run,
+    not one per item); the suite's items never start."""
     (project.path / "images" / "broken.png").write_bytes(b"not a png")
-    result = project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml")
-    assert result.ret == 1
-    text = result.stdout.str()
-    assert "ImageError" in text and "broken.png" in text and "not an image file" in text
-    assert "Traceback" not in text
+    (project.path / "images" / "empty.png").write_bytes(b"")
+    result = project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml", *workers)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    text = result.stdout.str() + result.stderr.str()
+    assert "2 of 6 image(s) cannot be measured" in text
+    assert "broken.png': not an image file" in text and "empty.png': file is empty" in text
+    assert text.count("cannot be measured") == 1 and "Traceback" not in text and "PASSED" not in text
 
 
-def test_a_missing_model_fails_with_what_was_tried(project):
-    result = project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml", "--clipshift-model=./no/such/model")
-    assert result.ret == 1
-    assert "no such directory" in result.stdout.str()
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "xdist"])
+def test_a_missing_model_is_one_start_up_error(project, workers):
+    result = project.runpytest(
+        "--clipshift", "--clipshift-budgets=budgets.toml", "--clipshift-model=./no/such/model", *workers
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    text = result.stdout.str() + result.stderr.str()
+    assert text.count("no such directory") == 1 and "ModelLoadError" not in text
+
+
+def test_weights_that_cannot_be_loaded_are_one_start_up_error(project, tiny_clip_dir, tmp_path):
+    """A checkpoint that passes the start-up checks but whose weights fail to load: in one process the
+    model is loaded before any item runs, so this too is exit 4, said once."""
+    import shutil
+
+    model = tmp_path / "torn"
+    shutil.copytree(tiny_clip_dir, model)
+    for weights in model.glob("*.safetensors"):
+        weights.write_bytes(weights.read_bytes()[:100])
+    result = project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml", f"--clipshift-model={model}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    text = result.stdout.str() + result.stderr.str()
+    assert text.count("could not load model") == 1 and "model.safetensors" in text
 
 
 def test_xdist_workers_spread_over_gpus(monkeypatch):
@@ -452,3 +476,34 @@ def test_saved_runs_and_the_cache_default_to_the_rootdir(project, monkeypatch):
     monkeypatch.chdir(project.path)
     again = project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml", "--clipshift-compare=release")
     assert "0001_release.json" in again.stdout.str()
+
+
+def test_a_budgets_file_carries_its_own_compare_rules(pytester, tiny_clip_dir, small_images, tmp_path):
+    """``[compare] fail`` in the budgets file gates a compare that names no rule on the command line;
+    --clipshift-compare-fail, when given, replaces them."""
+    other = save_with_processor(build_tiny_clip(1), tmp_path / "candidate")
+    budgets = '[settings]\naugmentations = ["gaussian_noise", "gaussian_blur"]\n[compare]\nfail = ["attention_correlation.mean:0"]\n'
+    project = make_user_project(pytester, tiny_clip_dir, small_images, budgets, 4)
+    assert project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml", "--clipshift-save=base").ret == 0
+    args = ["--clipshift", "--clipshift-budgets=budgets.toml", "--clipshift-compare=base", f"--clipshift-model={other}"]
+    gated = project.runpytest(*args, "--clipshift-json=run.json")
+    comparison = json.loads((project.path / "run.json").read_text())["extra"]["comparison"]
+    assert comparison["rules"] == ["attention_correlation.mean:0"] and comparison["failed"] >= 1
+    assert gated.ret == 1 and "regression(s) against" in gated.stdout.str()
+    loose = project.runpytest(*args, "--clipshift-compare-fail=attention_correlation.mean:100%")
+    assert loose.ret == 0
+
+
+@pytest.mark.parametrize(
+    "table, message",
+    [
+        ('[compare]\nfail = "cosine.mean:2%"\n', "must be a list of rules"),
+        ('[compare]\nfail = ["cosine.mean"]\n', "expected METRIC.STAT:TOLERANCE"),
+        ('[compare]\nfails = ["cosine.mean:2%"]\n', "[compare] holds only fail"),
+    ],
+)
+def test_a_bad_compare_table_is_a_start_up_error_naming_it(pytester, tiny_clip_dir, small_images, table, message):
+    project = make_user_project(pytester, tiny_clip_dir, small_images, table, 2)
+    result = project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert message in result.stderr.str() and "budgets.toml" in result.stderr.str()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ImageError, ImageSetError
 from .decode import IMAGE_SUFFIXES, MAX_PIXELS, MIN_SIDE, image_hash, load_image, to_rgb8  # noqa: F401  (part of this module's API)
 
 BUILTIN_SETS = ("samples", "demo-scenes")
@@ -35,7 +35,20 @@ class ImageSet:
         if len(self.names) != len(self.arrays):
             raise ValueError("names and arrays differ in length")
         if not self.hashes:
-            self.hashes = [image_hash(a) for a in self.arrays]
+            self.hashes = self._hash_every_image()
+
+    def _hash_every_image(self) -> list[str]:
+        """Each image's hash, reading every image once: all those that cannot be read are named in one
+        ``ImageSetError``, not one per run."""
+        hashes, problems = [], []
+        for i in range(len(self.names)):
+            try:
+                hashes.append(image_hash(self.arrays[i]))
+            except ImageError as exc:
+                problems.append(exc)
+        if problems:
+            raise ImageSetError(self.source, problems, len(self.names))
+        return hashes
 
     def __len__(self) -> int:
         return len(self.names)

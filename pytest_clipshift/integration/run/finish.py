@@ -24,6 +24,7 @@ class Outcome:
     failed: bool = False  # the gate failed: a compare regression, or output that could not be written
     json_written: Path | None = None
     saved: Path | None = None
+    shown_warnings: list[str] = field(default_factory=list)  # said at start-up, not repeated at the end
 
     def gate_failures(self) -> list[str]:
         """Why the gate failed, one short phrase each (counted in pytest's final line)."""
@@ -61,7 +62,7 @@ def finish_run(cfg, budgets, state: ProcessState, metrics, lost_workers, incompl
         return outcome
     outcome.run.coverage = {"complete": not reasons, "reasons": reasons}
     if cfg.compare:
-        _compare(cfg, outcome, interrupted=bool(lost) or any(r in INTERRUPTIONS for r in reasons))
+        _compare(cfg, budgets, outcome, interrupted=bool(lost) or any(r in INTERRUPTIONS for r in reasons))
     _write_outputs(cfg, outcome)
     return outcome
 
@@ -123,7 +124,13 @@ def _write_outputs(cfg, outcome: Outcome) -> None:
             outcome.failed = True
 
 
-def _compare(cfg, outcome: Outcome, interrupted: bool = False) -> None:
+def compare_rules(cfg, budgets) -> list[str]:
+    """What a compare gates on: --clipshift-compare-fail when given, else the budgets file's
+    ``[compare] fail``."""
+    return list(cfg.compare_fail) or (list(budgets.compare_rules) if budgets is not None else [])
+
+
+def _compare(cfg, budgets, outcome: Outcome, interrupted: bool = False) -> None:
     from ...core.runs.results import RunResult
     from ...gate.compare import compare_runs, parse_compare_rule
     from ...gate.corruption_error import corruption_errors
@@ -132,7 +139,7 @@ def _compare(cfg, outcome: Outcome, interrupted: bool = False) -> None:
     try:
         path = Storage(cfg.storage).find(cfg.compare)
         baseline = RunResult.read_json(path)
-        rules = [parse_compare_rule(r) for r in cfg.compare_fail]
+        rules = [parse_compare_rule(r) for r in compare_rules(cfg, budgets)]
         outcome.comparison = compare_runs(
             baseline,
             outcome.run,

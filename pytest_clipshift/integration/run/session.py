@@ -50,6 +50,7 @@ class ClipShiftSession:
         self._verdicts: dict[str, bool] = {}  # nodeid -> every budget it checked held
         self.lost_workers: list[str] = []  # on the controller: workers that went down without sending their state
         self.outcome: Outcome | None = None  # set once, by finish()
+        self.shown_warnings: list[str] = []  # said at start-up: the summary does not repeat them
 
     # ------------------------------------------------------------------ configuration
     @property
@@ -79,9 +80,10 @@ class ClipShiftSession:
         """The metrics the report ranks the images that moved most by: cosine, and each metric a budget
         or a compare rule names (a failed item shows the images of the metric that failed)."""
         from ...gate.compare import parse_compare_rule
+        from .finish import compare_rules
 
         named = self.budgets.metric_names() if self.budgets is not None else []
-        compared = [parse_compare_rule(rule).metric for rule in self.cfg.compare_fail]
+        compared = [parse_compare_rule(rule).metric for rule in compare_rules(self.cfg, self.budgets)]
         return tuple(dict.fromkeys([RANKING_METRIC, *named, *compared]))
 
     @property
@@ -139,6 +141,15 @@ class ClipShiftSession:
     def breaking_point(self, augmentation: str, rule: str, **kwargs):
         return self.measurements.breaking_point(augmentation, rule, **kwargs)
 
+    def load_up_front(self, model: bool) -> list[str]:
+        """Load the image set (and the model, when ``model``) before any item runs, so a set or a model
+        that cannot be used is one start-up error, said once; the warnings loading gave, to show now."""
+        self.resources.images
+        if model:
+            self.resources.encoder
+        self.shown_warnings = list(self.state.warnings)
+        return self.shown_warnings
+
     # ------------------------------------------------------------------ budgets
     def check(self, result, test: str, override: dict | None = None) -> list[Check]:
         """Evaluate the budgets (file, then a marker's override) on ``result`` and record the checks."""
@@ -165,6 +176,7 @@ class ClipShiftSession:
         """The run's ``Outcome``, decided once (``finish.finish_run``) and kept as ``self.outcome``."""
         if self.outcome is None:
             self.outcome = finish_run(self.cfg, self.budgets, self.state, self.metrics, self.lost_workers, incomplete)
+            self.outcome.shown_warnings = list(self.shown_warnings)
         return self.outcome
 
     def assemble(self):

@@ -31,7 +31,8 @@ def test_files_that_are_not_images_are_skipped_with_one_warning(project):
     result = project.runpytest("--clipshift", "--clipshift-json=out.json")
     assert result.ret == 0
     lines = [line for line in result.stdout.lines if "not images by their extension" in line]
-    assert len(lines) == 1 and ".DS_Store, README, notes.txt" in lines[0]
+    assert len(lines) == 1 and ".DS_Store, README, notes.txt" in lines[0]  # said once, at start-up
+    assert lines[0].startswith("clipshift: warning: skipped 3 file(s)")
     assert any("notes.txt" in w for w in json.loads((project.path / "out.json").read_text())["warnings"])
 
 
@@ -52,5 +53,21 @@ def test_a_broken_image_among_them_is_still_an_error(project):
     """
     )
     result = project.runpytest("--clipshift")
+    assert result.ret == 4  # before any test runs
+    assert "broken.png" in result.stdout.str() + result.stderr.str()
+
+
+def test_the_skipped_files_warning_shows_before_the_tests_run(project):
+    """Said at start-up, so a run that fails later (or is interrupted) has shown it too."""
+    (project.path / "images" / "notes.txt").write_text("not an image")
+    project.makepyfile(
+        test_one="""
+        def test_blur(clipshift):
+            raise AssertionError("this run fails")
+    """
+    )
+    result = project.runpytest("--clipshift")
     assert result.ret == 1
-    assert "broken.png" in result.stdout.str()
+    lines = result.stdout.lines
+    warned = next(i for i, line in enumerate(lines) if "clipshift: warning: skipped 1 file(s)" in line)
+    assert warned < next(i for i, line in enumerate(lines) if "test_one.py" in line)
