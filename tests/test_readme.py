@@ -4,6 +4,8 @@ examples run as written, and every option exists and is documented."""
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 README = "\n".join(page.read_text(encoding="utf-8") for page in PAGES)  # the README and every docs page
@@ -187,3 +189,30 @@ def test_every_relative_link_of_the_readme_resolves():
     assert len(links) > 10
     missing = [link for link in links if not (ROOT / link).exists()]
     assert not missing, missing
+
+
+def test_the_open_clip_weights_block_names_the_file_its_download_writes(tmp_path, monkeypatch):
+    """The docs' open_clip block as written: the file `hf download --local-dir` writes is the one the
+    pytest line names, and that spec passes the start-up checks once the file is there (the download
+    itself needs a network this machine does not have); before, it is one clear start-up error."""
+    import shlex
+
+    from pytest_clipshift.core.errors import ConfigError
+    from pytest_clipshift.integration.preflight import _check_model
+
+    block = next(b for b in code_blocks("bash") if "hf download laion/" in b)
+    download, run = [shlex.split(line) for line in block.strip().splitlines()]
+    assert download[:2] == ["hf", "download"] and download[3] == "open_clip_model.safetensors"
+    written = Path(download[download.index("--local-dir") + 1]) / download[3]
+    spec = next(a for a in run if a.startswith("--clipshift-model=")).split("=", 1)[1]
+    assert spec == f"open_clip:ViT-B-32:{written}"
+    monkeypatch.chdir(tmp_path)
+
+    class Cfg:
+        model, trust_remote_code = spec, False
+
+    with pytest.raises(ConfigError, match="no such file"):
+        _check_model(Cfg)
+    written.parent.mkdir(parents=True)
+    written.write_bytes(b"weights")
+    _check_model(Cfg)

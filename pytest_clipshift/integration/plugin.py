@@ -272,7 +272,7 @@ def pytest_runtest_makereport(item, call):
         )
         from ..report.html_hooks import attach_extras
 
-        attach_extras(item, report, result)
+        attach_extras(item, report, result, item.config.stash[_SESSION].state.checks)
     return report
 
 
@@ -287,8 +287,30 @@ def pytest_sessionfinish(session, exitstatus) -> None:
         config.workeroutput["clipshift"] = cs.state.to_json()
         return
     outcome = cs.finish(_incomplete(session, exitstatus, cs))
-    if outcome.failed and session.exitstatus == 0:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if outcome.failed:
+        session.testscollected += 1  # the gate is counted as an item: the progress stays at 100%
+        _report_gate_failure(config, outcome)
+        if session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+GATE_NODEID = "clipshift::gate"
+
+
+def _report_gate_failure(config, outcome) -> None:
+    """The gate's own failure as a failed test report, so every reporter counts it where it counts
+    tests: the final line, pytest-html's counters and table, JUnit XML's test tab."""
+    from _pytest.reports import TestReport
+
+    reasons = [clean_text(r) for r in outcome.gate_failures()]
+    details = [clean_text(m) for m in outcome.messages if m.removeprefix("clipshift: ") not in reasons]
+    location = ("clipshift", None, "clipshift gate")
+    text = f"clipshift gate FAILED: {'; '.join(reasons)}" + "".join(f"\n  {line}" for line in details)
+    properties = [("clipshift_gate", "; ".join(reasons))]
+    # a call that failed and a clean teardown: reporters that wait for the teardown (pytest-html) count it
+    for when, result, longrepr in (("call", "failed", text), ("teardown", "passed", None)):
+        report = TestReport(GATE_NODEID, location, {"clipshift": 1}, result, longrepr, when, user_properties=properties)
+        config.hook.pytest_runtest_logreport(report=report)
 
 
 def _incomplete(session, exitstatus, cs) -> list[str]:
@@ -332,7 +354,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
             if outcome.failed:  # the gate's verdict, impossible to miss even when every test passed
                 failures = [clean_text(f) for f in outcome.gate_failures()]
                 terminalreporter.write_sep("=", f"clipshift gate FAILED: {'; '.join(failures)}", red=True, bold=True)
-                terminalreporter.stats.setdefault("clipshift gate failed", []).extend(failures)
     elif config.stash.get(_SKIPPED_OFF, 0):  # said once, not per item: why nothing ran, and how to run it
         given = sorted(
             {a.split("=")[0] for a in map(str, config.invocation_params.args) if a.startswith("--clipshift-")}

@@ -166,9 +166,10 @@ def _matplotlib_at_least(major: int, minor: int) -> bool:
 
 
 @_styled
-def compare_deltas_png(baseline, candidate, comparison, metric: str = "cosine") -> str | None:
-    """candidate - baseline of ``metric``'s mean per cell, with 95% intervals; failed cells in red."""
-    deltas = [d for d in comparison.deltas if d.metric == metric and d.stat == "mean" and d.difference is not None]
+def compare_deltas_png(baseline, candidate, comparison, metric: str = "cosine", stat: str = "mean") -> str | None:
+    """candidate - baseline of ``metric``'s ``stat`` per cell (with 95% intervals for the mean); the
+    cells where a rule on it failed in red."""
+    deltas = [d for d in comparison.deltas if d.metric == metric and d.stat == stat and d.difference is not None]
     if not deltas:
         return None
     rows = []
@@ -176,6 +177,8 @@ def compare_deltas_png(baseline, candidate, comparison, metric: str = "cosine") 
         delta = d.difference
         if d.interval is not None:
             low, high = d.interval
+        elif stat != "mean":  # only the mean has an interval in the results
+            low = high = delta
         else:  # the runs' own intervals, taken as independent: half-widths add in quadrature
             half = [
                 (
@@ -204,8 +207,8 @@ def compare_deltas_png(baseline, candidate, comparison, metric: str = "cosine") 
     ax.set_yticks(range(len(rows)), [r[0] for r in rows])
     ax.invert_yaxis()
     better = "right" if metric_info(metric).higher_is_better else "left"
-    ax.set_xlabel(f"{metric} mean: candidate - baseline (better to the {better})")
-    ax.set_title(f"Change in {metric} per cell (red: a rule failed)")
+    ax.set_xlabel(f"{metric} {stat}: candidate - baseline (better to the {better})")
+    ax.set_title(f"Change in {metric}.{stat} per cell (red: a rule failed)")
     return to_png(fig)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from ..core.cases import severity_key
 from ..core.metrics import METRICS, split_layer
 from . import figures as F
-from .verdict import FAIL_COLOUR, PASS_COLOUR, cell_class, delta_class, failed_rules, report_title
+from .verdict import FAIL_COLOUR, PASS_COLOUR, cell_class, delta_class, failed_rules, ranking_metric, report_title
 
 CSS = """
 .clipshift { font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif; color: #222; }
@@ -21,11 +21,20 @@ CSS = """
 .clipshift table.cs td { white-space: nowrap; }
 .clipshift table.cs th { background: #f3f6f9; }
 .clipshift table.cs td.name, .clipshift table.cs th.name { text-align: left; font-family: monospace; }
-.clipshift td.pass { background: PASS_COLOUR; } .clipshift td.fail { background: FAIL_COLOUR; font-weight: bold; }
 .clipshift tr.floor td { background: #f7f7f7; font-style: italic; }
+.clipshift table.cs td.pass { background: PASS_COLOUR; }
+.clipshift table.cs td.fail { background: FAIL_COLOUR; font-weight: bold; }
+.clipshift table.cs td.verdict { white-space: normal; text-align: left; min-width: 120px; max-width: 240px; }
+.clipshift section.verdict { border: 2px solid #999; border-radius: 6px; padding: 4px 14px 10px; margin: 10px 0; }
+.clipshift section.verdict h2 { border: none; margin: 6px 0; font-size: 28px; }
+.clipshift section.failed { border-color: #b00020; background: #fff5f5; }
+.clipshift section.failed h2 { color: #b00020; }
+.clipshift section.passed { border-color: #1a7f37; background: #f4fbf4; }
+.clipshift section.passed h2 { color: #1a7f37; }
 .clipshift .notice { background: #fff4d6; border-left: 4px solid #f0b400; padding: 6px 10px; margin: 8px 0; }
 .clipshift .figs { display: flex; flex-wrap: wrap; gap: 14px; align-items: flex-start; }
 .clipshift figure { margin: 0; } .clipshift figcaption { font-size: 12px; color: #555; max-width: 480px; }
+.clipshift figure.worst figcaption { font: bold 13px monospace; color: #222; margin-bottom: 3px; }
 .clipshift dl.meta { display: grid; grid-template-columns: max-content auto; gap: 2px 14px; font-size: 13px; }
 .clipshift dl.meta dt { font-weight: bold; } .clipshift dl.meta dd { margin: 0; font-family: monospace; }
 .clipshift .fail { color: #b00020; font-weight: bold; } .clipshift .worse-ok { color: #9a6700; }
@@ -54,7 +63,7 @@ IMAGE_FORMATS = ("png", "jpeg")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
 
-def _img(b64, alt: str, fmt: str = "png", caption: str = "", title: str = "") -> str:
+def _img(b64, alt: str, fmt: str = "png", caption: str = "", title: str = "", caption_first: bool = False) -> str:
     """An embedded image, only when ``fmt`` is an allowed format and ``b64`` is strictly base64."""
     if not b64:
         return ""
@@ -62,7 +71,8 @@ def _img(b64, alt: str, fmt: str = "png", caption: str = "", title: str = "") ->
         return f'<p class="notice">{_e(alt)}: image omitted (not a valid base64 PNG or JPEG)</p>'
     cap = f"<figcaption>{_e(caption)}</figcaption>" if caption else ""
     hover = f' title="{_e(title)}"' if title else ""
-    return f'<figure><img class="cs-fig" alt="{_e(alt)}"{hover} src="data:image/{fmt};base64,{b64}">{cap}</figure>'
+    image = f'<img class="cs-fig" alt="{_e(alt)}"{hover} src="data:image/{fmt};base64,{b64}">'
+    return f"<figure>{cap}{image}</figure>" if caption_first else f"<figure>{image}{cap}</figure>"
 
 
 def summary_html(run) -> str:
@@ -121,7 +131,8 @@ def metric_table_html(run) -> str:
     cols = table_columns(run)
     head = (
         '<th class="name">augmentation[severity]</th><th>n</th>'
-        + "".join(f'<th title="{_e(_description(m))}">{_e(m)}<br>{s}</th>' for m, s in cols)
+        # long metric names may break after an underscore, so the budget column stays on the page
+        + "".join(f'<th title="{_e(_description(m))}">{_e(m).replace("_", "_<wbr>")}<br>{s}</th>' for m, s in cols)
         + "<th>budget</th>"
     )
     body = []
@@ -136,12 +147,12 @@ def metric_table_html(run) -> str:
         if mine:
             failed = failed_rules(mine)
             verdict = (
-                f'<td class="fail">FAIL: {_e("; ".join(failed))}</td>'
+                f'<td class="fail verdict">FAIL: {_e("; ".join(failed))}</td>'
                 if failed
-                else f'<td class="pass">PASS ({len(mine)})</td>'
+                else f'<td class="pass verdict">PASS ({len(mine)})</td>'
             )
         else:
-            verdict = "<td>–</td>"
+            verdict = '<td class="verdict">–</td>'
         floor = ' class="floor"' if r.augmentation == "identity" else ""
         body.append(f'<tr{floor}><td class="name">{_e(r.key)}</td><td>{r.n_images}</td>{"".join(cells)}{verdict}</tr>')
     return (
@@ -196,8 +207,9 @@ def figures_html(run) -> str:
 
 
 def worst_images_html(run) -> str:
-    """Every measured (augmentation, severity) with an overlay, one row of severities per augmentation;
-    hovering an image lists its images' full names and values."""
+    """Every measured (augmentation, severity) with an overlay: a heading per augmentation, each cell's
+    name above its images, ranked by the metric its budget broke (else cosine); hovering an image
+    lists its images' full names and values."""
     rows: dict[str, list] = {}
     for r in run.results:
         if not r.subset and r.overlays:
@@ -205,27 +217,28 @@ def worst_images_html(run) -> str:
     if not rows:
         return ""
     parts = []
-    for cells in rows.values():
+    for augmentation, cells in rows.items():
         figs = []
         for r in cells:
-            overlay = r.overlay()
+            overlay = r.overlay(ranking_metric(run.budgets, r))
             names, values = overlay.get("images", []), overlay.get("values", [])
             metric = overlay.get("metric", "cosine")
             hover = "; ".join(f"{n}: {metric} {v:.4f}" for n, v in zip(names, values)) or ", ".join(names)
-            figs.append(
-                _img(
-                    overlay["b64"],
-                    f"worst images {r.key}",
-                    overlay.get("format", "jpeg"),
-                    caption=r.key,
-                    title=hover,
-                )
+            figure = _img(
+                overlay["b64"],
+                f"worst images {r.key}",
+                overlay.get("format", "jpeg"),
+                caption=f"{r.key} by {metric}",
+                title=hover,
+                caption_first=True,
             )
-        parts.append(f'<div class="figs">{"".join(figs)}</div>')
+            figs.append(figure.replace("<figure>", '<figure class="worst">', 1))
+        parts.append(f'<h4>{_e(augmentation)}</h4><div class="figs">{"".join(figs)}</div>')
     return (
-        "<h3>Images that moved most</h3><p>Per augmentation and severity, the images whose embedding "
-        "moved most: clean (left) and augmented (right), last-layer attention overlaid (each map scaled "
-        "from low to high, see the bar). Hover an image for the full file names and values.</p>" + "".join(parts)
+        "<h3>Images that moved most</h3><p>Per augmentation and severity, the images that moved most on the "
+        "metric named under each cell's name (the one its budget broke, else cosine): clean (left) and "
+        "augmented (right), as measured, with the last layer's attention overlaid (each map scaled from low to "
+        "high, see the bar). Hover an image for the full file names and values.</p>" + "".join(parts)
     )
 
 
@@ -250,17 +263,21 @@ def breaking_points_html(run) -> str:
 
 
 def report_sections(run) -> list[str]:
+    """The verdict first, then the tables that explain it, then the figures."""
+    from .panel import verdict_panel_html
+
     return [
         f"<style>{CSS}</style>",
         '<div class="clipshift">',
+        verdict_panel_html(run),
         summary_html(run),
         metric_table_html(run),
+        comparison_section(run),
         ranking_html(run),
         breaking_points_html(run),
         figures_html(run),
         calibration_html(run),
         imagenet_c_html(run),
-        comparison_section(run),
         "</div>",
     ]
 
@@ -348,7 +365,7 @@ def comparison_section(run) -> str:
     if not comp:
         return ""
     rows = []
-    for d in comp["deltas"]:
+    for d in sorted(comp["deltas"], key=lambda d: not d["failed"]):  # failures first, then the natural order
         if d["stat"] != "mean" and not d["failed"]:
             continue
         cls = delta_class(bool(d["failed"]), d["delta"], d["worse_by"])  # worse_by None: a side undefined
@@ -408,17 +425,22 @@ def write_compare_report(baseline, candidate, comparison, path) -> Path:
         f'<div class="figs"><div><h3>baseline</h3>{summary_html(baseline)}</div>'
         f"<div><h3>candidate</h3>{summary_html(candidate)}</div></div>"
     )
-    figure = F.compare_deltas_png(baseline, candidate, comparison)
-    fig_html = (
+    # one figure per statistic a rule gates (cosine's mean when none does): a cell that failed an
+    # attention rule is drawn red in the attention figure, never "better" in cosine's
+    gated = list(dict.fromkeys((r.metric, r.stat) for r in comparison.rules)) or [("cosine", "mean")]
+    fig_html = "".join(
         _img(
-            figure,
-            "deltas with 95% intervals",
-            caption="candidate - baseline of each cell's mean, with its "
-            "95% interval (paired bootstrap with --clipshift-compare-paired, else from the two runs' own "
-            "intervals, taken as independent)",
+            F.compare_deltas_png(baseline, candidate, comparison, metric, stat),
+            f"deltas of {metric}.{stat}",
+            caption=f"candidate - baseline of each cell's {metric}.{stat}"
+            + (
+                ", with its 95% interval (paired bootstrap with --clipshift-compare-paired, else from the two "
+                "runs' own intervals, taken as independent)"
+                if stat == "mean"
+                else ""
+            ),
         )
-        if figure
-        else ""
+        for metric, stat in gated
     )
     from ..gate.compare import no_rules_note
 

@@ -10,9 +10,12 @@ import pytest
 COLUMNS = ("augmentation", "severity", "cosine mean", "budget")
 
 
-def attach_extras(item, report, result) -> None:
-    """Put the test's worst-image overlay on the report (pytest-html shows ``report.extras``)."""
-    overlay = result.overlay()
+def attach_extras(item, report, result, checks=()) -> None:
+    """Put the test's worst-image overlay on the report (pytest-html shows ``report.extras``), ranked
+    by the metric whose budget it broke (``checks``: the run's recorded checks)."""
+    from .verdict import ranking_metric
+
+    overlay = result.overlay(ranking_metric(checks, result))
     if not item.config.pluginmanager.hasplugin("html") or overlay is None:
         return
     from pytest_html import extras

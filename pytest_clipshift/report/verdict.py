@@ -14,7 +14,8 @@ def run_verdict(run) -> str:
     "measured" when nothing was checked: the word the page title carries."""
     comparison = run.comparison or {}
     failed = (
-        any(not c.passed for c in run.budgets)
+        bool(run.gate_failures)
+        or any(not c.passed for c in run.budgets)
         or bool(comparison.get("failed"))
         or (bool(comparison.get("missing")) and not comparison.get("allow_missing"))
     )
@@ -37,6 +38,18 @@ def cell_class(checks: list) -> str:
 def failed_rules(checks: list) -> list[str]:
     """The broken budgets of a row, as the rules read (``cosine.mean >= 0.95``)."""
     return [c.rule_text for c in checks if not c.passed]
+
+
+def ranking_metric(checks, result) -> str | None:
+    """The metric a cell's most-moved images are shown ranked by: the first budget rule on the cell
+    that broke, else the first rule on it, among those it kept images for; None: the first kept (cosine)."""
+    cell = (result.augmentation, str(result.severity))
+    mine = [c for c in checks if (c.augmentation, str(c.severity)) == cell]
+    kept = {o.get("metric") for o in result.overlays}
+    for c in [c for c in mine if not c.passed] + mine:
+        if c.metric in kept:
+            return c.metric
+    return None
 
 
 def delta_class(failed: bool, difference, worse_by) -> str:

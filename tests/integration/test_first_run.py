@@ -103,7 +103,14 @@ def test_a_failed_compare_is_red_and_counted_in_the_final_line(project):
     )
     assert result.ret == 1
     result.stdout.fnmatch_lines(
-        ["*clipshift gate FAILED: 1 regression(s) against *better.json*", "*2 passed*1 clipshift gate failed*"]
+        [
+            "clipshift ..*[[]100%[]]F",
+            "*_ clipshift gate _*",
+            "clipshift gate FAILED: 1 regression(s) against *better.json",
+            "*clipshift gate FAILED: 1 regression(s) against *better.json*",
+            "FAILED clipshift::gate - clipshift gate FAILED: 1 regression*",
+            "*1 failed, 2 passed*",
+        ]
     )
 
 

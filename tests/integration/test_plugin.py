@@ -482,7 +482,10 @@ def test_a_budgets_file_carries_its_own_compare_rules(pytester, tiny_clip_dir, s
     """``[compare] fail`` in the budgets file gates a compare that names no rule on the command line;
     --clipshift-compare-fail, when given, replaces them."""
     other = save_with_processor(build_tiny_clip(1), tmp_path / "candidate")
-    budgets = '[settings]\naugmentations = ["gaussian_noise", "gaussian_blur"]\n[compare]\nfail = ["attention_correlation.mean:0"]\n'
+    budgets = (
+        '[settings]\naugmentations = ["gaussian_noise", "gaussian_blur"]\n'
+        '[compare]\nfail = ["attention_correlation.mean:0"]\n'
+    )
     project = make_user_project(pytester, tiny_clip_dir, small_images, budgets, 4)
     assert project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml", "--clipshift-save=base").ret == 0
     args = ["--clipshift", "--clipshift-budgets=budgets.toml", "--clipshift-compare=base", f"--clipshift-model={other}"]

@@ -223,8 +223,11 @@ def test_overlays_for_every_severity_larger_with_a_colour_bar_and_full_names(pro
         if r["augmentation"] != "identity" and "image_subset" not in r
     ]
     assert len(set(measured)) > len({m.split("[")[0] for m in measured})  # several severities per augmentation
-    for key in measured:
-        assert f"<figcaption>{key}</figcaption>" in section, key
+    broke = {f"{c['augmentation']}[s{c['severity']}]": c["metric"] for c in run["budgets"] if not c["passed"]}
+    assert broke == {"gaussian_noise[s5]": "patch_similarity"}
+    for key in measured:  # each cell's name above its own images, ranked by the metric its budget broke
+        ranked_by = broke.get(key, "cosine")
+        assert f'<figure class="worst"><figcaption>{key} by {ranked_by}</figcaption><img' in section, key
     cell = next(r for r in run["results"] if r["augmentation"] != "identity" and r.get("overlays"))
     overlay = cell["overlays"][0]
     assert overlay["metric"] == "cosine"  # ranked by cosine first, then by each metric a budget names
@@ -235,3 +238,33 @@ def test_overlays_for_every_severity_larger_with_a_colour_bar_and_full_names(pro
     assert top.sum() > 400 and bottom.sum() < 200  # high (yellow) at the top, low (dark blue) at the bottom
     for name, value in zip(overlay["images"], overlay["values"]):
         assert f"{name}: cosine {value:.4f}" in section
+
+
+def test_the_diff_page_draws_every_gated_metric_red_where_its_rule_failed(project, tmp_path):
+    """A candidate worse only in attention: the diff page draws attention's deltas (the gated
+    statistic) with the failed cells red, and no cosine figure calls them "better"."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    project.runpytest("--clipshift", "--clipshift-budgets=budgets.toml", "--clipshift-json=run.json")
+    run = project.path / "run.json"
+    data = json.loads(run.read_text())
+    for r in data["results"]:
+        if r["augmentation"] == "gaussian_noise":
+            attention = r["metrics"]["attention_correlation"]
+            attention["per_image"] = [v - 0.3 for v in attention["per_image"]]
+            attention["mean"] -= 0.3
+    worse = tmp_path / "worse.json"
+    worse.write_text(json.dumps(data))
+    side = tmp_path / "diff.html"
+    rules = ["--fail", "attention_correlation.mean:0.05", "--fail", "attention_correlation.p05:0.05"]
+    assert main(["compare", str(run), str(worse), *rules, "-o", str(side)]) == 1
+    page = side.read_text()
+    alts = re.findall(r'alt="(deltas of [^"]+)"', page)
+    assert alts == ["deltas of attention_correlation.mean", "deltas of attention_correlation.p05"]
+    figure = re.search(r'alt="deltas of attention_correlation.mean"[^>]*src="data:image/png;base64,([^"]+)"', page)
+    pixels = np.asarray(Image.open(io.BytesIO(base64.b64decode(figure.group(1)))).convert("RGB")).reshape(-1, 3)
+    red = (np.abs(pixels.astype(int) - (176, 0, 32)).sum(axis=1) < 40).sum()  # the failed cells' colour
+    assert red > 20

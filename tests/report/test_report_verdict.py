@@ -39,7 +39,8 @@ class Cells(HTMLParser):
         elif self.inside and tag == "tr":
             self.rows.append([])
         elif self.inside and tag == "td":
-            self.cell = [attrs.get("class") or "", ""]
+            # the colour class; "verdict" only says the budget column's cell may wrap
+            self.cell = [" ".join(c for c in (attrs.get("class") or "").split() if c != "verdict"), ""]
 
     def handle_endtag(self, tag):
         if tag == "td" and self.cell is not None:

@@ -211,8 +211,17 @@ class RunResult:
     comparison: dict | None = None  # gate.compare.Comparison.to_dict(), when compared with a baseline
     corruption_error: dict | None = None  # gate.corruption_error: CE and mCE against the baseline
     merged_from: list[str] | None = None  # the files merged into this run (shards)
+    gate_failures: list[str] = field(default_factory=list)  # why the gate failed beyond a rule (a lost worker, ...)
 
-    EXTRA_FIELDS = ("timing", "calibration", "breaking_points", "comparison", "corruption_error", "merged_from")
+    EXTRA_FIELDS = (
+        "timing",
+        "calibration",
+        "breaking_points",
+        "comparison",
+        "corruption_error",
+        "merged_from",
+        "gate_failures",
+    )
     """Written under the file's ``extra`` object (schema clipshift-results/1)."""
 
     @property

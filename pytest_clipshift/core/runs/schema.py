@@ -104,6 +104,7 @@ _EXTRA = {
             },
         },
         "merged_from": _STRINGS,
+        "gate_failures": _STRINGS,
         "timing": {
             "type": "object",
             "properties": {

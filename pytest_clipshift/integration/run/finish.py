@@ -63,6 +63,8 @@ def finish_run(cfg, budgets, state: ProcessState, metrics, lost_workers, incompl
     outcome.run.coverage = {"complete": not reasons, "reasons": reasons}
     if cfg.compare:
         _compare(cfg, budgets, outcome, interrupted=bool(lost) or any(r in INTERRUPTIONS for r in reasons))
+    if outcome.failed:  # in the results and the report too: a gate that failed never reads as passed
+        outcome.run.gate_failures = outcome.gate_failures()
     _write_outputs(cfg, outcome)
     return outcome
 

@@ -144,9 +144,9 @@ class ClipShiftSession:
     def load_up_front(self, model: bool) -> list[str]:
         """Load the image set (and the model, when ``model``) before any item runs, so a set or a model
         that cannot be used is one start-up error, said once; the warnings loading gave, to show now."""
-        self.resources.images
+        _ = self.resources.images  # loaded now, kept for the run
         if model:
-            self.resources.encoder
+            _ = self.resources.encoder
         self.shown_warnings = list(self.state.warnings)
         return self.shown_warnings
 
