@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "load_encoder": "core.models.encoders",
+    "checkpoint_problem": "core.models.encoders",
     "Encoder": "core.models.encoders",
     "Encoded": "core.models.encoders",
     "TransformersEncoder": "core.models.encoders",
@@ -41,6 +42,7 @@ _EXPORTS = {
     "ShiftBudgetError": "gate.assertions",
     "ClipShiftError": "core.errors",
     "ImageError": "core.errors",
+    "ImageSetError": "core.errors",
     "ModelLoadError": "core.errors",
     "ConfigError": "core.errors",
     "NonFiniteEmbeddingError": "core.errors",

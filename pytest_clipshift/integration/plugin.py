@@ -240,7 +240,8 @@ def pytest_collection_finish(session) -> None:
         cs.set_pending(lambda: cs.pairs_for(pending_items(session)))
     else:
         cs.set_prefetch(cs.pairs_for(session.items))
-        if not config.getoption("collectonly", False) and any(_is_clipshift_item(i) for i in session.items):
+        will_run = [i for i in session.items if _is_clipshift_item(i) and not i.get_closest_marker("skip")]
+        if will_run and not config.getoption("collectonly", False):
             _load_up_front(config, model=True)
 
 

@@ -489,6 +489,33 @@ def locate_checkpoint(spec: str, trust_remote_code: bool = False) -> tuple[Path 
     return path, spec
 
 
+def checkpoint_problem(spec: str, trust_remote_code: bool = False) -> str | None:
+    """Why ``spec`` cannot be loaded on this machine, found without loading it (None: it can be tried):
+    the start-up checks, and for a hub id whether the local cache holds its config. A suite that needs a
+    real checkpoint can skip with this reason instead of failing at start-up."""
+    if str(spec).startswith("open_clip:"):
+        from .open_clip_weights import parse_spec, resolve_weights
+
+        try:
+            arch, weights = parse_spec(str(spec))
+            if weights is not None:
+                resolve_weights(weights, arch)
+        except ModelLoadError as exc:
+            return str(exc)
+        return None
+    try:
+        location, _ = locate_checkpoint(str(spec), trust_remote_code)
+    except ModelLoadError as exc:
+        return str(exc)
+    if isinstance(location, Path) or os.environ.get("HF_HUB_OFFLINE", "").lower() not in ("1", "true", "yes", "on"):
+        return None  # a directory, or a hub id that may still be downloaded
+    from huggingface_hub import try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(location, "config.json"), str):
+        return None
+    return f"model {spec!r} is not in the local Hugging Face cache ({_hub_cache_dir()}) and HF_HUB_OFFLINE is set"
+
+
 def _from_pretrained(spec: str, location, kwargs: dict):
     """transformers' AutoModel from the directory, or the hub id from the local cache, then (online
     only) from the hub; every attempt that failed is named in the error."""

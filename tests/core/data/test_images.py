@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from pytest_clipshift.core.data.images import load_image, load_image_set, to_rgb8
-from pytest_clipshift.core.errors import ConfigError, ImageError
+from pytest_clipshift.core.errors import ConfigError, ImageError, ImageSetError
 
 
 def test_grey_rgba_palette_cmyk(tmp_path):
@@ -70,8 +70,10 @@ def test_directory_glob_and_errors(image_dir, tmp_path):
     assert load_image_set(str(image_dir), max_images=2).names == ["img0.png", "img1.png"]
     assert s.digest == load_image_set(str(image_dir)).digest
     (image_dir / "zz_broken.jpg").write_bytes(b"garbage")
-    with pytest.raises(ImageError, match="zz_broken.jpg"):
-        load_image_set(str(image_dir))  # never silently skipped
+    (image_dir / "aa_empty.png").write_bytes(b"")
+    with pytest.raises(ImageSetError, match="2 of 8 image") as info:
+        load_image_set(str(image_dir))  # never silently skipped: each named, in one error
+    assert [p.image.rsplit("/", 1)[-1] for p in info.value.problems] == ["aa_empty.png", "zz_broken.jpg"]
     with pytest.raises(ConfigError, match="matched no files"):
         load_image_set(str(tmp_path / "*.webp"))
     with pytest.raises(ConfigError, match="not a directory, a glob or a file"):
