@@ -1,4 +1,5 @@
-"""The ``clipshift`` command: ``report``, ``compare`` and ``merge`` on saved results files."""
+"""The ``clipshift`` command: ``report``, ``compare``, ``merge``, ``history`` and ``export`` on saved
+results files."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .core.errors import MALFORMED_INPUT_ERRORS, ClipShiftError
+from .core.errors import MALFORMED_INPUT_ERRORS, ClipShiftError, ConfigError
 from .core.text import clean_text
 
 
@@ -16,6 +17,7 @@ def _parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="render the HTML report of a results file")
     report.add_argument("results", type=Path, help="results JSON written by --clipshift-json or --clipshift-save")
     report.add_argument("-o", "--output", type=Path, default=Path("clipshift-report.html"), help="HTML file to write")
+    report.add_argument("--storage", type=Path, help="saved runs: add this suite's trend across releases")
     compare = sub.add_parser("compare", help="compare a candidate run with a baseline run; exit 1 on a regression")
     compare.add_argument("baseline", type=Path)
     compare.add_argument("candidate", type=Path)
@@ -41,13 +43,30 @@ def _parser() -> argparse.ArgumentParser:
     merge = sub.add_parser("merge", help="merge results files of CI shards into one run")
     merge.add_argument("inputs", type=Path, nargs="+")
     merge.add_argument("-o", "--output", type=Path, required=True)
+    statistic = dict(
+        action="append",
+        metavar="METRIC.STAT",
+        help="a statistic to show, e.g. cosine.mean (repeatable; default cosine.mean and attention_correlation.mean)",
+    )
+    history = sub.add_parser("history", help="tabulate the saved runs of a storage folder, oldest first")
+    history.add_argument("storage", type=Path, nargs="?", default=Path(".clipshift"), help="default .clipshift")
+    history.add_argument("--statistic", **statistic)
+    history.add_argument("-o", "--output", type=Path, help="also write an HTML page with each statistic's trend")
+    export = sub.add_parser("export", help="write a results file in another tool's format")
+    export.add_argument("results", type=Path)
+    export.add_argument("--format", choices=["github-action-benchmark"], required=True)
+    export.add_argument("--statistic", **statistic)
+    export.add_argument(
+        "-o", "--output", type=Path, required=True, help="folder for bigger-is-better.json and smaller-is-better.json"
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"report": _report, "compare": _compare, "merge": _merge}[args.command](args)
+        commands = {"report": _report, "compare": _compare, "merge": _merge, "history": _history, "export": _export}
+        return commands[args.command](args)
     except ClipShiftError as exc:
         print(f"clipshift {args.command}: error: {clean_text(str(exc))}", file=sys.stderr)
         return 2
@@ -90,7 +109,7 @@ def _report(args) -> int:
     from .report.html import write_report
 
     run = RunResult.read_json(args.results)
-    path = write_report(run, args.output)
+    path = write_report(run, args.output, args.storage)
     print(f"report written to {path}")
     return 0
 
@@ -170,6 +189,56 @@ def _merge(args) -> int:
     merged = merge_runs(runs, [str(p) for p in args.inputs])
     merged.write_json(args.output)
     print(f"merged {len(runs)} runs ({len(merged.results)} results) into {args.output}")
+    return 0
+
+
+def _statistics(args) -> list[str]:
+    from .core.metrics import metric_info
+    from .gate.budgets import STATS
+
+    chosen = args.statistic or ["cosine.mean", "attention_correlation.mean"]
+    for statistic in chosen:
+        metric, dot, stat = statistic.rpartition(".")
+        if not dot or stat not in STATS:
+            raise ConfigError(f"--statistic {statistic!r}: expected METRIC.STAT with STAT one of {', '.join(STATS)}")
+        metric_info(metric)
+    return chosen
+
+
+def _history(args) -> int:
+    from .report.history import history_html, history_table, read_history
+
+    statistics = _statistics(args)
+    rows, problems = read_history(args.storage, statistics)
+    for problem in problems:
+        print(f"warning: skipped {clean_text(problem)}", file=sys.stderr)
+    if not rows:
+        raise ConfigError(f"no saved runs in {args.storage}; save one with pytest --clipshift --clipshift-save NAME")
+    for line in history_table(rows, statistics):
+        print(clean_text(line))
+    if args.output:
+        from .core.runs.jsonfile import write_bytes_atomic
+        from .report.html import CSS, html_page
+
+        body = f'<style>{CSS}</style><div class="clipshift">{history_html(rows, statistics, "History")}</div>'
+        write_bytes_atomic(args.output, html_page(f"clipshift history: {args.storage}", body).encode(), what="history")
+        print(f"history written to {args.output}")
+    return 0
+
+
+def _export(args) -> int:
+    import json
+
+    from .core.runs.jsonfile import write_bytes_atomic
+    from .core.runs.results import RunResult
+    from .report.history import benchmark_entries
+
+    run = RunResult.read_json(args.results)
+    entries = benchmark_entries(run, _statistics(args))
+    files = {"customBiggerIsBetter": "bigger-is-better.json", "customSmallerIsBetter": "smaller-is-better.json"}
+    for tool, name in files.items():
+        path = write_bytes_atomic(args.output / name, json.dumps(entries[tool], indent=1).encode(), what="export")
+        print(f"{len(entries[tool])} entries for github-action-benchmark's tool: '{tool}' written to {path}")
     return 0
 
 

@@ -139,3 +139,77 @@ def test_an_image_name_with_escapes_reaches_the_terminal_escaped(pytester, tiny_
     result = pytester.runpytest_subprocess("--clipshift")
     assert result.ret == 0, result.stdout.str()
     assert "\x1b[31m.txt" not in result.stdout.str() and "evil\\x1b[31m.txt" in result.stdout.str()
+
+
+def test_history_tabulates_the_saved_runs_and_draws_their_trend(tmp_path, capsys):
+    """Two saved runs of a suite: one row each, oldest first, with the verdict and each statistic's
+    mean over the cells; a file that is not a run is named and skipped; the page draws the trend."""
+    import numpy as np
+
+    from pytest_clipshift.cli import main
+    from pytest_clipshift.core.runs.results import RunResult, ShiftResult
+    from pytest_clipshift.gate.storage import Storage
+
+    storage = Storage(tmp_path / "runs")
+    for version, cosine in (("release-1", 0.9), ("release-2", 0.7)):
+        cells = [
+            ShiftResult(augmentation=a, severity=3, image_names=["x", "y"], values={"cosine": np.full(2, c)}, seed=0)
+            for a, c in (("identity", 1.0), ("gaussian_noise", cosine), ("gaussian_blur", cosine + 0.05))
+        ]
+        run = RunResult(
+            model={"name": version, "fingerprint": f"fp-{version}"},
+            seed=0,
+            image_names=["x", "y"],
+            image_hash="h",
+            image_source="s",
+            results=cells,
+            created=f"2026-12-0{version[-1]}T10:00:00+00:00",
+        )
+        storage.save(run.to_dict(), version)
+    (tmp_path / "runs" / "0003_broken.json").write_text("{")
+    page = tmp_path / "history.html"
+    assert main(["history", str(tmp_path / "runs"), "--statistic", "cosine.mean", "-o", str(page)]) == 0
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert lines[0].split() == ["run", "created", "fingerprint", "verdict", "cosine.mean"]
+    assert lines[1].split() == ["0001_release-1", "2026-12-01T10:00:00+00:00", "fp-release-1", "measured", "0.9250"]
+    assert lines[2].split()[0] == "0002_release-2" and lines[2].split()[-1] == "0.7250"  # the noise floor aside
+    assert "skipped 0003_broken.json" in err
+    assert page.read_text().count('alt="cosine.mean across runs"') == 1
+    assert main(["history", str(tmp_path / "empty")]) == 2
+
+
+def test_export_writes_github_action_benchmarks_custom_formats(tmp_path):
+    import json
+
+    import numpy as np
+
+    from pytest_clipshift.cli import main
+    from pytest_clipshift.core.runs.results import RunResult, ShiftResult
+
+    cell = ShiftResult(
+        augmentation="gaussian_noise",
+        severity=3,
+        image_names=["x", "y"],
+        seed=0,
+        values={"cosine": np.array([0.8, 0.9]), "l2": np.array([0.2, np.nan])},
+    )
+    run = RunResult(
+        model={"name": "m", "fingerprint": "f"},
+        seed=0,
+        image_names=["x", "y"],
+        image_hash="h",
+        image_source="s",
+        results=[cell],
+    )
+    run.write_json(tmp_path / "run.json")
+    args = ["export", str(tmp_path / "run.json"), "--format", "github-action-benchmark", "-o", str(tmp_path / "out")]
+    assert main([*args, "--statistic", "cosine.mean", "--statistic", "l2.mean", "--statistic", "l2.min"]) == 0
+    bigger = json.loads((tmp_path / "out" / "bigger-is-better.json").read_text())
+    smaller = json.loads((tmp_path / "out" / "smaller-is-better.json").read_text())
+    assert bigger == [{"name": "gaussian_noise[s3] cosine.mean", "unit": "cosine", "value": 0.85}]
+    assert smaller == [  # an undefined value is left out of the mean, never written as a number
+        {"name": "gaussian_noise[s3] l2.mean", "unit": "l2", "value": 0.2},
+        {"name": "gaussian_noise[s3] l2.min", "unit": "l2", "value": 0.2},
+    ]
+    assert main([*args, "--statistic", "cosine.avg"]) == 2

@@ -64,17 +64,22 @@ def test_custom_suite(tmp_path):
     assert "12 passed" in result.stdout
 
 
+WORKFLOW = SUITES / "release_gate" / ".github" / "workflows" / "clipshift-gate.yml"
+
+
 def _workflow_steps() -> dict:
     import yaml
 
-    workflow = yaml.safe_load((SUITES / "release_gate" / ".github" / "workflows" / "clipshift-gate.yml").read_text())
+    workflow = yaml.safe_load(WORKFLOW.read_text())
     return workflow, {step.get("name", step.get("uses")): step for step in workflow["jobs"]["gate"]["steps"]}
 
 
-def _run_step(step: dict, tmp_path: Path, suite: Path, model) -> subprocess.CompletedProcess:
+def _run_step(step: dict, tmp_path: Path, suite: Path, model, **env) -> subprocess.CompletedProcess:
     """A workflow step's shell command, as the runner would run it (pytest through this interpreter)."""
     command = step["run"].replace("pytest ", f"{sys.executable} -m pytest -p no:cacheprovider ", 1)
-    environment = {**os.environ, "HF_HUB_OFFLINE": "1", "SUITE": str(suite), "MODEL_DIR": str(model)}
+    environment = {**os.environ, "HF_HUB_OFFLINE": "1", "SUITE": str(suite), "MODEL_DIR": str(model), **env}
+    environment.pop("GITHUB_STEP_SUMMARY", None)
+    environment.update(env)
     return subprocess.run(
         ["bash", "-c", command], cwd=tmp_path, capture_output=True, text=True, env=environment, timeout=600
     )
@@ -82,8 +87,14 @@ def _run_step(step: dict, tmp_path: Path, suite: Path, model) -> subprocess.Comp
 
 def test_release_gate_workflow_saves_on_main_and_fails_a_perturbed_candidate_on_a_pull_request(tmp_path):
     """The shipped GitHub workflow, as a user copies it: installs from the repository (not the index),
-    saves the baseline on main where pull requests restore it, compares, and uploads the report. Its
-    own commands run here: on main (the demo model saved), then on a pull request (a perturbed candidate)."""
+    saves the baseline on main where pull requests restore it, compares, and puts the verdict where the
+    team decides. Its own commands run here: on main (the demo model saved), then on a pull request (a
+    perturbed candidate): the job summary and the comment body name the failed rules, the JUnit file
+    carries each cell's numbers, and every uploaded file exists."""
+    from xml.etree import ElementTree
+
+    from markdown_it import MarkdownIt
+
     workflow, steps = _workflow_steps()
     assert set(workflow[True]) == {"push", "pull_request"}  # YAML reads the key `on` as True
     install = steps["Install (CPU torch first, so pip does not pull a CUDA build)"]["run"]
@@ -95,6 +106,7 @@ def test_release_gate_workflow_saves_on_main_and_fails_a_perturbed_candidate_on_
     saved_to = steps["Keep the baseline for pull requests"]["with"]
     restored = steps["Restore the latest main baseline"]["with"]
     assert restored["path"] == saved_to["path"] and saved_to["key"].startswith(restored["restore-keys"])
+    assert steps["Keep the baseline for pull requests"]["if"].startswith("always()")  # main's verdict aside
     assert steps["Upload the report"]["if"].startswith("always()")
     suite = tmp_path / "release_gate"
     shutil.copytree(SUITES / "release_gate", suite)
@@ -108,12 +120,72 @@ def test_release_gate_workflow_saves_on_main_and_fails_a_perturbed_candidate_on_
         check=True,
         capture_output=True,
     )
-    gate = _run_step(steps["Gate the candidate against the baseline"], tmp_path, suite, candidate)
+    summary = tmp_path / "step-summary.md"
+    gate_step = steps["Gate the candidate against the baseline"]
+    gate = _run_step(
+        gate_step,
+        tmp_path,
+        suite,
+        candidate,
+        BASELINE_FOUND="clipshift-baseline-main-abc",
+        GITHUB_STEP_SUMMARY=str(summary),
+    )
     assert gate.returncode == 1, gate.stdout[-3000:]
     assert "regression(s) beyond tolerance" in gate.stdout and "clipshift gate FAILED" in gate.stdout
     for uploaded in steps["Upload the report"]["with"]["path"].split():
         assert (tmp_path / uploaded).exists(), uploaded
     assert "0001_release.json" in gate.stdout  # the restored main baseline is what it compared with
+    results = json.loads((tmp_path / "clipshift-results.json").read_text())
+    regressed = [d for d in results["extra"]["comparison"]["deltas"] if d["failed"]]
+    assert regressed
+    comment = (tmp_path / "clipshift-comment.md").read_text()
+    for text, limit in ((summary.read_text(), 1024 * 1024), (comment, 65536)):
+        assert len(text.encode()) < limit
+        parser = MarkdownIt("commonmark").enable("table")  # GitHub renders both as CommonMark with tables
+        tokens, rendered = parser.parse(text), parser.render(text)
+        headings = [t.content for i, t in enumerate(tokens) if i and tokens[i - 1].type == "heading_open"]
+        assert headings[0].startswith("❌ clipshift: FAILED") and any("Regressions against" in h for h in headings)
+        for d in regressed:  # every failed rule: its cell, statistic and rule in one table row
+            row = f"<td>{d['augmentation']}[s{d['severity']}]</td>\n<td>{d['metric']}.{d['stat']}</td>"
+            assert row in rendered and ", ".join(d["failed"]) in rendered
+    assert (tmp_path / "clipshift-comment.md").read_text().startswith("<!-- clipshift -->\n")
+    suite_cases = [
+        case
+        for case in ElementTree.parse(tmp_path / "clipshift-junit.xml").iter("testcase")
+        if case.get("name") != "gate"
+    ]
+    properties = {p.get("name"): p.get("value") for p in suite_cases[1].iter("property")}
+    assert properties["clipshift_cell"].endswith("[s2]") and properties["clipshift_verdict"] in ("PASS", "FAIL")
+    assert re.fullmatch(r"-?[0-9.e+-]+ \(>= 0\.5: (PASS|FAIL)\)", properties["clipshift.cosine.mean"])
+    assert "clipshift.attention_correlation.mean.delta" in properties  # a compare rule's statistic
+
+    first = tmp_path / "first-pr"  # a pull request before main ever saved a baseline
+    first.mkdir()
+    first_summary = first / "summary.md"
+    fresh = _run_step(gate_step, first, suite, candidate, BASELINE_FOUND="", GITHUB_STEP_SUMMARY=str(first_summary))
+    assert fresh.returncode == 0, fresh.stdout[-3000:]  # judged by its budgets alone, which it keeps
+    assert "no baseline from main yet" in first_summary.read_text() and "--clipshift-compare" not in fresh.stdout
+
+
+def test_the_shipped_workflow_is_valid_and_has_no_security_finding():
+    """GitHub's workflow schema (check-jsonschema's vendored copy), and zizmor's audits offline: actions
+    pinned to commits, least-privilege permissions, no persisted credentials, no template injection."""
+    schema = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)],
+        capture_output=True,
+        text=True,
+    )
+    assert schema.returncode == 0, schema.stdout + schema.stderr
+    zizmor = shutil.which("zizmor") or str(Path(sys.executable).parent / "zizmor")
+    audit = subprocess.run(
+        [zizmor, "--offline", "--persona=auditor", str(WORKFLOW)], capture_output=True, text=True, timeout=120
+    )
+    assert audit.returncode == 0 and "No findings to report" in audit.stdout + audit.stderr, audit.stdout
+    workflow, steps = _workflow_steps()
+    uses = [step["uses"] for job in workflow["jobs"].values() for step in job["steps"] if "uses" in step]
+    assert uses and all(re.fullmatch(r"actions/[a-z/-]+@[0-9a-f]{40}", u) for u in uses), uses
+    assert workflow["permissions"] == {"contents": "read"}
+    assert workflow["jobs"]["comment"]["permissions"] == {"pull-requests": "write"}
 
 
 def test_imagenet_c_suite_gates_per_family_and_reports_mce(tmp_path):

@@ -216,3 +216,34 @@ def test_the_open_clip_weights_block_names_the_file_its_download_writes(tmp_path
     written.parent.mkdir(parents=True)
     written.write_bytes(b"weights")
     _check_model(Cfg)
+
+
+def test_the_ci_pages_history_and_export_block_runs_as_written(tmp_path, monkeypatch):
+    """docs/ci.md's `clipshift history` and `clipshift export` lines, in a folder whose .clipshift holds
+    two saved runs of a suite (0001_release, 0002_release)."""
+    import shlex
+
+    import numpy as np
+
+    from pytest_clipshift.cli import main
+    from pytest_clipshift.core.runs.results import RunResult, ShiftResult
+    from pytest_clipshift.gate.storage import Storage
+
+    monkeypatch.chdir(tmp_path)
+    for cosine in (0.9, 0.8):
+        cell = ShiftResult(
+            augmentation="gaussian_noise", severity=3, image_names=["a"], values={"cosine": np.full(1, cosine)}, seed=0
+        )
+        run = RunResult(
+            model={"name": "m", "fingerprint": "f"},
+            seed=0,
+            image_names=["a"],
+            image_hash="h",
+            image_source="s",
+            results=[cell],
+        )
+        Storage(".clipshift").save(run.to_dict(), "release")
+    block = next(b for b in code_blocks("bash") if "clipshift history" in b)
+    for line in (line for line in block.splitlines() if line.strip()):
+        assert main(shlex.split(line)[1:]) == 0, line
+    assert (tmp_path / "history.html").exists() and (tmp_path / "benchmark" / "bigger-is-better.json").exists()

@@ -306,6 +306,27 @@ OPTIONS: tuple[Option, ...] = (
         field="json_path",
         path=True,
     ),
+    Option(
+        "clipshift_summary",
+        "string",
+        None,
+        "write the verdict as a Markdown job summary to FILE (under GitHub Actions it is also appended to "
+        "$GITHUB_STEP_SUMMARY)",
+        "FILE",
+        convert=_text,
+        field="summary_path",
+        path=True,
+    ),
+    Option(
+        "clipshift_comment",
+        "string",
+        None,
+        "write a pull-request comment body to FILE (Markdown under 64 KB, its first line <!-- clipshift -->)",
+        "FILE",
+        convert=_text,
+        field="comment_path",
+        path=True,
+    ),
     Option("clipshift_storage", "string", ".clipshift", "folder of saved runs", "DIR", convert=_text, path=True),
     Option("clipshift_save", "string", None, "save this run as NAME in the storage folder", "NAME", convert=_run_name),
     Option(
@@ -464,6 +485,8 @@ class ClipShiftConfig:
     caption_column: str = "caption"
     split: str | None = None
     trust_remote_code: bool = False
+    summary_path: Path | None = None
+    comment_path: Path | None = None
     sources: dict[str, str] = field(default_factory=dict)  # option -> "command line" / "ini" / "default"
 
 

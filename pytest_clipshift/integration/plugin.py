@@ -260,6 +260,10 @@ def pytest_runtest_makereport(item, call):
         results = getattr(helper, "results", None)
         result = results[-1] if results else None
     if result is not None and call.when == "call":
+        # the item's own list (as record_property fills it): JUnit XML writes the teardown report's copy
+        properties = item.config.stash[_SESSION].junit_properties(result, item.nodeid)
+        item.user_properties += properties
+        report.user_properties += properties
         report.user_properties.append(
             (
                 "clipshift",

@@ -257,3 +257,26 @@ def calibration_png(run) -> str | None:
     ax.set_title("Shift against accuracy drop")
     ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return to_png(fig)
+
+
+@_styled
+def history_png(rows, statistic: str) -> str | None:
+    """``statistic``'s mean over the cells per saved run (solid) and its worst cell (dashed), oldest first."""
+    metric = statistic.rpartition(".")[0]
+    means = [r.mean(statistic) for r in rows]
+    if len(rows) < 2 or all(v != v for v in means):
+        return None
+    better = metric_info(metric).higher_is_better
+    worst = []
+    for r in rows:
+        cells = [v for cell, v in r.values.get(statistic, {}).items() if not cell.startswith("identity[") and v == v]
+        worst.append((min(cells) if better else max(cells)) if cells else np.nan)
+    fig, ax = _subplots((max(4.0, 0.6 * len(rows) + 2), 2.8))
+    x = np.arange(len(rows))
+    ax.plot(x, means, marker="o", color="#2c7fb8", label="mean over cells")
+    ax.plot(x, worst, marker="v", linestyle="--", color="#b00020", label="worst cell")
+    ax.set_xticks(x, [r.name for r in rows], rotation=30, ha="right")
+    ax.set_ylabel(statistic)
+    ax.set_title(f"{statistic} across saved runs ({'higher' if better else 'lower'} is better)")
+    ax.legend(loc="best", fontsize=8)
+    return to_png(fig)

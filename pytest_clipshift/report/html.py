@@ -63,7 +63,9 @@ IMAGE_FORMATS = ("png", "jpeg")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
 
-def _img(b64, alt: str, fmt: str = "png", caption: str = "", title: str = "", caption_first: bool = False) -> str:
+def figure_html(
+    b64, alt: str, fmt: str = "png", caption: str = "", title: str = "", caption_first: bool = False
+) -> str:
     """An embedded image, only when ``fmt`` is an allowed format and ``b64`` is strictly base64."""
     if not b64:
         return ""
@@ -181,24 +183,24 @@ def figures_html(run) -> str:
     out = ["<h2>Figures</h2>"]
     for sev in run.severities():
         figs = [
-            _img(
+            figure_html(
                 F.dendrogram_png(run, sev),
                 f"dendrogram {severity_key(sev)}",
                 caption="Hierarchical clustering of {original, each augmentation} "
                 "by mean cosine distance of embeddings.",
             ),
-            _img(F.distance_heatmap_png(run, sev), f"distance heatmap {severity_key(sev)}"),
-            _img(F.distributions_png(run, sev), f"cosine distributions {severity_key(sev)}"),
+            figure_html(F.distance_heatmap_png(run, sev), f"distance heatmap {severity_key(sev)}"),
+            figure_html(F.distributions_png(run, sev), f"cosine distributions {severity_key(sev)}"),
         ]
         figs = [f for f in figs if f]
         if figs:
             out.append(f'<h3>Severity {_e(severity_key(sev))}</h3><div class="figs">{"".join(figs)}</div>')
     curves = [
-        _img(F.severity_curves_png(run, m), f"{m} versus severity")
+        figure_html(F.severity_curves_png(run, m), f"{m} versus severity")
         for m in (m.name for m in METRICS.values() if m.severity_curve)  # the registry says which
         if any(m in r.values for r in run.results)
     ]
-    curves.append(_img(F.layer_curves_png(run), "layer-wise shift"))
+    curves.append(figure_html(F.layer_curves_png(run), "layer-wise shift"))
     curves = [c for c in curves if c]
     if curves:
         out.append(f'<h3>Across severities and layers</h3><div class="figs">{"".join(curves)}</div>')
@@ -224,7 +226,7 @@ def worst_images_html(run) -> str:
             names, values = overlay.get("images", []), overlay.get("values", [])
             metric = overlay.get("metric", "cosine")
             hover = "; ".join(f"{n}: {metric} {v:.4f}" for n, v in zip(names, values)) or ", ".join(names)
-            figure = _img(
+            figure = figure_html(
                 overlay["b64"],
                 f"worst images {r.key}",
                 overlay.get("format", "jpeg"),
@@ -262,8 +264,9 @@ def breaking_points_html(run) -> str:
     )
 
 
-def report_sections(run) -> list[str]:
-    """The verdict first, then the tables that explain it, then the figures."""
+def report_sections(run, storage=None) -> list[str]:
+    """The verdict first, then the tables that explain it, then the figures; with ``storage`` (a folder
+    of saved runs) holding two or more runs of this suite, their trend across releases last."""
     from .panel import verdict_panel_html
 
     return [
@@ -278,8 +281,27 @@ def report_sections(run) -> list[str]:
         figures_html(run),
         calibration_html(run),
         imagenet_c_html(run),
+        across_releases_html(run, storage),
         "</div>",
     ]
+
+
+def across_releases_html(run, storage) -> str:
+    """The saved runs of this suite (the same images and seed) in ``storage``, and this run if it is not
+    among them yet: each default statistic's trend; nothing when fewer than two."""
+    if storage is None:
+        return ""
+    from ..core.errors import ClipShiftError
+    from .history import DEFAULT_STATISTICS, history_html, read_history, row_of, same_suite
+
+    try:
+        rows, _ = read_history(storage, DEFAULT_STATISTICS)
+    except ClipShiftError:  # a storage path that is a file: the run's own save says so
+        return ""
+    rows = same_suite(rows, run)
+    if run.created is None or all(r.created != run.created for r in rows):
+        rows.append(row_of(run, "this run", DEFAULT_STATISTICS))
+    return history_html(rows, DEFAULT_STATISTICS) if len(rows) >= 2 else ""
 
 
 def _extrapolation(fit: dict) -> str:
@@ -304,7 +326,7 @@ def calibration_html(run) -> str:
             f"<td>{_fmt(fit['r2'])}{' (weak)' if fit.get('weak') else ''}</td><td>{_fmt(fit['spearman'])}</td>"
             f"<td>{_fmt(fit['value_at_5_point_drop'])}{_extrapolation(fit)}</td></tr>"
         )
-    figure = _img(
+    figure = figure_html(
         F.calibration_png(run),
         "calibration scatter",
         caption=f"accuracy drop against {cal['best']}.mean per cell, with the least-squares line",
@@ -336,7 +358,7 @@ def imagenet_c_html(run) -> str:
         f"(here <code>{_e(metric)}</code>); per family, the mean over its measured corruptions.</p>"
     ]
     if figure:
-        parts.append(_img(figure, "imagenet-c family curves", caption="error by ImageNet-C family and severity"))
+        parts.append(figure_html(figure, "imagenet-c family curves", caption="error by ImageNet-C family and severity"))
     if ce:
         rows = []
         for name, c in ce["corruptions"].items():
@@ -390,7 +412,7 @@ def comparison_section(run) -> str:
     )
 
 
-def _page(title: str, body: str) -> str:
+def html_page(title: str, body: str) -> str:
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title></head>'
@@ -399,12 +421,12 @@ def _page(title: str, body: str) -> str:
     )
 
 
-def write_report(run, path) -> Path:
+def write_report(run, path, storage=None) -> Path:
     """Render and write atomically: a full disk or a read-only target is an ``OutputError`` naming the
-    path, never a truncated page."""
+    path, never a truncated page. ``storage``: saved runs to draw this suite's trend from."""
     from ..core.runs.jsonfile import write_bytes_atomic
 
-    page = _page(report_title(run), "".join(report_sections(run)))
+    page = html_page(report_title(run), "".join(report_sections(run, storage)))
     return write_bytes_atomic(path, page.encode("utf-8"), what="report")
 
 
@@ -429,7 +451,7 @@ def write_compare_report(baseline, candidate, comparison, path) -> Path:
     # attention rule is drawn red in the attention figure, never "better" in cosine's
     gated = list(dict.fromkeys((r.metric, r.stat) for r in comparison.rules)) or [("cosine", "mean")]
     fig_html = "".join(
-        _img(
+        figure_html(
             F.compare_deltas_png(baseline, candidate, comparison, metric, stat),
             f"deltas of {metric}.{stat}",
             caption=f"candidate - baseline of each cell's {metric}.{stat}"
@@ -460,6 +482,6 @@ def write_compare_report(baseline, candidate, comparison, path) -> Path:
     )
     from ..core.runs.jsonfile import write_bytes_atomic
 
-    page = _page(f"clipshift comparison: {candidate.model.get('name', '?')} \u2014 {verdict}", body)
+    page = html_page(f"clipshift comparison: {candidate.model.get('name', '?')} \u2014 {verdict}", body)
     path = write_bytes_atomic(path, page.encode("utf-8"), what="comparison report")
     return path

@@ -45,7 +45,7 @@ class HtmlHooks:
         if outcome is not None and outcome.run is not None:
             from .html import report_sections
 
-            prefix.extend(report_sections(outcome.run))
+            prefix.extend(report_sections(outcome.run, cs.cfg.storage))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_report_title(self, report):

@@ -212,6 +212,7 @@ class RunResult:
     corruption_error: dict | None = None  # gate.corruption_error: CE and mCE against the baseline
     merged_from: list[str] | None = None  # the files merged into this run (shards)
     gate_failures: list[str] = field(default_factory=list)  # why the gate failed beyond a rule (a lost worker, ...)
+    created: str | None = None  # when the run was assembled, ISO 8601 UTC (the history across releases)
 
     EXTRA_FIELDS = (
         "timing",
@@ -221,6 +222,7 @@ class RunResult:
         "corruption_error",
         "merged_from",
         "gate_failures",
+        "created",
     )
     """Written under the file's ``extra`` object (schema clipshift-results/1)."""
 

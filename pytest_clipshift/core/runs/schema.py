@@ -105,6 +105,7 @@ _EXTRA = {
         },
         "merged_from": _STRINGS,
         "gate_failures": _STRINGS,
+        "created": {"type": "string", "maxLength": 40},
         "timing": {
             "type": "object",
             "properties": {

@@ -5,6 +5,7 @@ report only render. Never raises: what cannot be done is a message and a failed 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,7 @@ def assemble(cfg, budgets, state: ProcessState, metrics):
             "threads_per_worker": state.threads,
         },
         breaking_points=sorted(state.breaking_points, key=lambda b: (b["augmentation"], b["rule"])),
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
     run.sort()
     run.calibration = calibrate(run)
@@ -118,12 +120,48 @@ def _write_outputs(cfg, outcome: Outcome) -> None:
         writes.append(("json_written", lambda: outcome.run.write_json(cfg.json_path)))
     if cfg.save:
         writes.append(("saved", lambda: Storage(cfg.storage).save(outcome.run.to_dict(), cfg.save)))
+    writes += [(None, write) for write in _markdown_writes(cfg, outcome.run)]
     for attribute, write in writes:  # each output on its own: one that fails does not stop the other
         try:
-            setattr(outcome, attribute, write())
+            written = write()
+            if attribute is not None:
+                setattr(outcome, attribute, written)
         except OutputError as exc:
             outcome.messages.append(f"clipshift: {exc}")
             outcome.failed = True
+
+
+def _markdown_writes(cfg, run) -> list:
+    """The verdict in Markdown: --clipshift-summary, GitHub's $GITHUB_STEP_SUMMARY (appended to, as
+    each step's summary is), --clipshift-comment."""
+    import os
+
+    from ...core.runs.jsonfile import write_bytes_atomic
+    from ...report.markdown import comment_body, github_run_link, job_summary
+
+    link = github_run_link()
+    writes = []
+    if cfg.summary_path:
+        text = job_summary(run, link)
+        writes.append(lambda: write_bytes_atomic(cfg.summary_path, text.encode(), what="job summary"))
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:
+        writes.append(lambda: _append(Path(step_summary), job_summary(run, link)))
+    if cfg.comment_path:
+        body = comment_body(run, link)
+        writes.append(lambda: write_bytes_atomic(cfg.comment_path, body.encode(), what="comment body"))
+    return writes
+
+
+def _append(path: Path, text: str) -> Path:
+    from ...core.runs.jsonfile import OutputError
+
+    try:
+        with path.open("a", encoding="utf-8") as out:
+            out.write(text + "\n")
+    except OSError as exc:
+        raise OutputError(f"$GITHUB_STEP_SUMMARY {path}: cannot be written ({exc.strerror or exc})") from None
+    return path
 
 
 def compare_rules(cfg, budgets) -> list[str]:

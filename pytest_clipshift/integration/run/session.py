@@ -166,6 +166,34 @@ class ClipShiftSession:
             self._verdicts[test] = self._verdicts.get(test, True) and all(c.passed for c in checks)
         return checks
 
+    @cached_property
+    def baseline(self):
+        """The run --clipshift-compare names, read once for the items' deltas (None: no compare, or it
+        cannot be read; the end of the run says why)."""
+        if not self.cfg.compare:
+            return None
+        from ...core.errors import MALFORMED_INPUT_ERRORS, ClipShiftError
+        from ...core.runs.results import RunResult
+        from ...gate.storage import Storage
+
+        try:
+            return RunResult.read_json(Storage(self.cfg.storage).find(self.cfg.compare))
+        except (ClipShiftError, OSError, *MALFORMED_INPUT_ERRORS):
+            return None
+
+    def junit_properties(self, result, nodeid: str) -> list[tuple[str, str]]:
+        """The properties an item records (JUnit XML): its cell, verdict, rules and deltas."""
+        from ...gate.compare import parse_compare_rule
+        from ...report.junit import cell_properties
+        from .finish import compare_rules
+
+        checks = [c for c in self.state.checks if c.key[:2] == (result.augmentation, str(result.severity))]
+        baseline_cell = None
+        if self.baseline is not None and not result.subset:
+            baseline_cell = next((r for r in self.baseline.results if r.cell == result.cell), None)
+        compared = [(r.metric, r.stat) for r in map(parse_compare_rule, compare_rules(self.cfg, self.budgets))]
+        return cell_properties(result, checks, self.verdict(nodeid), baseline_cell, compared)
+
     def verdict(self, nodeid: str) -> str:
         """ "PASS" or "FAIL" for a test that checked budgets, "" for one that checked none."""
         passed = self._verdicts.get(nodeid)
