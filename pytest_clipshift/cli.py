@@ -218,7 +218,8 @@ def _history(args) -> int:
         print(clean_text(line))
     if args.output:
         from .core.runs.jsonfile import write_bytes_atomic
-        from .report.html import CSS, html_page
+        from .report.html import CSS
+        from .report.markup import html_page
 
         body = f'<style>{CSS}</style><div class="clipshift">{history_html(rows, statistics, "History")}</div>'
         write_bytes_atomic(args.output, html_page(f"clipshift history: {args.storage}", body).encode(), what="history")

@@ -89,7 +89,7 @@ def same_suite(rows: list[HistoryRow], run) -> list[HistoryRow]:
 def history_html(rows: list[HistoryRow], statistics, title: str = "Across releases") -> str:
     """Each statistic's mean over the cells per saved run (and its worst cell), drawn and tabulated."""
     from .figures import history_png
-    from .html import figure_html
+    from .markup import figure_html
 
     figures = "".join(
         figure_html(history_png(rows, s), f"{s} across runs", caption=f"{s} per saved run") for s in statistics

@@ -77,7 +77,7 @@ def test_hostile_fields_are_refused_with_exit_2(tmp_path, results_dict, capsys, 
 
 
 def test_html_pieces_omit_images_that_are_not_allowed(results_dict):
-    from pytest_clipshift.report.html import _img
+    from pytest_clipshift.report.markup import figure_html as _img
 
     assert "data:image/png;base64,iVBORw0KGgo=" in _img("iVBORw0KGgo=", "ok", "png")
     for fmt, b64 in (("svg+xml", "PHN2Zz4="), ("jpeg", '" onerror="alert(1)'), ("jpeg", 42)):
