@@ -31,3 +31,26 @@ def test_benchmark_tiny_mode(tmp_path):
         assert set(row["median_s"]) == {"reference", "engine-cold", "engine-warm", "floor"}
         assert row["forwards"] == 3 * 3  # 3 images x (clean + 2 augmentations)
     assert data["machine"]["cpus"] >= 1 and "workload" in result.stdout
+
+
+def test_the_accelerator_suite_runs_on_cpu_with_a_tiny_model(tmp_path):
+    """benchmarks/gpu_suite.sh as a lent accelerator would run it, here on the CPU (--device cpu
+    --tiny): every part writes its JSON and status.json records each part's exit and time."""
+    out = tmp_path / "gpu"
+    done = subprocess.run(
+        ["bash", str(ROOT / "benchmarks" / "gpu_suite.sh"), str(out), "--device", "cpu", "--tiny"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    status = json.loads((out / "status.json").read_text())
+    assert set(status) == {"check", "engine", "augment", "ceiling", "w4lite", "profile"}
+    assert all(part["exit"] == 0 for part in status.values()), status
+    engine = json.loads((out / "engine.json").read_text())
+    assert {(r["workload"], r["augment_device"]) for r in engine["rows"]} == {("W1", "cpu"), ("W3", "cpu")}
+    assert all(r["floor_s"] > 0 and r["cold_s"] > 0 for r in engine["rows"])
+    ceiling = json.loads((out / "ceiling.json").read_text())
+    assert [r["path"] for r in ceiling["rows"]] == ["cpu", "torch-cpu"]
+    w4 = json.loads((out / "w4lite.json").read_text())
+    assert w4["forwards"] == 4 * 3 * 2 and w4["imagenet_val_x_c_projection_h"] > 0
