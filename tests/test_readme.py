@@ -247,3 +247,24 @@ def test_the_ci_pages_history_and_export_block_runs_as_written(tmp_path, monkeyp
     for line in (line for line in block.splitlines() if line.strip()):
         assert main(shlex.split(line)[1:]) == 0, line
     assert (tmp_path / "history.html").exists() and (tmp_path / "benchmark" / "bigger-is-better.json").exists()
+
+
+def test_the_worst_case_budget_example_runs_as_written_on_the_demo(pytester):
+    """docs/adversarial.md's budgets, as written, on the demo model and 12 of its scenes: robust
+    zero-shot accuracy at 1/255 and the worst case's cosine, gated and kept."""
+    block = next(b for b in code_blocks("toml") if "adversarial.zero_shot" in b)
+    pytester.makefile(".toml", budgets=block)
+    pytester.makeini(
+        "[pytest]\nclipshift_model = demo\nclipshift_images = demo-scenes\nclipshift_max_images = 12\n"
+        "clipshift_device = cpu\nclipshift_no_cache = true\n"
+    )
+    result = pytester.runpytest("--clipshift", "--clipshift-budgets=budgets.toml", "--clipshift-json=out.json")
+    result.stdout.fnmatch_lines(["collected 4 items", "*zero-shot accuracy * clean, * attacked*"])
+    assert result.ret == 0, result.stdout.str()[-3000:]
+    import json
+
+    checks = json.loads((pytester.path / "out.json").read_text())["budgets"]
+    assert {(c["augmentation"], c["metric"]) for c in checks} == {
+        ("adversarial.zero_shot", "zero_shot_accuracy"),
+        ("adversarial.embedding", "cosine"),
+    }

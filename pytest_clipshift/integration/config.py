@@ -60,6 +60,12 @@ def _precision(value, label: str) -> str:
     return str(value)
 
 
+def _choice(value, label: str, valid: tuple[str, ...]) -> str:
+    if str(value) not in valid:
+        raise ConfigError(f"{label} = {value!r}: valid: {', '.join(valid)}")
+    return str(value)
+
+
 def _seed(value, label: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ConfigError(f"{label} = {value!r}: must be a whole number >= 0")
@@ -241,6 +247,38 @@ OPTIONS: tuple[Option, ...] = (
         "seed of every random draw (augmentations, scenes, bootstrap)",
         "SEED",
         convert=_seed,
+    ),
+    Option(
+        "clipshift_attack_steps",
+        "int",
+        10,
+        "gradient steps of the adversarial cases' attack (each step one forward and backward per image)",
+        "N",
+        convert=_positive(1000),
+    ),
+    Option(
+        "clipshift_attack_loss",
+        "string",
+        "cosine",
+        "adversarial.embedding's loss: cosine (minimised) or l2 (FARE's squared L2, maximised)",
+        "LOSS",
+        convert=lambda v, label: _choice(v, label, ("cosine", "l2")),
+    ),
+    Option(
+        "clipshift_attack_method",
+        "string",
+        "pgd",
+        "the attack: pgd (projected gradient descent) or apgd (Croce & Hein's step-size schedule)",
+        "METHOD",
+        convert=lambda v, label: _choice(v, label, ("pgd", "apgd")),
+    ),
+    Option(
+        "clipshift_attack_restarts",
+        "int",
+        1,
+        "random starts of each attack; the strongest is kept, image by image",
+        "N",
+        convert=_positive(100),
     ),
     Option(
         "clipshift_draws",
@@ -479,6 +517,10 @@ class ClipShiftConfig:
     labels: list[str]
     prompt_template: str
     draws: int = 1
+    attack_steps: int = 10
+    attack_loss: str = "cosine"
+    attack_method: str = "pgd"
+    attack_restarts: int = 1
     augment_device: str = "auto"
     image_column: str = "image"
     label_column: str = "label"

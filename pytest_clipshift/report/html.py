@@ -262,6 +262,7 @@ def report_sections(run, storage=None) -> list[str]:
         figures_html(run),
         calibration_html(run),
         imagenet_c_html(run),
+        worst_case_html(run),
         across_releases_html(run, storage),
         "</div>",
     ]
@@ -319,6 +320,30 @@ def calibration_html(run) -> str:
         f'{figure}<table class="cs" id="clipshift-calibration"><thead><tr><th class="name">metric</th><th>slope</th>'
         "<th>intercept</th><th>R²</th><th>Spearman</th><th>value at a 5-point drop</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def worst_case_html(run) -> str:
+    """The adversarial cells beside random-sign noise of the same l-inf size, per severity."""
+    from ..core.runs.worst_case import worst_against_typical
+
+    rows = worst_against_typical(run)
+    if not rows:
+        return ""
+    body = "".join(
+        f"<tr><td>s{r['severity']}</td><td>{r['eps_255']:g}/255</td><td>{_fmt(r['attack_cosine'])}</td>"
+        f"<td>{_fmt(r['random_cosine'])}</td><td>{_fmt(r['gap'])}</td><td>{_fmt(r['clean_accuracy'])}</td>"
+        f"<td>{_fmt(r['robust_accuracy'])}</td></tr>"
+        for r in rows
+    )
+    return (
+        "<h2>The worst case</h2><p>Per severity, the mean cosine of the embedding to the clean one under the "
+        "attack (<code>adversarial.embedding</code>: the l-inf-bounded perturbation that moves it most, found by "
+        "gradient steps) beside random-sign noise of the same size (<code>adversarial.random_sign</code>), and "
+        "zero-shot accuracy clean and under <code>adversarial.zero_shot</code> (robust accuracy).</p>"
+        '<table class="cs" id="clipshift-worst-case"><thead><tr><th>severity</th><th>eps</th>'
+        "<th>cosine, attacked</th><th>cosine, random sign</th><th>gap</th><th>accuracy, clean</th>"
+        f"<th>accuracy, attacked</th></tr></thead><tbody>{body}</tbody></table>"
     )
 
 

@@ -26,6 +26,7 @@ def heat_colours(v: np.ndarray) -> np.ndarray:
 def overlay(image: np.ndarray, heat: np.ndarray | None, size: int = THUMB) -> np.ndarray:
     from PIL import Image
 
+    image = np.clip(np.rint(image), 0, 255).astype(np.uint8)  # an attacked canvas is float: shown as pixels
     thumb = np.asarray(Image.fromarray(image).resize((size, size), Image.Resampling.BILINEAR), np.float32)
     if heat is None:
         return thumb.astype(np.uint8)

@@ -42,6 +42,7 @@ def write_summary(tr, outcome) -> None:
         tr.write_line(f"images {len(run.image_names)} from {run.image_source} (hash {run.image_hash})")
         _table(tr, run)
         _imagenet_c(tr, run)
+        _worst_case(tr, run)
         comparison = outcome.comparison
         if comparison is not None:
             _comparison(tr, comparison)
@@ -157,6 +158,23 @@ def _imagenet_c(tr, run) -> None:
     for family in FAMILIES:
         if family in curves:
             tr.write_line(family.ljust(30) + "".join(f"{curves[family].get(s, float('nan')):9.4f}" for s in severities))
+
+
+def _worst_case(tr, run) -> None:
+    """Per severity: the cosine under attack beside random-sign noise of the same size (one line each)."""
+    from ..core.runs.worst_case import worst_against_typical
+
+    def num(v):
+        return "-" if v is None else f"{v:.4f}"
+
+    for row in worst_against_typical(run):
+        line = (
+            f"worst case s{row['severity']} (eps {row['eps_255']:g}/255): cosine under attack "
+            f"{num(row['attack_cosine'])}, under random-sign noise {num(row['random_cosine'])}"
+        )
+        if row["robust_accuracy"] is not None:
+            line += f"; zero-shot accuracy {num(row['clean_accuracy'])} clean, {num(row['robust_accuracy'])} attacked"
+        tr.write_line(line, bold=True)
 
 
 def _corruption_error(tr, ce: dict) -> None:

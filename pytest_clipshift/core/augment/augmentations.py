@@ -51,6 +51,40 @@ def _ensure_builtins() -> None:
                 f"ImageNet-C {name.replace('_', ' ')} ({imagenet_c.family_of(name)})",
                 kind="callable",
             )
+        for aug in _adversarial_table():
+            _REGISTRY[aug.name] = aug
+
+
+def _adversarial_table() -> list[Augmentation]:
+    from . import adversarial as adv
+
+    eps = "l-inf budget eps = 0.5, 1, 2, 4, 8 (/255) at severities 1-5"
+    return [
+        Augmentation(
+            adv.PREFIX + "random_sign",
+            adv.random_sign,
+            adv.levels(),
+            description=f"every pixel moved by +-eps at random: the typical case beside the worst; {eps}",
+            kind="callable",
+            unquantised=True,
+        ),
+        Augmentation(
+            adv.PREFIX + "embedding",
+            None,
+            adv.levels(),
+            description=f"PGD minimising the cosine of the embedding to the clean one (FARE's attack); {eps}",
+            kind="adversarial",
+            unquantised=True,
+        ),
+        Augmentation(
+            adv.PREFIX + "zero_shot",
+            None,
+            adv.levels(),
+            description=f"PGD maximising the zero-shot cross-entropy of the image's own label; {eps}",
+            kind="adversarial",
+            unquantised=True,
+        ),
+    ]
 
 
 STUDY_AUGMENTATIONS = (
@@ -67,9 +101,11 @@ STUDY_AUGMENTATIONS = (
 DEFAULT_AUGMENTATIONS = ("identity", *STUDY_AUGMENTATIONS)
 """What the plugin measures when nothing narrows it: the noise floor, then the study's nine."""
 
-GROUPS = {"study": STUDY_AUGMENTATIONS}
+GROUPS = {"study": STUDY_AUGMENTATIONS, "adversarial": ("adversarial.random_sign", "adversarial.embedding")}
 """Words that stand for several augmentations wherever augmentations are listed (flag, ini, budgets
-``[settings]``, marker); ``imagenet-c`` (all 19 ImageNet-C corruptions) is added below."""
+``[settings]``, marker); ``imagenet-c`` (all 19 ImageNet-C corruptions) is added below. ``adversarial``
+is the worst case with the typical case of the same size beside it (``adversarial.zero_shot``, which
+needs labels, is named on its own)."""
 
 
 def expand_names(names) -> list[str]:
@@ -173,6 +209,11 @@ def apply_augmentation(
     draw = draw_seed(seed, image_hash or hash_of(image), aug.name, severity, draw)
     if aug.name == "identity":
         return Augmented(image.copy(), None, changed=False)
+    if aug.kind == "adversarial":
+        raise ConfigError(
+            f"augmentation {aug.name!r} attacks the model (it needs its gradients): the engine measures it "
+            "(measure(), the plugin); apply_augmentation has no model to attack"
+        )
     if aug.kind == "callable":
         rng = np.random.default_rng(draw)
         out = aug.factory(image.copy(), rng, **params)
@@ -190,7 +231,7 @@ def apply_augmentation(
                     f"augmentation {aug.name!r}: coords of shape {coords.shape}; expected "
                     f"{image.shape[:2] + (3,)} (source x, source y, valid)"
                 )
-        out = _check_output(aug.name, np.asarray(out), image.shape)
+        out = np.asarray(out) if aug.unquantised else _check_output(aug.name, np.asarray(out), image.shape)
         return Augmented(out, coords, changed=not np.array_equal(out, image))
     A = _albu()
     transform = aug.factory(**params)

@@ -22,7 +22,8 @@ class Augmentation:
     params: dict[Severity, dict[str, Any]]
     geometric: bool = False
     description: str = ""
-    kind: str = "albumentations"  # or "callable": fn(image uint8 HxWx3, rng, **params) -> image
+    kind: str = "albumentations"  # or "callable": fn(image uint8 HxWx3, rng, **params) -> image; or "adversarial"
+    unquantised: bool = False  # its output stays float (a perturbation smaller than one grey level)
 
     def parameters(self, severity: Severity) -> dict[str, Any]:
         if severity not in self.params:

@@ -22,7 +22,7 @@ from ..models.encoders import Encoder
 from ..runs.results import RunResult, ShiftResult
 from .augmenting import Augmenter, Job, augment_device
 from .cache import EmbeddingCache
-from .plan import CacheKeys, Plan, expand_pairs, make_plan
+from .plan import CacheKeys, Plan, case_parameters, expand_pairs, make_plan
 from .scoring import Scorer
 from .settings import MeasureSettings
 from .tally import Tally
@@ -124,6 +124,16 @@ def unchanged_warnings(results: list[ShiftResult]) -> list[str]:
     return warnings
 
 
+class _Later:
+    """A future that runs its call when its result is asked for, in the asking thread."""
+
+    def __init__(self, fn, *args):
+        self.fn, self.args = fn, args
+
+    def result(self):
+        return self.fn(*self.args)
+
+
 class _Measurement:
     """One ``measure`` call: chunks of images through the cache, the augmenter and the scorer."""
 
@@ -131,7 +141,15 @@ class _Measurement:
         self.encoder, self.images, self.plan, self.settings, self.cache = encoder, images, plan, settings, cache
         device = augment_device(settings.augment_device, encoder)
         self.keys = CacheKeys(encoder, images.hashes, settings, plan, device) if cache is not None else None
-        self.augment = Augmenter(plan.cases, settings.seed, images.hashes, device)
+        self.augment = Augmenter(
+            plan.cases,
+            settings.seed,
+            images.hashes,
+            device,
+            encoder=encoder,
+            attack=settings.attack,
+            text_scorer=text_scorer,
+        )
         self.scorer = Scorer(encoder, images, plan, text_scorer)
         self.tally = Tally(len(plan.cases), len(images), plan.stored_metrics)
         self.chunk_size = chunk_for_canvas(settings.chunk_size, encoder.canvas_size)
@@ -200,11 +218,19 @@ class _Measurement:
         for p in range(len(self.plan.cases)):
             of_case = [j for j in jobs if j.case == p]
             batches += [of_case[b : b + size] for b in range(0, len(of_case), size)]
-        pending = pool.submit(self.augment, batches[0], canvases) if batches else None
+
+        def start(batch):  # an attack runs the model: in this thread, when its turn comes
+            return (
+                _Later(self.augment, batch, canvases)
+                if self.augment.uses_model(batch)
+                else pool.submit(self.augment, batch, canvases)
+            )
+
+        pending = start(batches[0]) if batches else None
         for b, batch in enumerate(batches):
             augmented = pending.result()
             if b + 1 < len(batches):
-                pending = pool.submit(self.augment, batches[b + 1], canvases)
+                pending = start(batches[b + 1])
             enc, rows = self.scorer.score(batch, augmented, canvases, clean, rows_of)
             for k, job in enumerate(batch):
                 unchanged = not augmented[k].changed
@@ -219,7 +245,6 @@ class _Measurement:
 
     def result(self, p: int) -> ShiftResult:
         """The asked case ``p`` as a ``ShiftResult``, with the metrics computed across its draws."""
-        from ..augment.augmentations import augmentation_for
 
         case, tally = self.plan.cases[p], self.tally
         values = {m: tally.values[p][m].copy() for m in self.plan.stored_metrics}
@@ -230,7 +255,6 @@ class _Measurement:
                 if len(draws) > 1
                 else np.zeros(len(self.images))
             )
-        aug, level = augmentation_for(case)
         views = []
         if self.settings.overlay_metrics and case.augmentation != "identity" and not case.is_probe:
             views = worst_views(self, p, self.settings.overlay_metrics, self.settings.overlay_count)
@@ -240,7 +264,7 @@ class _Measurement:
             image_names=list(self.images.names),
             values=values,
             seed=self.settings.seed,
-            parameters=aug.parameters(level),
+            parameters=case_parameters(case, self.settings.attack),
             unchanged_images=tally.unchanged[p],
             embeddings=tally.embeddings_of(p) if self.settings.keep_embeddings else None,
             strength=case.strength,

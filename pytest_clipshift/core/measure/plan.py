@@ -80,12 +80,41 @@ def make_plan(encoder, cases: list[Case], settings: MeasureSettings) -> Plan:
         )
     per_batch = [m for m in names if metric_info(m).needs != "draws"]
     needs = frozenset(metric_info(m).needs for m in per_batch)
+    attacked = [c for c in cases if augmentation_for(c)[0].kind == "adversarial"]
+    if attacked:
+        check_attackable(encoder, attacked)
+        if any(c.augmentation.endswith(".zero_shot") for c in attacked):
+            needs |= {"text"}  # the attack needs the label prompts and each image's label
     asked = len(cases)
     if settings.draws > 1:  # the extra draws of every case that draws anything at random (identity draws nothing)
         cases = cases + [
             c.with_draw(k) for k in range(1, settings.draws) for c in cases if c.augmentation != "identity"
         ]
     return Plan(tuple(cases), asked, tuple(per_batch), _stored(per_batch, needs, encoder), across, needs, note)
+
+
+def check_attackable(encoder, attacked: list[Case]) -> None:
+    """An adversarial case needs the model's gradients, at fp32."""
+    names = ", ".join(dict.fromkeys(c.augmentation for c in attacked))
+    if not hasattr(encoder, "embed_differentiable"):
+        raise ConfigError(
+            f"{names}: model {encoder.name} gives no gradients (an encoder without embed_differentiable, e.g. a "
+            "wrapper without autograd), so the worst case cannot be searched for; leave these out of the suite"
+        )
+    precision = encoder.info.get("precision", "fp32")
+    if precision != "fp32":
+        raise ConfigError(
+            f"{names}: attacks run at fp32 and this model runs at {precision} (an attack in half precision measures "
+            "rounding): measure them with --clipshift-precision fp32"
+        )
+
+
+def case_parameters(case: Case, attack) -> dict:
+    """What the results and the cache key record of a case: its augmentation's parameters at its level,
+    and for an attack every attack setting (loss, eps, steps, step size and its rule, restarts)."""
+    aug, level = augmentation_for(case)
+    params = aug.parameters(level)
+    return attack.parameters(params["eps"]) if aug.kind == "adversarial" else params
 
 
 def _stored(names: list[str], needs: frozenset[str], encoder) -> tuple[str, ...]:
@@ -111,6 +140,7 @@ class CacheKeys:
         self.batch_size = settings.batch_size
         self.augment_device = augment_device
         self.prep_signature = str(encoder.info.get("preprocessing")) + str(encoder.canvas_size)
+        self.attack = settings.attack
         self.metric_identity = [m if metric_info(m).builtin else metric_info(m).identity for m in plan.stored_metrics]
 
     def clean(self, image: int) -> str:
@@ -123,7 +153,7 @@ class CacheKeys:
             name = f"{name}#draw{case.draw}"
         if on_device(case, self.augment_device):  # other bytes than the CPU path's: other entries
             name = f"{name}@torch-{self.augment_device.type}"
-        return self._key(image, name, aug.parameters(severity), str(severity))
+        return self._key(image, name, case_parameters(case, self.attack), str(severity))
 
     def _key(self, image: int, name: str, params: dict, severity: str) -> str:
         # batch size is part of the key: CPU kernels change an embedding's last bits (up to ~3e-6 in

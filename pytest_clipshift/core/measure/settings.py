@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
+from ..augment.adversarial import AttackSettings
 from ..errors import ConfigError
 from ..metrics import DEFAULT_METRICS
 
@@ -30,6 +31,7 @@ class MeasureSettings:
     keep_embeddings: bool = True
     overlay_metrics: tuple[str, ...] = ()
     overlay_count: int = 2
+    attack: AttackSettings = AttackSettings()  # the adversarial cases' loss, steps, method, restarts
 
     def __post_init__(self):
         object.__setattr__(self, "metrics", tuple(self.metrics))

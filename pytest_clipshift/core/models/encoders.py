@@ -270,6 +270,21 @@ class TransformersEncoder:
             result.hidden_states = torch.stack(hs, dim=1).float().cpu().numpy()
         return result
 
+    def embed_differentiable(self, canvases):
+        """(N, H, W, 3) float canvases on the model's device, 0-255, unquantised -> (N, D) embeddings
+        with gradients to the pixels (an adversarial attack's forward). Only at fp32: an attack in
+        half precision would measure rounding, not the model."""
+        import torch
+
+        if self.dtype is not torch.float32:
+            raise ConfigError(
+                f"{self.name}: adversarial cases attack in fp32, this model runs in {self.precision}: "
+                "measure them with --clipshift-precision fp32"
+            )
+        with torch.enable_grad():  # on whichever attention path the model is: the embedding is the same
+            out = self.model.get_image_features(**self.model_inputs(canvases))
+        return out if torch.is_tensor(out) else out.pooler_output
+
     def encode_text(self, prompts: list[str]) -> np.ndarray:
         import torch
 

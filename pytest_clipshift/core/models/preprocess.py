@@ -154,17 +154,23 @@ def center_crop(arr: np.ndarray, height: int, width: int, rounding: str = "floor
 
 
 def normalize_batch(canvases, settings: PreprocessSettings, device, dtype):
-    """uint8 (N, H, W, 3) numpy or tensor -> (N, 3, h, w) model input on ``device`` in ``dtype``."""
+    """(N, H, W, 3) canvases, numpy or tensor, 0-255 -> (N, 3, h, w) model input on ``device`` in ``dtype``.
+
+    uint8 canvases are what every augmentation gives; float ones (an adversarial perturbation, kept
+    unquantised) pass through unrounded, and a float tensor keeps its gradient."""
     import torch
     import torch.nn.functional as F
 
     x = canvases if torch.is_tensor(canvases) else torch.from_numpy(np.require(canvases, requirements=["C", "W"]))
-    x = x.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else x.to(device)
-    x = x.permute(0, 3, 1, 2).float()
+    exact = x.is_floating_point()
+    if device.type == "cuda" and x.device.type == "cpu":
+        x = x.pin_memory().to(device, non_blocking=True)
+    x = x.to(device).permute(0, 3, 1, 2).float()
     if tuple(x.shape[-2:]) != tuple(settings.input_size):
         mode = "bilinear" if settings.resample == 2 else "bicubic"
         x = F.interpolate(x, size=settings.input_size, mode=mode, antialias=True, align_corners=False)
-        x = x.round().clamp(0, 255)  # the processor resizes uint8 images: keep that quantisation
+        if not exact:  # the processor resizes uint8 images: keep that quantisation
+            x = x.round().clamp(0, 255)
     x = x * settings.rescale
     if settings.normalize:
         mean = torch.tensor(settings.mean, device=device).view(1, 3, 1, 1)

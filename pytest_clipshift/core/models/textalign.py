@@ -137,12 +137,14 @@ class TextScorer:
         return out
 
 
-def text_spec_for(metric_names, image_set, labels=(), template: str = "a photo of a {}") -> TextSpec | None:
-    """The prompts of a run's text metrics (None when it asks for none): ``labels`` if given, else every
-    class the image set defines, else the labels its images carry, else (a captioned set) its captions."""
+def text_spec_for(metric_names, image_set, labels=(), template: str = "a photo of a {}", cases=()) -> TextSpec | None:
+    """The prompts of a run's text metrics and of a zero-shot attack among ``cases`` (None when it needs
+    none): ``labels`` if given, else every class the image set defines, else the labels its images carry,
+    else (a captioned set) its captions."""
     from ..metrics import metric_info
 
-    if not any(metric_info(m).needs == "text" for m in metric_names):
+    attacked = any(str(getattr(c, "augmentation", c)).endswith("adversarial.zero_shot") for c in cases)
+    if not attacked and not any(metric_info(m).needs == "text" for m in metric_names):
         return None
     labels = list(labels)
     if not labels and image_set.labels:

@@ -68,7 +68,9 @@ class Measurements:
             cases,
             settings=MeasureSettings.of(self.settings, metrics=metric_list, overlay_metrics=overlay_metrics),
             cache=self.resources.cache,
-            text=text_spec_for(metric_list, image_set, self.resources.cfg.labels, self.resources.cfg.prompt_template),
+            text=text_spec_for(
+                metric_list, image_set, self.resources.cfg.labels, self.resources.cfg.prompt_template, cases
+            ),
             progress=self.progress_factory() if self.progress_factory else None,
         )
         self._record(run, metric_list, image_names, time.perf_counter() - started)

@@ -9,6 +9,7 @@ from functools import cached_property
 
 import pytest
 
+from ...core.augment.adversarial import AttackSettings
 from ...core.cases import Case
 from ...core.measure.settings import MeasureSettings
 from ...core.metrics import DEFAULT_METRICS, METRICS, RANKING_METRIC, metric_info, split_layer
@@ -43,6 +44,9 @@ class ClipShiftSession:
             draws=cfg.draws,
             augment_device=cfg.augment_device,
             overlay_metrics=self.overlay_metrics,
+            attack=AttackSettings(
+                loss=cfg.attack_loss, steps=cfg.attack_steps, method=cfg.attack_method, restarts=cfg.attack_restarts
+            ),
         )
         self.measurements = Measurements(
             self.resources, self.state, settings, bool(cfg.json_path or cfg.save or cfg.html)
@@ -108,7 +112,12 @@ class ClipShiftSession:
         self.resources.worker_index = index
 
     def set_prefetch(self, pairs) -> None:
+        self._configured = list(pairs)
         self.measurements.set_prefetch(pairs)
+
+    def configured_pairs(self) -> list:
+        """The (augmentation, severity) pairs this process's collected items measure."""
+        return list(getattr(self, "_configured", []))
 
     def set_pending(self, pending) -> None:
         """Under xdist: ``pending() -> pairs`` of the items this worker has been handed and not yet run."""
@@ -146,7 +155,14 @@ class ClipShiftSession:
         that cannot be used is one start-up error, said once; the warnings loading gave, to show now."""
         _ = self.resources.images  # loaded now, kept for the run
         if model:
-            _ = self.resources.encoder
+            encoder = self.resources.encoder
+            from ...core.augment.augmentations import augmentation_for
+            from ...core.measure.plan import check_attackable
+
+            cases = map(Case.of, self.configured_pairs())
+            attacked = [c for c in cases if augmentation_for(c)[0].kind == "adversarial"]
+            if attacked:  # a model without gradients, or not at fp32: said before any item runs
+                check_attackable(encoder, attacked)
         self.shown_warnings = list(self.state.warnings)
         return self.shown_warnings
 
