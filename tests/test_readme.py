@@ -268,3 +268,25 @@ def test_the_worst_case_budget_example_runs_as_written_on_the_demo(pytester):
         ("adversarial.zero_shot", "zero_shot_accuracy"),
         ("adversarial.embedding", "cosine"),
     }
+
+
+def test_the_tower_budget_example_runs_as_written_on_the_demo(pytester):
+    """docs/tower.md's budgets, as written, on the demo model (6 layers, 8 heads) and 4 scenes."""
+    block = next(b for b in code_blocks("toml") if "head_attention_correlation" in b)
+    pytester.makefile(".toml", budgets=block)
+    pytester.makeini(
+        "[pytest]\nclipshift_model = demo\nclipshift_images = demo-scenes\nclipshift_max_images = 4\n"
+        "clipshift_device = cpu\nclipshift_no_cache = true\n"
+    )
+    result = pytester.runpytest("--clipshift", "--clipshift-budgets=budgets.toml", "--clipshift-json=out.json")
+    result.stdout.fnmatch_lines(["collected 2 items", "heads that moved most, gaussian_noise*"])
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 2 and "error" not in outcomes
+    import json
+
+    checks = json.loads((pytester.path / "out.json").read_text())["budgets"]
+    assert {c["metric"] for c in checks} == {
+        "head_attention_correlation",
+        "attention_correlation@6h3",
+        "sink_count_change",
+    }

@@ -60,6 +60,16 @@ def _precision(value, label: str) -> str:
     return str(value)
 
 
+def _sink_factor(value, label: str) -> float:
+    try:
+        factor = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{label} = {value!r}: not a number; e.g. 10 (a sink's norm is 10x the median)") from None
+    if not 1 < factor <= 1e6:
+        raise ConfigError(f"{label} = {value!r}: must be a number above 1 (a multiple of the median patch norm)")
+    return factor
+
+
 def _choice(value, label: str, valid: tuple[str, ...]) -> str:
     if str(value) not in valid:
         raise ConfigError(f"{label} = {value!r}: valid: {', '.join(valid)}")
@@ -279,6 +289,14 @@ OPTIONS: tuple[Option, ...] = (
         "random starts of each attack; the strongest is kept, image by image",
         "N",
         convert=_positive(100),
+    ),
+    Option(
+        "clipshift_sink_factor",
+        "string",
+        "10",
+        "a patch token is an attention sink when its norm exceeds this many times its image's median patch norm",
+        "X",
+        convert=_sink_factor,
     ),
     Option(
         "clipshift_draws",
@@ -521,6 +539,7 @@ class ClipShiftConfig:
     attack_loss: str = "cosine"
     attack_method: str = "pgd"
     attack_restarts: int = 1
+    sink_factor: float = 10.0
     augment_device: str = "auto"
     image_column: str = "image"
     label_column: str = "label"

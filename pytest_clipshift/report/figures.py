@@ -280,3 +280,20 @@ def history_png(rows, statistic: str) -> str | None:
     ax.set_title(f"{statistic} across saved runs ({'higher' if better else 'lower'} is better)")
     ax.legend(loc="best", fontsize=8)
     return to_png(fig)
+
+
+@_styled
+def head_heatmap_png(key: str, table) -> str | None:
+    """A layers x heads heat map of attention correlation (1: unmoved), its values written in."""
+    if table is None:
+        return None
+    layers, heads = table.shape
+    fig, ax = _subplots((0.45 * heads + 1.6, 0.32 * layers + 1.2))
+    image = ax.imshow(table, cmap="viridis", vmin=min(0.0, float(np.nanmin(table))), vmax=1.0, aspect="auto")
+    ax.set_xticks(range(heads), [str(h + 1) for h in range(heads)])
+    ax.set_yticks(range(layers), [str(k + 1) for k in range(layers)])
+    ax.set_xlabel("head")
+    ax.set_ylabel("layer")
+    ax.set_title(f"{key}: attention correlation per head")
+    fig.colorbar(image, ax=ax, fraction=0.05)
+    return to_png(fig)

@@ -263,6 +263,7 @@ def report_sections(run, storage=None) -> list[str]:
         calibration_html(run),
         imagenet_c_html(run),
         worst_case_html(run),
+        heads_html(run),
         across_releases_html(run, storage),
         "</div>",
     ]
@@ -320,6 +321,31 @@ def calibration_html(run) -> str:
         f'{figure}<table class="cs" id="clipshift-calibration"><thead><tr><th class="name">metric</th><th>slope</th>'
         "<th>intercept</th><th>R²</th><th>Spearman</th><th>value at a 5-point drop</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def heads_html(run) -> str:
+    """Per augmentation (its strongest severity measured): the layers x heads heat map of attention
+    correlation and the heads that moved most."""
+    from ..core.runs.heads import head_table, most_moved_heads
+
+    strongest = {}
+    for r in run.results:
+        if not r.subset and r.augmentation != "identity" and head_table(r) is not None:
+            strongest[r.augmentation] = r  # results are in severity order: the last is the strongest
+    if not strongest:
+        return ""
+    figures, rows = [], []
+    for r in strongest.values():
+        figures.append(figure_html(F.head_heatmap_png(r.key, head_table(r)), f"heads {r.key}", caption=r.key))
+        moved = ", ".join(f"L{layer} H{head}: {value:.4f}" for layer, head, value in most_moved_heads(r))
+        rows.append(f'<tr><td class="name">{_e(r.key)}</td><td class="name">{_e(moved)}</td></tr>')
+    return (
+        "<h2>Heads</h2><p>Attention correlation (aligned) of each head of each layer, clean against augmented, "
+        "at each augmentation's strongest severity: dark cells are the heads whose attention moved most.</p>"
+        f'<div class="figs">{"".join(figures)}</div><table class="cs" id="clipshift-heads"><thead><tr>'
+        f'<th class="name">cell</th><th class="name">heads that moved most</th></tr></thead><tbody>{"".join(rows)}'
+        "</tbody></table>"
     )
 
 

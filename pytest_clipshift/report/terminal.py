@@ -43,6 +43,7 @@ def write_summary(tr, outcome) -> None:
         _table(tr, run)
         _imagenet_c(tr, run)
         _worst_case(tr, run)
+        _heads(tr, run)
         comparison = outcome.comparison
         if comparison is not None:
             _comparison(tr, comparison)
@@ -158,6 +159,17 @@ def _imagenet_c(tr, run) -> None:
     for family in FAMILIES:
         if family in curves:
             tr.write_line(family.ljust(30) + "".join(f"{curves[family].get(s, float('nan')):9.4f}" for s in severities))
+
+
+def _heads(tr, run) -> None:
+    """Per cell with per-head maps: the three heads whose attention moved most."""
+    from ..core.runs.heads import most_moved_heads
+
+    for r in run.results:
+        moved = most_moved_heads(r)
+        if moved and r.augmentation != "identity":
+            heads = ", ".join(f"layer {layer} head {head} {value:.4f}" for layer, head, value in moved)
+            tr.write_line(f"heads that moved most, {r.key} (attention correlation): {heads}")
 
 
 def _worst_case(tr, run) -> None:

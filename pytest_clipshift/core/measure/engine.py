@@ -150,7 +150,7 @@ class _Measurement:
             attack=settings.attack,
             text_scorer=text_scorer,
         )
-        self.scorer = Scorer(encoder, images, plan, text_scorer)
+        self.scorer = Scorer(encoder, images, plan, text_scorer, settings.sink_factor)
         self.tally = Tally(len(plan.cases), len(images), plan.stored_metrics)
         self.chunk_size = chunk_for_canvas(settings.chunk_size, encoder.canvas_size)
         self.dim = encoder.info.get("embedding_dim")  # checks cache entries when the encoder states it

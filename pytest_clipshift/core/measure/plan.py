@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from ..augment.augmentations import augmentation_for
 from ..cases import DEFAULT_SEVERITY, Case
 from ..errors import ConfigError
-from ..metrics import METRICS, Metric, metric_info, split_layer, validate_metrics
+from ..metrics import METRICS, Metric, metric_info, validate_metrics
+from ..metrics.registry import ATTENTION_NEEDS, needs_of, split_position
 from .cache import EmbeddingCache
 from .settings import MeasureSettings
 
@@ -46,11 +47,16 @@ class Plan:
 
     @property
     def want_attention(self) -> bool:
-        return "attention" in self.needs
+        return bool(self.needs & set(ATTENTION_NEEDS))
 
     @property
     def want_layers(self) -> bool:
-        return "layers" in self.needs
+        return bool(self.needs & {"layers", "sinks"})
+
+    @property
+    def tower(self) -> frozenset[str]:
+        """What the forward reads from inside the vision tower (``encoders.TowerRead``)."""
+        return self.needs & {"heads", "direct", "lens"}
 
     def draws_of(self, index: int) -> list[int]:
         """The indices of every draw of ``cases[index]`` (itself included)."""
@@ -72,6 +78,13 @@ def make_plan(encoder, cases: list[Case], settings: MeasureSettings) -> Plan:
                 f"model {encoder.name}: attention maps and layer tokens are {attention_note}; "
                 f"not measured: {', '.join(dropped)}"
             )
+    readable = set(encoder.info.get("tower", []))
+    unread = [m for m in names if needs_of(m) in ("heads", "direct", "lens") and needs_of(m) not in readable]
+    if unread:  # a family that cannot be read from this model's tower (SigLIP's pooling head: no direct effects)
+        names = tuple(m for m in names if m not in unread)
+        reads = ", ".join(sorted(readable)) or "nothing"
+        dropped = f"model {encoder.name} cannot give {', '.join(unread)} (inside its tower: {reads}); not measured"
+        note = f"{note}; {dropped}" if note else dropped
     across = tuple(METRICS[m] for m in names if metric_info(m).needs == "draws")
     if across and settings.draws < 2:
         raise ConfigError(
@@ -79,7 +92,9 @@ def make_plan(encoder, cases: list[Case], settings: MeasureSettings) -> Plan:
             "or draws=K"
         )
     per_batch = [m for m in names if metric_info(m).needs != "draws"]
-    needs = frozenset(metric_info(m).needs for m in per_batch)
+    needs = frozenset(needs_of(m) for m in per_batch)
+    if "lens" in needs:  # the logit lens reads each layer against the label prompts
+        needs |= {"text"}
     attacked = [c for c in cases if augmentation_for(c)[0].kind == "adversarial"]
     if attacked:
         check_attackable(encoder, attacked)
@@ -118,13 +133,13 @@ def case_parameters(case: Case, attack) -> dict:
 
 
 def _stored(names: list[str], needs: frozenset[str], encoder) -> tuple[str, ...]:
-    n_layers = int(encoder.info.get("layers", 0))
+    n_layers, n_heads = int(encoder.info.get("layers", 0)), int(encoder.info.get("heads", 0))
     stored: list[str] = []
     if "attention" in needs:  # the maps are computed anyway: every built-in metric of the last layer's maps
         stored += [m.name for m in METRICS.values() if m.builtin and m.needs == "attention"]
     for name in names:
-        base, layer = split_layer(name)
-        stored += metric_info(base).stored_names(layer, n_layers)
+        base, layer, head = split_position(name)
+        stored += metric_info(base).stored_names(layer, n_layers, head, n_heads)
     return tuple(dict.fromkeys(stored))
 
 
@@ -141,6 +156,8 @@ class CacheKeys:
         self.augment_device = augment_device
         self.prep_signature = str(encoder.info.get("preprocessing")) + str(encoder.canvas_size)
         self.attack = settings.attack
+        if "sinks" in plan.needs:  # the sink threshold changes those metrics' numbers
+            self.metric_identity = [*self.metric_identity, f"sink_factor={settings.sink_factor}"]
         self.metric_identity = [m if metric_info(m).builtin else metric_info(m).identity for m in plan.stored_metrics]
 
     def clean(self, image: int) -> str:

@@ -6,15 +6,16 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import NonFiniteEmbeddingError
-from ..metrics import METRICS, Batch, metric_info, split_layer
+from ..metrics import METRICS, Batch, metric_info
 from ..metrics import functional as M
+from ..metrics.registry import split_position
 from .augmenting import Job
 from .plan import Plan
 
 
 class Scorer:
-    def __init__(self, encoder, images, plan: Plan, text_scorer=None):
-        self.encoder, self.images, self.plan = encoder, images, plan
+    def __init__(self, encoder, images, plan: Plan, text_scorer=None, sink_factor: float = 10.0):
+        self.encoder, self.images, self.plan, self.sink_factor = encoder, images, plan, sink_factor
         self.text_scorer = text_scorer  # text metrics (textalign.TextScorer), or None
         # the built-in pixel metrics a GPU batch computes in one upload
         self.pixel_names = {
@@ -24,7 +25,10 @@ class Scorer:
 
     def encode(self, canvases: np.ndarray, labels: list[tuple[int, int | None]]):
         """The forward pass; ``labels``: (image, case index or None for the clean image) per row."""
-        enc = self.encoder.encode(canvases, attention=self.plan.want_attention, hidden_states=self.plan.want_layers)
+        kwargs = {"tower": self.plan.tower} if self.plan.tower else {}  # a user's encoder need not know the word
+        enc = self.encoder.encode(
+            canvases, attention=self.plan.want_attention, hidden_states=self.plan.want_layers, **kwargs
+        )
         bad = ~np.isfinite(enc.embeddings).all(axis=1)
         if bad.any():
             i, case = labels[int(np.argmax(bad))]
@@ -70,12 +74,27 @@ class Scorer:
             clean_edges=lambda: np.stack([self._clean_edges(j.image, canvases) for j in batch]),
             text_scores=text_scores,
             pixel_names=self.pixel_names,
+            **self._tower_fields(clean, enc, rows),
         )
         values = {}
         for m in self.plan.stored_metrics:
-            base, layer = split_layer(m)
-            values[m] = METRICS[base].values(shared, layer)
+            base, layer, head = split_position(m)
+            values[m] = METRICS[base].values(shared, layer, head)
         return enc, [{m: float(values[m][k]) for m in self.plan.stored_metrics} for k in range(len(batch))]
+
+    def _tower_fields(self, clean, enc, rows) -> dict:
+        """The per-head maps, direct contributions and logit lens of the clean rows and the augmented batch."""
+        fields = {"sink_factor": self.sink_factor}
+        if "heads" in self.plan.tower:
+            fields.update(clean_heads=clean.head_attention[rows], augmented_heads=enc.head_attention)
+        if "direct" in self.plan.tower:
+            fields.update(
+                clean_direct=(clean.direct_heads[rows], clean.direct_rest[rows]),
+                augmented_direct=(enc.direct_heads, enc.direct_rest),
+            )
+        if "lens" in self.plan.tower:
+            fields.update(clean_lens=clean.lens[rows], augmented_lens=enc.lens, label_text=self.text_scorer.label_text)
+        return fields
 
     def _clean_edges(self, image: int, canvases) -> np.ndarray:
         if image not in self.edge_maps:

@@ -32,6 +32,7 @@ class MeasureSettings:
     overlay_metrics: tuple[str, ...] = ()
     overlay_count: int = 2
     attack: AttackSettings = AttackSettings()  # the adversarial cases' loss, steps, method, restarts
+    sink_factor: float = 10.0  # a sink token's norm exceeds this times its image's median patch-token norm
 
     def __post_init__(self):
         object.__setattr__(self, "metrics", tuple(self.metrics))

@@ -19,6 +19,12 @@ class Batch:
     * ``clean_attention``, ``augmented_attention``: (B, L, gh, gw) CLS attention per layer, or None.
     * ``clean_hidden``, ``augmented_hidden``: (B, L, T, d) tokens after each layer, or None.
     * ``coords``: per image, the warp of a geometric augmentation (see ``augmentations.warp_map``) or None.
+    * ``clean_heads``, ``augmented_heads``: (B, L, H, gh, gw) the maps per head, or None.
+    * ``clean_direct``, ``augmented_direct``: ((B, L, H, D) each head's direct contribution to the
+      embedding, (B, D) the rest), or None.
+    * ``clean_lens``, ``augmented_lens``: (B, L, D) each layer read through the final norm and
+      projection, or None; ``label_text``: (K, D) unit text embeddings of the label prompts.
+    * ``sink_factor``: a patch token is a sink when its norm exceeds this times the median patch norm.
     """
 
     def __init__(
@@ -40,6 +46,14 @@ class Batch:
         clean_edges: Callable | None = None,
         text_scores: Callable | None = None,
         pixel_names=(),
+        clean_heads=None,
+        augmented_heads=None,
+        clean_direct=None,
+        augmented_direct=None,
+        clean_lens=None,
+        augmented_lens=None,
+        label_text=None,
+        sink_factor: float = 10.0,
     ):
         self.clean_embeddings = clean_embeddings
         self.augmented_embeddings = augmented_embeddings
@@ -57,29 +71,43 @@ class Batch:
         self._clean_edges = clean_edges
         self._text_scores = text_scores
         self._pixel_names = set(pixel_names)
-        self._aligned: dict[int, np.ndarray] = {}
+        self._aligned: dict = {}
+        self.clean_heads, self.augmented_heads = clean_heads, augmented_heads
+        self.clean_direct, self.augmented_direct = clean_direct, augmented_direct
+        self.clean_lens, self.augmented_lens = clean_lens, augmented_lens
+        self.label_text, self.sink_factor = label_text, sink_factor
 
     @property
     def size(self) -> int:
         return len(self.clean_embeddings)
 
     # ------------------------------------------------------------------ attention
-    def attention(self, layer: int | None = None, aligned: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """(clean, augmented) maps at ``layer`` (1-based; None = last), (B, gh, gw) each. ``aligned``:
-        the clean map warped into the augmented frame where a geometric augmentation moved the image."""
+    def attention(
+        self, layer: int | None = None, aligned: bool = True, head: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(clean, augmented) maps at ``layer`` (1-based; None = last), of ``head`` (1-based; None: the
+        heads averaged), (B, gh, gw) each. ``aligned``: the clean map warped into the augmented frame
+        where a geometric augmentation moved the image."""
         k = self.clean_attention.shape[1] - 1 if layer is None else layer - 1
-        clean, augmented = self.clean_attention[:, k], self.augmented_attention[:, k]
+        if head is None:
+            clean, augmented = self.clean_attention[:, k], self.augmented_attention[:, k]
+        else:
+            clean, augmented = self.clean_heads[:, k, head - 1], self.augmented_heads[:, k, head - 1]
         if not aligned:
             return clean, augmented
-        if k not in self._aligned:
-            from ..augment.augmentations import warp_map
+        if (k, head) not in self._aligned:
+            self._aligned[(k, head)] = self.warped(clean)
+        return self._aligned[(k, head)], augmented
 
-            warped = clean.copy()
-            for i, c in enumerate(self.coords):
-                if c is not None:
-                    warped[i] = warp_map(clean[i], c)[0]
-            self._aligned[k] = warped
-        return self._aligned[k], augmented
+    def warped(self, maps: np.ndarray) -> np.ndarray:
+        """(B, ...) maps over the clean patch grid, moved into each augmented frame (where it moved)."""
+        from ..augment.augmentations import warp_map
+
+        out = maps.copy()
+        for i, c in enumerate(self.coords):
+            if c is not None:
+                out[i] = warp_map(maps[i], c)[0]
+        return out
 
     # ------------------------------------------------------------------ pixels
     @property

@@ -54,8 +54,9 @@ BUILTIN = (
         "attention",
         True,
         "Pearson correlation of last-layer attention maps, the clean map warped into the augmented frame",
-        lambda b, layer: F.attention_correlation(*b.attention(layer)),
+        lambda b, layer, head=None: F.attention_correlation(*b.attention(layer, head=head)),
         layered=True,
+        heads=True,
         terminal_label="attn corr",
         severity_curve=True,
         layers_on_request=True,
@@ -66,8 +67,9 @@ BUILTIN = (
         "attention",
         True,
         "the study's 1 / (1 + MSE) of min-max normalised last-layer attention maps, aligned as above",
-        lambda b, layer: F.attention_inverse_mse(*b.attention(layer)),
+        lambda b, layer, head=None: F.attention_inverse_mse(*b.attention(layer, head=head)),
         layered=True,
+        heads=True,
         layers_on_request=True,
         bounds=(0.0, 1.0),
     ),
@@ -234,5 +236,8 @@ BUILTIN = (
     ),
 )
 
+from .tower import TOWER  # noqa: E402  (after the core metrics: the registry's order is the report's)
+
+BUILTIN = BUILTIN + TOWER
 for _metric in BUILTIN:
     METRICS[_metric.name] = _metric

@@ -11,7 +11,11 @@ import numpy as np
 
 from ..errors import ConfigError
 
-NEEDS = ("embedding", "attention", "pixels", "layers", "text", "draws")
+NEEDS = ("embedding", "attention", "pixels", "layers", "text", "draws", "heads", "direct", "lens", "sinks")
+"""What a metric reads: the embeddings, the heads-averaged attention maps, the canvases, each layer's
+tokens, the text prompts, several draws, the per-head maps, the heads' direct contributions to the
+embedding, each layer's embedding (the logit lens), or high-norm tokens with the attention they take."""
+ATTENTION_NEEDS = ("attention", "heads", "sinks")  # read from the captured attention maps: eager attention
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,10 @@ class Metric:
     needs_own_label: bool = False  # each image's own label among the prompts
     min_labels: int = 2
     needs_captions: bool = False
+    # NAME@LhH: at head H of layer L (1-based), from the per-head maps; a "heads"/"direct" family's
+    # bare NAME stores its value at every layer and head (``head_of``: the metric it holds per head)
+    heads: bool = False
+    head_of: str = ""
 
     def across_draws(self, points: np.ndarray) -> float:
         """A ``needs="draws"`` metric's value for one image: ``compute`` of its (K, D) embeddings over
@@ -57,12 +65,19 @@ class Metric:
             source = getattr(self.compute, "__qualname__", repr(self.compute))
         return f"{self.name}:{self.version}:{hashlib.sha256(source.encode()).hexdigest()[:12]}"
 
-    def stored_names(self, layer: int | None, n_layers: int) -> list[str]:
-        """What measuring this metric (at ``layer``, 1-based, or None: the last) stores. A built-in
-        metric computed from the same maps or tokens as others is stored with them: they cost nothing
-        more. ``n_layers``: the model's vision layers."""
+    def stored_names(self, layer: int | None, n_layers: int, head: int | None = None, n_heads: int = 0) -> list[str]:
+        """What measuring this metric (at ``layer``, 1-based, or None: the last; at ``head`` of it) stores.
+        A built-in metric computed from the same maps or tokens as others is stored with them: they cost
+        nothing more. ``n_layers``, ``n_heads``: the model's vision layers and heads per layer."""
         if layer is not None and not 1 <= layer <= n_layers:
             raise ConfigError(f"metric {f'{self.name}@{layer}'!r}: the model has layers 1 to {n_layers}")
+        if head is not None:
+            if not 1 <= head <= n_heads:
+                raise ConfigError(f"metric {f'{self.name}@{layer}h{head}'!r}: the model has heads 1 to {n_heads}")
+            return [f"{self.name}@{layer}h{head}"]
+        if self.head_of and layer is None:  # the family: its value, and every head at every layer
+            every = [f"{self.head_of}@{k}h{h}" for k in range(1, n_layers + 1) for h in range(1, n_heads + 1)]
+            return [self.name, *every]
         siblings = [m for m in METRICS.values() if m.builtin and m.needs == self.needs and m.layered]
         if self.builtin and self.layers_on_request and layer is not None:  # the maps of layer K, aligned once
             return [f"{m.name}@{layer}" for m in siblings if m.layers_on_request]
@@ -70,9 +85,13 @@ class Metric:
             return [name for m in siblings for name in [m.name, *(f"{m.name}@{k}" for k in range(1, n_layers + 1))]]
         return [self.name if layer is None else f"{self.name}@{layer}"]
 
-    def values(self, batch, layer: int | None = None) -> np.ndarray:
-        """Per-image values on ``batch`` (``layer``: 1-based, None = last), checked for shape."""
-        out = self.compute(batch, layer) if self.layered else self.compute(batch)
+    def values(self, batch, layer: int | None = None, head: int | None = None) -> np.ndarray:
+        """Per-image values on ``batch`` (``layer``: 1-based, None = last; ``head``: 1-based, None =
+        averaged), checked for shape."""
+        if head is not None:
+            out = self.compute(batch, layer, head)
+        else:
+            out = self.compute(batch, layer) if self.layered else self.compute(batch)
         try:
             out = np.asarray(out, dtype=np.float64).reshape(-1)
         except (TypeError, ValueError) as exc:
@@ -150,13 +169,21 @@ def register_metric(
 
 
 def split_layer(name: str) -> tuple[str, int | None]:
-    """``"layer_cka@3"`` -> (``"layer_cka"``, 3); ``"cosine"`` -> (``"cosine"``, None)."""
-    base, sep, layer = name.partition("@")
+    """``"layer_cka@3"`` -> (``"layer_cka"``, 3); ``"attention_correlation@3h2"`` -> (..., 3);
+    ``"cosine"`` -> (``"cosine"``, None)."""
+    base, layer, _ = split_position(name)
+    return base, layer
+
+
+def split_position(name: str) -> tuple[str, int | None, int | None]:
+    """``"attention_correlation@3h2"`` -> (``"attention_correlation"``, 3, 2): layer 3, head 2."""
+    base, sep, where = name.partition("@")
     if not sep:
-        return name, None
-    if not layer.lstrip("-").isdigit():
-        raise ConfigError(f"metric {name!r}: the part after '@' must be a layer number")
-    return base, int(layer)
+        return name, None, None
+    layer, h, head = where.partition("h")
+    if not layer.lstrip("-").isdigit() or (h and not head.lstrip("-").isdigit()):
+        raise ConfigError(f"metric {name!r}: the part after '@' must be a layer number, or LAYERhHEAD (3h2)")
+    return base, int(layer), int(head) if h else None
 
 
 def layered_names() -> tuple[str, ...]:
@@ -164,12 +191,20 @@ def layered_names() -> tuple[str, ...]:
 
 
 def metric_info(name: str) -> Metric:
-    base, layer = split_layer(name)
+    base, layer, head = split_position(name)
     if base not in METRICS:
         raise ConfigError(f"unknown metric {name!r}; valid: {', '.join(METRICS)} (layer metrics also as NAME@LAYER)")
     if layer is not None and not METRICS[base].layered:
         raise ConfigError(f"metric {name!r}: only {', '.join(layered_names())} take '@LAYER'")
+    if head is not None and not METRICS[base].heads:
+        with_heads = ", ".join(m.name for m in METRICS.values() if m.heads)
+        raise ConfigError(f"metric {name!r}: only {with_heads} take '@LAYERhHEAD'")
     return METRICS[base]
+
+
+def needs_of(name: str) -> str:
+    """What measuring ``name`` reads: its metric's need, or "heads" at one head (``NAME@LhH``)."""
+    return "heads" if split_position(name)[2] is not None else metric_info(name).needs
 
 
 def validate_metrics(names) -> tuple[str, ...]:

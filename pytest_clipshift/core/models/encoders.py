@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import ConfigError, ModelLoadError
 from .preprocess import PreprocessSettings, normalize_batch, read_processor_config, to_canvas
+from .tower import direct_available
 
 PRECISIONS = ("fp32", "fp16", "bf16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -32,6 +33,10 @@ class Encoded:
     embeddings: np.ndarray  # (N, D) float32, as the model returns them (not normalised)
     attention: np.ndarray | None = None  # (N, L, gh, gw): attention to each patch per layer, heads averaged
     hidden_states: np.ndarray | None = None  # (N, L + 1, T, d): embeddings output, then each layer
+    head_attention: np.ndarray | None = None  # (N, L, H, gh, gw): the same maps per head ("heads")
+    direct_heads: np.ndarray | None = None  # (N, L, H, D): each head's direct contribution ("direct")
+    direct_rest: np.ndarray | None = None  # (N, D): everything else; with the heads' it adds up to the embedding
+    lens: np.ndarray | None = None  # (N, L, D): each layer read through the final norm and projection ("lens")
 
 
 @runtime_checkable
@@ -156,6 +161,7 @@ class TransformersEncoder:
             "device": str(device),
             "precision": precision,
             "layers": len(self.layers),
+            "heads": int(getattr(vision_cfg, "num_attention_heads", 0) or 0) if self.layers else 0,
             "patch_grid": list(self.grid),
             "input_size": list(preprocess.input_size),
             "canvas_size": list(self.canvas_size),
@@ -168,6 +174,9 @@ class TransformersEncoder:
             ),
             "model_type": getattr(model.config, "model_type", ""),
             "attention": self.attention_note,
+            # what the forward can read from inside the tower (tower.py); direct contributions need a CLS
+            # pooled through a final norm and projection
+            "tower": (["heads", "lens"] + ([] if direct_available(model) else ["direct"])) if self.layers else [],
             "tokenizer": tokenizer is not None,
         }
         if name == "demo":  # the notice the demo model's card carries (written when it was trained)
@@ -210,65 +219,36 @@ class TransformersEncoder:
                     raise
                 # a model without SDPA support simply stays eager: slower, same numbers
 
-    def encode(self, canvases: np.ndarray, *, attention: bool = False, hidden_states: bool = False) -> Encoded:
+    def encode(
+        self, canvases: np.ndarray, *, attention: bool = False, hidden_states: bool = False, tower=frozenset()
+    ) -> Encoded:
+        """uint8 (or unquantised float) (N, H, W, 3) canvases -> embeddings, with attention maps, hidden
+        states and what ``tower`` asks from inside the vision tower in the same forward: "heads" (per-head
+        maps), "direct" (the heads' direct contributions), "lens" (each layer's embedding)."""
         import torch
 
-        if (attention or hidden_states) and not self.layers:
+        from .tower import TowerRead
+
+        tower = frozenset(tower)
+        attention = attention or "heads" in tower
+        need_hidden = hidden_states or bool(tower & {"direct", "lens"})
+        if (attention or need_hidden) and not self.layers:
             raise ModelLoadError(
                 f"{self.name}: attention maps and layer tokens are {self.attention_note}; measure "
                 "embedding and pixel metrics only (--clipshift-metrics, or budgets naming no attention or layer metric)"
             )
-
         self._set_attention_path(attention)
-        captured: list = []
-        hooks = []
-        if attention:
-            n_patches = self.grid[0] * self.grid[1]
-
-            def hook(_module, _inputs, output):
-                weights = output[1] if isinstance(output, tuple) and len(output) > 1 else None
-                if weights is None:
-                    captured.append(None)
-                    return
-                w = weights.float().mean(dim=1)  # heads averaged: (B, T, T)
-                tokens = w.shape[-1]
-                if tokens == n_patches + 1:  # CLS token first: its row over the patches
-                    captured.append(w[:, 0, 1:])
-                else:  # no CLS (SigLIP): the mean attention each patch receives
-                    captured.append(w[:, :, -n_patches:].mean(dim=1))
-
-            hooks = [layer.register_forward_hook(hook) for layer in self.layers]
-        try:
-            with torch.inference_mode():
-                out = self.model.get_image_features(**self.model_inputs(canvases), output_hidden_states=hidden_states)
-        finally:
-            for h in hooks:
-                h.remove()
+        read = TowerRead(self.model, self.layers, self.grid, attention, tower, self.name)
+        with torch.inference_mode(), read:
+            out = self.model.get_image_features(**self.model_inputs(canvases), output_hidden_states=need_hidden)
+            read.after_forward(out)
         emb = out if torch.is_tensor(out) else getattr(out, "pooler_output", None)
         if emb is None or not torch.is_tensor(emb) or emb.ndim != 2:
             raise ModelLoadError(
                 f"{self.name}: get_image_features returned {type(out).__name__} without a 2-D pooler_output; "
                 "this model class is not supported as is: wrap it in your own Encoder"
             )
-        result = Encoded(emb.float().cpu().numpy())
-        if attention:
-            if len(captured) != len(self.layers) or any(c is None for c in captured):
-                import transformers
-
-                raise ModelLoadError(
-                    f"{self.name}: expected one attention map per layer ({len(self.layers)}), got "
-                    f"{sum(c is not None for c in captured)} with attn_implementation="
-                    f"{self.model.config._attn_implementation!r} under transformers {transformers.__version__}; "
-                    "attention capture needs eager attention"
-                )
-            maps = torch.stack(captured, dim=1)
-            result.attention = maps.reshape(maps.shape[0], maps.shape[1], *self.grid).cpu().numpy()
-        if hidden_states:
-            hs = getattr(out, "hidden_states", None)
-            if not hs:
-                raise ModelLoadError(f"{self.name}: the model returned no hidden states")
-            result.hidden_states = torch.stack(hs, dim=1).float().cpu().numpy()
-        return result
+        return read.result(Encoded(emb.float().cpu().numpy()), hidden_states)
 
     def embed_differentiable(self, canvases):
         """(N, H, W, 3) float canvases on the model's device, 0-255, unquantised -> (N, D) embeddings

@@ -141,10 +141,10 @@ def text_spec_for(metric_names, image_set, labels=(), template: str = "a photo o
     """The prompts of a run's text metrics and of a zero-shot attack among ``cases`` (None when it needs
     none): ``labels`` if given, else every class the image set defines, else the labels its images carry,
     else (a captioned set) its captions."""
-    from ..metrics import metric_info
+    from ..metrics.registry import needs_of
 
     attacked = any(str(getattr(c, "augmentation", c)).endswith("adversarial.zero_shot") for c in cases)
-    if not attacked and not any(metric_info(m).needs == "text" for m in metric_names):
+    if not attacked and not any(needs_of(m) in ("text", "lens") for m in metric_names):
         return None
     labels = list(labels)
     if not labels and image_set.labels:

@@ -44,6 +44,7 @@ class ClipShiftSession:
             draws=cfg.draws,
             augment_device=cfg.augment_device,
             overlay_metrics=self.overlay_metrics,
+            sink_factor=cfg.sink_factor,
             attack=AttackSettings(
                 loss=cfg.attack_loss, steps=cfg.attack_steps, method=cfg.attack_method, restarts=cfg.attack_restarts
             ),
@@ -92,7 +93,9 @@ class ClipShiftSession:
 
     @property
     def needs_attention(self) -> bool:
-        return any(metric_info(split_layer(m)[0]).needs == "attention" for m in self.metrics)
+        from ...core.metrics.registry import ATTENTION_NEEDS, needs_of
+
+        return any(needs_of(m) in ATTENTION_NEEDS for m in self.metrics)
 
     # ------------------------------------------------------------------ parts, as hooks and fixtures see them
     @property
