@@ -257,6 +257,17 @@ def render_scene(scene: Scene, size: int = 64, supersample: int = 2) -> np.ndarr
     return np.asarray(canvas, dtype=np.uint8).copy()
 
 
+def describe_scenes(count: int, seed: int, max_objects: int = 3) -> list[tuple[str, Scene]]:
+    """The names and descriptions ``generate_scenes`` renders, without rendering: each image can then
+    be drawn when it is needed (``render_scene``) and never held all at once."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(count):
+        scene = sample_scene(rng, max_objects=max_objects)
+        out.append((f"scene_{i:04d}_{scene.label.replace(' ', '_')}.png", scene))
+    return out
+
+
 def generate_scenes(
     count: int, seed: int, size: int = 224, max_objects: int = 3
 ) -> list[tuple[str, np.ndarray, Scene]]:

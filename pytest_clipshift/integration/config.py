@@ -121,9 +121,37 @@ def _metrics(value, label: str) -> list[str]:
     return names
 
 
+SHARD_VARIABLES = (
+    ("CLIPSHIFT_SHARD", None),  # K/N
+    ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT"),  # a SLURM array: ids from SLURM_ARRAY_TASK_MIN
+    ("RANK", "WORLD_SIZE"),  # torchrun: 0-based ranks
+)
+
+
+def shard_from_environment(environ=None) -> str:
+    """--clipshift-shard=auto: K/N from the scheduler's own variables (the first set of CLIPSHIFT_SHARD,
+    a SLURM array, torchrun's RANK and WORLD_SIZE)."""
+    import os
+
+    env = os.environ if environ is None else environ
+    if env.get("CLIPSHIFT_SHARD"):
+        return env["CLIPSHIFT_SHARD"]
+    for index, count in SHARD_VARIABLES[1:]:
+        if env.get(index) not in (None, "") and env.get(count) not in (None, ""):
+            first = env.get("SLURM_ARRAY_TASK_MIN", "0") if index.startswith("SLURM") else "0"
+            if not all(str(v).isdigit() for v in (env[index], env[count], first)):
+                found = f"{index}={env[index]!r}, {count}={env[count]!r}"
+                raise ConfigError(f"--clipshift-shard=auto: {found}: not whole numbers")
+            return f"{int(env[index]) - int(first) + 1}/{int(env[count])}"
+    names = ", ".join(i if c is None else f"{i} with {c}" for i, c in SHARD_VARIABLES)
+    raise ConfigError(f"--clipshift-shard=auto: none of {names} is set; give K/N, e.g. --clipshift-shard=2/4")
+
+
 def _shard(value, label: str) -> tuple[int, int] | None:
     if not value:
         return None
+    if str(value).strip() == "auto":
+        value, label = shard_from_environment(), f"{label} (auto)"
     m = re.fullmatch(r"(\d+)/(\d+)", str(value).strip())
     if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
         raise ConfigError(f"{label} = {value!r}: expected K/N with 1 <= K <= N, e.g. 2/4")
@@ -291,6 +319,15 @@ OPTIONS: tuple[Option, ...] = (
         convert=_positive(100),
     ),
     Option(
+        "clipshift_keep_embeddings",
+        "string",
+        "auto",
+        "keep every augmented embedding for the results and the report (yes), or only what memory needs "
+        "(no: distances streamed chunk by chunk); auto: keep for image sets of at most 1,000 images",
+        "auto|yes|no",
+        convert=lambda v, label: _choice(v, label, ("auto", "yes", "no")),
+    ),
+    Option(
         "clipshift_sink_factor",
         "string",
         "10",
@@ -442,7 +479,8 @@ OPTIONS: tuple[Option, ...] = (
         "clipshift_shard",
         "string",
         None,
-        "run shard K of N of the clipshift items (stable split by item id), e.g. 2/4",
+        "run shard K of N of the clipshift items (stable split by item id), e.g. 2/4; auto: from CLIPSHIFT_SHARD, "
+        "a SLURM array (SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT) or torchrun (RANK, WORLD_SIZE)",
         "K/N",
         convert=_shard,
     ),
@@ -540,6 +578,7 @@ class ClipShiftConfig:
     attack_method: str = "pgd"
     attack_restarts: int = 1
     sink_factor: float = 10.0
+    keep_embeddings: str = "auto"
     augment_device: str = "auto"
     image_column: str = "image"
     label_column: str = "label"

@@ -219,15 +219,17 @@ def load_image_set(
         names, arrays = load_samples()
         result = ImageSet(names, arrays, "samples")
     elif name == "demo-scenes":
-        from ...demo.scenes import LABELS, generate_scenes
+        from ...demo.scenes import LABELS, describe_scenes, render_scene
+        from .labelled import LazyImages
 
         n = int(arg) if arg else (max_images or count)
-        scenes = generate_scenes(n, seed=seed)
+        scenes = describe_scenes(n, seed=seed)
+        # drawn when read (once for the hash, then per chunk): a large generated set is never held whole
         result = ImageSet(
-            [s[0] for s in scenes],
-            [s[1] for s in scenes],
+            [name for name, _ in scenes],
+            LazyImages([lambda s=scene: render_scene(s, size=224) for _, scene in scenes]),
             f"demo-scenes:{n}@seed{seed}",
-            labels=[s[2].label for s in scenes],
+            labels=[scene.label for _, scene in scenes],
             label_set=[f"{colour} {shape}" for colour, shape in LABELS],
         )
     else:

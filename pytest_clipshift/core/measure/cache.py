@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import struct
+import time
 import uuid
 import zlib
 from pathlib import Path
@@ -27,11 +28,18 @@ import numpy as np
 
 MAGIC = b"clipshift-pack/1\n"
 FLUSH_EVERY = 4096
+FLUSH_SECONDS = 30.0
+"""Pending entries are written at least this often: a run that crashes loses at most this much work,
+the rest is read back on the rerun (a shard restarted by its scheduler resumes)."""
 
 
 class EmbeddingCache:
-    def __init__(self, directory: str | os.PathLike):
+    def __init__(self, directory: str | os.PathLike, flush_seconds: float | None = None):
         self.directory = Path(directory)
+        # CLIPSHIFT_CACHE_FLUSH_SECONDS: how much work a crash may lose (0: every entry written at once)
+        env = os.environ.get("CLIPSHIFT_CACHE_FLUSH_SECONDS")
+        self.flush_seconds = flush_seconds if flush_seconds is not None else float(env or FLUSH_SECONDS)
+        self._flushed_at = time.monotonic()
         self.hits = 0
         self.misses = 0
         self.writes = 0  # entries written
@@ -92,7 +100,9 @@ class EmbeddingCache:
             np.ascontiguousarray(embedding, dtype=np.float32).reshape(-1),
             clean,
         )
-        if sum(len(p) for p in self._pending.values()) >= FLUSH_EVERY:
+        if sum(len(p) for p in self._pending.values()) >= FLUSH_EVERY or (
+            time.monotonic() - self._flushed_at >= self.flush_seconds
+        ):
             self.flush()
 
     def flush(self) -> None:
@@ -100,7 +110,7 @@ class EmbeddingCache:
         be written (read-only, a file in the way, a full disk) is switched off with ``problem``."""
         from ..runs.jsonfile import OutputError, write_bytes_atomic
 
-        pending, self._pending = self._pending, {}
+        pending, self._pending, self._flushed_at = self._pending, {}, time.monotonic()
         for fingerprint, entries in pending.items():
             if self.problem is not None or not entries:
                 continue

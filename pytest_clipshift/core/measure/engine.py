@@ -94,9 +94,10 @@ def measure(
         image_hash=images.digest,
         image_source=images.source,
         results=results,
-        clean_embeddings=measurement.tally.clean_embeddings() if settings.keep_embeddings else None,
+        clean_embeddings=measurement.tally.clean_embeddings(),
         settings=run_settings,
         warnings=warnings,
+        view_distances=measurement.tally.view_distances(),
     )
 
 
@@ -151,7 +152,7 @@ class _Measurement:
             text_scorer=text_scorer,
         )
         self.scorer = Scorer(encoder, images, plan, text_scorer, settings.sink_factor)
-        self.tally = Tally(len(plan.cases), len(images), plan.stored_metrics)
+        self.tally = Tally(plan, len(images), settings.keep_embeddings)
         self.chunk_size = chunk_for_canvas(settings.chunk_size, encoder.canvas_size)
         self.dim = encoder.info.get("embedding_dim")  # checks cache entries when the encoder states it
         self.total, self.done, self.progress = len(images) * (1 + len(plan.cases)), 0, None
@@ -198,6 +199,7 @@ class _Measurement:
         if not jobs and len(clean_cached) == len(idx):
             for i in idx:
                 self.tally.clean[i] = clean_cached[i]
+            self.tally.end_chunk(idx)
             self._tick(len(idx) * per_image)
             return
         self._tick(len(idx) * per_image - len(jobs) - len(idx))
@@ -239,22 +241,13 @@ class _Measurement:
                     entry = {**rows[k], "_unchanged": int(unchanged)}
                     self.cache.put(self.encoder.fingerprint, job.key, enc.embeddings[k], entry)
             self._tick(len(batch))
-
-    def _all(self) -> range:
-        return range(len(self.images))
+        self.tally.end_chunk(idx)
 
     def result(self, p: int) -> ShiftResult:
         """The asked case ``p`` as a ``ShiftResult``, with the metrics computed across its draws."""
 
         case, tally = self.plan.cases[p], self.tally
-        values = {m: tally.values[p][m].copy() for m in self.plan.stored_metrics}
-        draws = self.plan.draws_of(p)
-        for metric in self.plan.across:  # a case that draws nothing at random (identity) has one draw: no spread
-            values[metric.name] = (
-                np.array([metric.across_draws(np.stack([tally.embeddings[q][i] for q in draws])) for i in self._all()])
-                if len(draws) > 1
-                else np.zeros(len(self.images))
-            )
+        values = {m: v.copy() for m, v in tally.values[p].items()}
         views = []
         if self.settings.overlay_metrics and case.augmentation != "identity" and not case.is_probe:
             views = worst_views(self, p, self.settings.overlay_metrics, self.settings.overlay_count)
@@ -266,7 +259,7 @@ class _Measurement:
             seed=self.settings.seed,
             parameters=case_parameters(case, self.settings.attack),
             unchanged_images=tally.unchanged[p],
-            embeddings=tally.embeddings_of(p) if self.settings.keep_embeddings else None,
+            embeddings=tally.embeddings_of(p),
             strength=case.strength,
             views=views,
         )

@@ -14,6 +14,13 @@ from .results import RunResult, ShiftResult
 SHARD_REASON = re.compile(r"^shard (\d+)/(\d+)$")
 COMPARABLE_SETTINGS = (("canvas_size", "--clipshift-canvas-size"), ("draws", "--clipshift-draws"))
 """Settings that change what a number means: two runs that differ in one measured different things."""
+MERGED_SETTINGS = (
+    *COMPARABLE_SETTINGS,
+    ("batch_size", "--clipshift-batch-size"),
+    ("precision", "--clipshift-precision"),
+    ("augment_device", "--clipshift-augment-device"),
+)
+"""Shards merge into one run only when measured alike, to the last bit: these too."""
 
 
 def join_cells(*groups: Iterable[ShiftResult]) -> list[ShiftResult]:
@@ -26,6 +33,17 @@ def join_cells(*groups: Iterable[ShiftResult]) -> list[ShiftResult]:
             if kept is not r:
                 kept.values.update({m: v for m, v in r.values.items() if m not in kept.values})
     return list(out.values())
+
+
+def join_view_distances(*groups: dict) -> dict:
+    """Per severity, the streamed distances over the most views (views measured in different processes
+    were never in one chunk together: a run keeps the largest group)."""
+    out: dict = {}
+    for group in groups:
+        for severity, views in (group or {}).items():
+            if severity not in out or len(views["labels"]) > len(out[severity]["labels"]):
+                out[severity] = views
+    return out
 
 
 def merged_coverage(runs: list[RunResult]) -> dict[str, Any] | None:
@@ -41,10 +59,10 @@ def merged_coverage(runs: list[RunResult]) -> dict[str, Any] | None:
     return {"complete": not gaps, "reasons": list(dict.fromkeys(gaps))}
 
 
-def settings_mismatch(a, b) -> tuple[str, object, object, str] | None:
+def settings_mismatch(a, b, settings=COMPARABLE_SETTINGS) -> tuple[str, object, object, str] | None:
     """The first measurement setting (name, value in ``a``, value in ``b``, option) two runs differ
     in, else None. A run that did not record a setting (an older file) is not held to it."""
-    for name, option in COMPARABLE_SETTINGS:
+    for name, option in settings:
         va, vb = (a.settings or {}).get(name), (b.settings or {}).get(name)
         if va is not None and vb is not None and va != vb:
             return name, va, vb, option
@@ -65,7 +83,7 @@ def merge_runs(runs: list[RunResult], sources: list[str] | None = None) -> RunRe
         ):
             if a != b:
                 raise ConfigError(f"cannot merge {src} with {sources[0]}: different {what} ({b} vs {a})")
-        mismatch = settings_mismatch(first, run)
+        mismatch = settings_mismatch(first, run, MERGED_SETTINGS)
         if mismatch is not None:
             name, a, b, option = mismatch
             raise ConfigError(
@@ -90,6 +108,7 @@ def merge_runs(runs: list[RunResult], sources: list[str] | None = None) -> RunRe
         budgets=unique_checks(c for run in runs for c in run.budgets),
         coverage=merged_coverage(runs),
         merged_from=list(sources),
+        view_distances=join_view_distances(*(run.view_distances for run in runs)),
     )
     merged.sort()
     return merged
@@ -133,5 +152,6 @@ RUN_FIELDS = (
     "machine",
     "warnings",
     "budgets",
+    "view_distances",
     *RunResult.EXTRA_FIELDS,
 )

@@ -213,6 +213,9 @@ class RunResult:
     merged_from: list[str] | None = None  # the files merged into this run (shards)
     gate_failures: list[str] = field(default_factory=list)  # why the gate failed beyond a rule (a lost worker, ...)
     created: str | None = None  # when the run was assembled, ISO 8601 UTC (the history across releases)
+    # severity key -> {labels, distance}: the views' mean cosine distances, streamed chunk by chunk (a run
+    # that does not keep every embedding clusters from these) or read from a file's clustering section
+    view_distances: dict = field(default_factory=dict)
 
     EXTRA_FIELDS = (
         "timing",
@@ -251,7 +254,8 @@ class RunResult:
         return seen
 
     def clustering(self, severity, method: str = "average", cut_fraction: float = 0.7):
-        """Cluster {original, each augmentation at ``severity``} by mean cosine distance over images."""
+        """Cluster {original, each augmentation at ``severity``} by mean cosine distance over images: from
+        the kept embeddings, else from the distances streamed while measuring (or read from a file)."""
         sev = read_severity(severity)
         views = [
             r
@@ -259,7 +263,11 @@ class RunResult:
             if r.severity == sev and r.embeddings is not None and r.augmentation != "identity" and not r.subset
         ]
         if self.clean_embeddings is None or len(views) < 2:
-            return None
+            streamed = self.view_distances.get(severity_key(sev))
+            if streamed is None:
+                return None
+            distance = np.asarray(streamed["distance"], np.float64)
+            return cluster_views(distance, list(streamed["labels"]), method=method, cut_fraction=cut_fraction)
         # at the precision the results file stores (float16): the same tree from memory or from the file
         stack = np.stack([self.clean_embeddings] + [r.embeddings for r in views], axis=1).astype(np.float16)
         labels = ["original"] + [r.augmentation for r in views]
@@ -336,6 +344,11 @@ class RunResult:
                 warnings=d.get("warnings", []),
                 budgets=[RecordedCheck.from_dict(c) for c in d.get("budgets", [])],
                 coverage=d.get("coverage"),
+                view_distances={
+                    k: {"labels": c["labels"], "distance": c["distance"]}
+                    for k, c in (d.get("clustering") or {}).items()
+                    if isinstance(c, dict) and "labels" in c and "distance" in c
+                },
                 **{name: extra[name] for name in cls.EXTRA_FIELDS if name in extra},
             )
         except ConfigError:

@@ -205,7 +205,16 @@ def results_schema() -> dict:
             "results": {"type": "array", "items": _RESULT},
             "clean_embeddings": _ARRAY,
             "budgets": {"type": "array", "items": _CHECK},
-            "clustering": {"type": "object"},
+            "clustering": {
+                "type": "object",
+                "additionalProperties": {
+                    "type": "object",
+                    "properties": {
+                        "labels": {**_STRINGS, "minItems": 2, "maxItems": 1000},
+                        "distance": {"type": "array", "items": {"type": "array", "items": _NUMBER_OR_NULL}},
+                    },
+                },
+            },
             "warnings": _STRINGS,
             "extra": _EXTRA,
         },
@@ -271,3 +280,8 @@ def validate_results(data, source: str) -> None:
             check_array(r["embeddings"], f"results[{i}].embeddings", rows)
     if "clean_embeddings" in data:
         check_array(data["clean_embeddings"], "clean_embeddings", len(names))
+    for severity, c in (data.get("clustering") or {}).items():
+        if "labels" in c and "distance" in c:
+            k = len(c["labels"])
+            if len(c["distance"]) != k or any(len(row) != k or None in row for row in c["distance"]):
+                raise ConfigError(f"{source}: field clustering.{severity}.distance is not {k} x {k} numbers")

@@ -105,6 +105,7 @@ def assemble(cfg, budgets, state: ProcessState, metrics):
         },
         breaking_points=sorted(state.breaking_points, key=lambda b: (b["augmentation"], b["rule"])),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        view_distances=dict(state.view_distances),
     )
     run.sort()
     run.calibration = calibrate(run)

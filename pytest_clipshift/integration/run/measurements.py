@@ -11,6 +11,10 @@ from ...core.measure.settings import MeasureSettings
 from .resources import Resources
 from .state import ProcessState
 
+KEEP_EMBEDDINGS_UP_TO = 1000
+"""--clipshift-keep-embeddings=auto keeps every embedding up to this many images: the results then
+carry them (xdist workers' and shards' views cluster together); beyond it, memory stays flat."""
+
 
 class Measurements:
     def __init__(self, resources: Resources, state: ProcessState, settings: MeasureSettings, overlays: bool):
@@ -62,11 +66,15 @@ class Measurements:
         image_set = images if image_names is None else images.subset(list(image_names))
         started = time.perf_counter()
         overlay_metrics = self.settings.overlay_metrics if self.overlays and image_names is None else ()
+        keep = self.resources.cfg.keep_embeddings
+        keep = keep == "yes" or (keep == "auto" and len(image_set) <= KEEP_EMBEDDINGS_UP_TO)
         run = measure(
             self.resources.encoder,
             image_set,
             cases,
-            settings=MeasureSettings.of(self.settings, metrics=metric_list, overlay_metrics=overlay_metrics),
+            settings=MeasureSettings.of(
+                self.settings, metrics=metric_list, overlay_metrics=overlay_metrics, keep_embeddings=keep
+            ),
             cache=self.resources.cache,
             text=text_spec_for(
                 metric_list, image_set, self.resources.cfg.labels, self.resources.cfg.prompt_template, cases
@@ -87,6 +95,10 @@ class Measurements:
             state.add_warning(w)
         if image_names is None and state.clean_embeddings is None and run.clean_embeddings is not None:
             state.clean_embeddings = run.clean_embeddings
+        if image_names is None:
+            from ...core.runs.combine import join_view_distances
+
+            state.view_distances = join_view_distances(state.view_distances, run.view_distances)
         for r in run.results:
             r.subset = image_names is not None
             r.overlays, r.views = [render_overlay(v) for v in r.views], []  # drawn once, the arrays let go

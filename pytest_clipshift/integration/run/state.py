@@ -9,7 +9,7 @@ from typing import Any
 
 from ...core.runs.arrays import decode_array, encode_array
 from ...core.runs.checks import RecordedCheck, unique_checks
-from ...core.runs.combine import join_cells
+from ...core.runs.combine import join_cells, join_view_distances
 from ...core.runs.results import ShiftResult
 
 
@@ -28,6 +28,7 @@ class ProcessState:
     deselected: int = 0  # clipshift items -k/-m deselected (each xdist worker collects them all)
     seed: int = 0
     threads: int | None = None  # this process's thread budget under xdist
+    view_distances: dict = field(default_factory=dict)  # severity key -> streamed {labels, distance}
 
     def add(self, result: ShiftResult) -> None:
         """Record a cell once; a metric a later measurement of the same cell adds (``metrics=[...]``)
@@ -59,6 +60,7 @@ class ProcessState:
         self.cells_measured += other.cells_measured
         self.deselected = max(self.deselected, other.deselected)
         self.threads = self.threads or other.threads
+        self.view_distances = join_view_distances(self.view_distances, other.view_distances)
 
     def to_json(self) -> str:
         data = dict(self.__dict__)
