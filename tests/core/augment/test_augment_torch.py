@@ -143,3 +143,29 @@ def test_motion_blur_on_the_device_is_the_reference_filter():
     scale = 96 / 224
     reference = _motion_blur(x.permute(1, 2, 0).numpy(), max(1, round(15 * scale)), 8 * scale, angle)
     np.testing.assert_allclose(out.permute(1, 2, 0).numpy(), reference, atol=1e-3)
+
+
+def test_the_batched_device_path_equals_the_per_image_one():
+    """Every augmentation with a batched form gives the per-image device path's bytes and grids: each
+    image's draws still come from its own generator, in the same order; only the work is batched."""
+    import torch
+    from PIL import Image
+
+    from pytest_clipshift.core.augment.augment_batched import BATCHED
+    from pytest_clipshift.core.augment.augment_torch import apply_batch
+    from pytest_clipshift.core.cases import Case
+    from pytest_clipshift.core.data.images import load_image_set
+
+    images = load_image_set("demo-scenes", max_images=6)
+    canvases = np.stack([np.asarray(Image.fromarray(a).resize((72, 64))) for a in images.arrays])  # not square
+    seeds = [11, 12, 13, 14, 15, 16]
+    for name in BATCHED:
+        for severity in (1, 5):
+            one, one_grid = apply_batch(Case(name, severity), canvases, seeds, torch.device("cpu"), batched=False)
+            many, many_grid = apply_batch(Case(name, severity), canvases, seeds, torch.device("cpu"))
+            assert np.abs(one.astype(int) - many).max() <= 1 and (one != many).mean() < 1e-4, (name, severity)
+            if one_grid is not None:
+                np.testing.assert_allclose(many_grid, one_grid, atol=1e-4, err_msg=name)
+        reordered, _ = apply_batch(Case(name, 3), canvases[::-1], seeds[::-1], torch.device("cpu"))
+        alone, _ = apply_batch(Case(name, 3), canvases, seeds, torch.device("cpu"))
+        np.testing.assert_array_equal(reordered[::-1], alone)  # an image's draws are its own, in any batch
