@@ -234,3 +234,21 @@ def test_the_comparison_page_says_failed_and_puts_failures_first(tmp_path):
     missing = Comparison("b.json", [delta(0.01)], [], ["fog[s3]"])
     page = write_compare_report(a_run(), a_run(), missing, tmp_path / "m.html").read_text(encoding="utf-8")
     assert parse(page, "none").title.endswith("FAILED")
+
+
+def test_a_deltas_colour_at_each_boundary():
+    """At the 4-decimal display threshold exactly: a change that shows is coloured, one that does not is
+    plain; 'worse' and 'better' need a margin beyond it too; an undefined side is plain."""
+    eps = V.DISPLAY_EPS
+    assert V.delta_class(False, eps, 2 * eps) == "worse-ok" and V.delta_class(False, eps / 2, 2 * eps) == ""
+    assert V.delta_class(False, 1e-6, 1e-3) == ""  # shows as 0.0000: plain, however worse it is said to be
+    assert V.delta_class(False, 2 * eps, eps) == "" and V.delta_class(False, 2 * eps, -eps) == ""
+    assert V.delta_class(False, 2 * eps, 0.0) == "" and V.delta_class(False, 2 * eps, -2 * eps) == "better"
+    assert V.delta_class(False, None, 1.0) == V.delta_class(False, 1.0, None) == ""
+    assert V.delta_class(True, None, None) == "fail"
+
+
+def test_the_title_of_a_run_without_a_model_name():
+    run = a_run()
+    run.model = {}
+    assert V.report_title(run) == "clipshift: ? \u2014 measured"
