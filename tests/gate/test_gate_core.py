@@ -401,3 +401,45 @@ def test_storage_numbers_runs_and_finds_latest_named_and_paths(tmp_path):
     assert s.save({"n": 4}, "release").name == "0010_release.json"  # after the highest number, never over it
     with pytest.raises(ConfigError, match="letters, digits"):
         s.save({}, "../escape")
+
+
+def test_a_per_layer_rule_is_judged_paired_like_the_others():
+    """A rule on a per-layer statistic (its delta made only for the rule): with --clipshift-compare-paired
+    a mean worse by more than the tolerance but not significantly (the images disagree) passes, as it
+    does for a plain metric; without it, it fails."""
+    noisy = [0.9, 0.1, 0.9, 0.1]
+    base = run(cell(**{"attention_correlation@1": [0.5, 0.5, 0.5, 0.5], "cosine": [0.5, 0.5, 0.5, 0.5]}))
+    cand = run(cell(**{"attention_correlation@1": [0.3, 0.7, 0.1, 0.6], "cosine": noisy}))
+    rules = [parse_compare_rule("attention_correlation@1.mean:0.01")]
+    assert compare_runs(base, cand, rules).failures
+    paired = compare_runs(base, cand, rules, paired=True)
+    assert not paired.failures
+    layer = next(d for d in paired.deltas if d.metric == "attention_correlation@1")
+    assert layer.significant is False and layer.interval is not None
+    again = next(d for d in compare_runs(base, cand, rules, paired=True).deltas if d.metric == layer.metric)
+    assert again.interval == layer.interval  # the bootstrap is seeded by the run: the same interval each time
+
+
+def test_compare_rules_that_are_not_rules_say_what_is_wrong():
+    with pytest.raises(ConfigError, match="tolerance '1:2' is not a number"):
+        parse_compare_rule("cosine.mean:1:2")
+    with pytest.raises(ConfigError, match="unknown metric 'cosine.mean'"):
+        parse_compare_rule("cosine.mean.p05:2%")
+
+
+def test_a_delta_describes_and_writes_itself():
+    from pytest_clipshift.gate.compare import Delta
+
+    moved = Delta("gaussian_noise", 3, "cosine", "mean", 0.9, 0.8, 0.1)
+    assert moved.describe().endswith("(-0.1000)")
+    undefined = Delta("gaussian_noise", 3, "cosine", "mean", 0.9, float("nan"), float("nan"))
+    assert undefined.to_dict()["worse_by"] is None and undefined.to_dict()["delta"] is None
+
+
+def test_runs_of_other_image_sets_are_refused_naming_the_baseline():
+    from pytest_clipshift.gate.compare import check_comparable
+
+    other = run(cell())
+    other.image_hash = "another"
+    with pytest.raises(ConfigError, match="baseline"):
+        check_comparable(run(cell()), other)
