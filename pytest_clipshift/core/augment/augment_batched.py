@@ -75,7 +75,7 @@ def _remap(x, sx, sy, reflect: bool):
 def study_gaussian_noise(x, p, gens):
     # each generator draws its image's std, then its noise: the one-image version's order, per image
     stds = [_uniform(g, *p["std"], x.device) * 255.0 for g in gens]
-    return x + _noise(x, gens) * _column(stds, x)
+    return _noise(x, gens).mul_(_column(stds, x)).add_(x)
 
 
 def study_gaussian_blur(x, p, gens):
@@ -149,13 +149,15 @@ def study_elastic(x, p, gens):
     return _remap(x, xs + fields[:, 0], ys + fields[:, 1], reflect=True)
 
 
+# in place where the one-image version's operations allow it, in its order (the same floats): on a
+# CPU a batch's temporaries outgrow the cache, and each one costs a pass over memory
 def c_gaussian_noise(x, p, gens):
-    return (x / 255.0 + _noise(x, gens) * p["c"]).clamp(0, 1) * 255.0
+    return _noise(x, gens).mul_(p["c"]).add_(x / 255.0).clamp_(0, 1).mul_(255.0)
 
 
 def c_speckle_noise(x, p, gens):
     y = x / 255.0
-    return (y + y * _noise(x, gens) * p["c"]).clamp(0, 1) * 255.0
+    return _noise(x, gens).mul_(y).mul_(p["c"]).add_(y).clamp_(0, 1).mul_(255.0)
 
 
 def c_gaussian_blur(x, p, gens):
@@ -165,7 +167,7 @@ def c_gaussian_blur(x, p, gens):
 def c_contrast(x, p, gens):
     y = x / 255.0
     means = y.mean(dim=(2, 3), keepdim=True)
-    return ((y - means) * p["c"] + means).clamp(0, 1) * 255.0
+    return y.sub_(means).mul_(p["c"]).add_(means).clamp_(0, 1).mul_(255.0)
 
 
 BATCHED = {
