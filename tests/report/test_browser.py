@@ -78,7 +78,10 @@ def page_facts(page: Path, tmp_path: Path) -> dict:
     return facts
 
 
-pytestmark = pytest.mark.skipif(chromium() is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+pytestmark = [
+    pytest.mark.skipif(chromium() is None, reason="Debian's chromium is not installed (.ci/run installs it)"),
+    pytest.mark.whole_run,  # runs the example suites in fresh interpreters
+]
 
 
 def test_the_quickstart_report_opens_with_its_verdict(tmp_path):
