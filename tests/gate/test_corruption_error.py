@@ -80,6 +80,44 @@ def test_only_severities_both_runs_hold_are_compared():
     assert fog["severities"] == [1] and fog["ce"] == pytest.approx(2.0)
 
 
+def test_the_clean_error_is_the_whole_sets_identity_cell_wherever_it_stands():
+    """Identity listed last, after a corruption and an identity measured on a subset of the images:
+    only the whole set's identity is the clean error."""
+    subset = cell("identity", 3, 0.5)
+    subset.subset = True
+    cells = [cell("imagenet_c.fog", 1, 0.8), subset, cell("identity", 3, 0.99)]
+    base = run(cells)
+    cand = run([cell("imagenet_c.fog", 1, 0.9), cell("identity", 3, 0.98)])
+    e = corruption_errors(base, cand, "cosine", "base.json")
+    assert e.baseline_clean_error == pytest.approx(0.01) and e.clean_error == pytest.approx(0.02)
+    assert e.corruptions["fog"]["relative_ce"] == pytest.approx((0.1 - 0.02) / (0.2 - 0.01))
+
+
+def test_the_stored_record_names_every_field():
+    e = errors_of({"gaussian_noise": (0.9, 0.7)}, {"gaussian_noise": (0.95, 0.85)}, clean=(0.98, 0.99))
+    record = e.to_dict()
+    assert list(record) == [
+        "metric",
+        "baseline",
+        "mce",
+        "relative_mce",
+        "clean_error",
+        "baseline_clean_error",
+        "families",
+        "corruptions",
+    ]
+    assert record["metric"] == "cosine" and record["baseline"] == "base.json"
+    assert record["mce"] == e.mce and record["relative_mce"] == e.relative_mce
+    assert record["clean_error"] == pytest.approx(0.01) and record["baseline_clean_error"] == pytest.approx(0.02)
+    assert record["families"] == e.families and record["corruptions"] == e.corruptions
+    assert (
+        corruption_errors(run([cell("imagenet_c.fog", 1, 0.9)]), run([cell("imagenet_c.fog", 1, 0.8)])).to_dict()[
+            "baseline"
+        ]
+        == "baseline"
+    )
+
+
 SUITE = """
 [settings]
 augmentations = [

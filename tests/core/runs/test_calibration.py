@@ -109,3 +109,81 @@ def test_the_terminal_says_when_a_fit_is_weak_or_extrapolated():
     tr = Lines()
     _calibration(tr, fitted([1.0, 0.95, 0.9, 0.85, 0.8], [0.0, 0.0001, 0.0002, 0.0003, 0.0004]))
     assert "no value of cosine.mean predicts a 5-point drop" in tr.lines[0]
+
+
+def cells_with(columns: dict[str, list[float]], drops: list[float]):
+    augs = ["gaussian_noise", "gaussian_blur", "elastic", "perspective", "color_jitter", "brightness_contrast"]
+    out = []
+    for k, drop in enumerate(drops):
+        values = {name: np.full(4, column[k]) for name, column in columns.items()}
+        values["zero_shot_accuracy_drop"] = np.full(4, drop)
+        out.append(ShiftResult(augmentation=augs[k], severity=3, image_names=NAMES, values=values, seed=0))
+    return run(out)
+
+
+def test_the_record_holds_exactly_its_documented_fields():
+    cal = fitted([1.0, 0.95, 0.9, 0.85, 0.8], [0.0, 0.02, 0.04, 0.06, 0.08])
+    assert list(cal) == ["target", "cells", "fits", "best"]
+    assert cal["target"] == "zero_shot_accuracy_drop" and cal["cells"] == [
+        "gaussian_noise[s3]",
+        "gaussian_blur[s3]",
+        "elastic[s3]",
+        "perspective[s3]",
+        "color_jitter[s3]",
+    ]
+    assert list(cal["fits"]["cosine"]) == [
+        "slope",
+        "intercept",
+        "r2",
+        "spearman",
+        "value_at_5_point_drop",
+        "measured_range",
+        "extrapolated",
+        "outside_bounds",
+        "weak",
+    ]
+    flat = fitted([1.0, 0.95, 0.9, 0.85, 0.8], [0.03] * 5)
+    assert list(flat) == ["target", "cells", "fits", "best", "note"] and flat["fits"] == {} and flat["best"] is None
+    assert flat["target"] == "zero_shot_accuracy_drop" and len(flat["cells"]) == 5
+    assert flat["note"] == "the accuracy drop is 0.0300 in every cell: nothing to calibrate against"
+
+
+def test_layer_metrics_unknown_names_and_constant_metrics_are_not_predictors_and_do_not_stop_the_rest():
+    drops = [0.0, 0.02, 0.04, 0.06, 0.08]
+    cal = calibrate(
+        cells_with(
+            {
+                "unregistered": [0.1, 0.2, 0.3, 0.4, 0.5],  # unknown to the registry
+                "l2": [0.3] * 5,  # constant: nothing to fit, and the next metric is still fitted
+                "layer_cosine@3": [0.9, 0.8, 0.7, 0.6, 0.5],
+                "cosine": [1.0, 0.95, 0.9, 0.85, 0.8],
+            },
+            drops,
+        )
+    )
+    assert list(cal["fits"]) == ["cosine"] and cal["best"] == "cosine"
+    none_fitted = calibrate(cells_with({"l2": [0.3] * 5}, drops))
+    assert none_fitted["fits"] == {} and none_fitted["best"] is None
+
+
+def test_the_best_predictor_ranks_by_abs_spearman_then_r2_not_by_name():
+    drops = [0.0, 0.02, 0.04, 0.06, 0.08]
+    # both monotone (|Spearman| 1); l2 is exactly linear, cosine bends: R^2 decides, for l2
+    cal = calibrate(cells_with({"cosine": [1.0, 0.99, 0.97, 0.9, 0.5], "l2": [0.1, 0.2, 0.3, 0.4, 0.5]}, drops))
+    assert abs(cal["fits"]["cosine"]["spearman"]) == abs(cal["fits"]["l2"]["spearman"]) == pytest.approx(1.0)
+    assert cal["fits"]["l2"]["r2"] > cal["fits"]["cosine"]["r2"] and cal["best"] == "l2"
+    # cosine monotone but bent (|rho| 1, lower R^2) against l2 nearly linear with one swap (|rho| < 1,
+    # higher R^2): Spearman comes first
+    drops = [0.0, 0.01, 0.02, 0.03, 0.2]
+    cal = calibrate(cells_with({"cosine": [1.0, 0.99, 0.98, 0.97, 0.96], "l2": [0.0, 0.011, 0.009, 0.03, 0.2]}, drops))
+    fits = cal["fits"]
+    assert abs(fits["cosine"]["spearman"]) > abs(fits["l2"]["spearman"]) and fits["l2"]["r2"] > fits["cosine"]["r2"]
+    assert cal["best"] == "cosine"
+
+
+def test_r2_when_the_drops_sum_of_squares_is_exactly_one():
+    cal = calibrate(cells_with({"cosine": [0.9, 0.5, 0.8, 0.4]}, [0.0, 1.0, 0.0, 1.0]))
+    fit = cal["fits"]["cosine"]
+    x, y = np.array([0.9, 0.5, 0.8, 0.4]), np.array([0.0, 1.0, 0.0, 1.0])
+    slope, intercept = np.polyfit(x, y, 1)
+    assert fit["r2"] == pytest.approx(1 - ((y - slope * x - intercept) ** 2).sum())
