@@ -32,7 +32,7 @@ def main(argv=None) -> int:
     from PIL import Image
 
     from pytest_clipshift.core.augment.augment_batched import BATCHED
-    from pytest_clipshift.core.augment.augment_torch import apply_batch
+    from pytest_clipshift.core.augment.device_apply import apply_batch
     from pytest_clipshift.core.cases import Case
     from pytest_clipshift.core.data.images import load_image_set
 

@@ -29,8 +29,9 @@ def main(argv=None) -> int:
     import torch
     from PIL import Image
 
-    from pytest_clipshift.core.augment.augment_torch import TORCH_AUGMENTATIONS, apply_batch
+    from pytest_clipshift.core.augment.augment_torch import TORCH_AUGMENTATIONS
     from pytest_clipshift.core.augment.augmentations import apply_case, augmentation_for, draw_seed
+    from pytest_clipshift.core.augment.device_apply import apply_batch
     from pytest_clipshift.core.cases import Case
     from pytest_clipshift.demo.scenes import generate_scenes
 

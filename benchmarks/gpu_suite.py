@@ -179,8 +179,9 @@ def _floor(encoder, images, augs, severities, batch: int, device: str, repeats: 
 def part_augment(args) -> dict:
     import torch
 
-    from pytest_clipshift.core.augment.augment_torch import TORCH_AUGMENTATIONS, apply_batch
+    from pytest_clipshift.core.augment.augment_torch import TORCH_AUGMENTATIONS
     from pytest_clipshift.core.augment.augmentations import apply_case, augmentation_for, draw_seed
+    from pytest_clipshift.core.augment.device_apply import apply_batch
     from pytest_clipshift.core.cases import Case
     from pytest_clipshift.core.data.images import load_image_set
 

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from .augment_torch import _pixel_grid, _reflect101, _scale, _uniform
+from .tensor_ops import length_scale_of, pixel_grid, reflect101, uniform
 
 
 def _column(values, x):
@@ -30,7 +30,7 @@ def _noise(x, gens):
 
 def _blur(x, sigmas):
     """(B, C, H, W) blurred with image i's sigma, kernels zero-padded to the largest radius (a zero tap
-    adds nothing), edges replicated, as ``augment_torch._gaussian_blur``."""
+    adds nothing), edges replicated, as ``augment_torch``'s one-image blur."""
     import torch
     import torch.nn.functional as F
 
@@ -61,7 +61,7 @@ def _remap(x, sx, sy, reflect: bool):
 
     h, w = x.shape[-2:]
     if reflect:
-        sx, sy = _reflect101(sx, w), _reflect101(sy, h)
+        sx, sy = reflect101(sx, w), reflect101(sy, h)
     grid = torch.stack([2 * sx / max(w - 1, 1) - 1, 2 * sy / max(h - 1, 1) - 1], dim=-1)
     out = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
     if reflect:
@@ -74,17 +74,17 @@ def _remap(x, sx, sy, reflect: bool):
 
 def study_gaussian_noise(x, p, gens):
     # each generator draws its image's std, then its noise: the one-image version's order, per image
-    stds = [_uniform(g, *p["std"], x.device) * 255.0 for g in gens]
+    stds = [uniform(g, *p["std"], x.device) * 255.0 for g in gens]
     return _noise(x, gens).mul_(_column(stds, x)).add_(x)
 
 
 def study_gaussian_blur(x, p, gens):
-    return _blur(x, [_uniform(g, *p["sigma"], x.device) for g in gens])
+    return _blur(x, [uniform(g, *p["sigma"], x.device) for g in gens])
 
 
 def study_brightness_contrast(x, p, gens):
     draws = [
-        (_uniform(g, -p["limit"], p["limit"], x.device), _uniform(g, -p["limit"], p["limit"], x.device)) for g in gens
+        (uniform(g, -p["limit"], p["limit"], x.device), uniform(g, -p["limit"], p["limit"], x.device)) for g in gens
     ]
     return x * _column([1.0 + a for a, _ in draws], x) + _column([b * 255.0 for _, b in draws], x)
 
@@ -92,7 +92,7 @@ def study_brightness_contrast(x, p, gens):
 def study_horizontal_flip(x, p, gens):
     import torch
 
-    xs, ys = _pixel_grid(x[0])
+    xs, ys = pixel_grid(x[0])
     grid = torch.stack([x.shape[-1] - 1 - xs, ys, torch.ones_like(xs)], dim=-1)
     return x.flip(-1), grid.expand(len(x), *grid.shape)
 
@@ -102,13 +102,13 @@ def study_shift_scale_rotate(x, p, gens):
 
     h, w = x.shape[-2:]
     cx, cy = (w - 1) / 2, (h - 1) / 2
-    xs, ys = _pixel_grid(x[0])
+    xs, ys = pixel_grid(x[0])
     sources_x, sources_y = [], []
     for g in gens:  # the draws, in the one-image version's order
-        angle = math.radians(_uniform(g, -p["rotate"], p["rotate"], x.device))
-        scale_x, scale_y = (_uniform(g, 1 - p["scale"], 1 + p["scale"], x.device) for _ in range(2))
-        tx = _uniform(g, -p["shift"], p["shift"], x.device) * w
-        ty = _uniform(g, -p["shift"], p["shift"], x.device) * h
+        angle = math.radians(uniform(g, -p["rotate"], p["rotate"], x.device))
+        scale_x, scale_y = (uniform(g, 1 - p["scale"], 1 + p["scale"], x.device) for _ in range(2))
+        tx = uniform(g, -p["shift"], p["shift"], x.device) * w
+        ty = uniform(g, -p["shift"], p["shift"], x.device) * h
         u, v = xs - cx - tx, ys - cy - ty
         cos, sin = math.cos(angle), math.sin(angle)
         sources_x.append((cos * u + sin * v) / scale_x + cx)
@@ -121,11 +121,11 @@ def study_perspective(x, p, gens):
     import torch
 
     h, w = x.shape[-2:]
-    xs, ys = _pixel_grid(x[0])
+    xs, ys = pixel_grid(x[0])
     points_h = torch.stack([xs, ys, torch.ones_like(xs)]).reshape(3, -1)
     inverses = []
     for g in gens:
-        scale = _uniform(g, *p["scale"], x.device)
+        scale = uniform(g, *p["scale"], x.device)
         points = np.mod(np.abs(torch.randn((4, 2), generator=g, device=x.device).cpu().numpy() * scale), 0.32)
         points[1, 0] = 1.0 - points[1, 0]
         points[2] = 1.0 - points[2]
@@ -145,7 +145,7 @@ def study_elastic(x, p, gens):
     fields = torch.stack([torch.randn((2, h, w), generator=g, device=x.device, dtype=x.dtype) for g in gens])
     peak = fields.abs().amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6)
     fields = _blur(fields / peak, [p["sigma"]] * len(gens)) * p["alpha"]
-    xs, ys = _pixel_grid(x[0])
+    xs, ys = pixel_grid(x[0])
     return _remap(x, xs + fields[:, 0], ys + fields[:, 1], reflect=True)
 
 
@@ -161,7 +161,7 @@ def c_speckle_noise(x, p, gens):
 
 
 def c_gaussian_blur(x, p, gens):
-    return _blur(x / 255.0, [p["c"] * _scale(x)] * len(gens)).clamp(0, 1) * 255.0
+    return _blur(x / 255.0, [p["c"] * length_scale_of(x)] * len(gens)).clamp(0, 1) * 255.0
 
 
 def c_contrast(x, p, gens):

@@ -15,23 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-
-def _generators(seeds: list[int], device):
-    import torch
-
-    return [torch.Generator(device=device).manual_seed(int(s)) for s in seeds]
-
-
-def _uniform(gen, low: float, high: float, device) -> float:
-    import torch
-
-    return float(low + (high - low) * torch.rand((), generator=gen, device=device))
-
-
-def _normal_like(x, gen):
-    import torch
-
-    return torch.randn(x.shape, generator=gen, device=x.device, dtype=x.dtype)
+from .tensor_ops import length_scale_of, normal_like, pixel_grid, reflect101, uniform
 
 
 def _gaussian_blur(x, sigma: float):
@@ -52,30 +36,24 @@ def _gaussian_blur(x, sigma: float):
     return F.conv2d(y, k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)[0]
 
 
-def _scale(x) -> float:
-    from .imagenet_c import length_scale
-
-    return length_scale(*x.shape[-2:])
-
-
 # each: (one image (3, H, W) float in [0, 255], parameters, generator) -> image, float in [0, 255]
 def study_gaussian_noise(x, p, gen):
-    std = _uniform(gen, *p["std"], x.device) * 255.0
-    return x + _normal_like(x, gen) * std
+    std = uniform(gen, *p["std"], x.device) * 255.0
+    return x + normal_like(x, gen) * std
 
 
 def study_gaussian_blur(x, p, gen):
-    return _gaussian_blur(x, _uniform(gen, *p["sigma"], x.device))
+    return _gaussian_blur(x, uniform(gen, *p["sigma"], x.device))
 
 
 def study_brightness_contrast(x, p, gen):
-    alpha = 1.0 + _uniform(gen, -p["limit"], p["limit"], x.device)
-    beta = _uniform(gen, -p["limit"], p["limit"], x.device) * 255.0
+    alpha = 1.0 + uniform(gen, -p["limit"], p["limit"], x.device)
+    beta = uniform(gen, -p["limit"], p["limit"], x.device) * 255.0
     return x * alpha + beta
 
 
 def c_gaussian_noise(x, p, gen):
-    return (x / 255.0 + _normal_like(x, gen) * p["c"]).clamp(0, 1) * 255.0
+    return (x / 255.0 + normal_like(x, gen) * p["c"]).clamp(0, 1) * 255.0
 
 
 def c_shot_noise(x, p, gen):
@@ -94,11 +72,11 @@ def c_impulse_noise(x, p, gen):
 
 def c_speckle_noise(x, p, gen):
     y = x / 255.0
-    return (y + y * _normal_like(x, gen) * p["c"]).clamp(0, 1) * 255.0
+    return (y + y * normal_like(x, gen) * p["c"]).clamp(0, 1) * 255.0
 
 
 def c_gaussian_blur(x, p, gen):
-    return _gaussian_blur(x / 255.0, p["c"] * _scale(x)).clamp(0, 1) * 255.0
+    return _gaussian_blur(x / 255.0, p["c"] * length_scale_of(x)).clamp(0, 1) * 255.0
 
 
 def c_contrast(x, p, gen):
@@ -137,7 +115,7 @@ def c_defocus_blur(x, p, gen):
 
     from .imagenet_c import disk_kernel
 
-    kernel = torch.from_numpy(disk_kernel(p["radius"] * _scale(x), p["alias_blur"])).to(x.device, x.dtype)
+    kernel = torch.from_numpy(disk_kernel(p["radius"] * length_scale_of(x), p["alias_blur"])).to(x.device, x.dtype)
     k = kernel.shape[0] // 2
     y = F.pad((x / 255.0)[None], (k, k, k, k), mode="reflect")
     y = F.conv2d(y, kernel[None, None].repeat(3, 1, 1, 1), groups=3)[0]
@@ -183,10 +161,10 @@ def study_color_jitter(x, p, gen):
     import torch
 
     factors = {
-        "brightness": _uniform(gen, max(0.0, 1 - p["b"]), 1 + p["b"], x.device),
-        "contrast": _uniform(gen, max(0.0, 1 - p["c"]), 1 + p["c"], x.device),
-        "saturation": _uniform(gen, max(0.0, 1 - p["s"]), 1 + p["s"], x.device),
-        "hue": _uniform(gen, -p["h"], p["h"], x.device),
+        "brightness": uniform(gen, max(0.0, 1 - p["b"]), 1 + p["b"], x.device),
+        "contrast": uniform(gen, max(0.0, 1 - p["c"]), 1 + p["c"], x.device),
+        "saturation": uniform(gen, max(0.0, 1 - p["s"]), 1 + p["s"], x.device),
+        "hue": uniform(gen, -p["h"], p["h"], x.device),
     }
     order = torch.randperm(4, generator=gen, device=x.device).tolist()
     y = x / 255.0
@@ -241,8 +219,8 @@ def c_motion_blur(x, p, gen):
 
     from .imagenet_c import motion_kernel
 
-    s = _scale(x)
-    angle = _uniform(gen, -45, 45, x.device)
+    s = length_scale_of(x)
+    angle = uniform(gen, -45, 45, x.device)
     kernel = motion_kernel(max(1, int(round(p["radius"] * s))), p["sigma"] * s, angle)
     k = kernel.shape[0] // 2
     h, w = x.shape[-2:]
@@ -256,25 +234,6 @@ def c_motion_blur(x, p, gen):
 # ---------------------------------------------------------------- geometric: (image, coords)
 # Each returns the warped image and its coordinate grid (H, W, 3: source x, source y, valid), the
 # same grid the CPU path warps along, so attention stays aligned on the device path too.
-def _pixel_grid(x):
-    import torch
-
-    h, w = x.shape[-2:]
-    ys, xs = torch.meshgrid(
-        torch.arange(h, device=x.device, dtype=x.dtype), torch.arange(w, device=x.device, dtype=x.dtype), indexing="ij"
-    )
-    return xs, ys
-
-
-def _reflect101(v, size: int):
-    """OpenCV's BORDER_REFLECT_101 on continuous pixel coordinates (edge pixel not repeated)."""
-    import torch
-
-    if size == 1:
-        return torch.zeros_like(v)
-    period = 2.0 * (size - 1)
-    v = torch.remainder(v, period)
-    return torch.where(v > size - 1, period - v, v)
 
 
 def _remap(x, sx, sy, reflect: bool):
@@ -285,7 +244,7 @@ def _remap(x, sx, sy, reflect: bool):
 
     h, w = x.shape[-2:]
     if reflect:
-        sx, sy = _reflect101(sx, w), _reflect101(sy, h)
+        sx, sy = reflect101(sx, w), reflect101(sy, h)
     grid = torch.stack([2 * sx / max(w - 1, 1) - 1, 2 * sy / max(h - 1, 1) - 1], dim=-1)[None]
     out = F.grid_sample(x[None], grid, mode="bilinear", padding_mode="zeros", align_corners=True)[0]
     if reflect:
@@ -300,7 +259,7 @@ def _remap(x, sx, sy, reflect: bool):
 def study_horizontal_flip(x, p, gen):
     import torch
 
-    xs, ys = _pixel_grid(x)
+    xs, ys = pixel_grid(x)
     return x.flip(-1), torch.stack([x.shape[-1] - 1 - xs, ys, torch.ones_like(xs)], dim=-1)
 
 
@@ -308,12 +267,12 @@ def study_shift_scale_rotate(x, p, gen):
     """Affine about the centre, as albumentations' Affine draws it (shift and scale per axis,
     one angle), reflect border."""
     h, w = x.shape[-2:]
-    angle = math.radians(_uniform(gen, -p["rotate"], p["rotate"], x.device))
-    scale_x, scale_y = (_uniform(gen, 1 - p["scale"], 1 + p["scale"], x.device) for _ in range(2))
-    tx = _uniform(gen, -p["shift"], p["shift"], x.device) * w
-    ty = _uniform(gen, -p["shift"], p["shift"], x.device) * h
+    angle = math.radians(uniform(gen, -p["rotate"], p["rotate"], x.device))
+    scale_x, scale_y = (uniform(gen, 1 - p["scale"], 1 + p["scale"], x.device) for _ in range(2))
+    tx = uniform(gen, -p["shift"], p["shift"], x.device) * w
+    ty = uniform(gen, -p["shift"], p["shift"], x.device) * h
     cx, cy = (w - 1) / 2, (h - 1) / 2
-    xs, ys = _pixel_grid(x)
+    xs, ys = pixel_grid(x)
     u, v = xs - cx - tx, ys - cy - ty  # destination = R S (source - c) + c + t, inverted
     cos, sin = math.cos(angle), math.sin(angle)
     return _remap(x, (cos * u + sin * v) / scale_x + cx, (-sin * u + cos * v) / scale_y + cy, reflect=True)
@@ -326,7 +285,7 @@ def study_perspective(x, p, gen):
     import torch
 
     h, w = x.shape[-2:]
-    scale = _uniform(gen, *p["scale"], x.device)
+    scale = uniform(gen, *p["scale"], x.device)
     points = np.mod(np.abs(torch.randn((4, 2), generator=gen, device=x.device).cpu().numpy() * scale), 0.32)
     points[1, 0] = 1.0 - points[1, 0]
     points[2] = 1.0 - points[2]
@@ -334,7 +293,7 @@ def study_perspective(x, p, gen):
     points = (points * np.array([w, h])).astype(np.float32)
     target = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
     inverse = torch.from_numpy(np.linalg.inv(cv2.getPerspectiveTransform(points, target))).to(x.device, x.dtype)
-    xs, ys = _pixel_grid(x)
+    xs, ys = pixel_grid(x)
     src = inverse @ torch.stack([xs, ys, torch.ones_like(xs)]).reshape(3, -1)
     return _remap(x, (src[0] / src[2]).reshape(h, w), (src[1] / src[2]).reshape(h, w), reflect=False)
 
@@ -347,7 +306,7 @@ def study_elastic(x, p, gen):
     h, w = x.shape[-2:]
     fields = torch.randn((2, h, w), generator=gen, device=x.device, dtype=x.dtype)
     fields = _gaussian_blur(fields / fields.abs().max().clamp_min(1e-6), p["sigma"]) * p["alpha"]
-    xs, ys = _pixel_grid(x)
+    xs, ys = pixel_grid(x)
     return _remap(x, xs + fields[0], ys + fields[1], reflect=True)
 
 
@@ -379,35 +338,3 @@ TORCH_AUGMENTATIONS: dict[str, Callable] = {
 
 def has_device_version(case) -> bool:
     return case.augmentation in TORCH_AUGMENTATIONS and case.severity != "paper" and case.strength is None
-
-
-def apply_batch(
-    case, canvases: np.ndarray, seeds: list[int], device, batched: bool = True
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """uint8 (B, H, W, 3) canvases -> augmented uint8 (B, H, W, 3), image i drawn from ``seeds[i]``,
-    and for a geometric case the float32 (B, H, W, 3) coordinate grids (else None). ``batched``: the
-    whole batch in a few tensor ops where the augmentation has that form (``augment_batched.py``), else
-    image by image (the same draws)."""
-    import torch
-
-    from .augment_batched import BATCHED
-    from .augmentations import augmentation_for
-
-    aug, level = augmentation_for(case)
-    params = aug.parameters(level)
-    x = torch.from_numpy(np.require(canvases, requirements=["C", "W"])).to(device).permute(0, 3, 1, 2).float()
-    gens = _generators(seeds, device)
-    with torch.inference_mode():
-        if batched and case.augmentation in BATCHED:
-            result = BATCHED[case.augmentation](x, params, gens)
-            geometric = isinstance(result, tuple)
-            out, coords = result if geometric else (result, None)
-        else:
-            fn = TORCH_AUGMENTATIONS[case.augmentation]
-            results = [fn(img, params, gen) for img, gen in zip(x, gens)]
-            geometric = isinstance(results[0], tuple)
-            out = torch.stack([r[0] if geometric else r for r in results])
-            coords = torch.stack([r[1] for r in results]) if geometric else None
-        out = out.clamp(0, 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-        coords = coords.float().cpu().numpy() if geometric else None
-    return out, coords

@@ -94,7 +94,7 @@ class Augmenter:
         return [Augmented(o, None, changed=not np.array_equal(o, c)) for o, c in zip(out, clean)]
 
     def _on_device(self, case: Case, batch: list[Job], canvases) -> list[Augmented]:
-        from ..augment.augment_torch import apply_batch
+        from ..augment.device_apply import apply_batch
 
         aug, level = augmentation_for(case)
         seeds = [draw_seed(self.seed, self.hashes[j.image], aug.name, level, case.draw) for j in batch]

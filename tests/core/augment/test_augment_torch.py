@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from pytest_clipshift.core.augment.augment_torch import TORCH_AUGMENTATIONS, apply_batch
+from pytest_clipshift.core.augment.augment_torch import TORCH_AUGMENTATIONS
 from pytest_clipshift.core.augment.augmentations import apply_case, augmentation_for, draw_seed
+from pytest_clipshift.core.augment.device_apply import apply_batch
 from pytest_clipshift.core.cases import Case
 
 CPU = torch.device("cpu")
@@ -152,7 +153,7 @@ def test_the_batched_device_path_equals_the_per_image_one():
     from PIL import Image
 
     from pytest_clipshift.core.augment.augment_batched import BATCHED
-    from pytest_clipshift.core.augment.augment_torch import apply_batch
+    from pytest_clipshift.core.augment.device_apply import apply_batch
     from pytest_clipshift.core.cases import Case
     from pytest_clipshift.core.data.images import load_image_set
 

@@ -277,8 +277,8 @@ def test_the_images_that_moved_most_are_the_measured_ones_on_either_augmenting_p
     per-image values, ranked worst first, one set per ranking metric."""
     import torch
 
-    from pytest_clipshift.core.augment.augment_torch import apply_batch
     from pytest_clipshift.core.augment.augmentations import apply_case, draw_seed
+    from pytest_clipshift.core.augment.device_apply import apply_batch
     from pytest_clipshift.core.cases import Case
 
     case = Case("gaussian_noise", 3)
