@@ -71,6 +71,14 @@ def test_undefined_is_none_never_zero():
     no_identity = corruption_errors(run([cell("imagenet_c.fog", 1, 0.9)]), run([cell("imagenet_c.fog", 1, 0.8)]))
     assert no_identity.corruptions["fog"]["ce"] == pytest.approx(2.0) and no_identity.relative_mce is None
     assert corruption_errors(run([cell("gaussian_noise", 1, 0.9)]), run([cell("gaussian_noise", 1, 0.8)])) is None
+    # a clean cell in one run only: the relative CE is undefined, the plain CE still stands
+    for base, cand in ((["identity"], []), ([], ["identity"])):
+        one_sided = corruption_errors(
+            run([cell(a, 3, 1.0) for a in base] + [cell("imagenet_c.fog", 1, 0.9)]),
+            run([cell(a, 3, 1.0) for a in cand] + [cell("imagenet_c.fog", 1, 0.8)]),
+        )
+        assert one_sided.corruptions["fog"]["relative_ce"] is None and one_sided.relative_mce is None
+        assert one_sided.corruptions["fog"]["ce"] == pytest.approx(2.0)
 
 
 def test_only_severities_both_runs_hold_are_compared():

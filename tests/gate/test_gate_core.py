@@ -443,3 +443,86 @@ def test_runs_of_other_image_sets_are_refused_naming_the_baseline():
     other.image_hash = "another"
     with pytest.raises(ConfigError, match="baseline"):
         check_comparable(run(cell()), other)
+
+
+def test_family_rules_sit_between_an_augmentations_own_and_the_defaults():
+    """``[families.F]`` and ``[families.F.sK]`` apply to F's ImageNet-C corruptions only, below their
+    own tables; and a family named alone puts its corruptions in the suite."""
+    b = budgets_from_mapping(
+        {
+            "defaults": {"cosine.mean": ">= 0.9", "l2.mean": "<= 1"},
+            "families": {"noise": {"cosine.mean": ">= 0.7", "s5": {"cosine.mean": ">= 0.4", "l2.mean": "<= 3"}}},
+            "augmentations": {"imagenet_c.shot_noise": {"cosine.mean": ">= 0.6"}},
+        },
+        "b.toml",
+    )
+
+    def thresholds(aug, sev):
+        return {r.key: r.threshold for r in b.rules_for(aug, sev)}
+
+    assert thresholds("imagenet_c.gaussian_noise", 3) == {"cosine.mean": 0.7, "l2.mean": 1.0}
+    assert thresholds("imagenet_c.gaussian_noise", 5) == {"cosine.mean": 0.4, "l2.mean": 3.0}
+    assert thresholds("imagenet_c.shot_noise", 5) == {"cosine.mean": 0.6, "l2.mean": 3.0}
+    assert thresholds("imagenet_c.motion_blur", 5) == {"cosine.mean": 0.9, "l2.mean": 1.0}  # another family
+    assert thresholds("gaussian_noise", 5) == {"cosine.mean": 0.9, "l2.mean": 1.0}  # the study's: no family
+    names = [
+        "imagenet_c.shot_noise",
+        "imagenet_c.gaussian_noise",
+        "imagenet_c.impulse_noise",
+        "imagenet_c.speckle_noise",
+    ]
+    assert b.suite_pairs() == [(a, 3) for a in names]
+    only_severity = budgets_from_mapping({"families": {"weather": {"s2": {"cosine.mean": ">= 0.5"}}}}, "b")
+    assert [a for a, _ in only_severity.suite_pairs()] == [
+        "imagenet_c.snow",
+        "imagenet_c.frost",
+        "imagenet_c.fog",
+        "imagenet_c.brightness",
+        "imagenet_c.spatter",  # an extra corruption, in the family of the reference's appendix
+    ]
+
+
+@pytest.mark.parametrize(
+    ("families", "message"),
+    [
+        (
+            {"nosie": {"cosine.mean": ">= 0.5"}},
+            r"b.toml \[families.nosie\]: unknown ImageNet-C family 'nosie'; valid: noise, blur",
+        ),
+        ({"noise": ">= 0.5"}, r"b.toml \[families.noise\]: must be a table"),
+        ("noise", r"b.toml: \[families\] must be a table of ImageNet-C family tables"),
+    ],
+)
+def test_a_bad_families_table_is_refused_naming_the_file_and_table(families, message):
+    with pytest.raises(ConfigError, match=message):
+        budgets_from_mapping({"families": families}, "b.toml")
+
+
+def test_the_compare_table_names_the_rules_a_compare_gates_on():
+    b = budgets_from_mapping({"compare": {"fail": ["cosine.mean:2%", "l2.mean:0.1"]}}, "b.toml")
+    assert b.compare_rules == ["cosine.mean:2%", "l2.mean:0.1"]
+    assert budgets_from_mapping({"defaults": {}}, "b.toml").compare_rules == []
+    for table, message in (
+        ({"fails": ["cosine.mean:2%"]}, r"b.toml: \[compare\] holds only fail = "),
+        ("cosine.mean:2%", r"b.toml: \[compare\] holds only fail = "),
+        ({"fail": "cosine.mean:2%"}, r"b.toml: compare.fail = 'cosine.mean:2%' must be a list of rules"),
+        ({"fail": [2]}, r"b.toml: compare.fail = \[2\] must be a list of rules"),
+        ({"fail": ["cosine.mean"]}, r"b.toml compare.fail.*METRIC.STAT:TOLERANCE"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            budgets_from_mapping({"compare": table}, "b.toml")
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"augmentations": []}, "settings.augmentations = \\[\\] must be a non-empty list"),
+        ({"augmentations": "identity"}, "settings.augmentations = 'identity' must be a non-empty list"),
+        ({"augmentations": [1]}, "settings.augmentations = \\[1\\] must be a non-empty list"),
+        ({"confidence": "0.9"}, "settings.confidence = '0.9' must be a number"),
+        ({"metrics": "cosine"}, "settings.metrics = 'cosine' must be a list of metric names"),
+    ],
+)
+def test_settings_of_the_wrong_type_are_refused_with_what_would_be_right(settings, message):
+    with pytest.raises(ConfigError, match=message):
+        budgets_from_mapping({"settings": settings}, "b.toml")

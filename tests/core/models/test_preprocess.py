@@ -62,3 +62,33 @@ def test_siglip_style_exact_resize():
 def test_unsupported_processor_config():
     with pytest.raises(ValueError, match="unsupported 'size'"):
         PreprocessSettings.from_processor_dict({"size": {"longest_edge": 10}})
+
+
+@pytest.mark.parametrize("resample", [3, 2], ids=["bicubic", "bilinear"])
+def test_a_larger_canvas_is_resized_as_pil_resizes_with_the_configs_filter_to_whole_levels(resample):
+    """The canvas-to-input step against PIL's own resize (the processor's): within one grey level with
+    the config's filter and far from the other filter's, and whole grey levels (the processor resizes
+    uint8 images)."""
+    import torch
+    from PIL import Image
+
+    from pytest_clipshift.core.models.preprocess import normalize_batch
+
+    canvas = np.random.default_rng(0).integers(0, 256, (96, 96, 3), dtype=np.uint8)  # detail: the filters differ
+    settings = PreprocessSettings.from_processor_dict(
+        {
+            "size": {"shortest_edge": 40},
+            "crop_size": {"height": 40, "width": 40},
+            "do_center_crop": True,
+            "resample": resample,
+            "do_rescale": False,
+            "do_normalize": False,
+        }
+    )
+    ours = normalize_batch(canvas[None], settings, torch.device("cpu"), torch.float32)[0].permute(1, 2, 0).numpy()
+    assert np.array_equal(ours, np.round(ours))
+    other = 2 if resample == 3 else 3
+    same = np.asarray(Image.fromarray(canvas).resize((40, 40), resample=resample), dtype=np.float32)
+    different = np.asarray(Image.fromarray(canvas).resize((40, 40), resample=other), dtype=np.float32)
+    assert np.abs(ours - same).max() <= 1.0
+    assert np.abs(ours - different).max() > 10.0
