@@ -44,6 +44,10 @@ EQUIVALENT = (
     (re.compile(r"rng\.integers\(v\.size, size"), "integers(n) draws from [0, n): the same draws"),
     (re.compile(r"range\(1001\)"), "a bound on retries that is never reached"),
     (
+        re.compile(r"abs\(den\) <= 1e-12"),
+        "'<' and '<=' differ only for a denominator of exactly 1e-12: an error sum no measurement lands on",
+    ),
+    (
         re.compile(r"worse >= rule\.allowed"),
         "'>' and '>=' differ only at worse == allowed + 1e-12, a margin no "
         "difference of two summaries lands on exactly",
@@ -112,7 +116,7 @@ def main() -> None:
     for name, status in rows:
         module = name.split(".x")[0]
         per_module[module][status] += 1
-        if status not in ("killed", "timeout"):  # a timeout is caught: the mutant hung the tests
+        if status not in ("killed", "timeout", "not checked"):  # a timeout is caught: the mutant hung the tests
             survivors.append((name, status))
     total = collections.Counter()
     for counts in per_module.values():
@@ -125,15 +129,25 @@ def main() -> None:
         f"{datetime.now(timezone.utc):%Y-%m-%d}, {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}: {seconds / 60:.0f} minutes with 2 workers.",
         "",
+        *(
+            [
+                f"**A partial run**: stopped with {total['not checked']} of {sum(total.values())} mutants not run "
+                "('not run' below). mutmut runs the mutants whose tests are fastest first, so each score is over "
+                "the mutants that ran and is not yet the module's score.",
+                "",
+            ]
+            if total["not checked"]
+            else []
+        ),
         "A mutant is one small change to the code (an operator flipped, a constant changed, a string "
         "altered, an argument dropped); it is killed when some test fails on it (a timeout counts: the "
         "mutant hung the tests). 'no tests' means no selected test reaches the mutated function. "
         "'equivalent': survivors that cannot change a number, a verdict or a crash a user sees, each "
-        "with its reason below. The score is killed / (mutants - equivalent). Error and warning "
+        "with its reason below. The score is killed / (mutants run - equivalent). Error and warning "
         "texts are not mutated (`do_not_mutate_patterns`): the hostile tests assert the messages.",
         "",
-        "| module | mutants | killed | survived | no tests | equivalent | score |",
-        "|---|---|---|---|---|---|---|",
+        "| module | mutants | not run | killed | survived | no tests | equivalent | score |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     shown = []
     for name, status in survivors:
@@ -148,10 +162,11 @@ def main() -> None:
     for module, counts in sorted(per_module.items()) + [("all", total)]:
         n = sum(counts.values())
         caught = counts["killed"] + counts["timeout"]
-        real = n - equivalent[module]
+        real = n - counts["not checked"] - equivalent[module]
+        score = f"{caught / real:.1%}" if real else "-"
         lines.append(
-            f"| {module} | {n} | {caught} | {counts['survived']} | {counts['no tests']} | {equivalent[module]} | "
-            f"{caught / max(real, 1):.1%} |"
+            f"| {module} | {n} | {counts['not checked']} | {caught} | {counts['survived']} | {counts['no tests']} | "
+            f"{equivalent[module]} | {score} |"
         )
     kinds = collections.Counter(why for *_, why in shown)
     lines += ["", "## Survivors by reason", "", "| reason | mutants |", "|---|---|"]
