@@ -307,6 +307,22 @@ def test_the_images_that_moved_most_are_the_measured_ones_on_either_augmenting_p
         expected, other = (reference, on_device) if device is None else (on_device, reference)
         np.testing.assert_array_equal(worst.augmented[0], expected)
         assert not np.array_equal(worst.augmented[0], other)
+        # the maps drawn over them are the model's own last-layer attention for those two images
+        own = tiny_encoder.encode(np.stack([canvas, worst.augmented[0]]), attention=True).attention[:, -1]
+        np.testing.assert_allclose(worst.clean_maps[0], own[0], atol=1e-5)
+        np.testing.assert_allclose(worst.augmented_maps[0], own[1], atol=1e-5)
+
+
+@pytest.mark.parametrize(("metric", "sign"), [("cosine", 1.0), ("l2_normalized", -1.0)])
+def test_the_worst_images_are_the_least_similar_or_most_distant_ties_in_image_order(metric, sign):
+    """Worst first in the metric's direction, ties by image order (a sort that is not stable breaks
+    them otherwise at this size), undefined values never chosen."""
+    from pytest_clipshift.core.measure.views import worst_indices
+
+    values = np.array([0.9, 0.5, np.nan, 0.5, 0.7]) * sign
+    assert worst_indices(values, metric, 3) == [1, 3, 4]
+    ties = np.tile([0.5, 0.9], 50) * sign  # 100 images, 50 equal worst ones
+    assert worst_indices(ties, metric, 50) == list(range(0, 100, 2))
 
 
 def test_no_views_are_kept_unless_asked(tiny_encoder, small_images):
