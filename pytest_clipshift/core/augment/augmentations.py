@@ -287,15 +287,6 @@ def warp_map(heatmap: np.ndarray, coords: np.ndarray) -> tuple[np.ndarray, np.nd
     return warped.astype(np.float32), (weight / (sub * sub)).astype(np.float32)
 
 
-def describe_levels() -> str:
-    """A Markdown table of every augmentation's parameters per severity (for docs/augmentations.md)."""
-    lines = ["| augmentation | " + " | ".join(f"s{s}" for s in SEVERITIES) + " | paper |", "|---" * 7 + "|"]
-    for aug in registry().values():
-        cells = [", ".join(f"{k}={v}" for k, v in aug.params.get(s, {}).items()) or "-" for s in (*SEVERITIES, PAPER)]
-        lines.append(f"| {aug.name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 # ---------------------------------------------------------------- continuous strength
 def _strength_params(name: str, t: float) -> dict[str, Any]:
     """Parameters of built-in ``name`` at continuous strength ``t`` in [0, 1] (0 = no change)."""
