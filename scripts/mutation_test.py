@@ -44,6 +44,16 @@ EQUIVALENT = (
     (re.compile(r"rng\.integers\(v\.size, size"), "integers(n) draws from [0, n): the same draws"),
     (re.compile(r"range\(1001\)"), "a bound on retries that is never reached"),
     (
+        re.compile(
+            r"at_drop > low|at_drop < high|x\.min\(\) < at_drop|at_drop < x\.max\(\)|r2 <= WEAK_R2|slope != 1\b"
+        ),
+        "a boundary moved by its equality case only: a fitted value exactly on a metric's bound, on the "
+        "measured range's end, at R^2 exactly 0.5 or a slope exactly 1, which a least-squares fit of "
+        "measured cells does not land on",
+    ),
+    (re.compile(r"cells\[1\]\.values"), "every cell holds its metrics in the run's one order"),
+    (re.compile(r"\{y\[1\]:\.4f\}"), "this note is written only when every y is the same"),
+    (
         re.compile(r"abs\(den\) <= 1e-12"),
         "'<' and '<=' differ only for a denominator of exactly 1e-12: an error sum no measurement lands on",
     ),

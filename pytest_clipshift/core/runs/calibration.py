@@ -13,8 +13,6 @@ measured, and not given at all (None, with ``outside_bounds``) when no value of 
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..metrics import metric_info, split_layer
@@ -65,27 +63,21 @@ def calibrate(run, target: str = TARGET) -> dict | None:
         slope, intercept = np.polyfit(x, y, 1)
         residual = float(((y - (slope * x + intercept)) ** 2).sum())
         total = float(((y - y.mean()) ** 2).sum())
-        rho = spearmanr(x, y).statistic  # x and y both vary here
+        rho = float(spearmanr(x, y).statistic)  # defined: x and y both vary here
         at_drop = float((DROP_POINTS - intercept) / slope) if slope != 0 else None
-        r2 = None if total == 0 else 1 - residual / total
+        r2 = 1 - residual / total  # total > 0: y varies
         low, high = metric_info(name).bounds
         possible = at_drop is not None and (low is None or at_drop >= low) and (high is None or at_drop <= high)
         fits[name] = {
             "slope": float(slope),
             "intercept": float(intercept),
             "r2": r2,
-            "spearman": None if math.isnan(rho) else float(rho),
+            "spearman": rho,
             "value_at_5_point_drop": at_drop if possible else None,
             "measured_range": [float(x.min()), float(x.max())],
             "extrapolated": bool(possible and not x.min() <= at_drop <= x.max()),
             "outside_bounds": bool(at_drop is not None and not possible),
-            "weak": bool(r2 is None or r2 < WEAK_R2 or len(cells) < MIN_CELLS),
+            "weak": bool(r2 < WEAK_R2 or len(cells) < MIN_CELLS),
         }
-    ranked = sorted(
-        fits,
-        key=lambda m: (
-            -(abs(fits[m]["spearman"]) if fits[m]["spearman"] is not None else -1),
-            -(fits[m]["r2"] if fits[m]["r2"] is not None else -1),
-        ),
-    )
+    ranked = sorted(fits, key=lambda m: (-abs(fits[m]["spearman"]), -fits[m]["r2"]))
     return {"target": target, "cells": [r.key for r in cells], "fits": fits, "best": ranked[0] if ranked else None}
