@@ -52,6 +52,12 @@ EQUIVALENT = (
         "measured cells does not land on",
     ),
     (re.compile(r"cells\[1\]\.values"), "every cell holds its metrics in the run's one order"),
+    (
+        re.compile(r"\(n \* \(n - 3\)\)\s*$|/ \(n / \(n - 3\)\)|\(n \* \(n \+ 3\)\)|\* \(n \* \(n - 3\)\)"),
+        "the unbiased HSIC's constant factor: it cancels in CKA's ratio HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L))",
+    ),
+    (re.compile(r"np\.swapaxes\(l, -2, -2\)"), "a Gram matrix is symmetric: transposing it changes nothing"),
+    (re.compile(r"replace=None\)"), "None is falsy: rng.choice draws without replacement, as with False"),
     (re.compile(r"\{y\[1\]:\.4f\}"), "this note is written only when every y is the same"),
     (
         re.compile(r"abs\(den\) <= 1e-12"),

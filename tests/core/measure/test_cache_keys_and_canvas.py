@@ -240,3 +240,25 @@ def test_every_processor_setting_gives_the_processors_pixels(config, shape):
     ours = normalize_batch(to_canvas(image, settings)[None], settings, torch.device("cpu"), torch.float32).numpy()
     assert ours.shape == theirs.shape, (config, ours.shape, theirs.shape)
     np.testing.assert_allclose(ours, theirs, atol=1e-4, rtol=1e-5)
+
+
+def test_on_the_device_path_too_each_draw_is_its_own_and_changed_images_are_counted(tiny_encoder, small_images):
+    """The torch path takes the draw number into each image's seed (two draws of noise differ: a radius
+    above zero) and counts an image as unchanged only when its pixels are."""
+    import torch
+
+    from pytest_clipshift.core.measure.engine import measure
+
+    images = small_images.subset(max_images=3)
+    out = measure(
+        tiny_encoder,
+        images,
+        ["gaussian_noise", "brightness_contrast"],
+        severities=[3],
+        metrics=["cosine", "divergence_radius"],
+        draws=2,
+        augment_device=torch.device("cpu"),
+    )
+    noise = out.get("gaussian_noise", 3)
+    assert np.all(noise.values["divergence_radius"] > 0)
+    assert noise.unchanged_images == 0 and out.get("brightness_contrast", 3).unchanged_images == 0
