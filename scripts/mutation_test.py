@@ -53,7 +53,7 @@ EQUIVALENT = (
     ),
     (re.compile(r"cells\[1\]\.values"), "every cell holds its metrics in the run's one order"),
     (
-        re.compile(r"\(n \* \(n - 3\)\)\s*$|/ \(n / \(n - 3\)\)|\(n \* \(n \+ 3\)\)|\* \(n \* \(n - 3\)\)"),
+        re.compile(r"cross\) \* \(n \* \(n - 3\)\)|/ \(n / \(n - 3\)\)|/ \(n \* \(n \+ 3\)\)"),
         "the unbiased HSIC's constant factor: it cancels in CKA's ratio HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L))",
     ),
     (re.compile(r"np\.swapaxes\(l, -2, -2\)"), "a Gram matrix is symmetric: transposing it changes nothing"),
