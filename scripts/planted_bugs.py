@@ -345,7 +345,8 @@ def main(argv=None) -> int:
         caught, by, seconds = plant(what, relative, edits, tests)
         missed += not caught
         print(f"{'caught' if caught else 'MISSED'}  {what}  <- {by}  ({seconds:.0f} s)", flush=True)
-        edit = "; ".join(f"`{t.strip()}` -> `{w.strip() or '(removed)'}`" for t, w in edits)
+        edit = "; ".join(f"`{t.strip()}` -> `{w.strip() or '(removed)'}`" for t, w in edits).replace("|", "\\|")
+        edit = re.sub(r"\n\s*", r"\\n ", edit)  # one table row: the edit's line breaks written as \n
         rows.append(f"| {what} | `{relative}`: {edit} | {'`' + by + '`' if caught else '**missed**'} |")
     if not args.only:
         lines = [
