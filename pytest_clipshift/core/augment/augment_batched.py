@@ -9,11 +9,9 @@ coordinates sampled by one ``grid_sample``.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from .tensor_ops import length_scale_of, pixel_grid, reflect101, uniform
+from .tensor_ops import affine_sources, length_scale_of, perspective_inverse, pixel_grid, remap, uniform
 
 
 def _column(values, x):
@@ -54,24 +52,6 @@ def _blur(x, sigmas):
     return F.conv2d(y, weight.view(b * c, 1, -1, 1), groups=b * c).reshape(x.shape)
 
 
-def _remap(x, sx, sy, reflect: bool):
-    """(B, C, H, W) sampled bilinearly at per-image source coordinates (B, H, W): one grid_sample."""
-    import torch
-    import torch.nn.functional as F
-
-    h, w = x.shape[-2:]
-    if reflect:
-        sx, sy = reflect101(sx, w), reflect101(sy, h)
-    grid = torch.stack([2 * sx / max(w - 1, 1) - 1, 2 * sy / max(h - 1, 1) - 1], dim=-1)
-    out = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
-    if reflect:
-        valid = torch.ones_like(sx)
-    else:
-        ones = torch.ones_like(x[:, :1])
-        valid = F.grid_sample(ones, grid, mode="bilinear", padding_mode="zeros", align_corners=True)[:, 0]
-    return out, torch.stack([sx, sy, valid], dim=-1)
-
-
 def study_gaussian_noise(x, p, gens):
     # each generator draws its image's std, then its noise: the one-image version's order, per image
     stds = [uniform(g, *p["std"], x.device) * 255.0 for g in gens]
@@ -100,42 +80,21 @@ def study_horizontal_flip(x, p, gens):
 def study_shift_scale_rotate(x, p, gens):
     import torch
 
-    h, w = x.shape[-2:]
-    cx, cy = (w - 1) / 2, (h - 1) / 2
     xs, ys = pixel_grid(x[0])
-    sources_x, sources_y = [], []
-    for g in gens:  # the draws, in the one-image version's order
-        angle = math.radians(uniform(g, -p["rotate"], p["rotate"], x.device))
-        scale_x, scale_y = (uniform(g, 1 - p["scale"], 1 + p["scale"], x.device) for _ in range(2))
-        tx = uniform(g, -p["shift"], p["shift"], x.device) * w
-        ty = uniform(g, -p["shift"], p["shift"], x.device) * h
-        u, v = xs - cx - tx, ys - cy - ty
-        cos, sin = math.cos(angle), math.sin(angle)
-        sources_x.append((cos * u + sin * v) / scale_x + cx)
-        sources_y.append((-sin * u + cos * v) / scale_y + cy)
-    return _remap(x, torch.stack(sources_x), torch.stack(sources_y), reflect=True)
+    sources = [affine_sources(g, p, xs, ys, x.device) for g in gens]  # each image's draws, its own order
+    return remap(x, torch.stack([s[0] for s in sources]), torch.stack([s[1] for s in sources]), reflect=True)
 
 
 def study_perspective(x, p, gens):
-    import cv2
     import torch
 
     h, w = x.shape[-2:]
     xs, ys = pixel_grid(x[0])
     points_h = torch.stack([xs, ys, torch.ones_like(xs)]).reshape(3, -1)
-    inverses = []
-    for g in gens:
-        scale = uniform(g, *p["scale"], x.device)
-        points = np.mod(np.abs(torch.randn((4, 2), generator=g, device=x.device).cpu().numpy() * scale), 0.32)
-        points[1, 0] = 1.0 - points[1, 0]
-        points[2] = 1.0 - points[2]
-        points[3, 1] = 1.0 - points[3, 1]
-        points = (points * np.array([w, h])).astype(np.float32)
-        target = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
-        inverses.append(np.linalg.inv(cv2.getPerspectiveTransform(points, target)))
+    inverses = [perspective_inverse(g, p["scale"], h, w, x.device) for g in gens]
     matrices = torch.from_numpy(np.stack(inverses)).to(x.device, x.dtype)  # (B, 3, 3)
     src = matrices @ points_h  # (B, 3, H * W): every image's homography in one product
-    return _remap(x, (src[:, 0] / src[:, 2]).reshape(-1, h, w), (src[:, 1] / src[:, 2]).reshape(-1, h, w), False)
+    return remap(x, (src[:, 0] / src[:, 2]).reshape(-1, h, w), (src[:, 1] / src[:, 2]).reshape(-1, h, w), False)
 
 
 def study_elastic(x, p, gens):
@@ -146,7 +105,7 @@ def study_elastic(x, p, gens):
     peak = fields.abs().amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6)
     fields = _blur(fields / peak, [p["sigma"]] * len(gens)) * p["alpha"]
     xs, ys = pixel_grid(x[0])
-    return _remap(x, xs + fields[:, 0], ys + fields[:, 1], reflect=True)
+    return remap(x, xs + fields[:, 0], ys + fields[:, 1], reflect=True)
 
 
 # in place where the one-image version's operations allow it, in its order (the same floats): on a

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .tensor_ops import length_scale_of, normal_like, pixel_grid, reflect101, uniform
+from .tensor_ops import affine_sources, length_scale_of, normal_like, perspective_inverse, pixel_grid, remap, uniform
 
 
 def _gaussian_blur(x, sigma: float):
@@ -237,23 +237,9 @@ def c_motion_blur(x, p, gen):
 
 
 def _remap(x, sx, sy, reflect: bool):
-    """Sample (C, H, W) ``x`` bilinearly at source pixel coordinates; outside the canvas is black
-    and invalid unless ``reflect``."""
-    import torch
-    import torch.nn.functional as F
-
-    h, w = x.shape[-2:]
-    if reflect:
-        sx, sy = reflect101(sx, w), reflect101(sy, h)
-    grid = torch.stack([2 * sx / max(w - 1, 1) - 1, 2 * sy / max(h - 1, 1) - 1], dim=-1)[None]
-    out = F.grid_sample(x[None], grid, mode="bilinear", padding_mode="zeros", align_corners=True)[0]
-    if reflect:
-        valid = torch.ones_like(sx)
-    else:
-        valid = F.grid_sample(
-            torch.ones_like(x[:1])[None], grid, mode="bilinear", padding_mode="zeros", align_corners=True
-        )[0, 0]
-    return out, torch.stack([sx, sy, valid], dim=-1)
+    """``tensor_ops.remap`` on one (C, H, W) image."""
+    out, coords = remap(x[None], sx[None], sy[None], reflect)
+    return out[0], coords[0]
 
 
 def study_horizontal_flip(x, p, gen):
@@ -266,33 +252,17 @@ def study_horizontal_flip(x, p, gen):
 def study_shift_scale_rotate(x, p, gen):
     """Affine about the centre, as albumentations' Affine draws it (shift and scale per axis,
     one angle), reflect border."""
-    h, w = x.shape[-2:]
-    angle = math.radians(uniform(gen, -p["rotate"], p["rotate"], x.device))
-    scale_x, scale_y = (uniform(gen, 1 - p["scale"], 1 + p["scale"], x.device) for _ in range(2))
-    tx = uniform(gen, -p["shift"], p["shift"], x.device) * w
-    ty = uniform(gen, -p["shift"], p["shift"], x.device) * h
-    cx, cy = (w - 1) / 2, (h - 1) / 2
     xs, ys = pixel_grid(x)
-    u, v = xs - cx - tx, ys - cy - ty  # destination = R S (source - c) + c + t, inverted
-    cos, sin = math.cos(angle), math.sin(angle)
-    return _remap(x, (cos * u + sin * v) / scale_x + cx, (-sin * u + cos * v) / scale_y + cy, reflect=True)
+    return _remap(x, *affine_sources(gen, p, xs, ys, x.device), reflect=True)
 
 
 def study_perspective(x, p, gen):
     """Corners pulled inward by |N(0, scale)| (mod 0.32) of the side, the quad stretched back to the
     canvas (albumentations' Perspective), black border."""
-    import cv2
     import torch
 
     h, w = x.shape[-2:]
-    scale = uniform(gen, *p["scale"], x.device)
-    points = np.mod(np.abs(torch.randn((4, 2), generator=gen, device=x.device).cpu().numpy() * scale), 0.32)
-    points[1, 0] = 1.0 - points[1, 0]
-    points[2] = 1.0 - points[2]
-    points[3, 1] = 1.0 - points[3, 1]
-    points = (points * np.array([w, h])).astype(np.float32)
-    target = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
-    inverse = torch.from_numpy(np.linalg.inv(cv2.getPerspectiveTransform(points, target))).to(x.device, x.dtype)
+    inverse = torch.from_numpy(perspective_inverse(gen, p["scale"], h, w, x.device)).to(x.device, x.dtype)
     xs, ys = pixel_grid(x)
     src = inverse @ torch.stack([xs, ys, torch.ones_like(xs)]).reshape(3, -1)
     return _remap(x, (src[0] / src[2]).reshape(h, w), (src[1] / src[2]).reshape(h, w), reflect=False)
