@@ -1,6 +1,7 @@
 """The benchmark runs end to end in its tiny mode (it proves the script works; timings are not asserted)."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -42,6 +43,8 @@ def test_the_accelerator_suite_runs_on_cpu_with_a_tiny_model(tmp_path):
         capture_output=True,
         text=True,
         timeout=300,
+        # the script calls python3: the interpreter running these tests, venv activated or not
+        env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"},
     )
     assert done.returncode == 0, done.stdout + done.stderr
     status = json.loads((out / "status.json").read_text())
