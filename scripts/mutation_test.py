@@ -2,9 +2,9 @@
 
 Runs mutmut (``pip install mutmut``) over the modules named in ``[tool.mutmut]`` of pyproject.toml
 (the gate, the engine and its cache, augmentations, ImageNet-C, metrics, corruption error,
-calibration, the labelled sample, preprocessing, the report's verdicts) against the known-answer
-tests (``tests/gate/``, ``tests/core/`` and ``tests/report/``, whole pytest runs left
-out), then writes ``docs/mutation-results.md``: per module the score over the mutants that can
+calibration, the labelled sample, preprocessing, the report's verdicts), each against the tests of
+its own job (``scripts/mutation_selection.py``, whole pytest runs left out), then writes
+``docs/mutation-results.md``: per module the score over the mutants that can
 change a result, and every survivor with its diff and why it cannot. Not run in CI (see the
 results file for how long it took). ``--reuse`` rewrites the page from the last run's results.
 """
@@ -21,6 +21,8 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+
+from mutation_selection import SELECTION
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "mutation-results.md"
@@ -153,10 +155,16 @@ def main() -> None:
     lines = [
         "# Mutation testing of what decides a number or a verdict",
         "",
-        f"`python scripts/mutation_test.py` (mutmut {mutmut_version()}, the tests named in `[tool.mutmut]` of "
-        f"pyproject.toml: `tests/gate/`, `tests/core/` and `tests/report/`, whole pytest runs left out), "
+        f"`python scripts/mutation_test.py` (mutmut {mutmut_version()}), "
         f"{datetime.now(timezone.utc):%Y-%m-%d}, {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}: {seconds / 60:.0f} minutes with 2 workers.",
+        "",
+        "Each module is tested by the tests of its own job (`scripts/mutation_selection.py`), whole pytest "
+        "runs left out, the fastest test file first:",
+        "",
+        "| modules | tests |",
+        "|---|---|",
+        *(f"| `{module}*` | {', '.join(f'`{t}`' for t in tests)} |" for module, tests in SELECTION.items()),
         "",
         *(
             [
