@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 import platform
 import sys
-from importlib.metadata import version
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pytest_clipshift.core.augment.augmentations import expand_names  # noqa: E402
-from tests.core.augment.pins import PINS_FILE, SEED, SIZES, pin_images, signature  # noqa: E402
+from tests.core.augment.pins import PINS_FILE, SEED, SIZES, pin_images, pixel_toolchain, signature  # noqa: E402
 
 
 def main() -> None:
@@ -30,13 +29,7 @@ def main() -> None:
         }
         for name in expand_names(["study", "imagenet-c"])
     }
-    libraries = ("numpy", "opencv-python-headless", "albumentations", "scipy", "scikit-image", "pillow")
-    recorded = {"python": platform.python_version(), "machine": platform.machine()}
-    for lib in libraries:
-        try:
-            recorded[lib] = version(lib)
-        except Exception:
-            pass
+    recorded = {"python": platform.python_version(), **pixel_toolchain()}
     out = ROOT / "tests" / "core" / "augment" / PINS_FILE
     document = {"seed": SEED, "sizes": SIZES, "recorded_with": recorded, "pins": pins}
     # one line per augmentation: a re-pin's diff shows which augmentations moved

@@ -31,9 +31,28 @@ def block_means(x: np.ndarray, blocks: int = 3) -> list[float]:
     ]
 
 
+# the libraries that compute augmented pixels: with these versions the pinned bytes must be exact
+PIXEL_LIBRARIES = ("numpy", "opencv-python-headless", "albumentations", "scipy", "scikit-image", "pillow")
+
+
+def pixel_toolchain() -> dict[str, str]:
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"machine": platform.machine()}
+    for lib in PIXEL_LIBRARIES:
+        try:
+            found[lib] = version(lib)
+        except PackageNotFoundError:
+            pass
+    return found
+
+
 def signature(name: str, severity: int, image: np.ndarray, key: str) -> dict:
-    """Mean absolute change, per-channel output means, 3x3 block means of the change, and for a
-    geometric augmentation the means of the coordinate grid it returns."""
+    """Mean absolute change, per-channel output means, 3x3 block means of the change, for a
+    geometric augmentation the means of the coordinate grid it returns, and a hash of the bytes."""
+    import hashlib
+
     from pytest_clipshift.core.augment.augmentations import apply_augmentation
 
     out = apply_augmentation(name, image, severity, SEED, key)
@@ -43,6 +62,7 @@ def signature(name: str, severity: int, image: np.ndarray, key: str) -> dict:
         "channels": [round(float(out.image[..., c].mean()), 4) for c in range(3)],
         "blocks": [round(v, 4) for v in block_means(change)],
         "changed": bool(out.changed),
+        "bytes": hashlib.sha256(np.ascontiguousarray(out.image).tobytes()).hexdigest()[:16],
     }
     if out.coords is not None:
         pin["coords"] = [round(float(out.coords[..., c].mean()), 4) for c in range(out.coords.shape[-1])]
