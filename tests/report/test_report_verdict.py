@@ -252,3 +252,28 @@ def test_the_title_of_a_run_without_a_model_name():
     run = a_run()
     run.model = {}
     assert V.report_title(run) == "clipshift: ? \u2014 measured"
+
+
+def test_a_cell_the_gate_could_not_evaluate_fails_the_title_with_every_budget_kept(tmp_path):
+    run = a_run([check("gaussian_noise", 3, "cosine", "mean", ">=", 0.8, True)])
+    run.gate_failures = ["a worker was lost before fog[s3] was measured"]
+    assert V.run_verdict(run) == "FAILED"
+    assert "\u2014 FAILED" in parse(write_report(run, tmp_path / "r.html").read_text(encoding="utf-8"), "x").title
+
+
+def test_the_images_shown_are_ranked_by_the_broken_rules_metric_on_that_cell():
+    """A cell's overlays are ranked by a broken rule's metric before a kept one, by rules on that
+    cell only, and only by a metric the cell kept images for; else the first kept (None)."""
+    run = a_run()
+    noise = run.get("gaussian_noise", 3)
+    noise.overlays = [{"metric": "cosine"}, {"metric": "l2"}]
+    kept_cosine = check("gaussian_noise", 3, "cosine", "mean", ">=", 0.8, True)
+    broken_l2 = check("gaussian_noise", 3, "l2", "mean", "<=", 0.1, False)
+    other_cell = check("identity", 3, "l2", "mean", "<=", 0.1, False)
+    other_severity = check("gaussian_noise", 5, "l2", "mean", "<=", 0.1, False)
+    assert V.ranking_metric([kept_cosine, broken_l2], noise) == "l2"
+    assert V.ranking_metric([kept_cosine, other_cell, other_severity], noise) == "cosine"
+    assert V.ranking_metric([other_cell], noise) is None
+    not_kept = check("gaussian_noise", 3, "p_value", "mean", "<=", 0.1, False)
+    assert V.ranking_metric([not_kept, kept_cosine], noise) == "cosine"
+    assert V.ranking_metric([check("gaussian_noise", "3", "l2", "mean", "<=", 0.1, True)], noise) == "l2"

@@ -289,8 +289,8 @@ def warp_map(heatmap: np.ndarray, coords: np.ndarray) -> tuple[np.ndarray, np.nd
 
 # ---------------------------------------------------------------- continuous strength
 def _strength_params(name: str, t: float) -> dict[str, Any]:
-    """Parameters of built-in ``name`` at continuous strength ``t`` in [0, 1] (0 = no change)."""
-    t = float(min(max(t, 0.0), 1.0))
+    """Parameters of built-in ``name`` at continuous strength ``t`` in [0, 1] (0 = no change; a
+    ``Case`` refuses any other strength)."""
     table: dict[str, Callable[[float], dict[str, Any]]] = {
         "gaussian_noise": lambda t: {"std": (0.9 * t, 0.9 * t)},
         "gaussian_blur": lambda t: {"sigma": (0.05 + 6 * t, 0.05 + 6 * t)},

@@ -190,6 +190,35 @@ def test_user_albumentations_transform():
         unregister_augmentation("test_invert")
 
 
+def test_a_registration_keeps_its_name_kind_description_and_levels():
+    """A callable whose second parameter is ``rng`` is applied as ``f(image, rng, **params)``; any
+    other callable is an albumentations factory ``f(**params)``; names take letters, digits, _ and -."""
+    import albumentations as A
+
+    def noise(image, rng, amount=1):
+        return image
+
+    def factory(p, always_apply=None):
+        return A.InvertImg(p=p)
+
+    try:
+        mine = register_augmentation("test-own_1", noise, description="mine")
+        assert (mine.name, mine.kind, mine.description, mine.geometric) == ("test-own_1", "callable", "mine", False)
+        assert sorted(mine.params, key=str) == sorted((1, 2, 3, 4, 5, "paper"), key=str)
+        made = register_augmentation("test_factory", factory, severities={1: {"p": 1.0}})
+        assert (made.kind, made.description, made.params) == ("albumentations", "", {1: {"p": 1.0}})
+        one = register_augmentation("test_one", lambda p: A.InvertImg(p=p), severities={1: {"p": 1.0}})
+        assert one.kind == "albumentations"
+        img = canvas()
+        assert np.array_equal(apply_augmentation("test_factory", img, 1, 0).image, 255 - img)
+        for bad in ("test own", "test.own", "test/own", "tést!"):
+            with pytest.raises(ConfigError, match="must be letters, digits, '_' or '-'"):
+                register_augmentation(bad, noise)
+    finally:
+        for name in ("test-own_1", "test_factory", "test_one"):
+            unregister_augmentation(name)
+
+
 def test_user_callable_with_seeded_generator_and_levels():
     def salt(image, rng, amount=0.01):
         out = image.copy()

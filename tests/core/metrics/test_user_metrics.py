@@ -42,6 +42,36 @@ def test_registration_is_checked(registered):
     register_metric("pixel_change", pixel_change, needs="pixels", higher_is_better=False, replace=True)
 
 
+def test_a_registration_stores_what_the_run_reads_from_it(registered):
+    """The fields the terminal table, the report, the cache key and budgets read, as registered."""
+    from pytest_clipshift.core.metrics import layered_names
+
+    plain = register_metric("pixel_change", pixel_change, needs="pixels", higher_is_better=False)
+    assert (plain.name, plain.needs, plain.higher_is_better, plain.compute) == (
+        "pixel_change",
+        "pixels",
+        False,
+        pixel_change,
+    )
+    assert (plain.description, plain.version, plain.builtin, plain.terminal_label) == (
+        "user metric pixel_change",
+        "",
+        False,
+        "pixel_chan",  # ten characters: the terminal table's column
+    )
+    assert METRICS["pixel_change"] is plain and "pixel_change" not in layered_names()
+    assert {"attention_correlation", "layer_cka"} <= set(layered_names()) and "cosine" not in layered_names()
+    described = register_metric(
+        "pixel_change", pixel_change, higher_is_better=True, description="mean pixel change", version=2, replace=True
+    )
+    assert (described.description, described.version, described.higher_is_better, described.needs) == (
+        "mean pixel change",
+        "2",
+        True,
+        "embedding",
+    )
+
+
 def test_the_engine_measures_a_registered_metric_with_known_values(registered, tiny_clip_dir, small_images):
     from pytest_clipshift.core.augment.augmentations import apply_augmentation
     from pytest_clipshift.core.measure.engine import measure
