@@ -122,9 +122,26 @@ UNREACHABLE = (
 )
 
 
+def default_dtype(diff: list[str]) -> bool:
+    """float64 replaced by None or dropped: numpy's default dtype is float64, so the array is the same."""
+    removed = [x[1:] for x in diff if x.startswith("-")]
+    added = [x[1:] for x in diff if x.startswith("+")]
+    if len(removed) != 1 or len(added) != 1 or "np.float64" not in removed[0]:
+        return False
+    r = removed[0]
+    return added[0] in {r.replace("np.float64", "None"), r.replace("dtype=np.float64", ""), r.replace("np.float64", "")}
+
+
+# Survivors equivalent by what the mutation did to the line, not by what it wrote
+DIFF_RULES = ((default_dtype, "float64 replaced by numpy's default dtype, which is float64: the same array"),)
+
+
 def reason(diff: list[str], name: str = "") -> str:
     for pattern, why in UNREACHABLE:
         if pattern.search(name):
+            return why
+    for rule, why in DIFF_RULES:
+        if rule(diff):
             return why
     added = " ".join(x for x in diff if x.startswith("+"))
     for pattern, why in EQUIVALENT:

@@ -85,7 +85,8 @@ def _cv2():
 
 
 def _out(x: np.ndarray) -> np.ndarray:
-    """float in [0, 255] -> uint8 by truncation, as the reference's ``np.uint8(...)`` does."""
+    """float -> uint8: clipped to [0, 255], then truncated, as the reference's
+    ``np.uint8(np.clip(x, 0, 1) * 255)`` does (so the corruptions below do not clip again)."""
     return np.uint8(np.clip(x, 0, 255))
 
 
@@ -101,12 +102,12 @@ def _gaussian(x: np.ndarray, sigma: float) -> np.ndarray:
 # ------------------------------------------------------------------ noise
 def gaussian_noise(x, rng, c):
     x = x / 255.0
-    return _out(np.clip(x + rng.normal(size=x.shape, scale=c), 0, 1) * 255)
+    return _out((x + rng.normal(size=x.shape, scale=c)) * 255)
 
 
 def shot_noise(x, rng, c):
     x = x / 255.0
-    return _out(np.clip(rng.poisson(x * c) / float(c), 0, 1) * 255)
+    return _out((rng.poisson(x * c) / float(c)) * 255)
 
 
 def impulse_noise(x, rng, c):
@@ -120,12 +121,12 @@ def impulse_noise(x, rng, c):
 
 def speckle_noise(x, rng, c):
     x = x / 255.0
-    return _out(np.clip(x + x * rng.normal(size=x.shape, scale=c), 0, 1) * 255)
+    return _out((x + x * rng.normal(size=x.shape, scale=c)) * 255)
 
 
 # ------------------------------------------------------------------ blur
 def gaussian_blur(x, rng, c):
-    return _out(np.clip(_gaussian(x / 255.0, c * _scale(x)), 0, 1) * 255)
+    return _out(_gaussian(x / 255.0, c * _scale(x)) * 255)
 
 
 def glass_blur(x, rng, sigma, delta, iterations):
@@ -136,7 +137,7 @@ def glass_blur(x, rng, sigma, delta, iterations):
     steps = iterations * max(0, h - 2 * delta) * max(0, w - 2 * delta)
     offsets = rng.integers(-delta, delta, size=(steps, 2))  # (dx, dy) per visit, in the reference's order
     y = local_shuffle(y, offsets, delta, iterations)
-    return _out(np.clip(_gaussian(y / 255.0, sigma), 0, 1) * 255)
+    return _out(_gaussian(y / 255.0, sigma) * 255)
 
 
 def local_shuffle(y: np.ndarray, offsets: np.ndarray, delta: int, iterations: int) -> np.ndarray:
@@ -180,7 +181,7 @@ def defocus_blur(x, rng, radius, alias_blur):
     cv2 = _cv2()
     kernel = disk_kernel(radius * _scale(x), alias_blur)
     out = cv2.filter2D((x / 255.0).astype(np.float32), -1, kernel, borderType=cv2.BORDER_REFLECT_101)
-    return _out(np.clip(out, 0, 1) * 255)
+    return _out(out * 255)
 
 
 def motion_kernel(radius: int, sigma: float, angle: float) -> np.ndarray:
@@ -232,7 +233,7 @@ def zoom_blur(x, rng, start, stop, step):
     out = np.zeros_like(x)
     for f in factors:
         out += _clipped_zoom(x, float(f))
-    return _out(np.clip((x + out) / (len(factors) + 1), 0, 1) * 255)
+    return _out(((x + out) / (len(factors) + 1)) * 255)
 
 
 # ------------------------------------------------------------------ weather
@@ -267,7 +268,7 @@ def fog(x, rng, amount, decay):
     x = x / 255.0
     top = x.max()
     x = x + amount * _plasma(size, decay, rng)[:h, :w][..., None]
-    return _out(np.clip(x * top / (top + amount), 0, 1) * 255)
+    return _out((x * top / (top + amount)) * 255)
 
 
 FROST_TEXTURES = (  # per-channel mean and std (RGB) of the reference's six frost photographs
@@ -301,7 +302,7 @@ def frost_texture(h: int, w: int, rng) -> np.ndarray:
 
 def frost(x, rng, keep, add):
     h, w = x.shape[:2]
-    return _out(np.clip(keep * x.astype(np.float64) + add * frost_texture(h, w, rng), 0, 255))
+    return _out(keep * x.astype(np.float64) + add * frost_texture(h, w, rng))
 
 
 def snow(x, rng, loc, scale, zoom, threshold, radius, sigma, keep):
@@ -316,7 +317,7 @@ def snow(x, rng, loc, scale, zoom, threshold, radius, sigma, keep):
     layer = (np.round(layer * 255).astype(np.uint8) / 255.0)[..., None]
     grey = cv2.cvtColor(x, cv2.COLOR_RGB2GRAY)[..., None]
     x = keep * x + (1 - keep) * np.maximum(x, grey * 1.5 + 0.5)
-    return _out(np.clip(x + layer + np.rot90(layer, k=2), 0, 1) * 255)
+    return _out((x + layer + np.rot90(layer, k=2)) * 255)
 
 
 def spatter(x, rng, loc, scale, sigma, threshold, intensity, mud):
@@ -339,13 +340,13 @@ def spatter(x, rng, loc, scale, sigma, threshold, intensity, mud):
         m = m / max(float(m.max()), 1e-12) * intensity
         # the reference names it BGR but adds it to an RGB image unswapped: (175, 238, 238) in RGB
         colour = np.array([175, 238, 238], np.float32) / 255.0
-        return _out(np.clip(x + m[..., None] * colour, 0, 1) * 255)
+        return _out((x + m[..., None] * colour) * 255)
     m = np.where(liquid > threshold, 1.0, 0.0).astype(np.float32)
     m = _gaussian(m, intensity * s)
     m[m < 0.8] = 0
     colour = np.array([63, 42, 20], np.float32) / 255.0  # mud brown
     x = x * (1 - m[..., None]) + colour * m[..., None]
-    return _out(np.clip(x, 0, 1) * 255)
+    return _out(x * 255)
 
 
 # ------------------------------------------------------------------ digital (byte-identical where deterministic)
@@ -363,7 +364,7 @@ def brightness(x, rng, c):
     def edit(hsv):
         hsv[:, :, 2] = np.clip(hsv[:, :, 2] + c, 0, 1)
 
-    return _out(np.clip(_hsv_round_trip(x, edit), 0, 1) * 255)
+    return _out(_hsv_round_trip(x, edit) * 255)
 
 
 def saturate(x, rng, factor, offset):
@@ -372,13 +373,13 @@ def saturate(x, rng, factor, offset):
     def edit(hsv):
         hsv[:, :, 1] = np.clip(hsv[:, :, 1] * factor + offset, 0, 1)
 
-    return _out(np.clip(_hsv_round_trip(x, edit), 0, 1) * 255)
+    return _out(_hsv_round_trip(x, edit) * 255)
 
 
 def contrast(x, rng, c):
     x = np.array(x) / 255.0
     means = np.mean(x, axis=(0, 1), keepdims=True)
-    return _out(np.clip((x - means) * c + means, 0, 1) * 255)
+    return _out(((x - means) * c + means) * 255)
 
 
 def jpeg_compression(x, rng, quality):
@@ -418,7 +419,7 @@ def elastic_transform(x, rng, alpha):
     )
     inside = ((map_x >= -0.5) & (map_x <= w - 0.5) & (map_y >= -0.5) & (map_y <= h - 0.5)).astype(np.float32)
     coords = np.stack([np.clip(map_x, 0, w - 1), np.clip(map_y, 0, h - 1), inside], axis=-1)
-    return _out(np.clip(out, 0, 1) * 255), coords
+    return _out(out * 255), coords
 
 
 # ------------------------------------------------------------------ the five levels of each
