@@ -66,4 +66,6 @@ def signature(name: str, severity: int, image: np.ndarray, key: str) -> dict:
     }
     if out.coords is not None:
         pin["coords"] = [round(float(out.coords[..., c].mean()), 4) for c in range(out.coords.shape[-1])]
+        grid = np.ascontiguousarray(out.coords, dtype=np.float32)
+        pin["coords_bytes"] = hashlib.sha256(grid.tobytes()).hexdigest()[:16]
     return pin
