@@ -17,17 +17,21 @@ from pathlib import Path
 
 import pytest
 
-# module -> the test paths that test it; a module not named keeps every test that reaches it
+MEASURE = "tests/core/measure/"
+# module -> the test paths that test it (its job's folder, and the files elsewhere written for it);
+# a module not named keeps every test that reaches it
 SELECTION = {
-    "pytest_clipshift.gate.": ("tests/gate/",),
-    "pytest_clipshift.core.runs.summary": ("tests/core/runs/", "tests/gate/"),
-    "pytest_clipshift.core.runs.": ("tests/core/runs/",),
+    "pytest_clipshift.gate.": ("tests/gate/", "tests/core/runs/test_hostile_files.py"),
+    "pytest_clipshift.core.runs.": ("tests/core/runs/", "tests/gate/"),
     "pytest_clipshift.core.measure.": ("tests/core/measure/",),
+    "pytest_clipshift.core.measure.cache": ("tests/core/measure/", "tests/core/runs/test_hostile_files.py"),
     "pytest_clipshift.core.augment.": ("tests/core/augment/",),
+    "pytest_clipshift.core.augment.augmentations": ("tests/core/augment/", f"{MEASURE}test_chunks_and_seeds.py"),
     "pytest_clipshift.core.metrics.": ("tests/core/metrics/",),
-    "pytest_clipshift.core.data.": ("tests/core/data/",),
-    "pytest_clipshift.core.models.": ("tests/core/models/",),
-    "pytest_clipshift.report.": ("tests/report/",),
+    "pytest_clipshift.core.metrics.functional": ("tests/core/metrics/", "tests/gate/test_paired_compare.py"),
+    "pytest_clipshift.core.data.": ("tests/core/data/", "tests/gate/test_gate_numbers.py"),
+    "pytest_clipshift.core.models.": ("tests/core/models/", f"{MEASURE}test_cache_keys_and_canvas.py"),
+    "pytest_clipshift.report.": ("tests/report/", "tests/core/runs/test_hostile_files.py"),
 }
 
 
