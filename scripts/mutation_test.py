@@ -81,6 +81,15 @@ EQUIVALENT = (
         "the other branch gives the same NaN (numpy's ddof=1 std and the bootstrap of one or no value are undefined)",
     ),
     (re.compile(r'decode\("UTF-8"\)'), "the same codec"),
+    (re.compile(r'save\(buffer, "jpeg"'), "Pillow reads a format name in any case"),
+    (
+        re.compile(r"np\.asarray\((Image\.open|img\.resize)\(.*(dtype=None\)|, \)$)"),
+        "a Pillow RGB image's array is uint8 already",
+    ),
+    (
+        re.compile(r"Image\.open\(buffer\)\.convert\(None\)"),
+        "the JPEG was written from RGB and decodes as RGB: convert(None) copies it, as convert('RGB') does",
+    ),
     (
         re.compile(r't\.lstrip\(None\)|t\.rstrip\("-"\)'),
         "a negative severity is refused either way, with the same message (it quotes the text as written)",
