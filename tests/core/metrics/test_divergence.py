@@ -152,3 +152,28 @@ def test_agrees_with_the_miniball_package_on_random_clouds():
         _, r2 = miniball.get_bounding_ball(points, rng=np.random.default_rng(0))
         worst = max(worst, abs(F.enclosing_ball_radius(points) - math.sqrt(r2)))
     assert worst < 1e-9
+
+
+def _unit_frame(points):
+    """The frame ``enclosing_ball_radius`` hands its exact fallback: centred, unit spread, and Gram."""
+    p = np.asarray(points, np.float64)
+    p = p - p.mean(axis=0)
+    p = p / np.sqrt((p**2).sum(axis=1).max())
+    gram = p @ p.T
+    return p, np.diag(gram).copy(), gram
+
+
+def test_the_exact_fallback_gives_miniballs_ball_and_a_certificate_that_meets_it():
+    """Welzl's ball (the fallback when SLSQP stalls) against the miniball package: the same squared
+    radius, and a dual value from its support's weights that is a lower bound meeting it (the
+    certificate the caller trusts); on a square one corner's weight is zero and still certifies."""
+    miniball = pytest.importorskip("miniball")
+    clouds = [np.random.default_rng(seed).normal(size=(3 + seed % 9, 2 + seed % 4)) for seed in range(60)]
+    clouds += [np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])]  # four on one circle
+    clouds += [np.array([[0.0, 0.0], [0.0, 0.0], [3.0, 4.0], [1.0, 1.0]])]  # a duplicate inside
+    for points in clouds:
+        p, norms, gram = _unit_frame(points)
+        _, expected = miniball.get_bounding_ball(p, rng=np.random.default_rng(0))
+        primal, dual = F._welzl_certified(p, norms, gram)
+        assert primal == pytest.approx(expected, abs=1e-10)
+        assert dual <= primal + 1e-12 and dual == pytest.approx(primal, abs=1e-10), (points, primal, dual)
