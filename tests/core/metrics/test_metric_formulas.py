@@ -304,3 +304,59 @@ def test_layer_cka_moves_the_clean_patch_tokens_with_the_image(dx):
 def test_layer_cka_of_an_image_moved_off_the_canvas_is_undefined():
     batch = moved_batch(shifted_coords(16))  # nothing of the clean image is left: only the CLS token
     assert np.isnan(METRICS["layer_cka"].values(batch, 1)).all()
+
+
+def warped_batch(coords, tokens, grid):
+    """Two images whose canvas (18 px) moved as ``coords`` says; the layers' tokens at random."""
+    batch = layered_batch(tokens=tokens, grid=grid)
+    return Batch(
+        **{k: getattr(batch, k) for k in ("clean_embeddings", "augmented_embeddings", "augmentations")},
+        clean_images=np.zeros((2, 18, 18, 3), np.uint8),
+        augmented_images=np.zeros((2, 18, 18, 3), np.uint8),
+        coords=[coords, coords],
+        image_names=["a", "b"],
+        clean_attention=batch.clean_attention,
+        augmented_attention=batch.augmented_attention,
+        clean_hidden=batch.clean_hidden,
+        augmented_hidden=batch.augmented_hidden,
+        grid=grid,
+    )
+
+
+@pytest.mark.parametrize("cls", [True, False])
+def test_aligned_layer_cka_moves_the_clean_tokens_as_the_image_moved(cls):
+    """A mirror: the clean patch tokens in mirrored column order are what is compared (a CLS token,
+    where there is one, as is); a shift by a third: the column filled from outside is dropped from
+    both sides; a shift that leaves too few tokens (under 4) is undefined, not a number."""
+    from pytest_clipshift.core.augment.types import coordinate_grid
+
+    mirror = coordinate_grid(18, 18)[:, ::-1].copy()
+    start = 1 if cls else 0
+    batch = warped_batch(mirror, tokens=9 + start, grid=(3, 3))
+    ch, ah = batch.clean_hidden, batch.augmented_hidden
+    for k in (1, 3):
+        got = METRICS["layer_cka"].values(batch, k)
+        clean = ch[:, k, start:].reshape(2, 3, 3, -1)[:, :, ::-1].reshape(2, 9, -1)
+        expected = F.linear_cka(np.concatenate([ch[:, k, :start], clean], 1), ah[:, k])
+        assert got == pytest.approx(expected, abs=1e-6)  # the warp runs in float32
+
+    shift = coordinate_grid(18, 18)
+    shift[..., 0] -= 6  # each pixel comes from 6 px (one cell) to its left; the first column from outside
+    shift[:, :6, 2] = 0
+    batch = warped_batch(shift, tokens=9 + start, grid=(3, 3))
+    ch, ah = batch.clean_hidden, batch.augmented_hidden
+    clean_cells = ch[:, 2, start:].reshape(2, 3, 3, -1)
+    aug_cells = ah[:, 2, start:].reshape(2, 3, 3, -1)
+    expected = F.linear_cka(
+        np.concatenate([ch[:, 2, :start], clean_cells[:, :, :2].reshape(2, 6, -1)], 1),
+        np.concatenate([ah[:, 2, :start], aug_cells[:, :, 1:].reshape(2, 6, -1)], 1),
+    )
+    assert METRICS["layer_cka"].values(batch, 2) == pytest.approx(expected, abs=1e-6)
+
+    # four tokens are enough (without a CLS token: the four cells of a 2x2 grid)
+    assert np.isfinite(METRICS["layer_cka"].values(warped_batch(mirror, tokens=4 + start, grid=(2, 2)), 2)).all()
+    far = coordinate_grid(18, 18)
+    far[..., 0] -= 12
+    far[:, :15, 2] = 0  # only the last column's right half from inside: no cell kept
+    small = warped_batch(far, tokens=4 + start, grid=(2, 2))
+    assert np.isnan(METRICS["layer_cka"].values(small, 2)).all()
