@@ -115,8 +115,9 @@ def merge_runs(runs: list[RunResult], sources: list[str] | None = None) -> RunRe
 
 
 def metrics_the_update_would_drop(baseline: RunResult, run: RunResult) -> dict[str, set[str]]:
-    """metric -> cells: what the baseline holds for a cell this run re-measured without that metric."""
-    measured = {r.cell: r for r in run.results if not r.subset}
+    """metric -> cells: what the baseline holds for a whole-set cell this run re-measured without that
+    metric (the baseline's subset cells are not carried over at all)."""
+    measured = {r.cell: r for r in run.results}
     dropped: dict[str, set[str]] = {}
     for old in (r for r in baseline.results if not r.subset):
         new = measured.get(old.cell)

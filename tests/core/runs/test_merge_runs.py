@@ -133,3 +133,49 @@ def test_coverage_without_reasons_and_a_check_counted_once():
     runs[1].coverage = {"complete": False, "reasons": ["interrupted"]}
     assert merged_coverage(runs) == {"complete": False, "reasons": ["interrupted"]}
     assert [c.augmentation for c in unique_checks([check("fog"), check("snow"), check("fog")])] == ["fog", "snow"]
+
+
+def subset_cell(aug, values):
+    c = cell(aug, values)
+    c.subset = True
+    return c
+
+
+def test_accepting_a_partial_candidate_keeps_what_the_baseline_knew():
+    """``--clipshift-update-baseline`` with a run that measured fewer cells: the run's cells, plus
+    every whole-set baseline cell it did not measure (named), never a baseline subset cell; the run's
+    fields; its coverage when it is complete, else the baseline's."""
+    from pytest_clipshift.core.runs.combine import updated_baseline
+
+    baseline = shard(1, [cell("fog", {"cosine": np.ones(2)}), cell("gaussian_noise", {"cosine": np.zeros(2)})])
+    baseline.results.append(subset_cell("zoom_blur", {"cosine": np.ones(2)}))
+    baseline.coverage = {"complete": True, "reasons": []}
+    run = shard(2, [cell("gaussian_noise", {"cosine": np.full(2, 0.5)}), subset_cell("fog", {"cosine": np.ones(2)})])
+    merged, kept = updated_baseline(baseline, run)
+    assert kept == ["fog[s3]"]
+    assert [(r.key, r.subset) for r in merged.results] == [
+        ("gaussian_noise[s3]", False),
+        ("fog[s3]", False),
+        ("fog[s3]", True),
+    ]
+    assert merged.get("gaussian_noise", 3).values["cosine"].tolist() == [0.5, 0.5]
+    assert (merged.image_source, merged.versions, merged.machine) == ("images-2", {"torch": "v2"}, {"node": "n2"})
+    assert merged.coverage == baseline.coverage  # the run (a shard) is not complete: the baseline's holds
+    run.coverage = {"complete": True, "reasons": []}
+    assert updated_baseline(baseline, run)[0].coverage is run.coverage
+
+
+def test_the_metrics_an_update_would_drop_name_their_cells():
+    from pytest_clipshift.core.runs.combine import metrics_the_update_would_drop
+
+    both = {"cosine": np.ones(2), "l2": np.zeros(2)}
+    baseline = shard(1, [cell("fog", both), cell("gaussian_noise", both), cell("zoom_blur", both)])
+    baseline.results.append(subset_cell("identity", {"cka": np.ones(2)}))
+    run = shard(
+        2,
+        [cell("fog", {"cosine": np.ones(2)}), cell("gaussian_noise", both), subset_cell("zoom_blur", {"cosine": 1})],
+    )
+    run.results.append(subset_cell("identity", {"cosine": np.ones(2)}))  # the baseline's subset cell, without cka
+    assert metrics_the_update_would_drop(baseline, run) == {"l2": {"fog[s3]"}}
+    run.results[0] = cell("fog", {})
+    assert metrics_the_update_would_drop(baseline, run) == {"cosine": {"fog[s3]"}, "l2": {"fog[s3]"}}
