@@ -128,6 +128,11 @@ UNREACHABLE = (
         "runs once, at import, before mutmut switches a mutant on; the severity tables it builds are read "
         "against Hendrycks' own constants (tests/core/augment/test_parameter_tables.py)",
     ),
+    (
+        re.compile(r"metrics\.builtin\.x__pixel__"),
+        "runs once, at import, building the built-in metric table before mutmut switches a mutant on; the "
+        "function it returns is what the pixel metrics' formula tests run (tests/core/metrics/)",
+    ),
 )
 
 
