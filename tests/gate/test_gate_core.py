@@ -182,6 +182,23 @@ def test_confidence_judges_the_mean_on_the_favourable_or_unfavourable_bound():
     assert evaluate(r, [upper], "t", confidence=0.95)[0].value == lo
     assert evaluate(r, [upper], "t", confidence=0.95, bound="unfavourable")[0].value == hi
     assert evaluate(r, [parse_rule("cosine.min", ">= 0.7", "f")], "t", confidence=0.95)[0].value == 0.7  # not a mean
+    strict_lower, strict_upper = parse_rule("cosine.mean", "> 0.84", "f"), parse_rule("cosine.mean", "< 0.84", "f")
+    assert evaluate(r, [strict_lower], "t", confidence=0.95)[0].value == hi  # '>' bounds from below, as '>='
+    assert evaluate(r, [strict_upper], "t", confidence=0.95)[0].value == lo
+
+
+def test_an_undefined_check_is_recorded_as_none_and_fails():
+    """A mean of no defined value (every image NaN): the check fails, and what the run keeps says
+    None for the value, the point and the interval, never NaN."""
+    r = cell(cosine=[math.nan, math.nan, math.nan])
+    for confidence in (None, 0.95):
+        check = evaluate(r, [parse_rule("cosine.mean", ">= 0.5", "f")], "t", confidence=confidence)[0]
+        recorded = check.record()
+        assert not check.passed and not recorded.passed
+        assert recorded.value is None and recorded.point is None
+        assert recorded.interval == (None if confidence is None else (None, None))
+    kept = evaluate(cell(cosine=[0.9, 0.8]), [parse_rule("cosine.mean", ">= 0.5", "f")], "t")[0].record()
+    assert kept.passed and type(kept.value) is float and kept.value == pytest.approx(0.85)
 
 
 # ------------------------------------------------------------------ summaries

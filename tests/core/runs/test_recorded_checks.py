@@ -62,4 +62,6 @@ def test_numbers_are_written_as_plain_floats_and_no_interval_as_null():
     written = recorded(value=np.float32(0.5), point=1, interval=None, severity=3).to_dict()
     assert type(written["value"]) is float and type(written["point"]) is float and written["point"] == 1.0
     assert written["interval"] is None and written["severity"] == 3
-    assert RecordedCheck.from_dict(written).severity == 3
+    back = RecordedCheck.from_dict(written)
+    assert back.severity == 3 and back.passed is False
+    assert RecordedCheck.from_dict(recorded(passed=True).to_dict()).passed is True
