@@ -353,6 +353,20 @@ def test_aligned_layer_cka_moves_the_clean_tokens_as_the_image_moved(cls):
     )
     assert METRICS["layer_cka"].values(batch, 2) == pytest.approx(expected, abs=1e-6)
 
+    # a cell half from inside is kept: a 3 px shift leaves the first column's cells exactly half covered
+    from pytest_clipshift.core.augment.augmentations import warp_map
+
+    half = coordinate_grid(18, 18)
+    half[..., 0] -= 3
+    half[:, :3, 2] = 0
+    batch = warped_batch(half, tokens=9 + start, grid=(3, 3))
+    ch, ah = batch.clean_hidden, batch.augmented_hidden
+    grid = np.moveaxis(ch[:, 2, start:].reshape(2, 3, 3, -1), -1, 1)  # (image, d, 3, 3)
+    warped, coverage = warp_map(grid, half)
+    assert coverage[:, 0].tolist() == [0.5, 0.5, 0.5] and (coverage[:, 1:] == 1).all()
+    moved = np.moveaxis(warped, 1, -1).reshape(2, 9, -1)
+    expected = F.linear_cka(np.concatenate([ch[:, 2, :start], moved], 1), ah[:, 2])
+    assert METRICS["layer_cka"].values(batch, 2) == pytest.approx(expected, abs=1e-6)
     # four tokens are enough (without a CLS token: the four cells of a 2x2 grid)
     assert np.isfinite(METRICS["layer_cka"].values(warped_batch(mirror, tokens=4 + start, grid=(2, 2)), 2)).all()
     far = coordinate_grid(18, 18)
