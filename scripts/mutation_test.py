@@ -47,7 +47,8 @@ EQUIVALENT = (
     (re.compile(r"range\(1001\)"), "a bound on retries that is never reached"),
     (
         re.compile(
-            r"at_drop > low|at_drop < high|x\.min\(\) < at_drop|at_drop < x\.max\(\)|r2 <= WEAK_R2|slope != 1\b|\(slope != 0\) or True"
+            r"at_drop > low|at_drop < high|x\.min\(\) < at_drop|at_drop < x\.max\(\)|r2 <= WEAK_R2|slope != 1\b"
+            r"|\(slope != 0\) or True"
         ),
         "a boundary moved by its equality case only: a fitted value exactly on a metric's bound, on the "
         "measured range's end, at R^2 exactly 0.5 or a slope exactly 1 or 0, which a least-squares fit of "
