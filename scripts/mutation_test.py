@@ -83,6 +83,16 @@ EQUIVALENT = (
     ),
     (re.compile(r'decode\("UTF-8"\)'), "the same codec"),
     (
+        re.compile(r"delta\.worse_by < rule\.allowed|den >= EPS"),
+        "'<' and '<=' differ only at exactly the tolerance plus 1e-12, or a CKA denominator of exactly 1e-12: "
+        "values no measurement lands on",
+    ),
+    (
+        re.compile(r'errstate\(invalid="ignore", (divide=None)?\)'),
+        "CKA's denominator is 0 only when K or L is constant, and then HSIC(K, L) is 0 too: 0/0 is 'invalid' "
+        "(still ignored), never 'divide'",
+    ),
+    (
         re.compile(r"if \(len\(u\)\) or True else np\.zeros\(0\)"),
         "a ball through one point: lstsq of the empty system returns the same empty array",
     ),
