@@ -155,6 +155,19 @@ def test_linear_cka_is_song_et_als_unbiased_estimator():
     assert F.linear_cka(x, 3 * x @ rotation) == pytest.approx(1.0)
 
 
+def test_cka_of_a_constant_representation_is_undefined_without_a_warning():
+    """A layer whose tokens are all alike (a constant) has no similarity structure: NaN, the value
+    summaries count as undefined, and no RuntimeWarning for a user who runs with -W error."""
+    import warnings
+
+    rng = np.random.default_rng(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for constant in (np.ones((6, 4)), np.zeros((6, 4)), np.full((2, 6, 4), 3.3)):
+            other = rng.normal(size=constant.shape)
+            assert np.isnan(F.linear_cka(constant, other)).all() and np.isnan(F.linear_cka(other, constant)).all()
+
+
 def layered_batch(n_layers=3, tokens=5, dim=6, grid=(2, 2)):
     clean = RNG.normal(size=(2, n_layers + 1, tokens, dim))
     augmented = clean + RNG.normal(size=clean.shape) * np.linspace(0.1, 2, n_layers + 1)[None, :, None, None]
