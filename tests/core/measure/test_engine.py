@@ -331,3 +331,31 @@ def test_no_views_are_kept_unless_asked(tiny_encoder, small_images):
     run = measure(tiny_encoder, small_images, ["identity", "gaussian_blur"], overlay_metrics=["cosine"])
     assert run.get("identity", 3).views == []  # the noise floor moves nothing worth showing
     assert len(run.get("gaussian_blur", 3).views) == 1
+
+
+def test_the_maps_drawn_are_the_last_layers_and_none_without_attention(tmp_path, small_images):
+    """With three layers the last is not the second: the worst images' maps are the model's own
+    last-layer attention. A run that measures nothing from attention keeps the images without maps."""
+    import torch
+    from transformers import CLIPConfig, CLIPModel
+
+    from pytest_clipshift.core.models.encoders import load_encoder
+    from tests.conftest import TINY_TEXT, TINY_VISION, save_with_processor
+
+    torch.manual_seed(3)
+    config = CLIPConfig(text_config=TINY_TEXT, vision_config={**TINY_VISION, "num_hidden_layers": 3}, projection_dim=16)
+    encoder = load_encoder(str(save_with_processor(CLIPModel(config), tmp_path / "three")), "cpu")
+    images = small_images.subset(max_images=3)
+    run = measure(
+        encoder, images, ["gaussian_blur"], metrics=["cosine", "attention_correlation"], overlay_metrics=["cosine"]
+    )
+    worst = run.results[0].views[0]
+    i = images.names.index(worst.names[0])
+    own = encoder.encode(np.stack([worst.clean[0], worst.augmented[0]]), attention=True).attention
+    assert own.shape[1] == 3 and not np.allclose(own[:, 1], own[:, 2], atol=1e-5)
+    np.testing.assert_allclose(worst.clean_maps[0], own[0, -1], atol=1e-5)
+    np.testing.assert_allclose(worst.augmented_maps[0], own[1, -1], atol=1e-5)
+    assert worst.names[0] == images.names[i]
+    plain = measure(encoder, images, ["gaussian_blur"], metrics=["cosine"], overlay_metrics=["cosine"]).results[0]
+    assert plain.views[0].clean_maps == [None, None] and plain.views[0].augmented_maps == [None, None]
+    np.testing.assert_array_equal(plain.views[0].augmented[0], worst.augmented[0])  # the same images, no maps
