@@ -84,7 +84,7 @@ EQUIVALENT = (
     (re.compile(r'decode\("UTF-8"\)'), "the same codec"),
     (re.compile(r'kind="STABLE"'), "numpy reads a sort kind in any case"),
     (
-        re.compile(r"^\+\s+delta = (None|cell\.get\(None\))$", re.M),
+        re.compile(r"^\+ {12}delta = (None|cell\.get\(None\))$", re.M),
         "the rule's delta is computed again instead of looked up: the same seeded numbers",
     ),
     (
