@@ -84,6 +84,10 @@ EQUIVALENT = (
     (re.compile(r'decode\("UTF-8"\)'), "the same codec"),
     (re.compile(r'kind="STABLE"'), "numpy reads a sort kind in any case"),
     (
+        re.compile(r"layer\[layer <= threshold\]|liquid\[liquid <= threshold\]|liquid >= threshold|m\[m <= 0\.8\]"),
+        "'<' and '<=' on a Gaussian-blurred normal draw: a value exactly on the threshold has probability 0",
+    ),
+    (
         re.compile(r"^\+ {12}delta = (None|cell\.get\(None\))$", re.M),
         "the rule's delta is computed again instead of looked up: the same seeded numbers",
     ),

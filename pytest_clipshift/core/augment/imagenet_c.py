@@ -311,8 +311,8 @@ def snow(x, rng, loc, scale, zoom, threshold, radius, sigma, keep):
     x = x.astype(np.float32) / 255.0
     layer = rng.normal(size=x.shape[:2], loc=loc, scale=scale).astype(np.float32)
     layer = _clipped_zoom(layer[..., None], zoom)[..., 0]
-    layer[layer < threshold] = 0
-    layer = np.clip(layer, 0, 1)
+    layer[layer < threshold] = 0  # every threshold is positive: nothing negative is left
+    layer = np.minimum(layer, 1)
     layer = _motion_blur(layer, max(1, int(round(radius * s))), sigma * s, rng.uniform(-135, -45))
     layer = (np.round(layer * 255).astype(np.uint8) / 255.0)[..., None]
     grey = cv2.cvtColor(x, cv2.COLOR_RGB2GRAY)[..., None]
@@ -378,7 +378,7 @@ def saturate(x, rng, factor, offset):
 
 def contrast(x, rng, c):
     x = np.array(x) / 255.0
-    means = np.mean(x, axis=(0, 1), keepdims=True)
+    means = np.mean(x, axis=(0, 1))  # (3,): broadcasts over H x W
     return _out(((x - means) * c + means) * 255)
 
 

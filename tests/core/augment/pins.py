@@ -8,7 +8,9 @@ from __future__ import annotations
 import numpy as np
 
 PINS_FILE = "augmentation_pins.json"
-SIZES = ((224, 224), (112, 112), (96, 160))  # the study's size, half of it (lengths scale), non-square
+# the study's size, half of it (lengths scale), non-square, and sides at a power of two and one past it
+# (fog's and frost's height maps take the next power of two: a map rounded the wrong way moves the bytes)
+SIZES = ((224, 224), (112, 112), (96, 160), (128, 96), (129, 64))
 SEED = 0
 
 

@@ -1,5 +1,6 @@
-"""Every built-in augmentation and ImageNet-C corruption, at every severity, on three fixed images
-(224 px, 112 px so the length scale acts, and a non-square 96x160), does what it did when the pins
+"""Every built-in augmentation and ImageNet-C corruption, at every severity, on five fixed images
+(224 px, 112 px so the length scale acts, a non-square 96x160, and 128 and 129 px so a height map
+rounded to the wrong power of two shows), does what it did when the pins
 were recorded: the mean change, the output's channel means, where in the image the change falls
 (3x3 blocks) and the coordinate grid a geometric one returns. A baseline recorded by one version is
 compared with a candidate measured by the next only if the same seed gives the same pixels; a
