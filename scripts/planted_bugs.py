@@ -142,8 +142,8 @@ BUGS = [
         "core/augment/imagenet_c.py",
         [
             (
-                "np.clip(x + rng.normal(size=x.shape, scale=c), 0, 1)",
-                "np.clip(x + rng.normal(size=x.shape, scale=1.2 * c), 0, 1)",
+                "(x + rng.normal(size=x.shape, scale=c))",
+                "(x + rng.normal(size=x.shape, scale=1.2 * c))",
             )
         ],
         AUGMENT,
