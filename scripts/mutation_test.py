@@ -83,6 +83,21 @@ EQUIVALENT = (
     ),
     (re.compile(r'decode\("UTF-8"\)'), "the same codec"),
     (re.compile(r'kind="STABLE"'), "numpy reads a sort kind in any case"),
+    (re.compile(r'np\.einsum\("NKD,NJD->NKJ"'), "einsum labels in the other case: the same contraction"),
+    (
+        re.compile(r"else d, (checks=(None|True))?\)"),
+        "squareform's checks pass either way: the distance matrix is symmetrised and its diagonal zeroed "
+        "before it gets here",
+    ),
+    (
+        re.compile(r"dendrogram\(z, (no_plot=(None|False), )?labels=None\)|dendrogram\(z, no_plot=True, \)"),
+        "no_plot only decides whether scipy also draws the tree with matplotlib; labels=None is the default: "
+        "the same leaf order",
+    ),
+    (
+        re.compile(r'name\.replace\("_", "XXXX"\)|\.replace\("-", "XXXX"\)'),
+        "a name with '_' or '-' replaced by letters instead of nothing is alphanumeric exactly when the name is valid",
+    ),
     (
         re.compile(r"layer\[layer <= threshold\]|liquid\[liquid <= threshold\]|liquid >= threshold|m\[m <= 0\.8\]"),
         "'<' and '<=' on a Gaussian-blurred normal draw: a value exactly on the threshold has probability 0",

@@ -219,6 +219,18 @@ def test_a_registration_keeps_its_name_kind_description_and_levels():
             unregister_augmentation(name)
 
 
+def test_an_unregistered_augmentation_is_gone_and_unregistering_twice_is_harmless():
+    from pytest_clipshift.core.augment.augmentations import get_augmentation
+
+    register_augmentation("test_gone", lambda image, rng: image)
+    unregister_augmentation("test_gone")
+    with pytest.raises(ConfigError, match="unknown augmentation 'test_gone'"):
+        get_augmentation("test_gone")
+    unregister_augmentation("test_gone")  # no error: it is already gone
+    register_augmentation("test_gone", lambda image, rng: image)  # and the name is free again
+    unregister_augmentation("test_gone")
+
+
 def test_user_callable_with_seeded_generator_and_levels():
     def salt(image, rng, amount=0.01):
         out = image.copy()

@@ -219,3 +219,17 @@ def test_a_user_metric_across_draws_gets_each_images_k_draws(tiny_encoder, small
     assert list(noise.values["draws_seen"]) == [3.0] * 3 and list(identity.values["draws_seen"]) == [0.0] * 3
     assert np.array_equal(noise.values["radius_again"], noise.values["divergence_radius"])
     assert noise.stat("divergence_radius", "mean") > 0
+
+
+def test_a_position_after_at_names_a_layer_and_a_head():
+    from pytest_clipshift.core.metrics import split_layer
+    from pytest_clipshift.core.metrics.registry import split_position
+
+    assert split_position("attention_correlation@3h2") == ("attention_correlation", 3, 2)
+    assert split_position("layer_cka@12") == ("layer_cka", 12, None)
+    assert split_position("cosine") == ("cosine", None, None)
+    assert split_layer("attention_correlation@3h2") == ("attention_correlation", 3)
+    assert split_layer("layer_cka@-1") == ("layer_cka", -1) and split_layer("l2") == ("l2", None)
+    for bad in ("layer_cka@x", "layer_cka@3h", "layer_cka@h2", "layer_cka@3hx"):
+        with pytest.raises(ConfigError, match="must be a layer number, or LAYERhHEAD"):
+            split_position(bad)
