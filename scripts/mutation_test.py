@@ -86,8 +86,8 @@ EQUIVALENT = (
     (re.compile(r'np\.einsum\("NKD,NJD->NKJ"'), "einsum labels in the other case: the same contraction"),
     (
         re.compile(r"else d, (checks=(None|True))?\)"),
-        "squareform's checks pass either way: the distance matrix is symmetrised and its diagonal zeroed "
-        "before it gets here",
+        "squareform's checks pass either way: the matrix comes symmetric with a zero diagonal from "
+        "cosine_distance_matrix, or from the tally that wrote it to the results file",
     ),
     (
         re.compile(r"dendrogram\(z, (no_plot=(None|False), )?labels=None\)|dendrogram\(z, no_plot=True, \)"),
