@@ -156,9 +156,9 @@ class CacheKeys:
         self.augment_device = augment_device
         self.prep_signature = str(encoder.info.get("preprocessing")) + str(encoder.canvas_size)
         self.attack = settings.attack
+        self.metric_identity = [m if metric_info(m).builtin else metric_info(m).identity for m in plan.stored_metrics]
         if "sinks" in plan.needs:  # the sink threshold changes those metrics' numbers
             self.metric_identity = [*self.metric_identity, f"sink_factor={settings.sink_factor}"]
-        self.metric_identity = [m if metric_info(m).builtin else metric_info(m).identity for m in plan.stored_metrics]
 
     def clean(self, image: int) -> str:
         return self._key(image, "clean", {}, "-")

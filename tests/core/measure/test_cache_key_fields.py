@@ -1,0 +1,108 @@
+"""Each field the cache key is documented to hold (``CacheKeys``: model fingerprint, image hash,
+augmentation with its parameters and severity, draw, augmenting device, seed, preprocessing and
+canvas, stored metrics with a user metric's identity and the sink threshold, attack settings,
+batch size) changes the key when it alone changes; the same inputs give the same key."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from pytest_clipshift.core.augment.adversarial import AttackSettings
+from pytest_clipshift.core.cases import Case
+from pytest_clipshift.core.measure.plan import CacheKeys, make_plan
+from pytest_clipshift.core.measure.settings import MeasureSettings
+
+
+def encoder(fingerprint="f", preprocessing="clip-224", canvas=(224, 224)):
+    return SimpleNamespace(
+        fingerprint=fingerprint,
+        info={"preprocessing": preprocessing, "precision": "fp32", "attention": True, "layers": True},
+        canvas_size=canvas,
+        name="m",
+        supports_attention=True,
+        embed_differentiable=lambda *a: None,
+    )
+
+
+def keys(enc=None, hashes=("h0", "h1"), device=None, cases=(Case("gaussian_noise", 3),), **settings):
+    enc = enc or encoder()
+    s = MeasureSettings(**{"metrics": ("cosine",), **settings})
+    return CacheKeys(enc, list(hashes), s, make_plan(enc, list(cases), s), device)
+
+
+def both(k, case=Case("gaussian_noise", 3), image=0):
+    return k.clean(image), k.case(image, case)
+
+
+def test_the_same_inputs_give_the_same_keys():
+    assert both(keys()) == both(keys())
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        dict(enc=encoder(fingerprint="g")),
+        dict(enc=encoder(preprocessing="siglip-256")),
+        dict(enc=encoder(canvas=(256, 256))),
+        dict(hashes=("other", "h1")),
+        dict(seed=1),
+        dict(batch_size=8),
+        dict(metrics=("cosine", "l2")),
+    ],
+    ids=["fingerprint", "preprocessing", "canvas", "image hash", "seed", "batch size", "metrics"],
+)
+def test_a_field_of_every_entry_changes_both_keys(changed):
+    base, other = both(keys()), both(keys(**changed))
+    assert base[0] != other[0] and base[1] != other[1]
+
+
+def test_the_case_fields_change_the_case_key_only():
+    k = keys()
+    clean, noise = both(k)
+    assert k.case(0, Case("gaussian_noise", 4)) != noise  # severity
+    assert k.case(0, Case("gaussian_blur", 3)) != noise  # augmentation
+    assert k.case(0, Case("gaussian_noise", 3).with_draw(1)) != noise  # draw
+    assert k.case(0, Case("gaussian_noise", strength=0.5)) != k.case(0, Case("gaussian_noise", strength=0.6))
+    assert k.case(1, Case("gaussian_noise", 3)) != noise and k.clean(1) != clean  # the image
+
+
+def test_the_augmenting_device_changes_the_key_of_a_case_it_runs_there():
+    import torch
+
+    case = Case("gaussian_noise", 3)
+    on_cpu_path = keys().case(0, case)
+    on_torch = keys(device=torch.device("cpu")).case(0, case)
+    assert on_torch != on_cpu_path and on_torch == keys(device=torch.device("cpu")).case(0, case)
+
+
+def test_the_sink_threshold_is_in_the_key_of_a_run_that_measures_sinks():
+    sinks = dict(metrics=("cosine", "sink_count_change"))
+    assert both(keys(**sinks, sink_factor=10.0)) != both(keys(**sinks, sink_factor=20.0))
+    assert both(keys(sink_factor=10.0)) == both(keys(sink_factor=20.0))  # no sink metric: the same entries
+
+
+def test_the_attack_settings_are_in_an_adversarial_cases_key():
+    attacked = Case("adversarial.embedding", 3)
+    base = keys(cases=(attacked,)).case(0, attacked)
+    for other in (AttackSettings(steps=5), AttackSettings(loss="l2"), AttackSettings(restarts=2)):
+        assert keys(cases=(attacked,), attack=other).case(0, attacked) != base, other
+
+
+def test_a_user_metrics_identity_is_in_the_key():
+    import numpy as np
+
+    from pytest_clipshift.core.metrics import METRICS, register_metric
+
+    try:
+        register_metric("key_probe", lambda b: np.zeros(len(b.image_names)), higher_is_better=True)
+        first = both(keys(metrics=("cosine", "key_probe")))
+        register_metric("key_probe", lambda b: np.ones(len(b.image_names)), higher_is_better=True, replace=True)
+        assert both(keys(metrics=("cosine", "key_probe"))) != first  # another compute: other entries
+        register_metric(
+            "key_probe", lambda b: np.ones(len(b.image_names)), higher_is_better=True, replace=True, version="2"
+        )
+        assert both(keys(metrics=("cosine", "key_probe")))[0] != first[0]
+    finally:
+        METRICS.pop("key_probe", None)
