@@ -14,6 +14,8 @@ from pytest_clipshift.core.cases import Case
 from pytest_clipshift.core.measure.plan import CacheKeys, make_plan
 from pytest_clipshift.core.measure.settings import MeasureSettings
 
+NOISE = Case("gaussian_noise", 3)
+
 
 def encoder(fingerprint="f", preprocessing="clip-224", canvas=(224, 224)):
     return SimpleNamespace(
@@ -26,13 +28,13 @@ def encoder(fingerprint="f", preprocessing="clip-224", canvas=(224, 224)):
     )
 
 
-def keys(enc=None, hashes=("h0", "h1"), device=None, cases=(Case("gaussian_noise", 3),), **settings):
+def keys(enc=None, hashes=("h0", "h1"), device=None, cases=(NOISE,), **settings):
     enc = enc or encoder()
     s = MeasureSettings(**{"metrics": ("cosine",), **settings})
     return CacheKeys(enc, list(hashes), s, make_plan(enc, list(cases), s), device)
 
 
-def both(k, case=Case("gaussian_noise", 3), image=0):
+def both(k, case=NOISE, image=0):
     return k.clean(image), k.case(image, case)
 
 
