@@ -83,6 +83,22 @@ EQUIVALENT = (
     ),
     (re.compile(r'decode\("UTF-8"\)'), "the same codec"),
     (re.compile(r'kind="STABLE"'), "numpy reads a sort kind in any case"),
+    (
+        re.compile(
+            r"else np\.zeros\((None, np\.uint8|0, None|np\.uint8|0, |1, np\.uint8)\)|if \(size\) or True else|"
+            r"isinstance\(index, dict\) or size (<= 0|< 1):"
+        ),
+        "a pack without embedding bytes holds no readable entry (an embedding is at least one float): none either way",
+    ),
+    (re.compile(r'np\.memmap\(path, mode="r"'), "memmap's default dtype is uint8"),
+    (
+        re.compile(r"offset=start, (shape=None)?\) if size"),
+        "without a shape memmap maps from the offset to the end of the file: the same bytes",
+    ),
+    (
+        re.compile(r'struct\.unpack\("<q"'),
+        "a length of 2^63 or more (a corrupt header) is refused either way: what follows is not a JSON index",
+    ),
     (re.compile(r'np\.einsum\("NKD,NJD->NKJ"'), "einsum labels in the other case: the same contraction"),
     (
         re.compile(r"else d, (checks=(None|True))?\)"),

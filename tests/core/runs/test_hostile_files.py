@@ -174,6 +174,8 @@ def test_structurally_bad_cache_entries_are_misses(tmp_path):
         "nan": raw(np.array([1, np.nan, 1, 1]), {"cosine": 0.5, "l2": 1.0}),
         "crc": raw(good, {"cosine": 0.5, "l2": 1.0}, crc=12345),
         "past": raw(good, {"cosine": 0.5, "l2": 1.0}, offset=1 << 20),
+        "before": raw(good, {"cosine": 0.5, "l2": 1.0}, offset=-16),
+        "later": raw(good, {"cosine": 0.25, "l2": 1.0}),  # a good entry after bad ones is still read
     }
     index, blobs, offset = {}, [], 0
     for key, (embedding, values, crc, at) in crafted.items():
@@ -186,9 +188,15 @@ def test_structurally_bad_cache_entries_are_misses(tmp_path):
     (folder / "pack-crafted.bin").write_bytes(MAGIC + struct.pack("<Q", len(header)) + header + b"".join(blobs))
     cache = EmbeddingCache(tmp_path)  # reads the packs afresh
     assert cache.get("fp", "good", ["cosine", "l2"], dim=4) is not None
-    for key in (*crafted, "absent"):
+    assert cache.get("fp", "later", ["cosine", "l2"], dim=4)[1]["cosine"] == 0.25
+    for key in (*[k for k in crafted if k != "later"], "absent"):
         assert cache.get("fp", key, ["cosine", "l2"], dim=4) is None, key
-    assert cache.misses == 9 and cache.problem is None
+    assert cache.misses == 10 and cache.problem is None
+    # an index that is not a table, and one longer than the file: the pack holds nothing
+    for name, body in (("list", json.dumps([["good", 0]]).encode()), ("torn", b'{"good": {"o": 0, ')):
+        length = len(body) if name == "list" else 1 << 12
+        (folder / f"pack-{name}.bin").write_bytes(MAGIC + struct.pack("<Q", length) + body)
+    assert EmbeddingCache(tmp_path).get("fp", "later", ["cosine", "l2"], dim=4) is not None
 
 
 # ------------------------------------------------------------------ 14: a cache that cannot be written
