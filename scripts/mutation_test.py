@@ -84,6 +84,22 @@ EQUIVALENT = (
     (re.compile(r'decode\("UTF-8"\)'), "the same codec"),
     (re.compile(r'kind="STABLE"'), "numpy reads a sort kind in any case"),
     (
+        re.compile(r"rng\.random\(x\.shape\) <= (c|0\.5)$", re.M),
+        "a uniform draw exactly on the bound has probability 2^-53",
+    ),
+    (re.compile(r"np\.where\(salt, 2\.0, 0\.0\)"), "salt at 2.0 x 255 is clipped to 255, as 1.0 x 255 is"),
+    (
+        re.compile(r"borderType=None\)|kernel, \)$|filter2D\(\(x / 255\.0\)\.astype\(np\.float32\), -2,", re.M),
+        "BORDER_REFLECT_101 is OpenCV's default border, and any negative depth means the source's",
+    ),
+    (re.compile(r"step, wibble = mapsize, 101\.0"), "every draw scales with wibble squared: the normalised map is the same"),
+    (re.compile(r"rng\.uniform\(0\.5, \)"), "numpy's uniform has high=1.0 by default"),
+    (re.compile(r"float\(rng\.uniform\(0\.5, 1\.0\)\), None, cv2\.LINE_AA"), "OpenCV's default line thickness is 1"),
+    (
+        re.compile(r"np\.round\(layer \* 255\)\.astype\(None\)"),
+        "the rounded values are whole numbers in [0, 255]: as float64 or uint8 they divide to the same",
+    ),
+    (
         re.compile(
             r"else np\.zeros\((None, np\.uint8|0, None|np\.uint8|0, |1, np\.uint8)\)|if \(size\) or True else|"
             r"isinstance\(index, dict\) or size (<= 0|< 1):"
@@ -185,6 +201,17 @@ def mutmut_version() -> str:
     return version("mutmut")
 
 
+# Survivors equivalent in one function only: (its name, the mutated line, why)
+IN_FUNCTION = (
+    (
+        re.compile(r"imagenet_c\.x_impulse_noise__"),
+        re.compile(r"_out\(x \* 256\)"),
+        "x holds whole grey levels k/255 (or 0 and 1): k/255 x 256 = k + k/255 truncates back to k, and 255 "
+        "clips to 255",
+    ),
+)
+
+
 # Survivors mutmut cannot reach, by the mutated function's name
 UNREACHABLE = (
     (
@@ -217,6 +244,10 @@ DIFF_RULES = ((default_dtype, "float64 replaced by numpy's default dtype, which 
 def reason(diff: list[str], name: str = "") -> str:
     for pattern, why in UNREACHABLE:
         if pattern.search(name):
+            return why
+    added_text = " ".join(x for x in diff if x.startswith("+"))
+    for function, pattern, why in IN_FUNCTION:
+        if function.search(name) and pattern.search(added_text):
             return why
     for rule, why in DIFF_RULES:
         if rule(diff):
