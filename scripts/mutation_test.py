@@ -92,7 +92,10 @@ EQUIVALENT = (
         re.compile(r"borderType=None\)|kernel, \)$|filter2D\(\(x / 255\.0\)\.astype\(np\.float32\), -2,", re.M),
         "BORDER_REFLECT_101 is OpenCV's default border, and any negative depth means the source's",
     ),
-    (re.compile(r"step, wibble = mapsize, 101\.0"), "every draw scales with wibble squared: the normalised map is the same"),
+    (
+        re.compile(r"step, wibble = mapsize, 101\.0"),
+        "every draw scales with wibble squared: the normalised map is the same",
+    ),
     (re.compile(r"rng\.uniform\(0\.5, \)"), "numpy's uniform has high=1.0 by default"),
     (re.compile(r"float\(rng\.uniform\(0\.5, 1\.0\)\), None, cv2\.LINE_AA"), "OpenCV's default line thickness is 1"),
     (
