@@ -78,7 +78,7 @@ EQUIVALENT = (
     ),
     (re.compile(r"isinstance\(c, bool\) and"), "a bool is 0 or 1, outside [0.5, 1) either way"),
     (
-        re.compile(r"\(len\(finite\)\) or True|if \(finite\.size > 1\) or True|finite\.size >= 1|if v\.size == 1:"),
+        re.compile(r"\(len\(finite\)\) or True|if \(finite\.size > 1\) or True|finite\.size >= 1"),
         "the other branch gives the same NaN (numpy's ddof=1 std and the bootstrap of one or no value are undefined)",
     ),
     (re.compile(r'decode\("UTF-8"\)'), "the same codec"),

@@ -219,6 +219,9 @@ def test_bootstrap_interval_is_seeded_ordered_and_narrows_with_confidence():
     lo50, hi50 = bootstrap_ci(v, seed=1, level=0.5)
     assert lo95 < lo50 < 0.5 < hi50 < hi95
     assert all(np.isnan(x) for x in bootstrap_ci(np.array([]), seed=0))
+    assert all(np.isnan(x) for x in bootstrap_ci(np.array([0.7]), seed=0))  # one value: no spread, no interval
+    lo, hi = bootstrap_ci(np.array([0.0, 1.0]), seed=0)  # two values already have one
+    assert 0.0 <= lo < 0.5 < hi <= 1.0
 
 
 def test_worst_images_follow_the_metric_direction():

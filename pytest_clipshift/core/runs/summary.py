@@ -14,9 +14,7 @@ STATISTICS = ("mean", "std", "median", "min", "max", "p05", "p95", "ci95_low", "
 def bootstrap_ci(values: np.ndarray, seed: int, n_resamples: int = 2000, level: float = 0.95) -> tuple[float, float]:
     """Seeded percentile bootstrap interval of the mean."""
     v = np.asarray(values, np.float64)
-    if v.size == 0:
-        return (float("nan"), float("nan"))
-    if v.size == 1:  # one value has no spread: the interval is undefined, not a point
+    if v.size < 2:  # no value, or one with no spread: the interval is undefined, not a point
         return (float("nan"), float("nan"))
     rng = np.random.default_rng(seed)
     means = v[rng.integers(0, v.size, size=(n_resamples, v.size))].mean(axis=1)
