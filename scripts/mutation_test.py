@@ -85,7 +85,7 @@ EQUIVALENT = (
     (re.compile(r'kind="STABLE"'), "numpy reads a sort kind in any case"),
     (
         re.compile(r"if \(len\(draws\) > 1\) or True else 0\.0|if len\(draws\) >= 1 else 0\.0"),
-        "the one metric across draws, the divergence radius, is 0 for a single draw: the value written anyway",
+        "the built-in metric across draws, the divergence radius, is 0 for a single draw: the value written anyway",
     ),
     (
         re.compile(r"rng\.random\(x\.shape\) <= (c|0\.5)$", re.M),
