@@ -122,7 +122,7 @@ EQUIVALENT = (
         re.compile(r'struct\.unpack\("<q"'),
         "a length of 2^63 or more (a corrupt header) is refused either way: what follows is not a JSON index",
     ),
-    (re.compile(r'np\.einsum\("NKD,NJD->NKJ"'), "einsum labels in the other case: the same contraction"),
+    (re.compile(r"np\.einsum\(\"NKD,NJD->N?KJ\""), "einsum labels in the other case: the same contraction"),
     (
         re.compile(r"else d, (checks=(None|True))?\)"),
         "squareform's checks pass either way: the matrix comes symmetric with a zero diagonal from "
