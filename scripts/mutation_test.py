@@ -252,14 +252,13 @@ def reason(diff: list[str], name: str = "") -> str:
     for pattern, why in UNREACHABLE:
         if pattern.search(name):
             return why
-    added_text = " ".join(x for x in diff if x.startswith("+"))
+    added = " ".join(x for x in diff if x.startswith("+"))
     for function, pattern, why in IN_FUNCTION:
-        if function.search(name) and pattern.search(added_text):
+        if function.search(name) and pattern.search(added):
             return why
     for rule, why in DIFF_RULES:
         if rule(diff):
             return why
-    added = " ".join(x for x in diff if x.startswith("+"))
     for pattern, why in EQUIVALENT:
         if pattern.search(added):
             return why

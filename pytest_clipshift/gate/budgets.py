@@ -341,7 +341,7 @@ class Check:
 
     def record(self):
         """The form a run keeps and writes (``core.runs.checks.RecordedCheck``)."""
-        from ..core.runs.checks import RecordedCheck
+        from ..core.runs.checks import RecordedCheck, finite_or_none
 
         return RecordedCheck(
             test=self.test,
@@ -351,18 +351,14 @@ class Check:
             stat=self.rule.stat,
             op=self.rule.op,
             threshold=self.rule.threshold,
-            value=_finite(self.value),
-            point=_finite(self.point),
-            interval=None if self.interval is None else tuple(_finite(x) for x in self.interval),
+            value=finite_or_none(self.value),
+            point=finite_or_none(self.point),
+            interval=None if self.interval is None else tuple(finite_or_none(x) for x in self.interval),
             passed=self.passed,
         )
 
     def to_dict(self) -> dict:
         return self.record().to_dict()
-
-
-def _finite(x):
-    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
 
 
 def evaluate(

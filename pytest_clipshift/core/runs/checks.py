@@ -41,9 +41,9 @@ class RecordedCheck:
             "stat": self.stat,
             "op": self.op,
             "threshold": self.threshold,
-            "value": _finite(self.value),
-            "point": _finite(self.point),
-            "interval": None if self.interval is None else [_finite(x) for x in self.interval],
+            "value": finite_or_none(self.value),
+            "point": finite_or_none(self.point),
+            "interval": None if self.interval is None else [finite_or_none(x) for x in self.interval],
             "passed": self.passed,
         }
 
@@ -65,7 +65,8 @@ class RecordedCheck:
         )
 
 
-def _finite(x):
+def finite_or_none(x):
+    """A number as a plain float; None for none or NaN (undefined), as results files hold it."""
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
 
 
