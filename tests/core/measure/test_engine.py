@@ -182,6 +182,47 @@ def test_unchanged_augmentation_is_flagged(tiny_encoder, small_images):
     assert any("left every image unchanged" in w for w in run.warnings)
 
 
+def test_only_a_real_augmentation_that_changed_nothing_or_some_images_is_warned_about():
+    from pytest_clipshift.core.measure.engine import unchanged_warnings
+    from pytest_clipshift.core.runs.results import ShiftResult
+
+    def result(augmentation, unchanged):
+        names = [f"img{i}.png" for i in range(6)]
+        return ShiftResult(
+            augmentation=augmentation, severity=3, image_names=names, values={}, seed=0, unchanged_images=unchanged
+        )
+
+    # identity changes no image by design: never a warning, whatever its count says
+    assert unchanged_warnings([result("identity", 6), result("identity", 2)]) == []
+    every, some = unchanged_warnings([result("test_nothing", 6), result("test_half", 2), result("test_all", 0)])
+    assert every == (
+        "augmentation test_nothing[s3] left every image unchanged: it measures nothing; check its parameters"
+    )
+    assert some == "augmentation test_half[s3] left 2 of 6 images unchanged"
+
+
+def test_each_result_records_its_own_cases_parameters_and_strength(tiny_encoder, small_images):
+    from pytest_clipshift.core.augment.adversarial import AttackSettings
+    from pytest_clipshift.core.cases import Case
+    from pytest_clipshift.core.measure.settings import MeasureSettings
+
+    settings = MeasureSettings(metrics=("cosine",), attack=AttackSettings(steps=2, loss="l2"))
+    cases = [("gaussian_blur", 2), Case("gaussian_noise", strength=0.5), ("adversarial.embedding", 1)]
+    blur, probe, attacked = measure(tiny_encoder, small_images.subset(max_images=2), cases, settings=settings).results
+    assert (blur.parameters, blur.strength) == ({"sigma": (1.0, 1.4)}, None)  # the docs' severity-2 row
+    assert (probe.parameters, probe.strength) == ({"std": (0.45, 0.45)}, 0.5)
+    # an attack records the run's attack settings, not the defaults
+    assert attacked.parameters == {
+        "loss": "l2",
+        "steps": 2,
+        "method": "pgd",
+        "restarts": 1,
+        "eps": 0.5 / 255,
+        "step_size": 2.5 * (0.5 / 255) / 2,
+        "step_rule": "2.5 * eps / steps",
+    }
+
+
 def test_nan_embedding_names_image_and_augmentation(tiny_encoder, small_images, monkeypatch):
     real = tiny_encoder.encode
 
