@@ -223,6 +223,23 @@ def test_each_result_records_its_own_cases_parameters_and_strength(tiny_encoder,
     }
 
 
+def test_text_metrics_are_scored_against_the_given_labels_and_need_them(tiny_encoder, small_images):
+    from pytest_clipshift.core.models.textalign import TextSpec
+
+    two = small_images.subset(max_images=2)
+    asked = dict(metrics=["cosine", "text_similarity_drop"], seed=0)
+    # short prompts: the tiny model's text tower takes 16 tokens
+    prompts = dict(augmentation_prompts={"gaussian_noise": "n"}, controls=("d",), neutral="c")
+    spec = TextSpec(["a", "b"], template="{}", **prompts)
+    run = measure(tiny_encoder, two, [("identity", 3), ("gaussian_noise", 5)], text=spec, **asked)
+    identity, noise = (r.values["text_similarity_drop"] for r in run.results)
+    np.testing.assert_array_equal(identity, 0.0)  # the clean image against itself
+    assert np.isfinite(noise).all() and (noise != 0).all()
+    with pytest.raises(ConfigError, match=r"text metrics .* need text=TextSpec"):
+        measure(tiny_encoder, two, [("identity", 3)], **asked)
+    assert "text_similarity_drop" not in measure(tiny_encoder, two, [("identity", 3)], seed=0).results[0].values
+
+
 def test_nan_embedding_names_image_and_augmentation(tiny_encoder, small_images, monkeypatch):
     real = tiny_encoder.encode
 
