@@ -6,12 +6,17 @@ calibration, the labelled sample, preprocessing, the report's verdicts), each ag
 its own job (``scripts/mutation_selection.py``, whole pytest runs left out), then writes
 ``docs/mutation-results.md``: per module the score over the mutants that can
 change a result, and every survivor with its diff and why it cannot. Not run in CI (see the
-results file for how long it took). ``--reuse`` rewrites the page from the last run's results.
+results file for how long it took). Results accumulate in ``docs/mutation-ledger.json``, so a run
+goes on where the last one stopped. Arguments: mutant names or patterns (run only those);
+``--retry-survivors`` (run the survivors again, after new tests); ``--fresh`` (forget the ledger);
+``--reuse`` (run nothing: record ``mutants/`` in the ledger and rewrite the page; ``--minutes=N``
+records a run made by hand with ``python -m mutmut run``).
 """
 
 from __future__ import annotations
 
 import collections
+import json
 import os
 import platform
 import re
@@ -265,14 +270,98 @@ def reason(diff: list[str], name: str = "") -> str:
     return "not yet killed"
 
 
+LEDGER = ROOT / "docs" / "mutation-ledger.json"
+"""Every mutant's result so far, with the hash of its function: mutmut keeps a result while its
+function's hash is unchanged, so runs resume across sessions (``--fresh`` starts over)."""
+
+
+def seed_from_ledger(ledger: dict) -> int:
+    """Write the ledger's results where mutmut reads them (``mutants/<file>.meta``); mutmut drops
+    those of functions whose hash has changed when it generates the mutants. Returns how many."""
+    seeded = 0
+    for path, entry in ledger.get("files", {}).items():
+        meta = ROOT / "mutants" / f"{path}.meta"
+        meta.parent.mkdir(parents=True, exist_ok=True)
+        module = path.removesuffix(".py").replace("/", ".")
+        codes = {
+            f"{module}.{function}__mutmut_{i}": code
+            for function, by_number in entry["codes"].items()
+            for i, code in by_number.items()
+        }
+        meta.write_text(
+            json.dumps(
+                {
+                    "exit_code_by_key": codes,
+                    "hash_by_function_name": entry["hashes"],
+                    "type_check_error_by_key": {},
+                    "durations_by_key": {},
+                    "estimated_durations_by_key": {},
+                }
+            ),
+            encoding="utf-8",
+        )
+        seeded += sum(code is not None for code in codes.values())
+    return seeded
+
+
+def read_ledger_from_mutants() -> dict:
+    """The results in ``mutants/`` as ledger files: per source file its function hashes and, per
+    function, the exit code of each mutant that ran."""
+    files = {}
+    for meta in sorted((ROOT / "mutants").rglob("*.py.meta")):
+        data = json.loads(meta.read_text(encoding="utf-8"))
+        codes: dict[str, dict[str, int]] = collections.defaultdict(dict)
+        for key, code in data["exit_code_by_key"].items():
+            if code is not None:
+                function, _, number = key.rsplit(".", 1)[1].rpartition("__mutmut_")
+                codes[function][number] = code
+        files[str(meta.relative_to(ROOT / "mutants"))[: -len(".meta")]] = {
+            "hashes": data["hash_by_function_name"],
+            "codes": {f: dict(sorted(c.items(), key=lambda x: int(x[0]))) for f, c in sorted(codes.items())},
+        }
+    return files
+
+
+def git_commit() -> str:
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return done.stdout.strip() or "unknown"
+
+
 def main() -> None:
-    took = ROOT / "mutants" / "run-seconds.txt"
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]  # mutant names or patterns: run only those
+    ledger = {} if "--fresh" in sys.argv or not LEDGER.is_file() else json.loads(LEDGER.read_text(encoding="utf-8"))
     if "--reuse" not in sys.argv:
         shutil.rmtree(ROOT / "mutants", ignore_errors=True)
+        print(f"{seed_from_ledger(ledger)} results from {LEDGER.name} (kept where the function is unchanged)")
+        if "--retry-survivors" in sys.argv:  # after new tests: the survivors run again
+            for entry in ledger.get("files", {}).values():
+                for by_number in entry["codes"].values():
+                    for i, code in list(by_number.items()):
+                        if code not in (1, 3, 36):
+                            del by_number[i]
+            seed_from_ledger(ledger)
         started = time.perf_counter()
-        mutmut("run", "--max-children", "2")
-        took.write_text(f"{time.perf_counter() - started:.0f}")
-    seconds = float(took.read_text()) if took.is_file() else float("nan")
+        mutmut("run", "--max-children", "2", *args)
+        minutes = (time.perf_counter() - started) / 60
+    else:  # a run made by hand (``python -m mutmut run ...`` in this folder): --minutes=N records how long
+        minutes = next((float(a.split("=", 1)[1]) for a in sys.argv if a.startswith("--minutes=")), None)
+    if minutes is not None:
+        run = {"date": f"{datetime.now(timezone.utc):%Y-%m-%d}", "commit": git_commit(), "minutes": round(minutes)}
+        ledger["runs"] = ledger.get("runs", []) + [{**run, "only": args}]
+    ledger["files"] = read_ledger_from_mutants()
+    LEDGER.write_text(json.dumps(ledger, indent=1) + "\n", encoding="utf-8")
+    write_page(ledger)
+
+
+def survivor_diff(name: str) -> list[str]:
+    return [
+        x
+        for x in mutmut("show", name, check=False).splitlines()
+        if x.startswith(("-", "+")) and not x.startswith(("---", "+++"))
+    ]
+
+
+def write_page(ledger: dict) -> None:
     rows = [line.strip().rsplit(": ", 1) for line in mutmut("results", "--all", "true").splitlines() if ": " in line]
     per_module: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     survivors = []
@@ -280,16 +369,32 @@ def main() -> None:
         module = name.split(".x")[0]
         per_module[module][status] += 1
         if status not in ("killed", "timeout", "not checked"):  # a timeout is caught: the mutant hung the tests
-            survivors.append((name, status))
+            survivors.append((name, status, survivor_diff(name)))
+    # modules this ledger has no result for keep the counts of the run before it (per-mutant results not kept)
+    carried = {
+        module: old
+        for module, old in ledger.get("earlier", {}).items()
+        if per_module[module]["not checked"] == sum(per_module[module].values())
+    }
+    for module, old in carried.items():
+        per_module[module] = collections.Counter(old["counts"])
+        survivors += [tuple(x) for x in old["survivors"]]
     total = collections.Counter()
     for counts in per_module.values():
         total.update(counts)
+    runs = ledger.get("runs", [])
     lines = [
         "# Mutation testing of what decides a number or a verdict",
         "",
-        f"`python scripts/mutation_test.py` (mutmut {mutmut_version()}), "
-        f"{datetime.now(timezone.utc):%Y-%m-%d}, {platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}: {seconds / 60:.0f} minutes with 2 workers.",
+        f"`python scripts/mutation_test.py` (mutmut {mutmut_version()}), {platform.machine()}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, 2 workers. The results accumulate in "
+        f"`docs/{LEDGER.name}`: a mutant that ran keeps its result while its function is unchanged, so a run "
+        "goes on where the last one stopped (`--retry-survivors` runs the survivors again after new tests, "
+        "`--fresh` starts over). The runs in the ledger:",
+        "",
+        "| date | commit | minutes | mutants asked |",
+        "|---|---|---|---|",
+        *(f"| {r['date']} | {r['commit']} | {r['minutes']} | {', '.join(r['only']) or 'all'} |" for r in runs),
         "",
         "Each module is tested by the tests of its own job (`scripts/mutation_selection.py`), whole pytest "
         "runs left out, the fastest test file first:",
@@ -300,12 +405,22 @@ def main() -> None:
         "",
         *(
             [
-                f"**A partial run**: stopped with {total['not checked']} of {sum(total.values())} mutants not run "
-                "('not run' below). mutmut runs the mutants whose tests are fastest first, so each score is over "
-                "the mutants that ran and is not yet the module's score.",
+                f"**A partial run**: {total['not checked']} of {sum(total.values())} mutants not run yet "
+                "('not run' below). mutmut runs the mutants whose tests are fastest first, so the score of a "
+                "module with mutants not run is over those that ran, and is not yet the module's score.",
                 "",
             ]
             if total["not checked"]
+            else []
+        ),
+        *(
+            [
+                "Modules marked * hold the counts of the run before the ledger ("
+                + ", ".join(sorted({old["commit"] for old in carried.values()}))
+                + "), whose per-mutant results were not kept; their survivors are listed below with the rest.",
+                "",
+            ]
+            if carried
             else []
         ),
         "A mutant is one small change to the code (an operator flipped, a constant changed, a string "
@@ -318,14 +433,10 @@ def main() -> None:
         "| module | mutants | not run | killed | survived | no tests | equivalent | score |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    shown = []
-    for name, status in survivors:
-        diff = [
-            x
-            for x in mutmut("show", name, check=False).splitlines()
-            if x.startswith(("-", "+")) and not x.startswith(("---", "+++"))
-        ]
-        shown.append((name, status, diff, reason(diff, name) if status == "survived" else f"not yet killed ({status})"))
+    shown = [
+        (name, status, diff, reason(diff, name) if status == "survived" else f"not yet killed ({status})")
+        for name, status, diff in survivors
+    ]
     equivalent = collections.Counter(name.split(".x")[0] for name, _, _, why in shown if not why.startswith("not yet"))
     equivalent["all"] = sum(equivalent.values())
     for module, counts in sorted(per_module.items()) + [("all", total)]:
@@ -333,9 +444,10 @@ def main() -> None:
         caught = counts["killed"] + counts["timeout"]
         real = n - counts["not checked"] - equivalent[module]
         score = f"{caught / real:.1%}" if real else "-"
+        mark = "*" if module in carried else ""
         lines.append(
-            f"| {module} | {n} | {counts['not checked']} | {caught} | {counts['survived']} | {counts['no tests']} | "
-            f"{equivalent[module]} | {score} |"
+            f"| {module}{mark} | {n} | {counts['not checked']} | {caught} | {counts['survived']} | "
+            f"{counts['no tests']} | {equivalent[module]} | {score} |"
         )
     kinds = collections.Counter(why for *_, why in shown)
     lines += ["", "## Survivors by reason", "", "| reason | mutants |", "|---|---|"]

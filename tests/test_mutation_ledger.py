@@ -1,0 +1,73 @@
+"""``scripts/mutation_test.py`` keeps every mutant's result in a ledger, so a mutation run goes on
+where the last one stopped: what it reads from mutmut's ``mutants/*.meta`` it writes back there,
+result for result, and the survivors can be sent to run again."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_script():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        spec = importlib.util.spec_from_file_location("mutation_test", ROOT / "scripts" / "mutation_test.py")
+        script = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(script)
+        return script
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+
+
+def meta(codes: dict, hashes: dict) -> dict:
+    # the fields mutmut 3.8 writes (mutmut/mutation/data.py, SourceFileMutationData.save)
+    empty = {"type_check_error_by_key": {}, "durations_by_key": {}, "estimated_durations_by_key": {}}
+    return {"exit_code_by_key": codes, "hash_by_function_name": hashes, **empty}
+
+
+def test_the_ledger_writes_back_every_result_it_read_and_forgets_no_mutant(tmp_path, monkeypatch):
+    script = load_script()
+    monkeypatch.setattr(script, "ROOT", tmp_path)
+    codes = {
+        "pkg.mod.x_f__mutmut_1": 1,
+        "pkg.mod.x_f__mutmut_2": 0,
+        "pkg.mod.x_f__mutmut_10": 36,
+        "pkg.mod.x_f__mutmut_3": None,  # not run: stays out of the ledger, so it runs next time
+        "pkg.mod.xǁCǁm__mutmut_1": 33,
+    }
+    hashes = {"x_f": "aaa", "xǁCǁm": "bbb"}
+    written = tmp_path / "mutants" / "pkg" / "mod.py.meta"
+    written.parent.mkdir(parents=True)
+    written.write_text(json.dumps(meta(codes, hashes)), encoding="utf-8")
+
+    ledger = {"files": script.read_ledger_from_mutants()}
+    assert ledger["files"] == {
+        "pkg/mod.py": {"hashes": hashes, "codes": {"x_f": {"1": 1, "2": 0, "10": 36}, "xǁCǁm": {"1": 33}}}
+    }
+    written.unlink()
+    assert script.seed_from_ledger(ledger) == 4
+    ran = {k: v for k, v in codes.items() if v is not None}
+    assert json.loads(written.read_text(encoding="utf-8")) == meta(ran, hashes)
+
+
+def test_retrying_survivors_keeps_only_the_kills_and_timeouts(tmp_path, monkeypatch):
+    script = load_script()
+    monkeypatch.setattr(script, "ROOT", tmp_path)
+    monkeypatch.setattr(script, "LEDGER", tmp_path / "ledger.json")
+    ledger = {"files": {"pkg/mod.py": {"hashes": {"x_f": "a"}, "codes": {"x_f": {"1": 1, "2": 0, "3": 36, "4": 33}}}}}
+    script.LEDGER.write_text(json.dumps(ledger), encoding="utf-8")
+    asked = []
+    monkeypatch.setattr(script, "mutmut", lambda *args, check=True: asked.append(args) or "")
+    monkeypatch.setattr(script, "write_page", lambda ledger: None)
+    monkeypatch.setattr(sys, "argv", ["mutation_test.py", "--retry-survivors", "pkg.mod.x_f*"])
+    script.main()
+    seeded = json.loads((tmp_path / "mutants" / "pkg" / "mod.py.meta").read_text(encoding="utf-8"))
+    assert seeded["exit_code_by_key"] == {"pkg.mod.x_f__mutmut_1": 1, "pkg.mod.x_f__mutmut_3": 36}
+    assert asked == [("run", "--max-children", "2", "pkg.mod.x_f*")]
+    recorded = json.loads(script.LEDGER.read_text(encoding="utf-8"))
+    assert recorded["runs"][-1]["only"] == ["pkg.mod.x_f*"]
+    assert recorded["files"]["pkg/mod.py"]["codes"] == {"x_f": {"1": 1, "3": 36}}
