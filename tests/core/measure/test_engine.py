@@ -240,6 +240,32 @@ def test_text_metrics_are_scored_against_the_given_labels_and_need_them(tiny_enc
     assert "text_similarity_drop" not in measure(tiny_encoder, two, [("identity", 3)], seed=0).results[0].values
 
 
+def test_auto_augments_on_the_encoders_cuda_device_and_keys_the_cache_by_it(
+    tiny_encoder, small_images, monkeypatch, tmp_path
+):
+    # nothing runs: the device a measurement would augment on, and the cache keys it would write
+    import torch
+
+    from pytest_clipshift.core.measure.engine import _Measurement
+    from pytest_clipshift.core.measure.plan import make_plan
+    from pytest_clipshift.core.measure.settings import MeasureSettings
+
+    cases = expand_pairs([("gaussian_noise", 3)])
+    settings = MeasureSettings(metrics=("cosine",), augment_device="auto")
+    plan = make_plan(tiny_encoder, cases, settings)
+
+    def prepared(cache):
+        return _Measurement(tiny_encoder, small_images, plan, settings, cache, None)
+
+    on_cpu = prepared(EmbeddingCache(tmp_path))
+    assert on_cpu.augment.device is None and "@torch" not in on_cpu.keys.case(0, cases[0])
+    monkeypatch.setattr(tiny_encoder, "device", torch.device("cuda"), raising=False)
+    on_cuda = prepared(EmbeddingCache(tmp_path))
+    assert on_cuda.augment.device == torch.device("cuda")
+    assert on_cuda.keys.case(0, cases[0]) != on_cpu.keys.case(0, cases[0])
+    assert prepared(None).keys is None  # no cache: no keys computed
+
+
 def test_nan_embedding_names_image_and_augmentation(tiny_encoder, small_images, monkeypatch):
     real = tiny_encoder.encode
 
