@@ -224,6 +224,7 @@ def test_each_result_records_its_own_cases_parameters_and_strength(tiny_encoder,
 
 
 def test_text_metrics_are_scored_against_the_given_labels_and_need_them(tiny_encoder, small_images):
+    from pytest_clipshift.core.augment.adversarial import AttackSettings
     from pytest_clipshift.core.models.textalign import TextSpec
 
     two = small_images.subset(max_images=2)
@@ -235,6 +236,11 @@ def test_text_metrics_are_scored_against_the_given_labels_and_need_them(tiny_enc
     identity, noise = (r.values["text_similarity_drop"] for r in run.results)
     np.testing.assert_array_equal(identity, 0.0)  # the clean image against itself
     assert np.isfinite(noise).all() and (noise != 0).all()
+    # the zero-shot attack pushes each image away from its own label: the labels reach the attack
+    labelled = TextSpec(["a", "b"], template="{}", image_labels=["a", "b"], **prompts)
+    attack = AttackSettings(steps=2)
+    attacked = measure(tiny_encoder, two, [("adversarial.zero_shot", 5)], text=labelled, attack=attack, **asked)
+    assert np.isfinite(attacked.results[0].values["text_similarity_drop"]).all()
     with pytest.raises(ConfigError, match=r"text metrics .* need text=TextSpec"):
         measure(tiny_encoder, two, [("identity", 3)], **asked)
     assert "text_similarity_drop" not in measure(tiny_encoder, two, [("identity", 3)], seed=0).results[0].values
