@@ -86,7 +86,16 @@ EQUIVALENT = (
         re.compile(r"\(len\(finite\)\) or True|if \(finite\.size > 1\) or True|finite\.size >= 1"),
         "the other branch gives the same NaN (numpy's ddof=1 std and the bootstrap of one or no value are undefined)",
     ),
-    (re.compile(r'decode\("UTF-8"\)'), "the same codec"),
+    (re.compile(r'decode\("UTF-8"\)|encoding="UTF-8"'), "the same codec"),
+    (
+        re.compile(r"read_text\(encoding=None\)"),
+        "the locale's encoding, which is UTF-8 on every machine this runs on (a JSON config read as UTF-8 either "
+        "way); a non-UTF-8 locale would misread non-ASCII text in a processor config",
+    ),
+    (
+        re.compile(r'cfg\.get\("do_center_crop", (None)?\)'),
+        "a missing key reads None, which is falsy as False is: no crop either way",
+    ),
     (re.compile(r'kind="STABLE"'), "numpy reads a sort kind in any case"),
     (
         re.compile(r"if \(len\(draws\) > 1\) or True else 0\.0|if len\(draws\) >= 1 else 0\.0"),
@@ -224,6 +233,16 @@ IN_FUNCTION = (
 )
 
 
+# Survivors that only drop an argument equal to its default: (function, the dropped line, why)
+DROPPED_DEFAULTS = (
+    (
+        re.compile(r"preprocess\.xǁPreprocessSettingsǁfallback__"),
+        re.compile(r"^ +True,$"),
+        "the dropped argument is normalize=True, the field's default",
+    ),
+)
+
+
 # Survivors mutmut cannot reach, by the mutated function's name
 UNREACHABLE = (
     (
@@ -260,6 +279,10 @@ def reason(diff: list[str], name: str = "") -> str:
     added = " ".join(x for x in diff if x.startswith("+"))
     for function, pattern, why in IN_FUNCTION:
         if function.search(name) and pattern.search(added):
+            return why
+    removed = [x[1:] for x in diff if x.startswith("-")]
+    for function, pattern, why in DROPPED_DEFAULTS:
+        if function.search(name) and not added and len(removed) == 1 and pattern.search(removed[0]):
             return why
     for rule, why in DIFF_RULES:
         if rule(diff):
