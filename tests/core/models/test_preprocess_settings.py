@@ -103,3 +103,24 @@ def test_the_fallback_is_clips_settings_at_the_models_size():
         True,
         source="fallback: CLIP settings at 64 px (no preprocessor_config.json)",
     )
+
+
+def test_the_recorded_settings_name_the_resample_filter_and_leave_the_default_rounding_out():
+    # to_dict is what results record and what the cache key hashes: a field renamed or a default
+    # rounding written in would change the key of every model measured before
+    fallback = PreprocessSettings.fallback(224)
+    assert fallback.to_dict() == {
+        "input_size": (224, 224),
+        "resize_mode": "shortest_edge",
+        "resize_to": 224,
+        "crop": (224, 224),
+        "resample": "bicubic",
+        "rescale": 1 / 255,
+        "mean": CLIP_MEAN,
+        "std": CLIP_STD,
+        "normalize": True,
+        "source": "fallback: CLIP settings at 224 px (no preprocessor_config.json)",
+    }
+    rounded = PreprocessSettings(**{**fallback.__dict__, "crop_rounding": "round", "resample": 2})
+    assert (rounded.to_dict()["crop_rounding"], rounded.to_dict()["resample"]) == ("round", "bilinear")
+    assert PreprocessSettings(**{**fallback.__dict__, "resample": 7}).to_dict()["resample"] == "7"  # unnamed: its id
