@@ -61,6 +61,12 @@ class TextScorer:
     def __init__(self, encoder, spec: TextSpec, image_names: list[str]):
         if not hasattr(encoder, "encode_text"):
             raise ConfigError(f"model {encoder.name} has no text tower (encode_text): text metrics are not available")
+        for what, given in (("image labels", spec.image_labels), ("captions", spec.captions)):
+            if given is not None and len(given) != len(image_names):  # one per image, in the set's order
+                raise ConfigError(
+                    f"the text spec has {len(given)} {what} for {len(image_names)} images: give one per image "
+                    "(None where an image has none)"
+                )
         self.encoder, self.spec = encoder, spec
         self.label_text = _unit(encoder.encode_text([spec.template.format(lab) for lab in spec.labels]))
         self.own = None

@@ -83,6 +83,11 @@ def test_zero_shot_flip_and_drop_known():
     assert s["text_similarity_drop"][1] > 0.8 and abs(s["text_similarity_drop"][0]) < 0.02
     with pytest.raises(ConfigError, match="not among the label prompts"):
         TextScorer(VectorTextEncoder(table), TextSpec(["a", "b"], image_labels=["c"]), ["x"])
+    # one label or caption per image: a shorter list would leave images without their label (an
+    # IndexError mid-run), a longer one would pair labels with the wrong images
+    for spec in (TextSpec(["a", "b"], image_labels=["a"]), TextSpec(["a", "b"], captions=["a", None, "b"])):
+        with pytest.raises(ConfigError, match=r"the text spec has [13] (image labels|captions) for 2 images"):
+            TextScorer(VectorTextEncoder(table), spec, ["x", "y"])
 
 
 def test_zero_shot_flip_rate_on_the_demo_model():
