@@ -5,7 +5,7 @@ preprocessing, metric set, batch size). An entry holds the augmented embedding a
 value for that image, so a rerun with nothing changed skips augmenting and the model entirely.
 
 Entries are collected in memory and written as one **pack** per model and ``flush`` (the engine
-flushes at the end of each ``measure``, and every 4,096 entries): ``<fingerprint>/pack-<id>.bin`` =
+flushes at the end of each ``measure``, and every 4,096 entries): ``<fingerprint>/pack-<time>-<id>.bin`` =
 a magic line, the length of a JSON index (key -> offset, length, values, CRC-32), the index, then
 the float32 embeddings back to back. A pack is written to a temporary file and renamed into place
 (``jsonfile.write_bytes_atomic``), so a reader never sees half of one; on read its embeddings are
@@ -122,7 +122,9 @@ class EmbeddingCache:
                 offset += len(raw)
             header = json.dumps(index, separators=(",", ":")).encode()
             data = MAGIC + struct.pack("<Q", len(header)) + header + b"".join(blobs)
-            path = self._folder(fingerprint) / f"pack-{uuid.uuid4().hex}.bin"
+            # named in write order (packs are read sorted, a later entry replacing an earlier one of its
+            # key); the uuid keeps names unique across processes
+            path = self._folder(fingerprint) / f"pack-{time.time_ns():020d}-{uuid.uuid4().hex}.bin"
             try:
                 write_bytes_atomic(path, data, exclusive=True, what="embedding cache pack")
             except (OutputError, FileExistsError) as exc:

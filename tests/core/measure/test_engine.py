@@ -272,6 +272,38 @@ def test_auto_augments_on_the_encoders_cuda_device_and_keys_the_cache_by_it(
     assert prepared(None).keys is None  # no cache: no keys computed
 
 
+def test_the_entry_written_last_is_the_one_read_back(tmp_path):
+    for _ in range(5):  # five pairs of packs: with names in random order the first would win half the time
+        for value in (1.0, 2.0):
+            cache = EmbeddingCache(tmp_path)
+            cache.put("f" * 16, "key", np.full(4, value), {})
+            cache.flush()
+        assert EmbeddingCache(tmp_path).get("f" * 16, "key")[0].tolist() == [2.0] * 4
+
+
+def test_a_cached_embedding_of_another_length_is_a_miss(tiny_encoder, small_images, tmp_path):
+    # the model's embedding length checks every entry read back, the clean ones too: a pack written
+    # by another build of the model (or a torn one) is measured again, never mixed in
+    from pytest_clipshift.core.measure.engine import _Measurement
+    from pytest_clipshift.core.measure.plan import make_plan
+    from pytest_clipshift.core.measure.settings import MeasureSettings
+
+    two = small_images.subset(max_images=2)
+    settings = MeasureSettings(metrics=("cosine",), seed=0)
+    cases = expand_pairs([("gaussian_noise", 3)])
+    first = measure(tiny_encoder, two, cases, settings=settings, cache=EmbeddingCache(tmp_path))
+    cache = EmbeddingCache(tmp_path)
+    keys = _Measurement(tiny_encoder, two, make_plan(tiny_encoder, cases, settings), settings, cache, None).keys
+    dim = first.clean_embeddings.shape[1]
+    for i in range(len(two)):
+        cache.put(tiny_encoder.fingerprint, keys.clean(i), np.ones(dim + 1), {})
+    cache.flush()
+    again = measure(tiny_encoder, two, cases, settings=settings, cache=EmbeddingCache(tmp_path))
+    assert again.settings["cache"]["misses"] >= len(two)
+    np.testing.assert_array_equal(again.clean_embeddings, first.clean_embeddings)
+    np.testing.assert_array_equal(again.results[0].values["cosine"], first.results[0].values["cosine"])
+
+
 def test_nan_embedding_names_image_and_augmentation(tiny_encoder, small_images, monkeypatch):
     real = tiny_encoder.encode
 
