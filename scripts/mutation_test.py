@@ -93,6 +93,14 @@ EQUIVALENT = (
         "way); a non-UTF-8 locale would misread non-ASCII text in a processor config",
     ),
     (
+        re.compile(r'hit\[1\]\.get\("_unchanged", (None)?\)'),
+        "a missing flag reads None, which bool() makes False, as it does 0",
+    ),
+    (
+        re.compile(r"ThreadPoolExecutor\(max_workers=(None|2)\)"),
+        "one batch is submitted at a time (the next only once the last is taken): a second worker gets no work",
+    ),
+    (
         re.compile(r'cfg\.get\("do_center_crop", (None)?\)'),
         "a missing key reads None, which is falsy as False is: no crop either way",
     ),

@@ -297,11 +297,35 @@ def test_a_cached_embedding_of_another_length_is_a_miss(tiny_encoder, small_imag
     dim = first.clean_embeddings.shape[1]
     for i in range(len(two)):
         cache.put(tiny_encoder.fingerprint, keys.clean(i), np.ones(dim + 1), {})
+        cache.put(tiny_encoder.fingerprint, keys.case(i, cases[0]), np.ones(dim - 1), {"cosine": 0.5, "_unchanged": 1})
     cache.flush()
     again = measure(tiny_encoder, two, cases, settings=settings, cache=EmbeddingCache(tmp_path))
-    assert again.settings["cache"]["misses"] >= len(two)
+    assert again.settings["cache"] == {"dir": str(tmp_path), "hits": 0, "misses": 2 * len(two)}
     np.testing.assert_array_equal(again.clean_embeddings, first.clean_embeddings)
     np.testing.assert_array_equal(again.results[0].values["cosine"], first.results[0].values["cosine"])
+    assert again.results[0].unchanged_images == 0
+    # an entry of the right length without the unchanged flag (not one clipshift writes) counts as changed
+    for i in range(len(two)):
+        cache.put(tiny_encoder.fingerprint, keys.case(i, cases[0]), np.ones(dim), {"cosine": 0.5})
+    cache.flush()
+    crafted = measure(tiny_encoder, two, cases, settings=settings, cache=EmbeddingCache(tmp_path))
+    assert crafted.results[0].values["cosine"].tolist() == [0.5, 0.5] and crafted.results[0].unchanged_images == 0
+
+
+def test_a_run_answered_from_the_cache_reports_its_progress_to_the_end(tiny_encoder, small_images, tmp_path):
+    two, cases = small_images.subset(max_images=2), [("identity", 3), ("gaussian_noise", 3)]
+    measure(tiny_encoder, two, cases, metrics=["cosine"], cache=EmbeddingCache(tmp_path))
+    ticks = []
+    cached = measure(
+        tiny_encoder,
+        two,
+        cases,
+        metrics=["cosine"],
+        cache=EmbeddingCache(tmp_path),
+        progress=lambda d, t: ticks.append((d, t)),
+    )
+    assert cached.settings["cache"]["misses"] == 0
+    assert ticks == [(6, 6)]  # two images, each clean and under two cases, all in one chunk
 
 
 def test_nan_embedding_names_image_and_augmentation(tiny_encoder, small_images, monkeypatch):
