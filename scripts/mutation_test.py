@@ -97,6 +97,11 @@ EQUIVALENT = (
         "a missing flag reads None, which bool() makes False, as it does 0",
     ),
     (
+        re.compile(r"if \(self\.augment\.uses_model\(batch\)\) (and False|or True)$", re.M),
+        "where a batch is augmented (the pool's thread ahead of time, or this one when its turn comes) changes "
+        "no number: each image's draw is seeded by its own hash and the model's forward is the same",
+    ),
+    (
         re.compile(r"ThreadPoolExecutor\(max_workers=(None|2)\)"),
         "one batch is submitted at a time (the next only once the last is taken): a second worker gets no work",
     ),

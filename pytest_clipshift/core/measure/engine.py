@@ -181,6 +181,7 @@ class _Measurement:
                 hit = self.cache.get(self.encoder.fingerprint, self.keys.clean(i), dim=self.dim)
                 if hit is not None:
                     clean[i] = hit[0]
+                    self.dim = self.dim or hit[0].shape[0]  # unstated: the first entry read decides
             for p, case in enumerate(self.plan.cases):
                 job = Job(p, i)
                 if self.cache is not None:

@@ -328,6 +328,49 @@ def test_a_run_answered_from_the_cache_reports_its_progress_to_the_end(tiny_enco
     assert ticks == [(6, 6)]  # two images, each clean and under two cases, all in one chunk
 
 
+def test_nan_clean_embedding_names_the_image_and_says_clean(tiny_encoder, small_images, monkeypatch):
+    real = tiny_encoder.encode
+
+    def poisoned(canvases, **kw):
+        out = real(canvases, **kw)
+        out.embeddings[1] = np.nan  # the second image of the first batch: the clean one
+        return out
+
+    monkeypatch.setattr(tiny_encoder, "encode", poisoned)
+    with pytest.raises(NonFiniteEmbeddingError, match=r"image 'img1.png' under the clean image"):
+        measure(tiny_encoder, small_images, ["gaussian_noise"], seed=0)
+
+
+def test_without_a_stated_length_the_first_chunk_decides_it_for_cache_reads(
+    tiny_encoder, small_images, tmp_path, monkeypatch
+):
+    # an encoder that does not state its embedding length: the length of the first chunk, measured or
+    # read from the cache, checks the cache entries of the next chunks
+    from pytest_clipshift.core.measure.engine import _Measurement
+    from pytest_clipshift.core.measure.plan import make_plan
+    from pytest_clipshift.core.measure.settings import MeasureSettings
+
+    monkeypatch.delitem(tiny_encoder.info, "embedding_dim")
+    two = small_images.subset(max_images=2)
+    settings = MeasureSettings(metrics=("cosine",), seed=0, chunk_size=1)
+    cases = expand_pairs([("gaussian_noise", 3)])
+    for first_chunk in ("measured", "read from the cache"):
+        folder = tmp_path / first_chunk
+        first = measure(tiny_encoder, two, cases, settings=settings, cache=EmbeddingCache(folder))
+        dim = first.clean_embeddings.shape[1]
+        cache = EmbeddingCache(folder)
+        keys = _Measurement(tiny_encoder, two, make_plan(tiny_encoder, cases, settings), settings, cache, None).keys
+        if first_chunk == "measured":  # entries that are misses (NaN, no metric): the first image is measured
+            cache.put(tiny_encoder.fingerprint, keys.clean(0), np.full(dim, np.nan), {})
+            cache.put(tiny_encoder.fingerprint, keys.case(0, cases[0]), np.ones(dim), {"_unchanged": 0})
+        cache.put(tiny_encoder.fingerprint, keys.clean(1), np.ones(dim + 1), {})  # the second image's entries
+        cache.put(tiny_encoder.fingerprint, keys.case(1, cases[0]), np.ones(dim + 1), {"cosine": 0.5, "_unchanged": 0})
+        cache.flush()
+        again = measure(tiny_encoder, two, cases, settings=settings, cache=EmbeddingCache(folder))
+        np.testing.assert_array_equal(again.clean_embeddings, first.clean_embeddings, err_msg=first_chunk)
+        assert again.results[0].values["cosine"].tolist() == first.results[0].values["cosine"].tolist()
+
+
 def test_nan_embedding_names_image_and_augmentation(tiny_encoder, small_images, monkeypatch):
     real = tiny_encoder.encode
 
