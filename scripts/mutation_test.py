@@ -97,7 +97,7 @@ EQUIVALENT = (
         "a missing flag reads None, which bool() makes False, as it does 0",
     ),
     (
-        re.compile(r"if \(self\.augment\.uses_model\(batch\)\) (and False|or True)$", re.M),
+        re.compile(r"if \(self\.augment\.uses_model\(batch\)\) (and False|or True)$|uses_model\(None\)$", re.M),
         "where a batch is augmented (the pool's thread ahead of time, or this one when its turn comes) changes "
         "no number: each image's draw is seeded by its own hash and the model's forward is the same",
     ),

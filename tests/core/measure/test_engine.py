@@ -371,6 +371,33 @@ def test_without_a_stated_length_the_first_chunk_decides_it_for_cache_reads(
         assert again.results[0].values["cosine"].tolist() == first.results[0].values["cosine"].tolist()
 
 
+def test_one_image_is_measured_and_none_is_a_usage_error(tiny_encoder, small_images):
+    from pytest_clipshift.core.data.images import ImageSet
+
+    one = measure(tiny_encoder, small_images.subset(max_images=1), [("gaussian_noise", 3)], metrics=["cosine"])
+    assert one.results[0].values["cosine"].shape == (1,)
+    with pytest.raises(ConfigError, match="image set 'nothing' is empty"):
+        measure(tiny_encoder, ImageSet([], [], "nothing"), [("gaussian_noise", 3)])
+
+
+def test_a_chunk_whose_cases_all_hit_but_clean_misses_is_measured(tiny_encoder, small_images, tmp_path):
+    from pytest_clipshift.core.measure.engine import _Measurement
+    from pytest_clipshift.core.measure.plan import make_plan
+    from pytest_clipshift.core.measure.settings import MeasureSettings
+
+    two = small_images.subset(max_images=2)
+    settings = MeasureSettings(metrics=("cosine",), seed=0)
+    cases = expand_pairs([("gaussian_noise", 3)])
+    first = measure(tiny_encoder, two, cases, settings=settings, cache=EmbeddingCache(tmp_path))
+    cache = EmbeddingCache(tmp_path)
+    keys = _Measurement(tiny_encoder, two, make_plan(tiny_encoder, cases, settings), settings, cache, None).keys
+    cache.put(tiny_encoder.fingerprint, keys.clean(0), np.full(first.clean_embeddings.shape[1], np.nan), {})
+    cache.flush()
+    again = measure(tiny_encoder, two, cases, settings=settings, cache=EmbeddingCache(tmp_path))
+    assert again.settings["cache"]["misses"] == 1  # the clean image only: nothing left to augment
+    np.testing.assert_array_equal(again.clean_embeddings, first.clean_embeddings)
+
+
 def test_nan_embedding_names_image_and_augmentation(tiny_encoder, small_images, monkeypatch):
     real = tiny_encoder.encode
 
