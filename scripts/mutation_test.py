@@ -406,15 +406,20 @@ def write_page(ledger: dict) -> None:
         per_module[module][status] += 1
         if status not in ("killed", "timeout", "not checked"):  # a timeout is caught: the mutant hung the tests
             survivors.append((name, status, survivor_diff(name)))
-    # modules this ledger has no result for keep the counts of the run before it (per-mutant results not kept)
+
+    # a module the ledger holds fewer results for than the run before it (whose per-mutant results were
+    # not kept) shows that run's counts and survivors
+    def ran(counts) -> int:
+        return sum(counts.values()) - counts["not checked"]
+
     carried = {
         module: old
         for module, old in ledger.get("earlier", {}).items()
-        if per_module[module]["not checked"] == sum(per_module[module].values())
+        if ran(per_module[module]) < ran(collections.Counter(old["counts"]))
     }
     for module, old in carried.items():
         per_module[module] = collections.Counter(old["counts"])
-        survivors += [tuple(x) for x in old["survivors"]]
+        survivors = [x for x in survivors if x[0].split(".x")[0] != module] + [tuple(x) for x in old["survivors"]]
     total = collections.Counter()
     for counts in per_module.values():
         total.update(counts)
@@ -451,9 +456,10 @@ def write_page(ledger: dict) -> None:
         ),
         *(
             [
-                "Modules marked * hold the counts of the run before the ledger ("
+                "Modules marked * show the counts of the run before the ledger ("
                 + ", ".join(sorted({old["commit"] for old in carried.values()}))
-                + "), whose per-mutant results were not kept; their survivors are listed below with the rest.",
+                + "), which ran more of their mutants than the ledger holds yet; its per-mutant results were "
+                "not kept, its survivors are listed below with the rest.",
                 "",
             ]
             if carried

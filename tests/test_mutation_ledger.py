@@ -71,3 +71,37 @@ def test_retrying_survivors_keeps_only_the_kills_and_timeouts(tmp_path, monkeypa
     recorded = json.loads(script.LEDGER.read_text(encoding="utf-8"))
     assert recorded["runs"][-1]["only"] == ["pkg.mod.x_f*"]
     assert recorded["files"]["pkg/mod.py"]["codes"] == {"x_f": {"1": 1, "3": 36}}
+
+
+def test_the_page_shows_for_each_module_the_run_that_ran_more_of_it(tmp_path, monkeypatch):
+    script = load_script()
+    monkeypatch.setattr(script, "OUT", tmp_path / "page.md")
+    results = {
+        "pkg.a.x_f__mutmut_1": "killed",
+        "pkg.a.x_f__mutmut_2": "survived",
+        "pkg.a.x_f__mutmut_3": "not checked",
+        "pkg.b.x_g__mutmut_1": "killed",
+        "pkg.b.x_g__mutmut_2": "killed",
+        "pkg.b.x_g__mutmut_3": "survived",
+    }
+
+    def fake_mutmut(*args, check=True):
+        if args[0] == "results":
+            return "\n".join(f"    {name}: {status}" for name, status in results.items())
+        return "--- a\n+++ b\n-    x = 1\n+    x = 2\n"  # show: one line changed
+
+    monkeypatch.setattr(script, "mutmut", fake_mutmut)
+    earlier = {  # the run before the ledger: more of pkg.a ran then, less of pkg.b
+        "pkg.a": {
+            "commit": "old",
+            "counts": {"killed": 3, "survived": 1},
+            "survivors": [["pkg.a.x_f__mutmut_9", "survived", ["+ y"]]],
+        },
+        "pkg.b": {"commit": "old", "counts": {"killed": 1, "not checked": 2}, "survivors": []},
+    }
+    script.write_page({"earlier": earlier, "runs": []})
+    page = (tmp_path / "page.md").read_text(encoding="utf-8")
+    assert "| pkg.a* | 4 | 0 | 3 | 1 | 0 | 0 | 75.0% |" in page
+    assert "| pkg.b | 3 | 0 | 2 | 1 | 0 | 0 | 66.7% |" in page
+    assert "pkg.a.x_f__mutmut_9" in page and "pkg.a.x_f__mutmut_2" not in page  # the shown run's survivors
+    assert "pkg.b.x_g__mutmut_3" in page
