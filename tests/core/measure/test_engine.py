@@ -398,6 +398,41 @@ def test_a_chunk_whose_cases_all_hit_but_clean_misses_is_measured(tiny_encoder, 
     np.testing.assert_array_equal(again.clean_embeddings, first.clean_embeddings)
 
 
+def test_a_run_records_its_settings_and_each_warning_once(tiny_encoder, small_images, tmp_path, monkeypatch):
+    two = small_images.subset(max_images=2)
+    run = measure(
+        tiny_encoder, two, [("identity", 3), ("gaussian_noise", 2)], metrics=["cosine"], batch_size=3, chunk_size=5
+    )
+    recorded = dict(run.settings)
+    assert 0 <= recorded.pop("seconds") < 600
+    assert recorded == {
+        "metrics": ["cosine"],
+        "batch_size": 3,
+        "chunk_size": 5,
+        "pairs": [["identity", "s3"], ["gaussian_noise", "s2"]],
+        "draws": 1,
+        "canvas_size": list(tiny_encoder.canvas_size),
+        "cache": None,
+    }
+    assert run.warnings == []
+    # a metric the model cannot give, an augmentation that changes nothing and an unwritable cache:
+    # each said once, in that order
+    from pytest_clipshift.core.augment.augmentations import register_augmentation, unregister_augmentation
+
+    monkeypatch.setitem(tiny_encoder.info, "attention", "not available (a convolutional tower)")
+    (tmp_path / "cache").write_text("a file where the cache folder should be")
+    register_augmentation("test_nothing", lambda image, rng: image)
+    try:
+        asked = ["cosine", "attention_correlation"]
+        noisy = measure(tiny_encoder, two, ["test_nothing"], metrics=asked, cache=EmbeddingCache(tmp_path / "cache"))
+    finally:
+        unregister_augmentation("test_nothing")
+    skipped, unchanged, unwritable = noisy.warnings
+    assert skipped.endswith("not measured: attention_correlation")
+    assert unchanged.startswith("augmentation test_nothing[s3] left every image unchanged")
+    assert "cannot be written" in unwritable
+
+
 def test_nan_embedding_names_image_and_augmentation(tiny_encoder, small_images, monkeypatch):
     real = tiny_encoder.encode
 
