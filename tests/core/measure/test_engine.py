@@ -399,13 +399,23 @@ def test_a_chunk_whose_cases_all_hit_but_clean_misses_is_measured(tiny_encoder, 
 
 
 def test_a_run_records_its_settings_and_each_warning_once(tiny_encoder, small_images, tmp_path, monkeypatch):
+    import types
+
+    from pytest_clipshift.core.measure import engine
+
+    clock = iter([100.0, 102.34567])  # the start and the end of the measurement
+    monkeypatch.setattr(engine, "time", types.SimpleNamespace(perf_counter=lambda: next(clock)))
     two = small_images.subset(max_images=2)
     run = measure(
         tiny_encoder, two, [("identity", 3), ("gaussian_noise", 2)], metrics=["cosine"], batch_size=3, chunk_size=5
     )
-    recorded = dict(run.settings)
-    assert 0 <= recorded.pop("seconds") < 600
-    assert recorded == {
+    monkeypatch.undo()
+    assert (run.model, run.seed, run.image_names) == (tiny_encoder.info, 0, ["img0.png", "img1.png"])
+    assert (run.image_hash, run.image_source) == (two.digest, "synthetic")
+    assert run.clean_embeddings.shape == (2, tiny_encoder.info["embedding_dim"])
+    assert [r.key for r in run.results] == ["identity[s3]", "gaussian_noise[s2]"]
+    assert run.settings == {
+        "seconds": 2.346,
         "metrics": ["cosine"],
         "batch_size": 3,
         "chunk_size": 5,
@@ -431,6 +441,7 @@ def test_a_run_records_its_settings_and_each_warning_once(tiny_encoder, small_im
     assert skipped.endswith("not measured: attention_correlation")
     assert unchanged.startswith("augmentation test_nothing[s3] left every image unchanged")
     assert "cannot be written" in unwritable
+    assert noisy.settings["cache"] == {"dir": str(tmp_path / "cache"), "hits": 0, "misses": 4}
 
 
 def test_nan_embedding_names_image_and_augmentation(tiny_encoder, small_images, monkeypatch):
