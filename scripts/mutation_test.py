@@ -417,9 +417,18 @@ def write_page(ledger: dict) -> None:
         for module, old in ledger.get("earlier", {}).items()
         if ran(per_module[module]) < ran(collections.Counter(old["counts"]))
     }
+    status_of = dict(rows)
     for module, old in carried.items():
-        per_module[module] = collections.Counter(old["counts"])
-        survivors = [x for x in survivors if x[0].split(".x")[0] != module] + [tuple(x) for x in old["survivors"]]
+        counts = collections.Counter(old["counts"])
+        kept = []
+        for name, status, diff in old["survivors"]:
+            if status_of.get(name) in ("killed", "timeout"):  # that survivor ran again and was caught
+                counts[status] -= 1
+                counts[status_of[name]] += 1
+            else:
+                kept.append((name, status, diff))
+        per_module[module] = counts
+        survivors = [x for x in survivors if x[0].split(".x")[0] != module] + kept
     total = collections.Counter()
     for counts in per_module.values():
         total.update(counts)

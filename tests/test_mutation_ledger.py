@@ -80,6 +80,7 @@ def test_the_page_shows_for_each_module_the_run_that_ran_more_of_it(tmp_path, mo
         "pkg.a.x_f__mutmut_1": "killed",
         "pkg.a.x_f__mutmut_2": "survived",
         "pkg.a.x_f__mutmut_3": "not checked",
+        "pkg.a.x_f__mutmut_8": "killed",  # a survivor of the run before, run again by name
         "pkg.b.x_g__mutmut_1": "killed",
         "pkg.b.x_g__mutmut_2": "killed",
         "pkg.b.x_g__mutmut_3": "survived",
@@ -94,14 +95,15 @@ def test_the_page_shows_for_each_module_the_run_that_ran_more_of_it(tmp_path, mo
     earlier = {  # the run before the ledger: more of pkg.a ran then, less of pkg.b
         "pkg.a": {
             "commit": "old",
-            "counts": {"killed": 3, "survived": 1},
-            "survivors": [["pkg.a.x_f__mutmut_9", "survived", ["+ y"]]],
+            "counts": {"killed": 4, "survived": 2},
+            "survivors": [["pkg.a.x_f__mutmut_9", "survived", ["+ y"]], ["pkg.a.x_f__mutmut_8", "survived", ["+ z"]]],
         },
         "pkg.b": {"commit": "old", "counts": {"killed": 1, "not checked": 2}, "survivors": []},
     }
     script.write_page({"earlier": earlier, "runs": []})
     page = (tmp_path / "page.md").read_text(encoding="utf-8")
-    assert "| pkg.a* | 4 | 0 | 3 | 1 | 0 | 0 | 75.0% |" in page
+    assert "| pkg.a* | 6 | 0 | 5 | 1 | 0 | 0 | 83.3% |" in page
     assert "| pkg.b | 3 | 0 | 2 | 1 | 0 | 0 | 66.7% |" in page
     assert "pkg.a.x_f__mutmut_9" in page and "pkg.a.x_f__mutmut_2" not in page  # the shown run's survivors
+    assert "pkg.a.x_f__mutmut_8" not in page  # ...less those caught since
     assert "pkg.b.x_g__mutmut_3" in page
