@@ -42,6 +42,10 @@ def mutmut(*args: str, check: bool = True) -> str:
 
 # Survivors whose change cannot alter a verdict, and why. Anything else is listed as "not yet killed".
 EQUIVALENT = (
+    (
+        re.compile(r"np\.array\(view, (dtype=None)?\)$|np\.asarray\(embedding, (None)?\), \{", re.M),
+        "the view is float32 already (a pack holds float32 bytes, viewed as float32): the same copy",
+    ),
     (re.compile(r"np\.asarray\([^)]*, (None)?\)"), "dtype dropped: the inputs are float64 arrays already"),
     (
         re.compile(r'float\("(NAN|XXnanXX)"\)|float\(None\)'),
@@ -91,6 +95,35 @@ EQUIVALENT = (
         re.compile(r"read_text\(encoding=None\)"),
         "the locale's encoding, which is UTF-8 on every machine this runs on (a JSON config read as UTF-8 either "
         "way); a non-UTF-8 locale would misread non-ASCII text in a processor config",
+    ),
+    (
+        re.compile(
+            r'not isinstance\(entry\.get\("v"\), dict\) and not isinstance|'
+            r'o \+ 4 \* n > size and not isinstance\(entry\.get\("v"\), dict\)'
+        ),
+        "an entry whose values are not a dict or whose CRC is not a number is still a miss: get() checks the "
+        "values' type and compares the CRC (tests/core/measure/test_cache_format.py)",
+    ),
+    (
+        re.compile(r'struct\.pack\("<q", len\(header\)\)'),
+        "a header shorter than 2^63 bytes packs to the same eight bytes signed or unsigned",
+    ),
+    (
+        re.compile(r"json\.dumps\(index, (separators=None)?\)\.encode\(\)"),
+        "the index with spaces after its separators parses to the same JSON (only the pack is larger)",
+    ),
+    (
+        re.compile(r"write_bytes_atomic\(path, data, (exclusive=(None|False), )?what="),
+        "pack names hold the write time and a random uuid: no two writes share one, so refusing to replace "
+        "an existing file never comes into play",
+    ),
+    (
+        re.compile(r'what=None\)|what="(XXembedding cache packXX|EMBEDDING CACHE PACK)"|exclusive=True, \)$', re.M),
+        "message text only: the name of the file kind in an error that switches the cache off",
+    ),
+    (
+        re.compile(r"if \(Path\(folder\)\.is_dir\(\)\) or True else"),
+        "globbing a folder that does not exist finds nothing, as the empty list does",
     ),
     (
         re.compile(r'hit\[1\]\.get\("_unchanged", (None)?\)'),
