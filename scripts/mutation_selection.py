@@ -25,7 +25,12 @@ SELECTION = {
     "pytest_clipshift.core.runs.": ("tests/core/runs/", "tests/gate/"),
     "pytest_clipshift.core.measure.": ("tests/core/measure/",),
     "pytest_clipshift.core.measure.cache": ("tests/core/measure/", "tests/core/runs/test_hostile_files.py"),
-    "pytest_clipshift.core.measure.augmenting": (MEASURE, "tests/core/augment/test_augment_torch.py"),
+    "pytest_clipshift.core.measure.augmenting": (
+        MEASURE,
+        "tests/core/augment/test_augment_torch.py",
+        "tests/core/augment/test_adversarial.py",
+    ),
+    "pytest_clipshift.core.measure.plan": (MEASURE, "tests/core/augment/test_adversarial.py"),
     "pytest_clipshift.core.augment.": ("tests/core/augment/",),
     "pytest_clipshift.core.augment.augmentations": ("tests/core/augment/", f"{MEASURE}test_chunks_and_seeds.py"),
     "pytest_clipshift.core.metrics.": ("tests/core/metrics/",),

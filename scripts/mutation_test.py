@@ -122,6 +122,10 @@ EQUIVALENT = (
         "message text only: the name of the file kind in an error that switches the cache off",
     ),
     (
+        re.compile(r"m if \(metric_info\(m\)\.builtin\) and False else metric_info\(m\)\.identity"),
+        "a built-in metric's identity is its name (registry.Metric.identity): the same key part",
+    ),
+    (
         re.compile(r"if \(Path\(folder\)\.is_dir\(\)\) or True else"),
         "globbing a folder that does not exist finds nothing, as the empty list does",
     ),

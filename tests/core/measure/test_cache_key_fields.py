@@ -108,3 +108,30 @@ def test_a_user_metrics_identity_is_in_the_key():
         assert both(keys(metrics=("cosine", "key_probe")))[0] != first[0]
     finally:
         METRICS.pop("key_probe", None)
+
+
+def test_the_keys_follow_the_documented_recipe():
+    # a recipe changed by accident orphans every cache already written: pinned part by part
+    from pytest_clipshift.core.measure.cache import EmbeddingCache
+
+    k = keys(seed=3, batch_size=5)
+    common = ("f", "h1")
+    tail = (3, "clip-224(224, 224)", ["cosine"], 5)
+    assert k.clean(1) == EmbeddingCache.key(*common, "clean", {}, "-", *tail)
+    assert k.case(1, NOISE) == EmbeddingCache.key(*common, "gaussian_noise", {"std": (0.10, 0.16)}, "3", *tail)
+    drawn = NOISE.with_draw(2)
+    assert k.case(1, drawn) == EmbeddingCache.key(*common, "gaussian_noise#draw2", {"std": (0.10, 0.16)}, "3", *tail)
+
+
+def test_an_attack_needs_gradients_and_fp32_and_names_the_cases_refused():
+    from pytest_clipshift.core.errors import ConfigError
+    from pytest_clipshift.core.measure.plan import check_attackable
+
+    attacked = [Case("adversarial.embedding", 1), Case("adversarial.zero_shot", 2), Case("adversarial.embedding", 3)]
+    unstated = SimpleNamespace(name="m", info={}, embed_differentiable=lambda *a: None)
+    check_attackable(unstated, attacked)  # a precision not stated is fp32, the default
+    half = SimpleNamespace(name="m", info={"precision": "fp16"}, embed_differentiable=lambda *a: None)
+    with pytest.raises(ConfigError, match=r"^adversarial\.embedding, adversarial\.zero_shot: .* runs at fp16"):
+        check_attackable(half, attacked)
+    with pytest.raises(ConfigError, match=r"^adversarial\.embedding, adversarial\.zero_shot: .* gives no gradients"):
+        check_attackable(SimpleNamespace(name="m", info={"precision": "fp32"}), attacked)

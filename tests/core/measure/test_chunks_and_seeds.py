@@ -170,3 +170,33 @@ def test_a_rerun_with_any_keyed_field_changed_misses_the_cache(tmp_path, tiny_en
     assert cache.misses > 0
     for a, b in zip(other.results, fresh.results):  # the cached run's numbers are that run's own
         np.testing.assert_allclose(a.values["cosine"], b.values["cosine"], atol=1e-6)
+
+
+def test_an_attack_starts_each_image_from_its_own_draw_seed(monkeypatch):
+    # the seed of an attack's random start: the run's seed, the image's hash, the attack, its
+    # severity and the draw, as every other augmentation's (checked against draw_seed itself)
+    import numpy as np
+
+    from pytest_clipshift.core.augment import adversarial
+    from pytest_clipshift.core.augment.adversarial import AttackSettings
+    from pytest_clipshift.core.augment.augmentations import draw_seed
+    from pytest_clipshift.core.cases import Case
+    from pytest_clipshift.core.measure.augmenting import Augmenter, Job
+
+    asked = []
+
+    def record(encoder, clean, seeds, eps, objective, settings, labels=None, label_text=None):
+        asked.append((list(seeds), eps, objective, settings))
+        return clean + 1.0, None  # every image moved
+
+    monkeypatch.setattr(adversarial, "attack", record)
+    cases = (Case("adversarial.embedding", 2), Case("adversarial.embedding", 2).with_draw(1))
+    settings = AttackSettings(steps=3)
+    augmenter = Augmenter(cases, 11, ["ha", "hb"], encoder=object(), attack=settings)
+    canvases = {0: np.zeros((4, 4, 3), np.float32), 1: np.ones((4, 4, 3), np.float32)}
+    for p in (0, 1):
+        out = augmenter([Job(p, 0), Job(p, 1)], canvases)
+        assert [o.changed for o in out] == [True, True]
+    expected = [[draw_seed(11, h, "adversarial.embedding", 2, draw) for h in ("ha", "hb")] for draw in (0, 1)]
+    assert [a[0] for a in asked] == expected
+    assert {(a[1], a[2], a[3]) for a in asked} == {(1 / 255, "embedding", settings)}

@@ -211,6 +211,7 @@ def test_each_result_records_its_own_cases_parameters_and_strength(tiny_encoder,
     blur, probe, attacked = measure(tiny_encoder, small_images.subset(max_images=2), cases, settings=settings).results
     assert (blur.parameters, blur.strength) == ({"sigma": (1.0, 1.4)}, None)  # the docs' severity-2 row
     assert (probe.parameters, probe.strength) == ({"std": (0.45, 0.45)}, 0.5)
+    assert attacked.unchanged_images == 0  # every attacked image moved (its float perturbation counts)
     # an attack records the run's attack settings, not the defaults
     assert attacked.parameters == {
         "loss": "l2",
