@@ -122,6 +122,15 @@ EQUIVALENT = (
         "message text only: the name of the file kind in an error that switches the cache off",
     ),
     (
+        re.compile(r"\.reshape\(-2\),$", re.M),
+        "numpy (2.4) reads any negative size as the one unknown dimension, as -1",
+    ),
+    (
+        re.compile(r"if self\.problem is not None and not entries:"),
+        "pending entries exist only while the cache works (put keeps none once it has a problem), and after a "
+        "failed write the next pack fails the same way in the same folder, setting the same problem",
+    ),
+    (
         re.compile(r"m if \(metric_info\(m\)\.builtin\) and False else metric_info\(m\)\.identity"),
         "a built-in metric's identity is its name (registry.Metric.identity): the same key part",
     ),

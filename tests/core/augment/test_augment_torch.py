@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from pytest_clipshift.core.augment.augment_torch import TORCH_AUGMENTATIONS
+from pytest_clipshift.core.augment.augment_torch import TORCH_AUGMENTATIONS, has_device_version
 from pytest_clipshift.core.augment.augmentations import apply_case, augmentation_for, draw_seed
 from pytest_clipshift.core.augment.device_apply import apply_batch
 from pytest_clipshift.core.cases import Case
@@ -170,3 +170,15 @@ def test_the_batched_device_path_equals_the_per_image_one():
         reordered, _ = apply_batch(Case(name, 3), canvases[::-1], seeds[::-1], torch.device("cpu"))
         alone, _ = apply_batch(Case(name, 3), canvases, seeds, torch.device("cpu"))
         np.testing.assert_array_equal(reordered[::-1], alone)  # an image's draws are its own, in any batch
+
+
+def test_the_device_path_counts_the_images_it_left_unchanged(tiny_encoder, small_images):
+    from pytest_clipshift.core.data.images import ImageSet
+    from pytest_clipshift.core.measure.engine import measure
+
+    assert has_device_version(Case("horizontal_flip", 3))
+    asymmetric = small_images.arrays[0]
+    symmetric = np.concatenate([asymmetric[:, :32], asymmetric[:, :32][:, ::-1]], axis=1)  # a flip leaves it as is
+    images = ImageSet(["symmetric.png", "asymmetric.png"], [symmetric, asymmetric], "synthetic")
+    (flip,) = measure(tiny_encoder, images, [("horizontal_flip", 3)], augment_device=CPU, metrics=["cosine"]).results
+    assert flip.unchanged_images == 1
