@@ -122,6 +122,21 @@ EQUIVALENT = (
         "message text only: the name of the file kind in an error that switches the cache off",
     ),
     (
+        re.compile(
+            r"Augmented\(o, None, (changed=not np\.array_equal\((None, c|o, None)\))?\) for o, c in zip\(out, clean\)"
+        ),
+        "an attacked image always moves (a random start and steps in float, never all zero): changed either way",
+    ),
+    (
+        re.compile(r"Augmented\(o, changed=not np\.array_equal\(o, c\)\) for o, c in zip\(out, clean\)"),
+        "an attack returns no coordinate grid: the field's default, None, is what was passed",
+    ),
+    (
+        re.compile(r'labels = label_text = ""'),
+        "without a text scorer only the embedding attack runs (the zero-shot one needs labels: a usage error), "
+        "and it reads no labels",
+    ),
+    (
         re.compile(r"\.reshape\(-2\),$", re.M),
         "numpy (2.4) reads any negative size as the one unknown dimension, as -1",
     ),

@@ -121,6 +121,9 @@ def test_the_keys_follow_the_documented_recipe():
     assert k.case(1, NOISE) == EmbeddingCache.key(*common, "gaussian_noise", {"std": (0.10, 0.16)}, "3", *tail)
     drawn = NOISE.with_draw(2)
     assert k.case(1, drawn) == EmbeddingCache.key(*common, "gaussian_noise#draw2", {"std": (0.10, 0.16)}, "3", *tail)
+    on_cuda = keys(seed=3, batch_size=5, device=SimpleNamespace(type="cuda"))
+    name = "gaussian_noise#draw2@torch-cuda"
+    assert on_cuda.case(1, drawn) == EmbeddingCache.key(*common, name, {"std": (0.10, 0.16)}, "3", *tail)
 
 
 def test_an_attack_needs_gradients_and_fp32_and_names_the_cases_refused():
