@@ -535,6 +535,16 @@ def write_page(ledger: dict) -> None:
             if carried
             else []
         ),
+        *(
+            [
+                "Notes kept in the ledger (`notes`), written by hand after a run:",
+                "",
+                *(f"- {note}" for note in ledger.get("notes", [])),
+                "",
+            ]
+            if ledger.get("notes")
+            else []
+        ),
         "A mutant is one small change to the code (an operator flipped, a constant changed, a string "
         "altered, an argument dropped); it is killed when some test fails on it (a timeout counts: the "
         "mutant hung the tests). 'no tests' means no selected test reaches the mutated function. "

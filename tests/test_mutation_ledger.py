@@ -100,10 +100,11 @@ def test_the_page_shows_for_each_module_the_run_that_ran_more_of_it(tmp_path, mo
         },
         "pkg.b": {"commit": "old", "counts": {"killed": 1, "not checked": 2}, "survivors": []},
     }
-    script.write_page({"earlier": earlier, "runs": []})
+    script.write_page({"earlier": earlier, "runs": [], "notes": ["a note by hand"]})
     page = (tmp_path / "page.md").read_text(encoding="utf-8")
     assert "| pkg.a* | 6 | 0 | 5 | 1 | 0 | 0 | 83.3% |" in page
     assert "| pkg.b | 3 | 0 | 2 | 1 | 0 | 0 | 66.7% |" in page
     assert "pkg.a.x_f__mutmut_9" in page and "pkg.a.x_f__mutmut_2" not in page  # the shown run's survivors
     assert "pkg.a.x_f__mutmut_8" not in page  # ...less those caught since
     assert "pkg.b.x_g__mutmut_3" in page
+    assert "- a note by hand" in page
