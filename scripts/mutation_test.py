@@ -367,6 +367,7 @@ def reason(diff: list[str], name: str = "") -> str:
     return "not yet killed"
 
 
+CAUGHT_EXIT_CODES = (1, 3, 36)  # mutmut's "killed" (a test failed, or pytest's internal error) and "timeout"
 LEDGER = ROOT / "docs" / "mutation-ledger.json"
 """Every mutant's result so far, with the hash of its function: mutmut keeps a result while its
 function's hash is unchanged, so runs resume across sessions (``--fresh`` starts over)."""
@@ -429,14 +430,13 @@ def main() -> None:
     ledger = {} if "--fresh" in sys.argv or not LEDGER.is_file() else json.loads(LEDGER.read_text(encoding="utf-8"))
     if "--reuse" not in sys.argv:
         shutil.rmtree(ROOT / "mutants", ignore_errors=True)
-        print(f"{seed_from_ledger(ledger)} results from {LEDGER.name} (kept where the function is unchanged)")
-        if "--retry-survivors" in sys.argv:  # after new tests: the survivors run again
+        if "--retry-survivors" in sys.argv:  # after new tests: only the caught keep their result
             for entry in ledger.get("files", {}).values():
                 for by_number in entry["codes"].values():
                     for i, code in list(by_number.items()):
-                        if code not in (1, 3, 36):
+                        if code not in CAUGHT_EXIT_CODES:
                             del by_number[i]
-            seed_from_ledger(ledger)
+        print(f"{seed_from_ledger(ledger)} results from {LEDGER.name} (kept where the function is unchanged)")
         started = time.perf_counter()
         mutmut("run", "--max-children", "2", *args)
         minutes = (time.perf_counter() - started) / 60

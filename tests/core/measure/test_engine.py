@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -10,9 +11,29 @@ import pytest
 from pytest_clipshift.core.errors import ConfigError, NonFiniteEmbeddingError
 from pytest_clipshift.core.measure.cache import EmbeddingCache
 from pytest_clipshift.core.measure.engine import expand_pairs, measure
+from pytest_clipshift.core.measure.plan import CacheKeys, make_plan
+from pytest_clipshift.core.measure.settings import MeasureSettings
 from pytest_clipshift.core.runs.results import RunResult
 
 AUGS = ("identity", "gaussian_noise", "horizontal_flip", "gaussian_blur")
+
+
+def measured_into_cache(encoder, images, folder, **fields):
+    """Two images under gaussian_noise at severity 3, measured into the cache at ``folder``: the run,
+    and a fresh cache object with the keys that run wrote, to plant entries under them."""
+    two = images.subset(max_images=2)
+    settings = MeasureSettings(metrics=("cosine",), seed=0, **fields)
+    cases = expand_pairs([("gaussian_noise", 3)])
+    first = measure(encoder, two, cases, settings=settings, cache=EmbeddingCache(folder))
+    return SimpleNamespace(
+        images=two,
+        settings=settings,
+        cases=cases,
+        first=first,
+        dim=first.clean_embeddings.shape[1],
+        cache=EmbeddingCache(folder),
+        keys=CacheKeys(encoder, two.hashes, settings, make_plan(encoder, cases, settings), None),  # CPU: no device
+    )
 
 
 def test_measure_returns_per_image_values_and_summaries(tiny_encoder, small_images):
@@ -204,7 +225,6 @@ def test_only_a_real_augmentation_that_changed_nothing_or_some_images_is_warned_
 def test_each_result_records_its_own_cases_parameters_and_strength(tiny_encoder, small_images):
     from pytest_clipshift.core.augment.adversarial import AttackSettings
     from pytest_clipshift.core.cases import Case
-    from pytest_clipshift.core.measure.settings import MeasureSettings
 
     settings = MeasureSettings(metrics=("cosine",), attack=AttackSettings(steps=2, loss="l2"))
     cases = [("gaussian_blur", 2), Case("gaussian_noise", strength=0.5), ("adversarial.embedding", 1)]
@@ -254,8 +274,6 @@ def test_auto_augments_on_the_encoders_cuda_device_and_keys_the_cache_by_it(
     import torch
 
     from pytest_clipshift.core.measure.engine import _Measurement
-    from pytest_clipshift.core.measure.plan import make_plan
-    from pytest_clipshift.core.measure.settings import MeasureSettings
 
     cases = expand_pairs([("gaussian_noise", 3)])
     settings = MeasureSettings(metrics=("cosine",), augment_device="auto")
@@ -285,22 +303,13 @@ def test_the_entry_written_last_is_the_one_read_back(tmp_path):
 def test_a_cached_embedding_of_another_length_is_a_miss(tiny_encoder, small_images, tmp_path):
     # the model's embedding length checks every entry read back, the clean ones too: a pack written
     # by another build of the model (or a torn one) is measured again, never mixed in
-    from pytest_clipshift.core.measure.engine import _Measurement
-    from pytest_clipshift.core.measure.plan import make_plan
-    from pytest_clipshift.core.measure.settings import MeasureSettings
-
-    two = small_images.subset(max_images=2)
-    settings = MeasureSettings(metrics=("cosine",), seed=0)
-    cases = expand_pairs([("gaussian_noise", 3)])
-    first = measure(tiny_encoder, two, cases, settings=settings, cache=EmbeddingCache(tmp_path))
-    cache = EmbeddingCache(tmp_path)
-    keys = _Measurement(tiny_encoder, two, make_plan(tiny_encoder, cases, settings), settings, cache, None).keys
-    dim = first.clean_embeddings.shape[1]
+    run = measured_into_cache(tiny_encoder, small_images, tmp_path)
+    two, cases, first, cache, keys, dim = run.images, run.cases, run.first, run.cache, run.keys, run.dim
     for i in range(len(two)):
         cache.put(tiny_encoder.fingerprint, keys.clean(i), np.ones(dim + 1), {})
         cache.put(tiny_encoder.fingerprint, keys.case(i, cases[0]), np.ones(dim - 1), {"cosine": 0.5, "_unchanged": 1})
     cache.flush()
-    again = measure(tiny_encoder, two, cases, settings=settings, cache=EmbeddingCache(tmp_path))
+    again = measure(tiny_encoder, two, cases, settings=run.settings, cache=EmbeddingCache(tmp_path))
     assert again.settings["cache"] == {"dir": str(tmp_path), "hits": 0, "misses": 2 * len(two)}
     np.testing.assert_array_equal(again.clean_embeddings, first.clean_embeddings)
     np.testing.assert_array_equal(again.results[0].values["cosine"], first.results[0].values["cosine"])
@@ -309,7 +318,7 @@ def test_a_cached_embedding_of_another_length_is_a_miss(tiny_encoder, small_imag
     for i in range(len(two)):
         cache.put(tiny_encoder.fingerprint, keys.case(i, cases[0]), np.ones(dim), {"cosine": 0.5})
     cache.flush()
-    crafted = measure(tiny_encoder, two, cases, settings=settings, cache=EmbeddingCache(tmp_path))
+    crafted = measure(tiny_encoder, two, cases, settings=run.settings, cache=EmbeddingCache(tmp_path))
     assert crafted.results[0].values["cosine"].tolist() == [0.5, 0.5] and crafted.results[0].unchanged_images == 0
 
 
@@ -347,27 +356,18 @@ def test_without_a_stated_length_the_first_chunk_decides_it_for_cache_reads(
 ):
     # an encoder that does not state its embedding length: the length of the first chunk, measured or
     # read from the cache, checks the cache entries of the next chunks
-    from pytest_clipshift.core.measure.engine import _Measurement
-    from pytest_clipshift.core.measure.plan import make_plan
-    from pytest_clipshift.core.measure.settings import MeasureSettings
-
     monkeypatch.delitem(tiny_encoder.info, "embedding_dim")
-    two = small_images.subset(max_images=2)
-    settings = MeasureSettings(metrics=("cosine",), seed=0, chunk_size=1)
-    cases = expand_pairs([("gaussian_noise", 3)])
     for first_chunk in ("measured", "read from the cache"):
         folder = tmp_path / first_chunk
-        first = measure(tiny_encoder, two, cases, settings=settings, cache=EmbeddingCache(folder))
-        dim = first.clean_embeddings.shape[1]
-        cache = EmbeddingCache(folder)
-        keys = _Measurement(tiny_encoder, two, make_plan(tiny_encoder, cases, settings), settings, cache, None).keys
+        run = measured_into_cache(tiny_encoder, small_images, folder, chunk_size=1)
+        cases, first, cache, keys, dim = run.cases, run.first, run.cache, run.keys, run.dim
         if first_chunk == "measured":  # entries that are misses (NaN, no metric): the first image is measured
             cache.put(tiny_encoder.fingerprint, keys.clean(0), np.full(dim, np.nan), {})
             cache.put(tiny_encoder.fingerprint, keys.case(0, cases[0]), np.ones(dim), {"_unchanged": 0})
         cache.put(tiny_encoder.fingerprint, keys.clean(1), np.ones(dim + 1), {})  # the second image's entries
         cache.put(tiny_encoder.fingerprint, keys.case(1, cases[0]), np.ones(dim + 1), {"cosine": 0.5, "_unchanged": 0})
         cache.flush()
-        again = measure(tiny_encoder, two, cases, settings=settings, cache=EmbeddingCache(folder))
+        again = measure(tiny_encoder, run.images, cases, settings=run.settings, cache=EmbeddingCache(folder))
         np.testing.assert_array_equal(again.clean_embeddings, first.clean_embeddings, err_msg=first_chunk)
         assert again.results[0].values["cosine"].tolist() == first.results[0].values["cosine"].tolist()
 
@@ -382,21 +382,12 @@ def test_one_image_is_measured_and_none_is_a_usage_error(tiny_encoder, small_ima
 
 
 def test_a_chunk_whose_cases_all_hit_but_clean_misses_is_measured(tiny_encoder, small_images, tmp_path):
-    from pytest_clipshift.core.measure.engine import _Measurement
-    from pytest_clipshift.core.measure.plan import make_plan
-    from pytest_clipshift.core.measure.settings import MeasureSettings
-
-    two = small_images.subset(max_images=2)
-    settings = MeasureSettings(metrics=("cosine",), seed=0)
-    cases = expand_pairs([("gaussian_noise", 3)])
-    first = measure(tiny_encoder, two, cases, settings=settings, cache=EmbeddingCache(tmp_path))
-    cache = EmbeddingCache(tmp_path)
-    keys = _Measurement(tiny_encoder, two, make_plan(tiny_encoder, cases, settings), settings, cache, None).keys
-    cache.put(tiny_encoder.fingerprint, keys.clean(0), np.full(first.clean_embeddings.shape[1], np.nan), {})
-    cache.flush()
-    again = measure(tiny_encoder, two, cases, settings=settings, cache=EmbeddingCache(tmp_path))
+    run = measured_into_cache(tiny_encoder, small_images, tmp_path)
+    run.cache.put(tiny_encoder.fingerprint, run.keys.clean(0), np.full(run.dim, np.nan), {})
+    run.cache.flush()
+    again = measure(tiny_encoder, run.images, run.cases, settings=run.settings, cache=EmbeddingCache(tmp_path))
     assert again.settings["cache"]["misses"] == 1  # the clean image only: nothing left to augment
-    np.testing.assert_array_equal(again.clean_embeddings, first.clean_embeddings)
+    np.testing.assert_array_equal(again.clean_embeddings, run.first.clean_embeddings)
 
 
 def test_a_run_records_its_settings_and_each_warning_once(tiny_encoder, small_images, tmp_path, monkeypatch):
