@@ -304,6 +304,12 @@ IN_FUNCTION = (
         "x holds whole grey levels k/255 (or 0 and 1): k/255 x 256 = k + k/255 truncates back to k, and 255 "
         "clips to 255",
     ),
+    (
+        re.compile(r"tally\.xǁTallyǁend_chunk__"),
+        re.compile(r"store\.pop\(i, \)"),
+        "every case of every image of a chunk is stored before the chunk ends (from the cache or measured), "
+        "and the clean embedding too: the key is always there to pop",
+    ),
 )
 
 

@@ -29,3 +29,26 @@ def test_a_chunks_embeddings_are_released_unless_kept(keep):
         assert held == (set(range(chunk[-1] + 1)) if keep else set())
     assert tally.counted == 4 and set(tally.view_distances()) == {"s3"}
     assert (tally.embeddings_of(0) is not None) == keep and (tally.clean_embeddings() is not None) == keep
+
+
+@pytest.mark.parametrize("scale", [0.01, 1.0, 50.0])
+def test_view_distances_are_scipys_cosine_at_any_embedding_length(scale):
+    """Embeddings come from the model unnormalised, of any length: each is normalised by its own norm
+    (a floor of 1 instead of 1e-12 would leave short embeddings unnormalised)."""
+    from scipy.spatial.distance import cdist
+
+    cases = [Case("gaussian_noise", 3), Case("gaussian_blur", 3)]
+    plan = make_plan(encoder(), cases, MeasureSettings(metrics=("cosine",)))
+    tally = Tally(plan, n_images=3, keep_embeddings=False)
+    rng = np.random.default_rng(7)
+    views = rng.normal(size=(3, 3, 8)) * scale  # image, (original, noise, blur), dim
+    for i in range(3):
+        tally.clean[i] = views[i, 0].astype(np.float32)
+        for p in range(2):
+            tally.store(p, i, views[i, p + 1], {"cosine": 0.0}, unchanged=False)
+    tally.end_chunk([0, 1, 2])
+    stored = views.astype(np.float32).astype(np.float16).astype(np.float64)  # the results file's precision
+    expected = np.mean([cdist(v, v, "cosine") for v in stored], axis=0)
+    got = tally.view_distances()["s3"]
+    assert got["labels"] == ["original", "gaussian_noise", "gaussian_blur"]
+    np.testing.assert_allclose(got["distance"], expected, atol=1e-12)
