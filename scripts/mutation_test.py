@@ -310,6 +310,16 @@ IN_FUNCTION = (
         "every case of every image of a chunk is stored before the chunk ends (from the cache or measured), "
         "and the clean embedding too: the key is always there to pop",
     ),
+    (
+        re.compile(r"sampling\.x_stratified_sample__"),
+        re.compile(r"if n > len\(labels\)"),
+        "with n equal to the set's size every label's share is its whole group: all indices, sorted, the same list",
+    ),
+    (
+        re.compile(r"study\.x_affine__"),
+        re.compile(r"^\+ +(scale_limit=scale, rotate_limit|shift_limit=shift, rotate_limit)"),
+        "only the study's own level calls ShiftScaleRotate, with shift 0.0625 and scale 0.1: its defaults",
+    ),
 )
 
 
