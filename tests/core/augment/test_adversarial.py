@@ -230,3 +230,15 @@ def test_what_is_returned_is_the_best_point_seen_not_the_last(method):
         np.testing.assert_allclose(history[-1], lowest, rtol=1e-6)
         overshot |= bool((seen[-1] > lowest * (1 + 1e-6)).any())
     assert overshot or method == "apgd"  # PGD's oscillation did happen (APGD halves its step and settles)
+
+
+def test_a_zero_shot_attack_on_images_without_their_own_labels_is_a_usage_error(small_images):
+    # label prompts but no image labelled: no image's own label to attack, said as a usage error
+    from pytest_clipshift import load_encoder
+    from pytest_clipshift.core.models.textalign import text_spec_for
+
+    encoder = load_encoder("demo", device="cpu")
+    spec = text_spec_for(["cosine"], small_images, ["cat", "dog"], cases=["adversarial.zero_shot"])
+    assert spec is not None and spec.image_labels is None
+    with pytest.raises(ConfigError, match="adversarial.zero_shot needs the label prompts and each image's label"):
+        measure(encoder, small_images, ["adversarial.zero_shot"], severities=[1], metrics=["cosine"], text=spec)

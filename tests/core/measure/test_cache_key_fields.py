@@ -79,6 +79,15 @@ def test_the_augmenting_device_changes_the_key_of_a_case_it_runs_there():
     assert on_torch != on_cpu_path and on_torch == keys(device=torch.device("cpu")).case(0, case)
 
 
+def test_a_built_in_metrics_layer_is_in_the_key():
+    # stored by name with its layer: a rerun at another layer must not read this layer's numbers
+    enc = encoder()
+    enc.info["layers"] = 4
+    at_2, at_3 = (keys(enc, metrics=("cosine", f"attention_correlation@{k}")) for k in (2, 3))
+    assert "attention_correlation@2" in at_2.metric_identity
+    assert both(at_2)[1] != both(at_3)[1]
+
+
 def test_the_sink_threshold_is_in_the_key_of_a_run_that_measures_sinks():
     sinks = dict(metrics=("cosine", "sink_count_change"))
     assert both(keys(**sinks, sink_factor=10.0)) != both(keys(**sinks, sink_factor=20.0))
