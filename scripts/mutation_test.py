@@ -8,7 +8,7 @@ its own job (``scripts/mutation_selection.py``, whole pytest runs left out), the
 change a result, and every survivor with its diff and why it cannot. Not run in CI (see the
 results file for how long it took). Results accumulate in ``docs/mutation-ledger.json``, so a run
 goes on where the last one stopped. Arguments: mutant names or patterns (run only those);
-``--retry-survivors`` (run the survivors again, after new tests); ``--fresh`` (forget the ledger);
+``--retry-survivors`` (run the survivors asked for again, after new tests; those named equivalent stay); ``--fresh`` (forget the ledger);
 ``--reuse`` (run nothing: record ``mutants/`` in the ledger and rewrite the page; ``--minutes=N``
 records a run made by hand with ``python -m mutmut run``).
 """
@@ -16,6 +16,7 @@ records a run made by hand with ``python -m mutmut run``).
 from __future__ import annotations
 
 import collections
+import fnmatch
 import json
 import os
 import platform
@@ -460,11 +461,15 @@ def main() -> None:
     ledger = {} if "--fresh" in sys.argv or not LEDGER.is_file() else json.loads(LEDGER.read_text(encoding="utf-8"))
     if "--reuse" not in sys.argv:
         shutil.rmtree(ROOT / "mutants", ignore_errors=True)
-        if "--retry-survivors" in sys.argv:  # after new tests: only the caught keep their result
-            for entry in ledger.get("files", {}).values():
-                for by_number in entry["codes"].values():
+        if "--retry-survivors" in sys.argv:  # after new tests: the survivors asked for run again
+            equivalent = set(ledger.get("equivalent", ()))  # their reason is known: no new test kills them
+            for path, entry in ledger.get("files", {}).items():
+                module = path.removesuffix(".py").replace("/", ".")
+                for function, by_number in entry["codes"].items():
                     for i, code in list(by_number.items()):
-                        if code not in CAUGHT_EXIT_CODES:
+                        name = f"{module}.{function}__mutmut_{i}"
+                        asked = not args or any(fnmatch.fnmatchcase(name, pattern) for pattern in args)
+                        if code not in CAUGHT_EXIT_CODES and asked and name not in equivalent:
                             del by_number[i]
         print(f"{seed_from_ledger(ledger)} results from {LEDGER.name} (kept where the function is unchanged)")
         started = time.perf_counter()
@@ -476,8 +481,8 @@ def main() -> None:
         run = {"date": f"{datetime.now(timezone.utc):%Y-%m-%d}", "commit": git_commit(), "minutes": round(minutes)}
         ledger["runs"] = ledger.get("runs", []) + [{**run, "only": args}]
     ledger["files"] = read_ledger_from_mutants()
+    ledger["equivalent"] = write_page(ledger)
     LEDGER.write_text(json.dumps(ledger, indent=1) + "\n", encoding="utf-8")
-    write_page(ledger)
 
 
 def survivor_diff(name: str) -> list[str]:
@@ -488,7 +493,8 @@ def survivor_diff(name: str) -> list[str]:
     ]
 
 
-def write_page(ledger: dict) -> None:
+def write_page(ledger: dict) -> list[str]:
+    """Write the results page; returns the survivors named equivalent (``--retry-survivors`` skips them)."""
     rows = [line.strip().rsplit(": ", 1) for line in mutmut("results", "--all", "true").splitlines() if ": " in line]
     per_module: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     survivors = []
@@ -530,7 +536,8 @@ def write_page(ledger: dict) -> None:
         f"`python scripts/mutation_test.py` (mutmut {mutmut_version()}), {platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, 2 workers. The results accumulate in "
         f"`docs/{LEDGER.name}`: a mutant that ran keeps its result while its function is unchanged, so a run "
-        "goes on where the last one stopped (`--retry-survivors` runs the survivors again after new tests, "
+        "goes on where the last one stopped (`--retry-survivors` runs the survivors not named equivalent "
+        "again after new tests, "
         "`--fresh` starts over). The runs in the ledger:",
         "",
         "| date | commit | minutes | mutants asked |",
@@ -609,6 +616,7 @@ def write_page(ledger: dict) -> None:
         lines += [f"- `{name}` ({status}): {why}", "  ```diff", *("  " + x for x in diff), "  ```"]
     OUT.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"{total['killed']} of {sum(total.values())} mutants killed; written to {OUT}")
+    return sorted(name for name, _, _, why in shown if not why.startswith("not yet"))
 
 
 if __name__ == "__main__":

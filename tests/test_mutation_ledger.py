@@ -54,23 +54,33 @@ def test_the_ledger_writes_back_every_result_it_read_and_forgets_no_mutant(tmp_p
     assert json.loads(written.read_text(encoding="utf-8")) == meta(ran, hashes)
 
 
-def test_retrying_survivors_keeps_only_the_kills_and_timeouts(tmp_path, monkeypatch):
+def test_retrying_survivors_keeps_the_kills_timeouts_equivalents_and_survivors_not_asked(tmp_path, monkeypatch):
     script = load_script()
     monkeypatch.setattr(script, "ROOT", tmp_path)
     monkeypatch.setattr(script, "LEDGER", tmp_path / "ledger.json")
-    ledger = {"files": {"pkg/mod.py": {"hashes": {"x_f": "a"}, "codes": {"x_f": {"1": 1, "2": 0, "3": 36, "4": 33}}}}}
+    ledger = {
+        "files": {
+            "pkg/mod.py": {"hashes": {"x_f": "a"}, "codes": {"x_f": {"1": 1, "2": 0, "3": 36, "4": 33, "5": 0}}},
+            "pkg/other.py": {"hashes": {"x_g": "b"}, "codes": {"x_g": {"1": 0}}},  # not asked: kept
+        },
+        "equivalent": ["pkg.mod.x_f__mutmut_5"],  # its reason is known: not run again
+    }
     script.LEDGER.write_text(json.dumps(ledger), encoding="utf-8")
     asked = []
     monkeypatch.setattr(script, "mutmut", lambda *args, check=True: asked.append(args) or "")
-    monkeypatch.setattr(script, "write_page", lambda ledger: None)
+    monkeypatch.setattr(script, "write_page", lambda ledger: ["pkg.other.x_g__mutmut_1"])
     monkeypatch.setattr(sys, "argv", ["mutation_test.py", "--retry-survivors", "pkg.mod.x_f*"])
     script.main()
     seeded = json.loads((tmp_path / "mutants" / "pkg" / "mod.py.meta").read_text(encoding="utf-8"))
-    assert seeded["exit_code_by_key"] == {"pkg.mod.x_f__mutmut_1": 1, "pkg.mod.x_f__mutmut_3": 36}
+    kept = {"pkg.mod.x_f__mutmut_1": 1, "pkg.mod.x_f__mutmut_3": 36, "pkg.mod.x_f__mutmut_5": 0}
+    assert seeded["exit_code_by_key"] == kept
+    other = json.loads((tmp_path / "mutants" / "pkg" / "other.py.meta").read_text(encoding="utf-8"))
+    assert other["exit_code_by_key"] == {"pkg.other.x_g__mutmut_1": 0}
     assert asked == [("run", "--max-children", "2", "pkg.mod.x_f*")]
     recorded = json.loads(script.LEDGER.read_text(encoding="utf-8"))
     assert recorded["runs"][-1]["only"] == ["pkg.mod.x_f*"]
-    assert recorded["files"]["pkg/mod.py"]["codes"] == {"x_f": {"1": 1, "3": 36}}
+    assert recorded["files"]["pkg/mod.py"]["codes"] == {"x_f": {"1": 1, "3": 36, "5": 0}}
+    assert recorded["equivalent"] == ["pkg.other.x_g__mutmut_1"]  # what the page named, for the next retry
 
 
 def test_the_page_shows_for_each_module_the_run_that_ran_more_of_it(tmp_path, monkeypatch):
@@ -89,6 +99,8 @@ def test_the_page_shows_for_each_module_the_run_that_ran_more_of_it(tmp_path, mo
     def fake_mutmut(*args, check=True):
         if args[0] == "results":
             return "\n".join(f"    {name}: {status}" for name, status in results.items())
+        if args[1] == "pkg.b.x_g__mutmut_3":  # a change with a known reason (NaN spelled otherwise)
+            return '--- a\n+++ b\n-    x = float("nan")\n+    x = float(None)\n'
         return "--- a\n+++ b\n-    x = 1\n+    x = 2\n"  # show: one line changed
 
     monkeypatch.setattr(script, "mutmut", fake_mutmut)
@@ -101,10 +113,11 @@ def test_the_page_shows_for_each_module_the_run_that_ran_more_of_it(tmp_path, mo
         },
         "pkg.b": {"commit": "old", "counts": {"killed": 1, "not checked": 2}, "survivors": []},
     }
-    script.write_page({"earlier": earlier, "runs": [], "notes": ["a note by hand"]})
+    equivalent = script.write_page({"earlier": earlier, "runs": [], "notes": ["a note by hand"]})
+    assert equivalent == ["pkg.b.x_g__mutmut_3"]
     page = (tmp_path / "page.md").read_text(encoding="utf-8")
     assert "| pkg.a* | 6 | 0 | 5 | 1 | 0 | 0 | 83.3% |" in page
-    assert "| pkg.b | 3 | 0 | 2 | 1 | 0 | 0 | 66.7% |" in page
+    assert "| pkg.b | 3 | 0 | 2 | 1 | 0 | 1 | 100.0% |" in page
     assert "pkg.a.x_f__mutmut_9" in page and "pkg.a.x_f__mutmut_2" not in page  # the shown run's survivors
     assert "pkg.a.x_f__mutmut_8" not in page  # ...less those caught since
     assert "pkg.b.x_g__mutmut_3" in page
