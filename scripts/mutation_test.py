@@ -1,15 +1,16 @@
-"""Mutation testing of the code that decides a number or a verdict: ``python
-scripts/mutation_test.py``.  Runs mutmut (``pip install mutmut``) over the modules named in
-``[tool.mutmut]`` of pyproject.toml (the gate, the engine and its cache, augmentations, ImageNet-C,
-metrics, corruption error, calibration, the labelled sample, preprocessing, the report's verdicts),
-each against the tests of its own job (``scripts/mutation_selection.py``, whole pytest runs left
-out), then writes ``docs/mutation-results.md``: per module the score over the mutants that can
-change a result, and every survivor with its diff and why it cannot. Not run in CI (see the results
-file for how long it took). Results accumulate in ``docs/mutation-ledger.json``, so a run goes on
-where the last one stopped. Arguments: mutant names or patterns (run only those); ``--retry-
-survivors`` (run the survivors asked for again, after new tests; those named equivalent stay);
-``--fresh`` (forget the ledger); ``--reuse`` (run nothing: record ``mutants/`` in the ledger and
-rewrite the page; ``--minutes=N`` records a run made by hand with ``python -m mutmut run``).
+"""Mutation testing of the code that decides a number or a verdict: ``python scripts/mutation_test.py``.
+
+Runs mutmut (``pip install mutmut``) over the modules named in ``[tool.mutmut]`` of pyproject.toml
+(the gate, the engine and its cache, augmentations, ImageNet-C, metrics, corruption error,
+calibration, the labelled sample, preprocessing, the report's verdicts), each against the tests of
+its own job (``scripts/mutation_selection.py``, whole pytest runs left out), then writes
+``docs/mutation-results.md``: per module the score over the mutants that can change a result, and
+every survivor with its diff and why it cannot. Not run in CI (see the results file for how long it
+took). Results accumulate in ``docs/mutation-ledger.json``, so a run goes on where the last one
+stopped. Arguments: mutant names or patterns (run only those); ``--retry-survivors`` (run the
+survivors asked for again, after new tests; those named equivalent keep their result); ``--fresh``
+(forget the ledger); ``--reuse`` (run nothing: record ``mutants/`` in the ledger and rewrite the
+page; ``--minutes=N`` records a run made by hand with ``python -m mutmut run``).
 """
 
 from __future__ import annotations
