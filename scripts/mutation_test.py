@@ -300,6 +300,15 @@ def mutmut_version() -> str:
     return version("mutmut")
 
 
+EDGE_CACHE = (
+    "the scorer's edge maps are a per-image cache of edge_map(grey(canvas)), which Batch computes itself "
+    "without it: edge_map scales each map by its own maximum, so the same maps"
+)
+METRICS_ON_CUDA = (
+    "not yet killed (needs CUDA): Batch's device is None, the CPU path, which is the encoder's device on a "
+    "machine without CUDA; only a CUDA encoder computes pixel metrics on its device"
+)
+
 # Survivors equivalent in one function only: (its name, the mutated line, why)
 IN_FUNCTION = (
     (
@@ -335,6 +344,19 @@ IN_FUNCTION = (
         "an attack never returns its canvas: the random start moves every pixel by a continuous draw in "
         "[-eps, eps] (eps at least 0.5/255) and the attacked image is float, so changed is True either way",
     ),
+    (
+        re.compile(r"scoring\.xǁScorerǁscore__"),
+        re.compile(r'text_scores = ""'),
+        "read by text metrics only, and the plan measures none without a text scorer",
+    ),
+    (re.compile(r"scoring\.xǁScorerǁscore__"), re.compile(r"clean_edges=None"), EDGE_CACHE),
+    (re.compile(r"scoring\.xǁScorerǁscore__"), re.compile(r"device=None"), METRICS_ON_CUDA),
+    (
+        re.compile(r"augmenting\.xǁAugmenterǁ_on_device__"),
+        re.compile(r"apply_batch\(case, clean, seeds, None\)"),
+        "not yet killed (needs CUDA): the device path is taken only for a CUDA augment device; None runs "
+        "the same torch code on the CPU",
+    ),
 )
 
 
@@ -345,6 +367,8 @@ DROPPED_DEFAULTS = (
         re.compile(r"^ +True,$"),
         "the dropped argument is normalize=True, the field's default",
     ),
+    (re.compile(r"scoring\.xǁScorerǁscore__"), re.compile(r"^ +clean_edges=lambda"), EDGE_CACHE),
+    (re.compile(r"scoring\.xǁScorerǁscore__"), re.compile(r"^ +device=getattr\(self\.encoder"), METRICS_ON_CUDA),
 )
 
 
@@ -385,7 +409,7 @@ def reason(diff: list[str], name: str = "") -> str:
     for function, pattern, why in IN_FUNCTION:
         if function.search(name) and pattern.search(added):
             return why
-    removed = [x[1:] for x in diff if x.startswith("-")]
+    removed = [x[1:] for x in diff if x.startswith("-") and not x[1:].strip().startswith("#")]  # code lines
     for function, pattern, why in DROPPED_DEFAULTS:
         if function.search(name) and not added and len(removed) == 1 and pattern.search(removed[0]):
             return why

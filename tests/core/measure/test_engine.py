@@ -613,3 +613,63 @@ def test_the_maps_drawn_are_the_last_layers_and_none_without_attention(tmp_path,
     plain = measure(encoder, images, ["gaussian_blur"], metrics=["cosine"], overlay_metrics=["cosine"]).results[0]
     assert plain.views[0].clean_maps == [None, None] and plain.views[0].augmented_maps == [None, None]
     np.testing.assert_array_equal(plain.views[0].augmented[0], worst.augmented[0])  # the same images, no maps
+
+
+def test_an_attack_runs_the_model_in_the_measuring_thread_and_other_cases_augment_beside_it(
+    tiny_encoder, small_images, monkeypatch
+):
+    # an attack runs the model: never beside the scorer's forward pass (the encoder switches its
+    # attention path per call); any other case augments in the pool while the model scores
+    import threading
+
+    from pytest_clipshift.core.augment.adversarial import AttackSettings
+    from pytest_clipshift.core.measure import augmenting
+
+    threads = {"attack": set(), "augment": set()}
+    embed, apply = tiny_encoder.embed_differentiable, augmenting.apply_case
+
+    def embed_recorded(*args, **kwargs):
+        threads["attack"].add(threading.get_ident())
+        return embed(*args, **kwargs)
+
+    def apply_recorded(*args, **kwargs):
+        threads["augment"].add(threading.get_ident())
+        return apply(*args, **kwargs)
+
+    monkeypatch.setattr(tiny_encoder, "embed_differentiable", embed_recorded)
+    monkeypatch.setattr(augmenting, "apply_case", apply_recorded)
+    cases = [("gaussian_noise", 2), ("adversarial.embedding", 1)]
+    measure(tiny_encoder, small_images.subset(max_images=2), cases, attack=AttackSettings(steps=1), seed=0)
+    assert threads["attack"] == {threading.get_ident()}
+    assert threads["augment"] and threading.get_ident() not in threads["augment"]
+
+
+def test_aligned_layer_cka_moves_the_tokens_of_a_geometric_case_only(tiny_encoder, small_images):
+    # the encoder's patch grid reaches the metrics: without it the aligned CKA is the raw one
+    run = measure(
+        tiny_encoder,
+        small_images.subset(max_images=3),
+        [("horizontal_flip", 3), ("gaussian_noise", 3)],
+        metrics=["layer_cka", "layer_cka_raw"],
+        seed=0,
+    )
+    flip, noise = run.results
+    assert not np.allclose(flip.values["layer_cka"], flip.values["layer_cka_raw"])
+    np.testing.assert_array_equal(noise.values["layer_cka"], noise.values["layer_cka_raw"])
+
+
+def test_text_metrics_read_each_images_own_label_in_every_batch(tiny_encoder, small_images):
+    # batches of 2 out of 6 images: each row is scored against its own image's label, as in one batch
+    from pytest_clipshift.core.models.textalign import TextSpec
+
+    labels = ["a", "b", "b", "a", "b", "a"]
+    prompts = dict(augmentation_prompts={"gaussian_noise": "n"}, controls=("d",), neutral="c")
+    spec = TextSpec(["a", "b"], template="{}", image_labels=labels, **prompts)
+    asked = dict(metrics=["zero_shot_accuracy", "text_similarity_drop"], seed=0, text=spec)
+    small, whole = (
+        measure(tiny_encoder, small_images, [("gaussian_noise", 5)], batch_size=size, **asked).results[0]
+        for size in (2, 6)
+    )
+    for metric in asked["metrics"]:
+        np.testing.assert_allclose(small.values[metric], whole.values[metric], atol=1e-5)
+    assert len(set(np.round(whole.values["text_similarity_drop"], 6))) > 1
