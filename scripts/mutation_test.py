@@ -352,6 +352,12 @@ IN_FUNCTION = (
     (re.compile(r"scoring\.xǁScorerǁscore__"), re.compile(r"clean_edges=None"), EDGE_CACHE),
     (re.compile(r"scoring\.xǁScorerǁscore__"), re.compile(r"device=None"), METRICS_ON_CUDA),
     (
+        re.compile(r"functional\.x__welzl_certified__"),
+        re.compile(r"weights\.min\(\) < -1\.000000001"),
+        "weights clipped at 0 and normalised are a point of the simplex, whose dual value is a lower bound "
+        "on the squared radius (weak duality): a sound certificate either way, never a false one",
+    ),
+    (
         re.compile(r"augmenting\.xǁAugmenterǁ_on_device__"),
         re.compile(r"apply_batch\(case, clean, seeds, None\)"),
         "not yet killed (needs CUDA): the device path is taken only for a CUDA augment device; None runs "

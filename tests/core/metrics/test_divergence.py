@@ -171,6 +171,8 @@ def test_the_exact_fallback_gives_miniballs_ball_and_a_certificate_that_meets_it
     clouds = [np.random.default_rng(seed).normal(size=(3 + seed % 9, 2 + seed % 4)) for seed in range(60)]
     clouds += [np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])]  # four on one circle
     clouds += [np.array([[0.0, 0.0], [0.0, 0.0], [3.0, 4.0], [1.0, 1.0]])]  # a duplicate inside
+    # a corner just outside the right angle's circle: in the support with a weight of 2e-10, which certifies
+    clouds += [np.array([[1.0, 0.0], [0.0, 1.0], [-1e-10, -1e-10], [0.5, 0.4]])]
     for points in clouds:
         p, norms, gram = _unit_frame(points)
         _, expected = miniball.get_bounding_ball(p, rng=np.random.default_rng(0))
