@@ -350,7 +350,17 @@ IN_FUNCTION = (
         "read by text metrics only, and the plan measures none without a text scorer",
     ),
     (re.compile(r"scoring\.xǁScorerǁscore__"), re.compile(r"clean_edges=None"), EDGE_CACHE),
-    (re.compile(r"scoring\.xǁScorerǁscore__"), re.compile(r"device=None"), METRICS_ON_CUDA),
+    (
+        re.compile(r"scoring\.xǁScorerǁscore__"),
+        re.compile(r'device=(None|getattr\(None, "device"|getattr\(self\.encoder, "(XXdeviceXX|DEVICE)")'),
+        METRICS_ON_CUDA,
+    ),
+    (
+        re.compile(r"scoring\.xǁScorerǁscore__"),
+        re.compile(r"if \((attention|layers)\) or True"),
+        "read only by the attention (layer) metrics, and the plan wants attention (layers) exactly when it "
+        "measures one of them",
+    ),
     (
         re.compile(r"functional\.x__welzl_certified__"),
         re.compile(r"weights\.min\(\) < -1\.000000001"),
@@ -375,6 +385,11 @@ DROPPED_DEFAULTS = (
     ),
     (re.compile(r"scoring\.xǁScorerǁscore__"), re.compile(r"^ +clean_edges=lambda"), EDGE_CACHE),
     (re.compile(r"scoring\.xǁScorerǁscore__"), re.compile(r"^ +device=getattr\(self\.encoder"), METRICS_ON_CUDA),
+    (
+        re.compile(r"scoring\.xǁScorerǁscore__"),
+        re.compile(r"^ +pixel_names=self\.pixel_names"),
+        "not yet killed (needs CUDA): the pixel metrics' names are read only to compute them on a CUDA device",
+    ),
 )
 
 

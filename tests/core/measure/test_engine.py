@@ -673,3 +673,20 @@ def test_text_metrics_read_each_images_own_label_in_every_batch(tiny_encoder, sm
     for metric in asked["metrics"]:
         np.testing.assert_allclose(small.values[metric], whole.values[metric], atol=1e-5)
     assert len(set(np.round(whole.values["text_similarity_drop"], 6))) > 1
+
+
+def test_the_vision_towers_heads_and_direct_effects_reach_their_metrics(tiny_encoder, small_images):
+    run = measure(
+        tiny_encoder,
+        small_images.subset(max_images=3),
+        [("gaussian_noise", 5)],
+        metrics=["head_attention_correlation", "direct_effect_shift"],
+        seed=0,
+    )
+    values = run.results[0].values
+    per_head = {
+        f"{m}@{k}h{h}" for m in ("attention_correlation", "direct_effect_shift") for k in (1, 2) for h in (1, 2)
+    }
+    assert per_head <= set(values)  # every layer and head of the tiny tower
+    assert all(np.isfinite(values[m]).all() for m in per_head)
+    assert (values["head_attention_correlation"] < 0.9999).all() and (values["direct_effect_shift"] > 0).all()
