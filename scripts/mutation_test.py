@@ -301,8 +301,8 @@ def mutmut_version() -> str:
 
 
 EDGE_CACHE = (
-    "the scorer's edge maps are a per-image cache of edge_map(grey(canvas)), which Batch computes itself "
-    "without it: edge_map scales each map by its own maximum, so the same maps"
+    "the scorer's edge maps are a per-image cache of edge_map(grey(canvas)), which Batch (given no cache) or "
+    "edge_preservation (given None) compute themselves: edge_map scales each map by its own maximum, the same maps"
 )
 METRICS_ON_CUDA = (
     "not yet killed (needs CUDA): Batch's device is None, the CPU path, which is the encoder's device on a "
@@ -349,7 +349,7 @@ IN_FUNCTION = (
         re.compile(r'text_scores = ""'),
         "read by text metrics only, and the plan measures none without a text scorer",
     ),
-    (re.compile(r"scoring\.xǁScorerǁscore__"), re.compile(r"clean_edges=None"), EDGE_CACHE),
+    (re.compile(r"scoring\.xǁScorerǁscore__"), re.compile(r"clean_edges=(None|lambda: None)"), EDGE_CACHE),
     (
         re.compile(r"scoring\.xǁScorerǁscore__"),
         re.compile(r'device=(None|getattr\(None, "device"|getattr\(self\.encoder, "(XXdeviceXX|DEVICE)")'),

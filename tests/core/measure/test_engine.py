@@ -188,7 +188,11 @@ def test_layer_metrics(tiny_encoder, small_images):
         "layer_cka_raw@2",
     }
     np.testing.assert_allclose(ident.values["layer_cka@1"], 1.0, atol=1e-6)
-    assert run.get("gaussian_noise", 5).stat("layer_cka@1", "mean") < 0.999
+    noise = run.get("gaussian_noise", 5)
+    assert noise.stat("layer_cka@1", "mean") < 0.999
+    for metric in ("layer_cosine", "layer_cka", "layer_cka_raw"):  # each layer its own numbers; bare: the last
+        assert not np.allclose(noise.values[f"{metric}@1"], noise.values[f"{metric}@2"])
+        np.testing.assert_array_equal(noise.values[metric], noise.values[f"{metric}@2"])
 
 
 def test_unchanged_augmentation_is_flagged(tiny_encoder, small_images):
