@@ -368,6 +368,17 @@ IN_FUNCTION = (
         "on the squared radius (weak duality): a sound certificate either way, never a false one",
     ),
     (
+        re.compile(r"augmenting\.xǁAugmenterǁ__call____"),
+        re.compile(r"if self\.workers (==|!=) [12] (or|and) len\(batch\) <=? 4"),
+        "how many threads augment a batch: each image is augmented alone, seeded by its own hash, so the same "
+        "images in any thread",
+    ),
+    (
+        re.compile(r"augmenting\.xǁAugmenterǁ__call____"),
+        re.compile(r"if \(batch\) or True else None"),
+        "the engine never augments an empty batch: each batch is a non-empty slice of one case's jobs",
+    ),
+    (
         re.compile(r"augmenting\.xǁAugmenterǁ_on_device__"),
         re.compile(r"apply_batch\(case, clean, seeds, None\)"),
         "not yet killed (needs CUDA): the device path is taken only for a CUDA augment device; None runs "
