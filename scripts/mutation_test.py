@@ -304,6 +304,10 @@ EDGE_CACHE = (
     "the scorer's edge maps are a per-image cache of edge_map(grey(canvas)), which Batch (given no cache) or "
     "edge_preservation (given None) compute themselves: edge_map scales each map by its own maximum, the same maps"
 )
+THREADS = (
+    "how many threads augment a batch: each image is augmented alone, seeded by its own hash, so the same "
+    "images in any thread (tests/core/measure/test_augmenter.py)"
+)
 METRICS_ON_CUDA = (
     "not yet killed (needs CUDA): Batch's device is None, the CPU path, which is the encoder's device on a "
     "machine without CUDA; only a CUDA encoder computes pixel metrics on its device"
@@ -368,10 +372,30 @@ IN_FUNCTION = (
         "on the squared radius (weak duality): a sound certificate either way, never a false one",
     ),
     (
-        re.compile(r"augmenting\.xǁAugmenterǁ__call____"),
-        re.compile(r"if self\.workers (==|!=) [12] (or|and) len\(batch\) <=? 4"),
-        "how many threads augment a batch: each image is augmented alone, seeded by its own hash, so the same "
-        "images in any thread",
+        re.compile(r"augmenting\.xǁAugmenterǁ(__call__|__init__)__"),
+        re.compile(r"ThreadPoolExecutor\(max_workers=None\)|os\.cpu_count\(\) (and 2|or 3)"),
+        THREADS,
+    ),
+    (
+        re.compile(r"engine\.xǁ_Measurementǁrun__"),
+        re.compile(r"ThreadPoolExecutor\(max_workers=(None|2)\)"),
+        "one batch is in flight at a time (the next is handed over only when the last one's result is "
+        "taken): the pool never holds two tasks",
+    ),
+    (
+        re.compile(r"engine\.xǁ_Measurementǁ_from_cache__"),
+        re.compile(r'get\("_unchanged", (None)?\)'),
+        "bool(None) is False, as bool(0) is",
+    ),
+    (
+        re.compile(r"augmenting\.x_augment_device__"),
+        re.compile(r'getattr\(device, "type", (None|"XXcpuXX"|"CPU")\) == "cuda"'),
+        "any default but 'cuda' reads as not CUDA: None either way",
+    ),
+    (
+        re.compile(r"augmenting\.x_augment_device__"),
+        re.compile(r"\(isinstance\(choice, str\)\) or True"),
+        "torch.device of a torch.device is that device",
     ),
     (
         re.compile(r"augmenting\.xǁAugmenterǁ__call____"),
