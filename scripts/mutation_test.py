@@ -383,6 +383,17 @@ IN_FUNCTION = (
         "taken): the pool never holds two tasks",
     ),
     (
+        re.compile(r"plan\.x__stored__"),
+        re.compile(r"^\+ +stored = \[m\.name for m in METRICS"),
+        "the list is still empty there: '=' and '+=' give the same list",
+    ),
+    (
+        re.compile(r"tally\.xǁTallyǁ__init____"),
+        re.compile(r"across if \(p < plan\.asked\) or True|across if p <= plan\.asked"),
+        "an extra draw's row of across-draw values stays NaN and is never read: only the asked cases are "
+        "reported (Measurement.result) and the metrics across draws are computed for them",
+    ),
+    (
         re.compile(r"engine\.xǁ_Measurementǁ_from_cache__"),
         re.compile(r'get\("_unchanged", (None)?\)'),
         "bool(None) is False, as bool(0) is",
