@@ -383,6 +383,17 @@ IN_FUNCTION = (
         "taken): the pool never holds two tasks",
     ),
     (
+        re.compile(r"plan\.x_make_plan__"),
+        re.compile(r'encoder\.info\.get\("attention", (None|"XXXX")?\)'),
+        "a model that says nothing of its attention: '', 'None' and 'XXXX' all read as available (only "
+        "'not available...' drops metrics)",
+    ),
+    (
+        re.compile(r"plan\.x_make_plan__"),
+        re.compile(r"if settings\.draws >= 1:"),
+        "with one draw the extra draws, range(1, 1), are none: the same cases",
+    ),
+    (
         re.compile(r"plan\.x__stored__"),
         re.compile(r"^\+ +stored = \[m\.name for m in METRICS"),
         "the list is still empty there: '=' and '+=' give the same list",

@@ -53,3 +53,42 @@ def test_layers_and_heads_the_model_does_not_state_are_refused():
         stored(encoder(attention=True, layers=2, tower=["heads"]), "attention_correlation@1h1")
     with_heads = encoder(attention=True, layers=2, heads=2, tower=["heads"])
     assert "attention_correlation@2h2" in stored(with_heads, "attention_correlation@2h2")
+
+
+def plan_of(enc, metrics, cases=(Case("gaussian_noise", 3),)):
+    return make_plan(enc, list(cases), MeasureSettings(metrics=metrics))
+
+
+def test_what_the_model_cannot_give_is_dropped_with_one_note_naming_it():
+    asked = ("cosine", "attention_correlation", "layer_cosine", "head_attention_correlation", "direct_effect_shift")
+    full = plan_of(encoder(attention=True, layers=2, heads=2, tower=["heads", "direct"]), asked)
+    assert full.metrics == asked and full.skipped_note is None
+    conv = plan_of(encoder(attention="not available (a convolutional tower)", tower=["direct"]), asked)
+    assert conv.metrics == ("cosine", "direct_effect_shift")
+    assert conv.skipped_note == (
+        "model m: attention maps and layer tokens are not available (a convolutional tower); not measured: "
+        "attention_correlation, layer_cosine; model m cannot give "
+        "head_attention_correlation (inside its tower: direct); not measured"
+    )
+    pooled = plan_of(encoder(attention=True, layers=2, heads=2, tower=["heads"]), asked)
+    assert pooled.metrics == asked[:4]
+    assert pooled.skipped_note == "model m cannot give direct_effect_shift (inside its tower: heads); not measured"
+    bare = plan_of(encoder(attention=True, layers=2), ("cosine", "answer_layer_shift", "attention_correlation@1h1"))
+    assert bare.metrics == ("cosine",)
+    assert bare.skipped_note == (
+        "model m cannot give answer_layer_shift, attention_correlation@1h1 (inside its tower: nothing); not measured"
+    )
+
+
+def test_the_logit_lens_and_a_zero_shot_attack_add_the_label_prompts_to_what_is_read():
+    from pytest_clipshift.core.metrics.registry import needs_of
+
+    lens = plan_of(encoder(attention=True, layers=2, tower=["lens"]), ("cosine", "answer_layer_shift"))
+    assert lens.needs == {needs_of("cosine"), "lens", "text"}
+    attackable = encoder(attention=True)
+    attackable.embed_differentiable = lambda *a: None
+    zero_shot = plan_of(attackable, ("cosine",), [Case("adversarial.zero_shot", 1)])
+    assert zero_shot.needs == {needs_of("cosine"), "text"}
+    assert plan_of(attackable, ("cosine",), [Case("adversarial.embedding", 1)]).needs == {needs_of("cosine")}
+    with pytest.raises(ConfigError, match="adversarial.embedding: model m gives no gradients"):
+        plan_of(encoder(attention=True), ("cosine",), [Case("adversarial.embedding", 1)])
