@@ -55,7 +55,10 @@ def test_layers_and_heads_the_model_does_not_state_are_refused():
     assert "attention_correlation@2h2" in stored(with_heads, "attention_correlation@2h2")
 
 
-def plan_of(enc, metrics, cases=(Case("gaussian_noise", 3),)):
+NOISE = (Case("gaussian_noise", 3),)
+
+
+def plan_of(enc, metrics, cases=NOISE):
     return make_plan(enc, list(cases), MeasureSettings(metrics=metrics))
 
 
