@@ -383,6 +383,31 @@ IN_FUNCTION = (
         "taken): the pool never holds two tasks",
     ),
     (
+        re.compile(r"preprocess\.x_to_canvas__"),
+        re.compile(r"if w < h else"),
+        "w <= h and w < h differ only for a square image, where the short and the long side are the same",
+    ),
+    (
+        re.compile(r"preprocess\.x_to_canvas__"),
+        re.compile(r"np\.asarray\(img, (dtype=None)?\)"),
+        "a PIL RGB image reads back as uint8 anyway",
+    ),
+    (
+        re.compile(r"preprocess\.x_to_canvas__"),
+        re.compile(r"if settings\.crop is None or arr\.shape\[:2\] !=|arr\.shape\[:3\] != \(out_h, out_w\)"),
+        "a centre crop to the array's own size is the array: cropping more often changes nothing",
+    ),
+    (
+        re.compile(r"preprocess\.x_center_crop__"),
+        re.compile(r"if h <= height or w < width|if h < height or w <= width"),
+        "padding to the size the array already has copies it unchanged (the offsets are 0)",
+    ),
+    (
+        re.compile(r"preprocess\.x_normalize_batch__"),
+        re.compile(r'requirements=\["c", "W"\]|requirements=\["C", "w"\]'),
+        "np.require reads its flags in either case",
+    ),
+    (
         re.compile(r"plan\.x_make_plan__"),
         re.compile(r'encoder\.info\.get\("attention", (None|"XXXX")?\)'),
         "a model that says nothing of its attention: '', 'None' and 'XXXX' all read as available (only "

@@ -92,3 +92,87 @@ def test_a_larger_canvas_is_resized_as_pil_resizes_with_the_configs_filter_to_wh
     different = np.asarray(Image.fromarray(canvas).resize((40, 40), resample=other), dtype=np.float32)
     assert np.abs(ours - same).max() <= 1.0
     assert np.abs(ours - different).max() > 10.0
+
+
+@pytest.mark.parametrize("shape", [(40, 30), (30, 40), (35, 35), (33, 50), (50, 33), (24, 61)])
+def test_parity_with_clip_image_processor_on_portrait_landscape_and_square_images(shape):
+    # odd margins on either side: transformers' crop offsets, and the long side scaled as it scales it
+    import torch
+    from transformers import CLIPImageProcessor
+
+    from pytest_clipshift.core.models.preprocess import normalize_batch
+
+    processor = CLIPImageProcessor(size={"shortest_edge": 24}, crop_size={"height": 24, "width": 24})
+    settings = PreprocessSettings.from_processor_dict(processor.to_dict())
+    image = np.random.default_rng(sum(shape)).integers(0, 256, (*shape, 3), dtype=np.uint8)
+    ours = normalize_batch(to_canvas(image, settings)[None], settings, torch.device("cpu"), torch.float32)
+    theirs = processor(images=[image], return_tensors="pt")["pixel_values"]
+    assert float((ours - theirs).abs().max()) <= PARITY_ATOL
+
+
+def test_center_crop_pads_and_crops_as_transformers_does_and_keeps_uint8():
+    from transformers.image_transforms import center_crop as transformers_crop
+
+    from pytest_clipshift.core.models.preprocess import center_crop
+
+    rng = np.random.default_rng(0)
+    for shape, size in (((10, 30), (20, 20)), ((30, 9), (20, 20)), ((7, 8), (12, 11)), ((25, 26), (20, 20))):
+        arr = rng.integers(1, 256, (*shape, 3), dtype=np.uint8)  # no zero: padding shows
+        ours = center_crop(arr, *size)
+        assert ours.dtype == np.uint8 and ours.shape == (*size, 3)
+        np.testing.assert_array_equal(ours, transformers_crop(arr, size, data_format="channels_last"))
+    # "round" (torchvision's offsets): an odd margin puts the extra pixel last when padding, first when cropping
+    arr = rng.integers(1, 256, (7, 8, 3), dtype=np.uint8)
+    padded = center_crop(arr, 10, 10, "round")
+    assert padded.dtype == np.uint8
+    np.testing.assert_array_equal(padded[1:8, 1:9], arr)
+    assert not padded[0].any() and not padded[8:].any() and not padded[:, 0].any() and not padded[:, 9].any()
+    np.testing.assert_array_equal(center_crop(arr, 4, 5, "round"), arr[2:6, 2:7])  # round(1.5) = 2, round(1.5) = 2
+    np.testing.assert_array_equal(center_crop(arr, 4, 5), arr[1:5, 1:6])  # transformers: int(1.5) = 1
+
+
+def test_without_a_resize_or_a_centre_crop_the_image_is_still_cut_to_the_input_size():
+    from pytest_clipshift.core.models.preprocess import center_crop
+
+    settings = PreprocessSettings.from_processor_dict({"size": {"height": 24, "width": 24}, "do_resize": False})
+    assert settings.crop is None and settings.resize_mode == "none"
+    image = np.random.default_rng(1).integers(0, 256, (30, 45, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(to_canvas(image, settings), center_crop(image, 24, 24))
+    np.testing.assert_array_equal(to_canvas(image[:24, :24], settings), image[:24, :24])  # the right size: as is
+
+
+def test_a_larger_canvas_scales_each_resize_from_the_models_input_size():
+    # the canvas is twice the input: a shortest-edge resize to twice the edge, an exact resize to twice
+    # each side, as PIL resizes
+    from PIL import Image
+
+    image = np.random.default_rng(2).integers(0, 256, (30, 45, 3), dtype=np.uint8)
+    clip = PreprocessSettings.from_processor_dict(
+        {"size": {"shortest_edge": 12}, "do_center_crop": True, "crop_size": {"height": 12, "width": 12}, "resample": 3}
+    )
+    big = np.asarray(Image.fromarray(image).resize((36, 24), resample=3))
+    np.testing.assert_array_equal(to_canvas(image, clip, canvas=(24, 24)), big[:, 6:30])
+    siglip = PreprocessSettings.from_processor_dict({"size": {"height": 12, "width": 10}, "resample": 2})
+    exact = np.asarray(Image.fromarray(image).resize((20, 24), resample=2))
+    np.testing.assert_array_equal(to_canvas(image, siglip, canvas=(24, 20)), exact)
+
+
+def test_a_float_tensor_keeps_its_gradient_and_any_array_layout_is_read():
+    import warnings
+
+    import torch
+
+    from pytest_clipshift.core.models.preprocess import normalize_batch
+
+    settings = PreprocessSettings.from_processor_dict({"size": {"height": 8, "width": 8}})
+    canvases = np.random.default_rng(3).integers(0, 256, (2, 8, 8, 3), dtype=np.uint8)
+    expected = normalize_batch(canvases.copy(), settings, torch.device("cpu"), torch.float32)
+    mirrored = canvases[:, :, ::-1]  # negative strides, read-only: copied as the input needs
+    mirrored.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = normalize_batch(mirrored, settings, torch.device("cpu"), torch.float32)
+    torch.testing.assert_close(got, expected.flip(-1))
+    x = torch.tensor(canvases, dtype=torch.float32, requires_grad=True)
+    normalize_batch(x, settings, torch.device("cpu"), torch.float32).sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
