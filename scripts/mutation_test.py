@@ -404,6 +404,31 @@ IN_FUNCTION = (
     ),
     (
         re.compile(r"preprocess\.x_normalize_batch__"),
+        re.compile(
+            r'device\.type == "(XXcudaXX|CUDA)" and x\.device|x\.device\.type (!= "cpu"|== "(XXcpuXX|CPU)")|'
+            r"pin_memory\(\)\.to\(|^\+ +x = None$|x\.to\(None\)|settings\.mean, (device=None)?\)"
+        ),
+        "not yet killed (needs CUDA): pinned memory and the device of the input and of the mean are CUDA's; "
+        "on the CPU they are the same tensors",
+    ),
+    (
+        re.compile(r"preprocess\.x_normalize_batch__"),
+        re.compile(r"x\.shape\[\+2:\]|x\.shape\[-3:\]"),
+        "(N, 3, H, W): shape[2:] is shape[-2:]; with shape[-3:] every batch is interpolated, and an interpolation "
+        "to its own size is exact (measured: 0.0 with either filter)",
+    ),
+    (
+        re.compile(r"preprocess\.x_normalize_batch__"),
+        re.compile(r"antialias=True, (align_corners=None)?\)"),
+        "align_corners None is False for bilinear and bicubic (measured: the same tensors)",
+    ),
+    (
+        re.compile(r"preprocess\.x_normalize_batch__"),
+        re.compile(r"\.view\(3, 1, 1\)"),
+        "(3, 1, 1) broadcasts against (N, 3, H, W) as (1, 3, 1, 1) does",
+    ),
+    (
+        re.compile(r"preprocess\.x_normalize_batch__"),
         re.compile(r'requirements=\["c", "W"\]|requirements=\["C", "w"\]'),
         "np.require reads its flags in either case",
     ),

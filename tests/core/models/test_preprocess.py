@@ -176,3 +176,26 @@ def test_a_float_tensor_keeps_its_gradient_and_any_array_layout_is_read():
     x = torch.tensor(canvases, dtype=torch.float32, requires_grad=True)
     normalize_batch(x, settings, torch.device("cpu"), torch.float32).sum().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+def test_a_uint8_canvas_is_resized_to_whole_grey_levels_in_range_and_a_float_one_is_not_rounded():
+    # a sharp 0/255 pattern: the bicubic filter overshoots both ends, and the processor's uint8 result clips
+    import torch
+    import torch.nn.functional as F
+
+    from pytest_clipshift.core.models.preprocess import normalize_batch
+
+    raw = {"size": {"height": 12, "width": 12}, "resample": 3, "do_rescale": False, "do_normalize": False}
+    settings = PreprocessSettings.from_processor_dict(raw)
+    checker = (np.indices((16, 16)).sum(axis=0) // 4 % 2 * 255).astype(np.uint8)
+    canvases = np.repeat(checker[None, :, :, None], 3, axis=3)
+    unclipped = F.interpolate(
+        torch.tensor(canvases, dtype=torch.float32).permute(0, 3, 1, 2), size=(12, 12), mode="bicubic", antialias=True
+    )
+    assert unclipped.min() < -0.5 and unclipped.max() > 255.5  # the overshoot is there to clip
+    got = normalize_batch(canvases, settings, torch.device("cpu"), torch.float32)
+    torch.testing.assert_close(got, unclipped.round().clamp(0, 255), rtol=0, atol=0)
+    assert got.min() == 0 and got.max() == 255
+    fractional = canvases.astype(np.float32) * 0.37  # an attack's float canvas: resized, not rounded
+    exact = normalize_batch(fractional, settings, torch.device("cpu"), torch.float32)
+    torch.testing.assert_close(exact, unclipped * 0.37, rtol=0, atol=1e-4)
