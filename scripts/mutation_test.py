@@ -628,10 +628,13 @@ def main() -> None:
         mutmut("run", "--max-children", "2", *args)
         minutes = (time.perf_counter() - started) / 60
     else:  # a run made by hand (``python -m mutmut run ...`` in this folder): --minutes=N records how long
+        if not (ROOT / "mutants").is_dir():  # mutmut's results live there: without them the ledger would be emptied
+            sys.exit("--reuse: no mutants/ folder here to record (run mutmut, or this script, in this folder first)")
         minutes = next((float(a.split("=", 1)[1]) for a in sys.argv if a.startswith("--minutes=")), None)
     if minutes is not None:
         run = {"date": f"{datetime.now(timezone.utc):%Y-%m-%d}", "commit": git_commit(), "minutes": round(minutes)}
-        ledger["runs"] = ledger.get("runs", []) + [{**run, "only": args}]
+        asked = [a for a in sys.argv[1:] if not a.startswith(("--reuse", "--minutes="))]  # flags and patterns
+        ledger["runs"] = ledger.get("runs", []) + [{**run, "only": asked}]
     ledger["files"] = read_ledger_from_mutants()
     ledger["equivalent"] = write_page(ledger)
     LEDGER.write_text(json.dumps(ledger, indent=1) + "\n", encoding="utf-8")

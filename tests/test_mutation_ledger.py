@@ -9,6 +9,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -78,7 +80,7 @@ def test_retrying_survivors_keeps_the_kills_timeouts_equivalents_and_survivors_n
     assert other["exit_code_by_key"] == {"pkg.other.x_g__mutmut_1": 0}
     assert asked == [("run", "--max-children", "2", "pkg.mod.x_f*")]
     recorded = json.loads(script.LEDGER.read_text(encoding="utf-8"))
-    assert recorded["runs"][-1]["only"] == ["pkg.mod.x_f*"]
+    assert recorded["runs"][-1]["only"] == ["--retry-survivors", "pkg.mod.x_f*"]
     assert recorded["files"]["pkg/mod.py"]["codes"] == {"x_f": {"1": 1, "3": 36, "5": 0}}
     assert recorded["equivalent"] == ["pkg.other.x_g__mutmut_1"]  # what the page named, for the next retry
 
@@ -122,3 +124,15 @@ def test_the_page_shows_for_each_module_the_run_that_ran_more_of_it(tmp_path, mo
     assert "pkg.a.x_f__mutmut_8" not in page  # ...less those caught since
     assert "pkg.b.x_g__mutmut_3" in page
     assert "- a note by hand" in page
+
+
+def test_recording_without_mutmuts_folder_stops_before_emptying_the_ledger(tmp_path, monkeypatch):
+    script = load_script()
+    monkeypatch.setattr(script, "ROOT", tmp_path)
+    monkeypatch.setattr(script, "LEDGER", tmp_path / "ledger.json")
+    kept = {"files": {"pkg/mod.py": {"hashes": {"x_f": "a"}, "codes": {"x_f": {"1": 1}}}}}
+    script.LEDGER.write_text(json.dumps(kept), encoding="utf-8")
+    monkeypatch.setattr(sys, "argv", ["mutation_test.py", "--reuse"])
+    with pytest.raises(SystemExit, match="no mutants/ folder"):
+        script.main()
+    assert json.loads(script.LEDGER.read_text(encoding="utf-8")) == kept
