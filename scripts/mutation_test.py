@@ -433,6 +433,21 @@ IN_FUNCTION = (
         "np.require reads its flags in either case",
     ),
     (
+        re.compile(r"batch\.xǁBatchǁ_aligned_cka__"),
+        re.compile(r"coverage\.reshape\(-2\)"),
+        "numpy reads any negative size in reshape as 'the rest' (measured with numpy 2.4: the same 1-D array)",
+    ),
+    (
+        re.compile(r"batch\.xǁBatchǁ_aligned_cka__"),
+        re.compile(r"np\.full\(n_layers, None\)"),
+        "the row is assigned into the float CKA array (layer_ckas), where None becomes NaN (measured)",
+    ),
+    (
+        re.compile(r"functional\.x_linear_cka__"),
+        re.compile(r"k\.sum\(-2\) \* l\.sum\(-1\)|k\.sum\(-1\) \* l\.sum\(-2\)"),
+        "K and L are Gram matrices, symmetric: their row sums are their column sums",
+    ),
+    (
         re.compile(r"plan\.x_make_plan__"),
         re.compile(r'encoder\.info\.get\("attention", (None|"XXXX")?\)'),
         "a model that says nothing of its attention: '', 'None' and 'XXXX' all read as available (only "
