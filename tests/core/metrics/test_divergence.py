@@ -179,3 +179,20 @@ def test_the_exact_fallback_gives_miniballs_ball_and_a_certificate_that_meets_it
         primal, dual = F._welzl_certified(p, norms, gram)
         assert primal == pytest.approx(expected, abs=1e-10)
         assert dual <= primal + 1e-12 and dual == pytest.approx(primal, abs=1e-10), (points, primal, dual)
+
+
+def test_the_metric_takes_each_draws_direction_at_full_precision():
+    """divergence_radius on the float32 embeddings a run keeps: each row scaled to length 1 in float64,
+    then miniball's radius; a draw's length does not count."""
+    miniball = pytest.importorskip("miniball")
+    from pytest_clipshift.core.metrics import METRICS
+
+    rng = np.random.default_rng(5)
+    points = (rng.normal(size=(5, 16)) * 0.05 + rng.normal(size=16)).astype(np.float32)
+    rows = points.astype(np.float64)
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    _, r2 = miniball.get_bounding_ball(rows, rng=np.random.default_rng(0))
+    metric = METRICS["divergence_radius"]
+    assert metric.across_draws(points) == pytest.approx(math.sqrt(r2), abs=1e-12)
+    lengths = np.array([[0.5], [2.0], [1.0], [7.0], [0.1]])
+    assert metric.across_draws(points.astype(np.float64) * lengths) == pytest.approx(math.sqrt(r2), abs=1e-12)
