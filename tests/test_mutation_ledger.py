@@ -132,6 +132,8 @@ def test_recording_without_mutmuts_folder_stops_before_emptying_the_ledger(tmp_p
     monkeypatch.setattr(script, "LEDGER", tmp_path / "ledger.json")
     kept = {"files": {"pkg/mod.py": {"hashes": {"x_f": "a"}, "codes": {"x_f": {"1": 1}}}}}
     script.LEDGER.write_text(json.dumps(kept), encoding="utf-8")
+    monkeypatch.setattr(script, "OUT", tmp_path / "page.md")  # a version that goes on writes here, not to docs/
+    monkeypatch.setattr(script, "mutmut", lambda *args, check=True: "")
     monkeypatch.setattr(sys, "argv", ["mutation_test.py", "--reuse"])
     with pytest.raises(SystemExit, match="no mutants/ folder"):
         script.main()
