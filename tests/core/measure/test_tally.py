@@ -52,3 +52,12 @@ def test_view_distances_are_scipys_cosine_at_any_embedding_length(scale):
     got = tally.view_distances()["s3"]
     assert got["labels"] == ["original", "gaussian_noise", "gaussian_blur"]
     np.testing.assert_allclose(got["distance"], expected, atol=1e-12)
+
+
+def test_embeddings_are_kept_as_float32_whatever_the_encoder_returns():
+    # float32 halves what a run keeps; an encoder of one's own may well return float64
+    plan = make_plan(encoder(), [Case("gaussian_noise", 3)], MeasureSettings(metrics=("cosine",)))
+    tally = Tally(plan, n_images=1, keep_embeddings=True)
+    tally.store(0, 0, np.linspace(0, 1, 8), {"cosine": 0.5}, unchanged=False)
+    assert tally.embeddings[0][0].dtype == np.float32
+    assert tally.embeddings_of(0).dtype == np.float32
