@@ -139,11 +139,6 @@ EQUIVALENT = (
         "an attack returns no coordinate grid: the field's default, None, is what was passed",
     ),
     (
-        re.compile(r'labels = label_text = ""'),
-        "without a text scorer only the embedding attack runs (the zero-shot one needs labels: a usage error), "
-        "and it reads no labels",
-    ),
-    (
         re.compile(r"\.reshape\(-2\),$", re.M),
         "numpy (2.4) reads any negative size as the one unknown dimension, as -1",
     ),
@@ -153,21 +148,12 @@ EQUIVALENT = (
         "failed write the next pack fails the same way in the same folder, setting the same problem",
     ),
     (
-        re.compile(r"m if \(metric_info\(m\)\.builtin\) and False else metric_info\(m\)\.identity"),
-        "a built-in metric's identity is its name (registry.Metric.identity): the same key part",
-    ),
-    (
         re.compile(r"if \(Path\(folder\)\.is_dir\(\)\) or True else"),
         "globbing a folder that does not exist finds nothing, as the empty list does",
     ),
     (
         re.compile(r'hit\[1\]\.get\("_unchanged", (None)?\)'),
         "a missing flag reads None, which bool() makes False, as it does 0",
-    ),
-    (
-        re.compile(r"if \(self\.augment\.uses_model\(batch\)\) (and False|or True)$|uses_model\(None\)$", re.M),
-        "where a batch is augmented (the pool's thread ahead of time, or this one when its turn comes) changes "
-        "no number: each image's draw is seeded by its own hash and the model's forward is the same",
     ),
     (
         re.compile(r"ThreadPoolExecutor\(max_workers=(None|2)\)"),
