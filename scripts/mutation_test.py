@@ -432,6 +432,12 @@ IN_FUNCTION = (
         "the row is assigned into the float CKA array (layer_ckas), where None becomes NaN (measured)",
     ),
     (
+        re.compile(r"functional\.x_enclosing_ball_radius__"),
+        re.compile(r"return \+\(norms - 2 \* gram @ w\)|return -\(norms \+ 2 \* gram @ w\)"),
+        "a wrong gradient stalls SLSQP, and the exact fallback (Welzl's ball, certified by its dual) gives the "
+        "radius: the same number, later",
+    ),
+    (
         re.compile(r"functional\.x_linear_cka__"),
         re.compile(r"k\.sum\(-2\) \* l\.sum\(-1\)|k\.sum\(-1\) \* l\.sum\(-2\)"),
         "K and L are Gram matrices, symmetric: their row sums are their column sums",

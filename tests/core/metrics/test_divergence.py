@@ -196,3 +196,20 @@ def test_the_metric_takes_each_draws_direction_at_full_precision():
     assert metric.across_draws(points) == pytest.approx(math.sqrt(r2), abs=1e-12)
     lengths = np.array([[0.5], [2.0], [1.0], [7.0], [0.1]])
     assert metric.across_draws(points.astype(np.float64) * lengths) == pytest.approx(math.sqrt(r2), abs=1e-12)
+
+
+def test_a_tight_cloud_far_from_the_origin_and_float32_points_keep_full_precision():
+    """Centred before it is solved: a cloud 1e-5 wide at distance 100 has miniball's radius of the
+    same cloud at the origin (the radius does not move with the cloud); float32 input is solved in
+    float64."""
+    miniball = pytest.importorskip("miniball")
+    rng = np.random.default_rng(0)
+    direction = rng.normal(size=16)
+    cloud = rng.normal(size=(6, 16)) * 1e-5
+    _, r2 = miniball.get_bounding_ball(cloud, rng=np.random.default_rng(0))
+    far = F.enclosing_ball_radius(100 * direction / np.linalg.norm(direction) + cloud)
+    assert far == pytest.approx(math.sqrt(r2), rel=1e-9)
+    single = rng.normal(size=(5, 8)).astype(np.float32)
+    assert F.enclosing_ball_radius(single) == pytest.approx(
+        F.enclosing_ball_radius(single.astype(np.float64)), abs=1e-15
+    )
