@@ -293,6 +293,11 @@ EDGE_CACHE = (
     "the scorer's edge maps are a per-image cache of edge_map(grey(canvas)), which Batch (given no cache) or "
     "edge_preservation (given None) compute themselves: edge_map scales each map by its own maximum, the same maps"
 )
+SOLVER_PATH = (
+    "how SLSQP is started, told the gradient or stopped: an answer is accepted only with a certificate "
+    "(primal - dual <= 1e-10, both from the weights found, by code the tests pin) and otherwise the exact "
+    "fallback decides, so the radius is the same (tests/core/metrics/test_divergence.py)"
+)
 THREADS = (
     "how many threads augment a batch: each image is augmented alone, seeded by its own hash, so the same "
     "images in any thread (tests/core/measure/test_augmenter.py)"
@@ -438,6 +443,24 @@ IN_FUNCTION = (
         "radius: the same number, later",
     ),
     (
+        re.compile(r"functional\.x_enclosing_ball_radius__"),
+        re.compile(
+            r"np\.full\(k, 1\.0 \* k\)|np\.argmax\(None\)|norms - 3 \* gram\.mean|jac=None,|options=None,|"
+            r'method="slsqp"|bounds=\[\(0\.0, 2\.0\)\]|"XXjacXX"|np\.ones_like\(None\)|"maxiter": 501'
+        ),
+        SOLVER_PATH,
+    ),
+    (
+        re.compile(r"functional\.x__polish__"),
+        re.compile(r"w >= 1e-7 \* w\.max\(\)|w > 1e-7 / w\.max\(\)"),
+        SOLVER_PATH,
+    ),
+    (
+        re.compile(r"functional\.x_enclosing_ball_radius__"),
+        re.compile(r"primal <= best\[0\]|dual >= best\[1\]|primal - dual >= tol"),
+        "differs only where two numbers are exactly equal: the same best, or a gap of exactly the tolerance",
+    ),
+    (
         re.compile(r"functional\.x_linear_cka__"),
         re.compile(r"k\.sum\(-2\) \* l\.sum\(-1\)|k\.sum\(-1\) \* l\.sum\(-2\)"),
         "K and L are Gram matrices, symmetric: their row sums are their column sums",
@@ -506,6 +529,11 @@ DROPPED_DEFAULTS = (
         "the dropped argument is normalize=True, the field's default",
     ),
     (re.compile(r"scoring\.xǁScorerǁscore__"), re.compile(r"^ +clean_edges=lambda"), EDGE_CACHE),
+    (
+        re.compile(r"functional\.x_enclosing_ball_radius__"),
+        re.compile(r'^ +(method="SLSQP",|constraints=\[)'),
+        SOLVER_PATH,
+    ),
     (re.compile(r"scoring\.xǁScorerǁscore__"), re.compile(r"^ +device=getattr\(self\.encoder"), METRICS_ON_CUDA),
     (
         re.compile(r"scoring\.xǁScorerǁscore__"),

@@ -213,3 +213,19 @@ def test_a_tight_cloud_far_from_the_origin_and_float32_points_keep_full_precisio
     assert F.enclosing_ball_radius(single) == pytest.approx(
         F.enclosing_ball_radius(single.astype(np.float64)), abs=1e-15
     )
+
+
+def test_slsqp_alone_solves_typical_clouds_without_the_exact_fallback(monkeypatch):
+    """The fallback is for near-degenerate clouds (near-duplicate draws) only: on typical clouds of
+    draws, the solver's own answer already meets miniball's and its certificate."""
+    miniball = pytest.importorskip("miniball")
+
+    def no_fallback(*args):
+        raise AssertionError("the exact fallback was needed")
+
+    monkeypatch.setattr(F, "_welzl_certified", no_fallback)
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        points = rng.normal(size=(2 + seed % 7, 3 + seed % 13)) * (1 + seed)
+        _, r2 = miniball.get_bounding_ball(points, rng=np.random.default_rng(0))
+        assert F.enclosing_ball_radius(points) == pytest.approx(math.sqrt(r2), rel=1e-8), seed
