@@ -461,6 +461,48 @@ IN_FUNCTION = (
         "differs only where two numbers are exactly equal: the same best, or a gap of exactly the tolerance",
     ),
     (
+        re.compile(r"functional\.x_l2_distance__"),
+        re.compile(
+            r"np\.asarray\(a, (None)?\) - np\.asarray\(b, np\.float64\)|"
+            r"np\.asarray\(a, np\.float64\) - np\.asarray\(b, (None)?\)"
+        ),
+        "the other operand is float64: the difference is taken in float64 either way",
+    ),
+    (
+        re.compile(r"functional\.x_patch_similarity__"),
+        re.compile(
+            r"np\.asarray\(original, (None)?\) - np\.asarray\(augmented, np\.float32\)|"
+            r"np\.asarray\(original, np\.float32\) - np\.asarray\(augmented, (None)?\)"
+        ),
+        "the other operand is float32: uint8 (or an attack's float32) minus float32 is float32 either way",
+    ),
+    (
+        re.compile(r"functional\.x_grey__"),
+        re.compile(r"np\.asarray\(images, (dtype=None)?\)"),
+        "canvases are uint8 or an attack's float32: tensordot with the float32 weights gives float32 either way",
+    ),
+    (
+        re.compile(r"functional\.x_detail_preservation__"),
+        re.compile(r"np\.where\(None, 0\.0,|so <= flat_std|sa <= flat_std"),
+        "the original is a uint8 canvas, whose cell std is 0 or at least 0.12 grey levels: 'flat' means 0, "
+        "where r is inf and min(r, 1/r) is 0 already, and no std is exactly the threshold",
+    ),
+    (
+        re.compile(r"functional\.x_detail_preservation__"),
+        re.compile(r"np\.where\(None, np\.nan, score\)"),
+        "a cell flat in both already scores 0 (flat original) and is left out of the count: the same mean",
+    ),
+    (
+        re.compile(r"functional\.x_edge_map__"),
+        re.compile(r"e /= 0\.5|e \*= 1\.5|reshape\(e\.shape\[0\], -2\)"),
+        "each map is divided by its own maximum: a constant factor cancels; numpy reads reshape(-2) as -1",
+    ),
+    (
+        re.compile(r"functional\.x_edge_preservation__"),
+        re.compile(r"if \(original_edges is None\) or True else"),
+        "the cached edge maps are edge_map(grey(original)): computing them again gives the same maps",
+    ),
+    (
         re.compile(r"functional\.x_linear_cka__"),
         re.compile(r"k\.sum\(-2\) \* l\.sum\(-1\)|k\.sum\(-1\) \* l\.sum\(-2\)"),
         "K and L are Gram matrices, symmetric: their row sums are their column sums",
