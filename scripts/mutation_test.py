@@ -614,6 +614,11 @@ def default_dtype(diff: list[str]) -> bool:
 DIFF_RULES = ((default_dtype, "float64 replaced by numpy's default dtype, which is float64: the same array"),)
 
 
+def unreached(name: str, status: str) -> str:
+    """A mutant no test reached ('no tests'): why, when mutmut cannot reach it; otherwise not yet killed."""
+    return next((why for pattern, why in UNREACHABLE if pattern.search(name)), f"not yet killed ({status})")
+
+
 def reason(diff: list[str], name: str = "") -> str:
     for pattern, why in UNREACHABLE:
         if pattern.search(name):
@@ -833,7 +838,7 @@ def write_page(ledger: dict) -> list[str]:
         "|---|---|---|---|---|---|---|---|",
     ]
     shown = [
-        (name, status, diff, reason(diff, name) if status == "survived" else f"not yet killed ({status})")
+        (name, status, diff, reason(diff, name) if status == "survived" else unreached(name, status))
         for name, status, diff in survivors
     ]
     equivalent = collections.Counter(name.split(".x")[0] for name, _, _, why in shown if not why.startswith("not yet"))

@@ -138,3 +138,11 @@ def test_recording_without_mutmuts_folder_stops_before_emptying_the_ledger(tmp_p
     with pytest.raises(SystemExit, match="no mutants/ folder"):
         script.main()
     assert json.loads(script.LEDGER.read_text(encoding="utf-8")) == kept
+
+
+def test_a_mutant_mutmut_cannot_reach_says_why_and_any_other_without_tests_is_not_killed():
+    script = load_script()
+    assert script.unreached("pytest_clipshift.core.metrics.builtin.x__pixel__mutmut_1", "no tests").startswith(
+        "runs once, at import"
+    )
+    assert script.unreached("pkg.mod.x_f__mutmut_1", "no tests") == "not yet killed (no tests)"
