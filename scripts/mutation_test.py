@@ -294,7 +294,8 @@ EDGE_CACHE = (
     "edge_preservation (given None) compute themselves: edge_map scales each map by its own maximum, the same maps"
 )
 SOLVER_PATH = (
-    "how SLSQP is started, told the gradient or stopped: an answer is accepted only with a certificate "
+    "how SLSQP is started, told the gradient or stopped, how its weights are polished or which start is "
+    "kept: an answer is accepted only with a certificate "
     "(primal - dual <= 1e-10, both from the weights found, by code the tests pin) and otherwise the exact "
     "fallback decides, so the radius is the same (tests/core/metrics/test_divergence.py)"
 )
@@ -446,13 +447,18 @@ IN_FUNCTION = (
         re.compile(r"functional\.x_enclosing_ball_radius__"),
         re.compile(
             r"np\.full\(k, 1\.0 \* k\)|np\.argmax\(None\)|norms - 3 \* gram\.mean|jac=None,|options=None,|"
-            r'method="slsqp"|bounds=\[\(0\.0, 2\.0\)\]|"XXjacXX"|np\.ones_like\(None\)|"maxiter": 501'
+            r'method="slsqp"|bounds=\[\(0\.0, 2\.0\)\]|"XXjacXX"|np\.ones_like\(None\)|"maxiter": 501|'
+            r"np\.full\(k, 2\.0 / k\)|norms \+ 2 \* gram\.mean|norms - 2 / gram\.mean|gram\.mean\(None\)|"
+            r'method=None,|"EQ"|"JAC"|"(XXftolXX|FTOL|XXmaxiterXX|MAXITER)"|primal < best\[1\]'
         ),
         SOLVER_PATH,
     ),
     (
         re.compile(r"functional\.x__polish__"),
-        re.compile(r"w >= 1e-7 \* w\.max\(\)|w > 1e-7 / w\.max\(\)"),
+        re.compile(
+            r"w >= 1e-7 \* w\.max\(\)|w > 1e-7 / w\.max\(\)|np\.zeros\(\(n \+ 1, n \+ 2\)\)|"
+            r"system\[:n, n\] = (\+1\.0|-2\.0)|lstsq\(system, rhs, \)|exact\.min\(\) (<= -1e-9|< -1\.000000001)"
+        ),
         SOLVER_PATH,
     ),
     (
@@ -573,7 +579,7 @@ DROPPED_DEFAULTS = (
     (re.compile(r"scoring\.xǁScorerǁscore__"), re.compile(r"^ +clean_edges=lambda"), EDGE_CACHE),
     (
         re.compile(r"functional\.x_enclosing_ball_radius__"),
-        re.compile(r'^ +(method="SLSQP",|constraints=\[)'),
+        re.compile(r'^ +(method="SLSQP",|constraints=\[|jac=gradient,|options=\{"ftol")'),
         SOLVER_PATH,
     ),
     (re.compile(r"scoring\.xǁScorerǁscore__"), re.compile(r"^ +device=getattr\(self\.encoder"), METRICS_ON_CUDA),
