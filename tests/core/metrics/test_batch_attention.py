@@ -48,3 +48,18 @@ def test_without_a_head_the_maps_are_the_heads_averaged_at_the_last_layer_by_def
     clean, augmented = batch.attention()
     np.testing.assert_allclose(clean[0], batch.clean_heads[0, 1].mean(axis=0)[:, ::-1], atol=1e-12)
     np.testing.assert_array_equal(augmented, batch.augmented_attention[:, 1])
+
+
+def test_a_metric_at_one_head_reads_that_heads_maps_at_that_layer():
+    from pytest_clipshift.core.metrics import METRICS
+    from pytest_clipshift.core.metrics import functional as F
+
+    batch = batch_with_heads()
+    metric = METRICS["attention_correlation"]
+    for layer, head in ((1, 2), (2, 1)):
+        clean, augmented = batch.attention(layer, head=head)
+        expected = F.attention_correlation(clean, augmented)
+        got = metric.values(batch, layer, head)
+        assert got.dtype == np.float64 and got.shape == (2,)
+        np.testing.assert_array_equal(got, expected)
+    assert not np.allclose(metric.values(batch, 1, 2), metric.values(batch, 2, 1))
