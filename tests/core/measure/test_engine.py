@@ -698,24 +698,20 @@ def test_the_vision_towers_heads_and_direct_effects_reach_their_metrics(tiny_enc
 
 
 def test_the_logit_lens_reaches_the_answer_layer_metric(tiny_encoder, small_images):
+    from pytest_clipshift.core.augment.augmentations import apply_case
+    from pytest_clipshift.core.cases import Case
     from pytest_clipshift.core.metrics.tower import answer_layers
-    from pytest_clipshift.core.models.textalign import TextSpec
+    from pytest_clipshift.core.models.textalign import TextScorer, TextSpec
 
     three = small_images.subset(max_images=3)
     spec = TextSpec(["a", "b", "c"], template="{}", augmentation_prompts={"gaussian_noise": "n"}, controls=("d",))
-    run = measure(
-        tiny_encoder, three, [("identity", 3), ("gaussian_noise", 5)], metrics=["answer_layer_shift"], text=spec
-    )
+    cases = [("identity", 3), ("gaussian_noise", 5)]
+    run = measure(tiny_encoder, three, cases, metrics=["answer_layer_shift"], text=spec, seed=0)
     identity, noise = (r.values["answer_layer_shift"] for r in run.results)
     np.testing.assert_array_equal(identity, 0.0)
-    # against the lens read straight off the model, with the label prompts the run used
-    from pytest_clipshift.core.models.textalign import TextScorer
-
+    # against the lens read straight off the model, with the label prompts the run used and the run's seed
     label_text = TextScorer(tiny_encoder, spec, list(three.names)).label_text
     canvases = np.stack([tiny_encoder.to_canvas(a) for a in three.arrays])
-    from pytest_clipshift.core.augment.augmentations import apply_case
-    from pytest_clipshift.core.cases import Case
-
     noisy = np.stack([apply_case(Case("gaussian_noise", 5), c, 0, h).image for c, h in zip(canvases, three.hashes)])
     clean_lens, noisy_lens = (tiny_encoder.encode(x, tower={"lens"}).lens for x in (canvases, noisy))
     expected = answer_layers(noisy_lens, label_text) - answer_layers(clean_lens, label_text)
