@@ -140,7 +140,11 @@ EQUIVALENT = (
         "the dropped argument is coords=None, the field's default",
     ),
     (
-        re.compile(r"\.reshape\(-2\),$|coverage\.reshape\(-2\)|e\.reshape\(e\.shape\[0\], -2\)", re.M),
+        re.compile(
+            r"\.reshape\(-2\),$|coverage\.reshape\(-2\)|e\.reshape\(e\.shape\[0\], -2\)|"
+            r"m\.reshape\(m\.shape\[:-2\] \+ \(-2,\)\)|cv2\.resize\(m, size\)\.reshape\(-2\)",
+            re.M,
+        ),
         "numpy (2.4) reads any negative size as the one unknown dimension, as -1",
     ),
     (
@@ -200,7 +204,10 @@ EQUIVALENT = (
         re.compile(r'struct\.unpack\("<q"'),
         "a length of 2^63 or more (a corrupt header) is refused either way: what follows is not a JSON index",
     ),
-    (re.compile(r"np\.einsum\(\"NKD,NJD->N?KJ\""), "einsum labels in the other case: the same contraction"),
+    (
+        re.compile(r"np\.einsum\(\"(NKD,NJD->N?KJ|ND,ND->N)\""),
+        "einsum labels in the other case: the same contraction",
+    ),
     (
         re.compile(r"else d, (checks=(None|True))?\)"),
         "squareform's checks pass either way: the matrix comes symmetric with a zero diagonal from "
@@ -430,7 +437,8 @@ IN_FUNCTION = (
             r"np\.full\(k, 1\.0 \* k\)|np\.argmax\(None\)|norms - 3 \* gram\.mean|jac=None,|options=None,|"
             r'method="slsqp"|bounds=\[\(0\.0, 2\.0\)\]|"XXjacXX"|np\.ones_like\(None\)|"maxiter": 501|'
             r"np\.full\(k, 2\.0 / k\)|norms \+ 2 \* gram\.mean|norms - 2 / gram\.mean|gram\.mean\(None\)|"
-            r'method=None,|"EQ"|"JAC"|"(XXftolXX|FTOL|XXmaxiterXX|MAXITER)"|primal < best\[1\]'
+            r'method=None,|"EQ"|"JAC"|"(XXftolXX|FTOL|XXmaxiterXX|MAXITER)"|primal < best\[1\]|'
+            r"best\[1\] if \(best\) and False"  # the first start's bound dropped: a weaker one, still sound
         ),
         SOLVER_PATH,
     ),
@@ -446,6 +454,17 @@ IN_FUNCTION = (
         re.compile(r"functional\.x_enclosing_ball_radius__"),
         re.compile(r"primal <= best\[0\]|dual >= best\[1\]|primal - dual >= tol"),
         "differs only where two numbers are exactly equal: the same best, or a gap of exactly the tolerance",
+    ),
+    (
+        re.compile(r"functional\.x__min_max__"),
+        re.compile(r'np\.errstate\(invalid="ignore", (divide=None)?\)'),
+        "hi - lo is 0 only where hi == lo (the difference of two different floats is never 0), and then m - lo "
+        "is 0 too: 0/0 is 'invalid', never 'divide by zero'",
+    ),
+    (
+        re.compile(r"functional\.x_attention_inverse_mse_study__"),
+        re.compile(r"\*\* 2\)\.mean\(\+1\)"),
+        "the squared differences are (N, H * W): axis +1 is axis -1",
     ),
     (
         re.compile(r"functional\.x_l2_distance__"),
@@ -610,8 +629,16 @@ def reason(diff: list[str], name: str = "") -> str:
         if function.search(name) and pattern.search(added):
             return why
     removed = [x[1:] for x in diff if x.startswith("-") and not x[1:].strip().startswith("#")]  # code lines
+    # mutmut redraws a call whose last argument it dropped: the closing line comes back re-indented
+    redrawn = {x[1:].strip() for x in diff if x.startswith("+")} & {x.strip() for x in removed}
+    dropped = [x for x in removed if x.strip() not in redrawn]
     for function, pattern, why in DROPPED_DEFAULTS:
-        if function.search(name) and not added and len(removed) == 1 and pattern.search(removed[0]):
+        if (
+            function.search(name)
+            and all(x[1:].strip() in redrawn for x in diff if x.startswith("+"))
+            and len(dropped) == 1
+            and pattern.search(dropped[0])
+        ):
             return why
     for rule, why in DIFF_RULES:
         if rule(diff):

@@ -146,3 +146,14 @@ def test_a_mutant_mutmut_cannot_reach_says_why_and_any_other_without_tests_is_no
         "runs once, at import"
     )
     assert script.unreached("pkg.mod.x_f__mutmut_1", "no tests") == "not yet killed (no tests)"
+
+
+def test_a_dropped_last_argument_is_read_through_mutmuts_redrawn_closing_line():
+    """mutmut drops a call's last argument and redraws its closing bracket at another indent: the
+    dropped line alone is judged. A diff that also adds code is not a dropped argument."""
+    script = load_script()
+    name = "pytest_clipshift.core.metrics.functional.x_enclosing_ball_radius__mutmut_65"
+    options = '-            options={"ftol": 1e-15, "maxiter": 500},'
+    assert script.reason([options, "-        )", "+            )"], name) == script.SOLVER_PATH
+    assert script.reason([options, "-        )", "+            tol=1.0)"], name) == "not yet killed"
+    assert script.reason([options, "-        )", "+            )"], "pkg.mod.x_f__mutmut_1") == "not yet killed"

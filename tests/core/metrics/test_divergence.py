@@ -229,3 +229,89 @@ def test_slsqp_alone_solves_typical_clouds_without_the_exact_fallback(monkeypatc
         points = rng.normal(size=(2 + seed % 7, 3 + seed % 13)) * (1 + seed)
         _, r2 = miniball.get_bounding_ball(points, rng=np.random.default_rng(0))
         assert F.enclosing_ball_radius(points) == pytest.approx(math.sqrt(r2), rel=1e-8), seed
+
+
+def _first_start_stalls(monkeypatch):
+    """SLSQP stopping where its first start began (the uniform weights), as a stalled solve does."""
+    import scipy.optimize
+
+    solve, calls = scipy.optimize.minimize, []
+
+    def stalled_once(fun, x0, **kwargs):
+        out = solve(fun, x0, **kwargs)
+        calls.append(1)
+        if len(calls) == 1:
+            out.x = np.array(x0, float)
+        return out
+
+    monkeypatch.setattr(scipy.optimize, "minimize", stalled_once)
+    return calls
+
+
+def test_when_the_first_start_stalls_the_second_starts_ball_and_the_best_certificate_are_kept(monkeypatch):
+    """Two starts, and each keeps what it proves: the smaller radius, and the larger dual bound. A
+    stalled start at the centroid of an uneven cloud has a larger radius (the second start's is
+    kept); at the centroid of a symmetric cloud it has the right centre but, with weight on the
+    inner points, a weak bound (the second start's bound certifies it)."""
+    miniball = pytest.importorskip("miniball")
+    calls = _first_start_stalls(monkeypatch)
+    uneven = np.random.default_rng(4).normal(size=(7, 3)) ** 2
+    _, r2 = miniball.get_bounding_ball(uneven, rng=np.random.default_rng(0))
+    assert F.enclosing_ball_radius(uneven) == pytest.approx(math.sqrt(r2), abs=1e-12)
+    calls.clear()
+    corners = [[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]]
+    inner = [[0.3, 0.0], [-0.3, 0.0], [0.0, 0.3], [0.0, -0.3]]
+    assert F.enclosing_ball_radius(np.array(corners + inner)) == pytest.approx(math.sqrt(2), abs=1e-12)
+
+
+@pytest.mark.parametrize("low, certified", [(-5e-10, True), (-2e-9, False)])
+def test_the_fallbacks_certificate_comes_from_weights_on_the_simplex_or_not_at_all(monkeypatch, low, certified):
+    """Rounding can leave a support weight just below 0. Down to -1e-9 the weights are clipped to the
+    simplex, whose dual value is a lower bound (weak duality); below that the support proves nothing:
+    no certificate (-inf), never a bound computed from weights off the simplex."""
+    circumsphere = F._circumsphere
+
+    def rounded(points):
+        centre, weights = circumsphere(points)
+        if len(weights) >= 2:  # move weight from the first support point to the second: first = low
+            weights = weights + np.r_[low - weights[0], weights[0] - low, np.zeros(len(weights) - 2)]
+        return centre, weights
+
+    monkeypatch.setattr(F, "_circumsphere", rounded)
+    p, norms, gram = _unit_frame(np.array([[0.0, 0.0], [4.0, 0.0], [2.0, 0.5]]))  # support: the long side
+    primal, dual = F._welzl_certified(p, norms, gram)
+    assert primal == pytest.approx(((p[0] - p[1]) ** 2).sum() / 4, abs=1e-12)  # the centre is kept: half the long side
+    # the support's weights (low, 1 - low) clipped to (0, 1 - low) and normalised: all on one end,
+    # whose dual value is 0, a sound (weak) lower bound; unclipped or not normalised it is not 0
+    assert dual == (pytest.approx(0.0, abs=1e-15) if certified else -np.inf)
+
+
+def test_polished_weights_are_a_point_of_the_simplex():
+    """The exact weights on a support with a point just inside the others' circle: its barycentric
+    weight is (r^2 - 1) / (2 r^2) = -5e-10, within rounding of 0, so they are kept, clipped to 0 and
+    scaled to sum to 1, the only weights whose dual value is a lower bound."""
+    r = 1 / math.sqrt(1 + 1e-9)
+    p, norms, gram = _unit_frame(np.array([[-1.0, 0.0], [1.0, 0.0], [0.0, r]]))
+    w = F._polish(np.full(3, 1 / 3), gram, norms)
+    assert w.min() == 0.0 and w[2] == 0.0
+    assert abs(w.sum() - 1.0) <= 2e-16
+
+
+def test_solver_weights_off_the_simplex_are_put_back_on_it_before_any_bound_is_taken(monkeypatch):
+    """SLSQP may return weights slightly off the simplex. Taken as they are, a negative weight on a
+    near point and a sum above 1 make a dual value above the true squared radius: a false
+    certificate for a ball too large. Clipped and normalised they give a sound bound, which does
+    not meet the wrong ball, so the exact fallback decides: the radius stays 1."""
+    import scipy.optimize
+
+    solve = scipy.optimize.minimize
+    off_simplex = np.array([0.5, 0.5, -0.1, 0.1])  # sums to 1, one weight negative
+
+    def returns_off_simplex(fun, x0, **kwargs):
+        out = solve(fun, x0, **kwargs)
+        out.x = off_simplex * 1.01  # and sums to 1.01
+        return out
+
+    monkeypatch.setattr(scipy.optimize, "minimize", returns_off_simplex)
+    points = np.array([[-1.0, 0.0], [1.0, 0.0], [0.0, 0.1], [0.0, -0.2]])
+    assert F.enclosing_ball_radius(points) == pytest.approx(1.0, abs=1e-12)
