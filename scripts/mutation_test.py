@@ -185,6 +185,19 @@ EQUIVALENT = (
     (re.compile(r"rng\.uniform\(0\.5, \)"), "numpy's uniform has high=1.0 by default"),
     (re.compile(r"float\(rng\.uniform\(0\.5, 1\.0\)\), None, cv2\.LINE_AA"), "OpenCV's default line thickness is 1"),
     (
+        re.compile(r"float\(rng\.uniform\(0\.5, 1\.0\)\), 1, (None)?\)"),
+        "OpenCV anti-aliases lines on 8-bit canvases only: on the float32 streak canvas LINE_AA draws the "
+        "pixels of the default LINE_8 (measured with OpenCV 5.1)",
+    ),
+    (
+        re.compile(r"cv2\.threshold\(dist, 20, (None|21), cv2\.THRESH_TRUNC\)"),
+        "THRESH_TRUNC never reads its maximum value (measured: None, 21 and 255 give the same bytes)",
+    ),
+    (
+        re.compile(r"cv2\.filter2D\(dist, None, np\.array"),
+        "a depth of None is the source's (uint8), as CV_8U (measured: the same bytes)",
+    ),
+    (
         re.compile(r"np\.round\(layer \* 255\)\.astype\(None\)"),
         "the rounded values are whole numbers in [0, 255]: as float64 or uint8 they divide to the same",
     ),

@@ -30,6 +30,9 @@ NAMES = expand_names(["study", "imagenet-c"])
 TOLERANCE = {"change": 0.02, "channels": 0.05, "blocks": 0.1, "coords": 0.01}
 RECORDED_TOOLCHAIN = {k: v for k, v in PINS["recorded_with"].items() if k != "python"}
 EXACT = pixel_toolchain() == RECORDED_TOOLCHAIN
+# every built-in runs warning-free: a user's run with -W error (or a NaN cast to a byte, which warns)
+# must not fail or round differently on an augmentation
+pytestmark = pytest.mark.filterwarnings("error")
 
 
 @pytest.fixture(scope="module")
