@@ -170,6 +170,19 @@ def test_warp_replays_the_same_geometry_as_the_image(name):
     assert np.percentile(err, 95) <= 2
 
 
+@pytest.mark.parametrize("severity", [4, PAPER])
+@pytest.mark.parametrize("name", ["shift_scale_rotate", "perspective", "elastic"])
+def test_the_coordinate_grid_is_interpolated_as_the_image_is(name, severity):
+    """The grid goes through the warp with linear interpolation, as the pixels do: a rotated or
+    bent pixel comes from between pixels (with nearest-neighbour masks every coordinate would be whole)."""
+    yy, xx = np.mgrid[0:112, 0:112]
+    img = np.stack([xx * 2, yy * 2, xx + yy], -1).astype(np.uint8)
+    coords = apply_augmentation(name, img, severity, seed=3).coords
+    valid = coords[..., 2] > 0.99
+    fractional = np.abs(coords[..., :2] - np.rint(coords[..., :2])) > 1e-3
+    assert fractional[valid].mean() > 0.5
+
+
 def test_pixel_augmentations_carry_no_warp():
     out = apply_augmentation("gaussian_noise", canvas(), 2, 0)
     assert out.coords is None
