@@ -1,4 +1,4 @@
-"""Record what every built-in augmentation and ImageNet-C corruption does to five fixed images at
+"""Record what every built-in augmentation and ImageNet-C corruption does to six fixed images at
 each severity: ``python scripts/pin_augmentations.py`` writes ``tests/core/augment/augmentation_pins.json``.
 
 Run it only when a change to an augmentation is meant: the pins are what keeps a baseline recorded by

@@ -8,9 +8,10 @@ from __future__ import annotations
 import numpy as np
 
 PINS_FILE = "augmentation_pins.json"
-# the study's size, half of it (lengths scale), non-square, and sides at a power of two and one past it
-# (fog's and frost's height maps take the next power of two: a map rounded the wrong way moves the bytes)
-SIZES = ((224, 224), (112, 112), (96, 160), (128, 96), (129, 64))
+# the study's size, half of it (lengths scale), non-square, sides at a power of two and one past it
+# (fog's and frost's height maps take the next power of two: a map rounded the wrong way moves the bytes),
+# and the smallest side supported, where the blurs' scaled radii round down to 1
+SIZES = ((224, 224), (112, 112), (96, 160), (128, 96), (129, 64), (32, 48))
 SEED = 0
 
 

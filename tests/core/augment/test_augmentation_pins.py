@@ -1,16 +1,16 @@
-"""Every built-in augmentation and ImageNet-C corruption, at every severity, on five fixed images
-(224 px, 112 px so the length scale acts, a non-square 96x160, and 128 and 129 px so a height map
-rounded to the wrong power of two shows), does what it did when the pins
-were recorded: the mean change, the output's channel means, where in the image the change falls
-(3x3 blocks) and the coordinate grid a geometric one returns. A baseline recorded by one version is
-compared with a candidate measured by the next only if the same seed gives the same pixels; a
-severity row copied from its neighbour, a length scale from the long side, a noise 20% too strong,
-a formula constant off by one all move these numbers. With the libraries the pins were recorded with
-(numpy, OpenCV, albumentations, SciPy, scikit-image, Pillow, the machine's architecture) the bytes
-must be the same too, so a change of one grey level in a few pixels (a float32 step, a threshold
-moved by one) fails as well; with other versions a few pixels may round otherwise, and only the
-tolerances hold. An intended change re-pins with
-``python scripts/pin_augmentations.py`` (and the release notes say baselines must be re-measured)."""
+"""Every built-in augmentation and ImageNet-C corruption, at every severity, on six fixed images (224
+px, 112 px so the length scale acts, a non-square 96x160, 128 and 129 px so a height map rounded to
+the wrong power of two shows, and 32x48, the smallest side, where scaled radii round to 1), does
+what it did when the pins were recorded: the mean change, the output's channel means, where in the
+image the change falls (3x3 blocks) and the coordinate grid a geometric one returns. A baseline
+recorded by one version is compared with a candidate measured by the next only if the same seed
+gives the same pixels; a severity row copied from its neighbour, a length scale from the long side,
+a noise 20% too strong, a formula constant off by one all move these numbers. With the libraries the
+pins were recorded with (numpy, OpenCV, albumentations, SciPy, scikit-image, Pillow, the machine's
+architecture) the bytes must be the same too, so a change of one grey level in a few pixels (a
+float32 step, a threshold moved by one) fails as well; with other versions a few pixels may round
+otherwise, and only the tolerances hold. An intended change re-pins with ``python
+scripts/pin_augmentations.py`` (and the release notes say baselines must be re-measured)."""
 
 from __future__ import annotations
 
