@@ -469,6 +469,17 @@ IN_FUNCTION = (
         "differs only where two numbers are exactly equal: the same best, or a gap of exactly the tolerance",
     ),
     (
+        re.compile(r"augmentations\.x_warp_map__"),
+        re.compile(r"np\.clip\(np\.rint\((ys|xs)\)\.astype\(int\), (None, [hw]c - 1|0, None|0, [hw]c \+ 1)\)"),
+        "the sample points (k + 0.5) H / N - 0.5 lie in (-0.5, H - 0.5), which rounds into [0, H - 1]: the "
+        "clip never binds",
+    ),
+    (
+        re.compile(r"augmentations\.x_warp_map__"),
+        re.compile(r"np\.where\(weight >= 0, total"),
+        "where no sample is inside, the total is 0 too (outside samples count 0), and 0 / max(0, 1) is 0",
+    ),
+    (
         re.compile(r"imagenet_c\.x_(motion_blur|snow)__"),
         re.compile(r"_motion_blur\((x|layer), max\(2, int\(round\(radius \* s\)\)\)"),
         "max(1, r) and max(2, r) differ only where the scaled radius rounds to 1 (a short side of 33 px or "
