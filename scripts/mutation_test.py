@@ -142,7 +142,8 @@ EQUIVALENT = (
     (
         re.compile(
             r"\.reshape\(-2\),$|coverage\.reshape\(-2\)|e\.reshape\(e\.shape\[0\], -2\)|"
-            r"m\.reshape\(m\.shape\[:-2\] \+ \(-2,\)\)|cv2\.resize\(m, size\)\.reshape\(-2\)",
+            r"m\.reshape\(m\.shape\[:-2\] \+ \(-2,\)\)|cv2\.resize\(m, size\)\.reshape\(-2\)|"
+            r"y\.reshape\(-2, channels\)",
             re.M,
         ),
         "numpy (2.4) reads any negative size as the one unknown dimension, as -1",
@@ -175,7 +176,11 @@ EQUIVALENT = (
     ),
     (re.compile(r"np\.where\(salt, 2\.0, 0\.0\)"), "salt at 2.0 x 255 is clipped to 255, as 1.0 x 255 is"),
     (
-        re.compile(r"borderType=None\)|kernel, \)$|filter2D\(\(x / 255\.0\)\.astype\(np\.float32\), -2,", re.M),
+        re.compile(
+            r"borderType=None\)|kernel, \)$|filter2D\(\(x / 255\.0\)\.astype\(np\.float32\), -2,|"
+            r"filter2D\(x\.astype\(np\.float32\), -2, kernel",
+            re.M,
+        ),
         "BORDER_REFLECT_101 is OpenCV's default border, and any negative depth means the source's",
     ),
     (
@@ -467,6 +472,37 @@ IN_FUNCTION = (
         re.compile(r"functional\.x_enclosing_ball_radius__"),
         re.compile(r"primal <= best\[0\]|dual >= best\[1\]|primal - dual >= tol"),
         "differs only where two numbers are exactly equal: the same best, or a gap of exactly the tolerance",
+    ),
+    (
+        re.compile(r"imagenet_c\.x__gaussian__"),
+        re.compile(r"sigmaX=sigma, (sigmaY=None, )?borderType"),
+        "OpenCV takes sigmaY = sigmaX when it is 0 or not given (measured: the same bytes)",
+    ),
+    (
+        re.compile(r"imagenet_c\.x__gaussian__"),
+        re.compile(r"if sigma < 0:"),
+        "a sigma of 0 then blurs with a 1x1 kernel, which is the identity (measured: the same bytes)",
+    ),
+    (
+        re.compile(r"imagenet_c\.x_local_shuffle__"),
+        re.compile(r"np\.array\(pixels, (dtype=None)?\)"),
+        "a packed pixel is below 2^24 (three bytes): as int64 it shifts and masks to the same bytes",
+    ),
+    (
+        re.compile(r"imagenet_c\.x_local_shuffle__"),
+        re.compile(r"\.astype\(None\)\.reshape\(y\.shape\)"),
+        "its one caller divides the result by 255.0, which is float64 from uint8 or float64 alike",
+    ),
+    (
+        re.compile(r"imagenet_c\.x__clipped_zoom__"),
+        re.compile(r"int\(round\(ch \* factor\)\)\), (interpolation=None)?\)"),
+        "INTER_LINEAR is cv2.resize's default (measured: the same bytes)",
+    ),
+    (
+        re.compile(r"imagenet_c\.x_(brightness|saturate)__"),
+        re.compile(r"np\.clip\(hsv\[:, :, [12]\] (\+ c|\* factor \+ offset), None, 1\)"),
+        "brightness adds c > 0, saturation scales by a factor > 0 and adds an offset >= 0, at every severity: "
+        "nothing falls below 0",
     ),
     (
         re.compile(r"augmentations\.x_warp_map__"),

@@ -220,11 +220,9 @@ def _clipped_zoom(x: np.ndarray, factor: float) -> np.ndarray:
     top, left = (h - ch) // 2, (w - cw) // 2
     crop = x[top : top + ch, left : left + cw]
     big = cv2.resize(crop, (int(round(cw * factor)), int(round(ch * factor))), interpolation=cv2.INTER_LINEAR)
+    # ceil(h / factor) * factor >= h, so the enlarged crop is never short of the image: cut its centre
     th, tw = (big.shape[0] - h) // 2, (big.shape[1] - w) // 2
-    out = big[max(th, 0) : max(th, 0) + h, max(tw, 0) : max(tw, 0) + w]
-    if out.shape[:2] != (h, w):  # rounding left it a pixel short
-        out = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
-    return out.reshape(x.shape)
+    return big[th : th + h, tw : tw + w].reshape(x.shape)
 
 
 def zoom_blur(x, rng, start, stop, step):

@@ -172,3 +172,13 @@ def test_glass_blur_matches_the_references_strength_on_smooth_images(reference):
                 mine.append(np.abs(ours("glass_blur", image, severity, seed, str(i)).astype(float) - image).mean())
         ratio = np.mean(mine) / np.mean(theirs)
         assert 0.75 <= ratio <= 1.25, (severity, ratio)
+
+
+@pytest.mark.parametrize("shape", [(2, 40, 3), (40, 2, 3)])
+def test_glass_blur_on_a_strip_thinner_than_its_displacement_shuffles_nothing(shape):
+    """The reference's loop visits rows and columns at least ``delta`` from the border: on a strip
+    two pixels thin there is none, so no offset is drawn and only the two blurs act."""
+    strip = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    out = ours("glass_blur", strip, 1, 0)
+    assert out.shape == shape
+    assert np.abs(out.astype(int) - strip).mean() < 40  # blurred, nothing moved further
