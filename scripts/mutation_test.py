@@ -640,6 +640,12 @@ DROPPED_DEFAULTS = (
     ),
     (re.compile(r"scoring\.xǁScorerǁscore__"), re.compile(r"^ +clean_edges=lambda"), EDGE_CACHE),
     (
+        re.compile(r"augmentations\.x_augmentation_for__"),
+        re.compile(r"^ +base\.kind,$"),
+        "only the built-ins of _strength_params' table have a continuous strength, and each is an "
+        "albumentations transform, the default kind",
+    ),
+    (
         re.compile(r"functional\.x_enclosing_ball_radius__"),
         re.compile(r'^ +(method="SLSQP",|constraints=\[|jac=gradient,|options=\{"ftol")'),
         SOLVER_PATH,
