@@ -350,6 +350,12 @@ IN_FUNCTION = (
         "with n equal to the set's size every label's share is its whole group: all indices, sorted, the same list",
     ),
     (
+        re.compile(r"study\.x_blur__"),
+        re.compile(r"GaussianBlur\(sigma_limit=sigma, p=1\.0\)"),
+        "the severities give a sigma and no kernel, so blur_limit is 0 (the kernel from sigma), which is "
+        "albumentations' default",
+    ),
+    (
         re.compile(r"study\.x_affine__"),
         re.compile(r"^\+ +(scale_limit=scale, rotate_limit|shift_limit=shift, rotate_limit)"),
         "only the study's own level calls ShiftScaleRotate, with shift 0.0625 and scale 0.1: its defaults",
