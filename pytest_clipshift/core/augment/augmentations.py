@@ -251,8 +251,11 @@ def _check_output(name: str, out: np.ndarray, shape: tuple[int, ...]) -> np.ndar
             f"augmentation {name!r} returned an image of shape {out.shape}; it must keep the input shape {shape}"
         )
     if out.dtype != np.uint8:
-        if np.issubdtype(out.dtype, np.floating) and out.size and out.max() <= 1.0:
-            out = np.rint(out * 255)
+        if np.issubdtype(out.dtype, np.floating):
+            if not np.isfinite(out).all():
+                raise ConfigError(f"augmentation {name!r} returned NaN or infinite pixel values")
+            # a float image in [0, 1] is scaled to 0-255; either way rounded to the nearest grey level
+            out = np.rint(out * 255 if out.size and out.max() <= 1.0 else out)
         out = np.clip(out, 0, 255).astype(np.uint8)
     return np.ascontiguousarray(out)
 

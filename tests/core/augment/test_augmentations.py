@@ -232,6 +232,40 @@ def test_a_registration_keeps_its_name_kind_description_and_levels():
             unregister_augmentation(name)
 
 
+@pytest.mark.parametrize(
+    "returned, expected",
+    [
+        # floats in [0, 1], up to exactly 1.0, are scaled to 0-255 and rounded
+        (np.array([0.0, 0.5 / 255 + 1e-9, 100.4 / 255, 1.0]), [0, 1, 100, 255]),
+        # floats with a maximum above 1 are grey levels already: rounded, then clipped to 0-255
+        (np.array([-3.0, 1.5, 200.7, 300.0]), [0, 2, 201, 255]),
+        (np.array([0.0, 0.4, 1.2, 2.0]), [0, 0, 1, 2]),  # a maximum just above 1: levels, not scaled
+        # integers are grey levels: clipped, never scaled (a 0/1 mask stays 0/1)
+        (np.array([-5, 0, 1, 300], np.int16), [0, 0, 1, 255]),
+        (np.array([0, 1, 1, 0], np.int64), [0, 1, 1, 0]),
+    ],
+)
+def test_a_callable_returning_another_dtype_is_read_as_grey_levels(returned, expected):
+    image = np.zeros((2, 2, 3), np.uint8)
+    try:
+        register_augmentation("test_dtype", lambda image, rng: np.repeat(returned.reshape(2, 2, 1), 3, axis=2))
+        out = apply_augmentation("test_dtype", image, 1, 0).image
+        assert out.dtype == np.uint8
+        np.testing.assert_array_equal(out[..., 0].ravel(), expected)
+    finally:
+        unregister_augmentation("test_dtype")
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_callable_returning_nan_or_infinity_is_an_error_naming_it(bad):
+    try:
+        register_augmentation("test_nan", lambda image, rng: np.full(image.shape, bad))
+        with pytest.raises(ConfigError, match="augmentation 'test_nan' returned NaN or infinite pixel values"):
+            apply_augmentation("test_nan", np.zeros((4, 4, 3), np.uint8), 1, 0)
+    finally:
+        unregister_augmentation("test_nan")
+
+
 def test_an_unregistered_augmentation_is_gone_and_unregistering_twice_is_harmless():
     from pytest_clipshift.core.augment.augmentations import get_augmentation
 
