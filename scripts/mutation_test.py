@@ -480,6 +480,16 @@ IN_FUNCTION = (
         "differs only where two numbers are exactly equal: the same best, or a gap of exactly the tolerance",
     ),
     (
+        re.compile(r"augmentations\.x_draw_seed__"),
+        re.compile(r"digest\[:[5-9]\], \"little\"\)"),
+        "little-endian, bytes five and on are bits 32 and up, which the 31-bit mask drops",
+    ),
+    (
+        re.compile(r"augmentations\.x_apply_augmentation__"),
+        re.compile(r"Augmented\(image\.copy\(\), changed=False\)|Augmented\(out, changed=not"),
+        "the dropped argument is coords=None, the field's default",
+    ),
+    (
         re.compile(r"imagenet_c\.x__gaussian__"),
         re.compile(r"sigmaX=sigma, (sigmaY=None, )?borderType"),
         "OpenCV takes sigmaY = sigmaX when it is 0 or not given (measured: the same bytes)",
