@@ -55,11 +55,23 @@ def durations() -> dict[str, float]:
         return {}
 
 
+def rebuild_registries() -> None:
+    """mutmut's fork server collects the tests once, before any mutant is switched on, and collecting
+    builds the augmentation registry (test modules list its names): a mutant in the functions that
+    build it (the study's severity tables) would never take effect. Emptied here, in the mutant's own
+    process, the registry is built again on first use, under the mutant."""
+    from pytest_clipshift.core.augment import augmentations
+
+    augmentations._REGISTRY.clear()
+    augmentations._PROBES.clear()
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     mutant = os.environ.get("MUTANT_UNDER_TEST", "")
     if "__mutmut_" not in mutant:
         return
+    rebuild_registries()
     paths = tests_for(mutant)
     if paths is not None:
         dropped = [item for item in items if not item.nodeid.startswith(paths)]

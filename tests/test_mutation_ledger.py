@@ -157,3 +157,34 @@ def test_a_dropped_last_argument_is_read_through_mutmuts_redrawn_closing_line():
     assert script.reason([options, "-        )", "+            )"], name) == script.SOLVER_PATH
     assert script.reason([options, "-        )", "+            tol=1.0)"], name) == "not yet killed"
     assert script.reason([options, "-        )", "+            )"], "pkg.mod.x_f__mutmut_1") == "not yet killed"
+
+
+def test_a_mutant_in_the_severity_tables_takes_effect_though_collection_built_the_registry(monkeypatch):
+    """mutmut's fork server collects (building the registry) before it switches a mutant on: the
+    selection plugin empties the registry in the mutant's process, so tables are read again."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import mutation_selection
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    from pytest_clipshift.core.augment import study
+    from pytest_clipshift.core.augment.augmentations import registry
+
+    before = registry()["gaussian_noise"].params[3]
+    table = study.study_table()
+
+    def mutated_table():
+        rows = list(table)
+        noise = next(a for a in rows if a.name == "gaussian_noise")
+        rows[rows.index(noise)] = type(noise)(noise.name, noise.factory, {**noise.params, 3: {"std": (0.0, 0.0)}})
+        return rows
+
+    monkeypatch.setattr(study, "study_table", mutated_table)
+    try:
+        assert registry()["gaussian_noise"].params[3] == before  # built at collection: the mutant unseen
+        mutation_selection.rebuild_registries()
+        assert registry()["gaussian_noise"].params[3] == {"std": (0.0, 0.0)}
+    finally:
+        monkeypatch.undo()
+        mutation_selection.rebuild_registries()
+    assert registry()["gaussian_noise"].params[3] == before
