@@ -350,6 +350,11 @@ IN_FUNCTION = (
         "with n equal to the set's size every label's share is its whole group: all indices, sorted, the same list",
     ),
     (
+        re.compile(r"study\.x__(noise_and_colour|warps|occlusion)__"),
+        re.compile(r'description=(None|"XX[^"]*XX"|"[^a-z"]*")'),
+        "a description's text, which a listing shows and no number or verdict reads",
+    ),
+    (
         re.compile(r"study\.x_blur__"),
         re.compile(r"GaussianBlur\(sigma_limit=sigma, p=1\.0\)"),
         "the severities give a sigma and no kernel, so blur_limit is 0 (the kernel from sigma), which is "
@@ -656,6 +661,11 @@ DROPPED_DEFAULTS = (
     ),
     (re.compile(r"scoring\.xǁScorerǁscore__"), re.compile(r"^ +clean_edges=lambda"), EDGE_CACHE),
     (
+        re.compile(r"study\.x__(noise_and_colour|warps|occlusion)__"),
+        re.compile(r"^ +description=\"[^\"]*\",$"),
+        "a description's text, which a listing shows and no number or verdict reads (the default is '')",
+    ),
+    (
         re.compile(r"augmentations\.x_augmentation_for__"),
         re.compile(r"^ +base\.kind,$"),
         "only the built-ins of _strength_params' table have a continuous strength, and each is an "
@@ -700,8 +710,17 @@ def default_dtype(diff: list[str]) -> bool:
     return added[0] in {r.replace("np.float64", "None"), r.replace("dtype=np.float64", ""), r.replace("np.float64", "")}
 
 
+def identity_factory(diff: list[str]) -> bool:
+    """The identity augmentation's factory replaced: apply_augmentation returns the image for 'identity'
+    before it would call one."""
+    return [x[0] + x[1:].strip() for x in diff] == ["-identity,", "+None,"]
+
+
 # Survivors equivalent by what the mutation did to the line, not by what it wrote
-DIFF_RULES = ((default_dtype, "float64 replaced by numpy's default dtype, which is float64: the same array"),)
+DIFF_RULES = (
+    (default_dtype, "float64 replaced by numpy's default dtype, which is float64: the same array"),
+    (identity_factory, "the identity's factory is never called: apply_augmentation returns the image for 'identity'"),
+)
 
 
 def unreached(name: str, status: str) -> str:
