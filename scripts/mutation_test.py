@@ -325,6 +325,7 @@ THREADS = (
     "how many threads augment a batch: each image is augmented alone, seeded by its own hash, so the same "
     "images in any thread (tests/core/measure/test_augmenter.py)"
 )
+DESCRIPTION_TEXT = "a description's text, which a listing shows and no number or verdict reads"
 METRICS_ON_CUDA = (
     "not yet killed (needs CUDA): Batch's device is None, the CPU path, which is the encoder's device on a "
     "machine without CUDA; only a CUDA encoder computes pixel metrics on its device"
@@ -352,7 +353,7 @@ IN_FUNCTION = (
     (
         re.compile(r"study\.x__(noise_and_colour|warps|occlusion)__"),
         re.compile(r'description=(None|"XX[^"]*XX"|"[^a-z"]*")'),
-        "a description's text, which a listing shows and no number or verdict reads",
+        DESCRIPTION_TEXT,
     ),
     (
         re.compile(r"study\.x_blur__"),
@@ -663,7 +664,7 @@ DROPPED_DEFAULTS = (
     (
         re.compile(r"study\.x__(noise_and_colour|warps|occlusion)__"),
         re.compile(r"^ +description=\"[^\"]*\",$"),
-        "a description's text, which a listing shows and no number or verdict reads (the default is '')",
+        f"{DESCRIPTION_TEXT} (the default is '')",
     ),
     (
         re.compile(r"augmentations\.x_augmentation_for__"),
