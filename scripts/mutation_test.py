@@ -816,7 +816,21 @@ def git_commit() -> str:
     return done.stdout.strip() or "unknown"
 
 
+FLAGS = ("--retry-survivors", "--fresh", "--reuse")
+
+
+def check_flags(argv: list[str]) -> None:
+    """Stop on ``--help`` or a flag this script does not know, before mutmut starts an hour's run."""
+    if any(a in ("-h", "--help") for a in argv):
+        print(__doc__)
+        sys.exit(0)
+    for a in argv:
+        if a.startswith("-") and a not in FLAGS and not a.startswith("--minutes="):
+            sys.exit(f"mutation_test.py: unknown option {a!r}; expected {', '.join(FLAGS)}, --minutes=N or --help")
+
+
 def main() -> None:
+    check_flags(sys.argv[1:])
     args = [a for a in sys.argv[1:] if not a.startswith("--")]  # mutant names or patterns: run only those
     ledger = {} if "--fresh" in sys.argv or not LEDGER.is_file() else json.loads(LEDGER.read_text(encoding="utf-8"))
     if "--reuse" not in sys.argv:

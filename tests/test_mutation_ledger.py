@@ -188,3 +188,22 @@ def test_a_mutant_in_the_severity_tables_takes_effect_though_collection_built_th
         monkeypatch.undo()
         mutation_selection.rebuild_registries()
     assert registry()["gaussian_noise"].params[3] == before
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h", "--retry-survivor", "--minutes", "-x"])
+def test_help_or_an_unknown_flag_stops_before_mutmut_runs(flag, tmp_path, monkeypatch, capsys):
+    # an unknown flag used to be dropped from the patterns, so "--help" started a whole run over main
+    script = load_script()
+    monkeypatch.setattr(script, "ROOT", tmp_path)
+    monkeypatch.setattr(script, "LEDGER", tmp_path / "ledger.json")  # a version that goes on writes here
+    monkeypatch.setattr(script, "OUT", tmp_path / "page.md")
+    ran = []
+    monkeypatch.setattr(script, "mutmut", lambda *args, check=True: ran.append(args) or "")
+    monkeypatch.setattr(sys, "argv", ["mutation_test.py", flag, "pkg.*"])
+    with pytest.raises(SystemExit) as stopped:
+        script.main()
+    assert ran == []
+    if flag in ("--help", "-h"):
+        assert stopped.value.code == 0 and "--retry-survivors" in capsys.readouterr().out
+    else:
+        assert repr(flag) in str(stopped.value.code)
