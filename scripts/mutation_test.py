@@ -326,6 +326,9 @@ THREADS = (
     "images in any thread (tests/core/measure/test_augmenter.py)"
 )
 DESCRIPTION_TEXT = "a description's text, which a listing shows and no number or verdict reads"
+PIXEL_NAMES_ON_CUDA = (
+    "not yet killed (needs CUDA): the pixel metrics' names are read only to compute them on a CUDA device"
+)
 METRICS_ON_CUDA = (
     "not yet killed (needs CUDA): Batch's device is None, the CPU path, which is the encoder's device on a "
     "machine without CUDA; only a CUDA encoder computes pixel metrics on its device"
@@ -424,9 +427,9 @@ IN_FUNCTION = (
         re.compile(r"preprocess\.x_normalize_batch__"),
         re.compile(
             r'device\.type == "(XXcudaXX|CUDA)" and x\.device|x\.device\.type (!= "cpu"|== "(XXcpuXX|CPU)")|'
-            r"pin_memory\(\)\.to\(|^\+ +x = None$|x\.to\(None\)|settings\.mean, (device=None)?\)"
+            r"pin_memory\(\)\.to\(|^\+ +x = None$|x\.to\(None\)|settings\.(mean|std), (device=None)?\)"
         ),
-        "not yet killed (needs CUDA): pinned memory and the device of the input and of the mean are CUDA's; "
+        "not yet killed (needs CUDA): pinned memory and the device of the input, mean and std are CUDA's; "
         "on the CPU they are the same tensors",
     ),
     (
@@ -650,6 +653,12 @@ IN_FUNCTION = (
         "not yet killed (needs CUDA): the device path is taken only for a CUDA augment device; None runs "
         "the same torch code on the CPU",
     ),
+    # the filter of the pixel metrics' names: the set is read only on CUDA (score__'s pixel_names below)
+    (
+        re.compile(r"scoring\.xǁScorerǁ__init____"),
+        re.compile(r"^\+ +m for m in plan\.stored_metrics if "),
+        PIXEL_NAMES_ON_CUDA,
+    ),
 )
 
 
@@ -681,7 +690,7 @@ DROPPED_DEFAULTS = (
     (
         re.compile(r"scoring\.xǁScorerǁscore__"),
         re.compile(r"^ +pixel_names=self\.pixel_names"),
-        "not yet killed (needs CUDA): the pixel metrics' names are read only to compute them on a CUDA device",
+        PIXEL_NAMES_ON_CUDA,
     ),
 )
 

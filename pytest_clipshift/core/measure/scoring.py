@@ -14,7 +14,8 @@ from .plan import Plan
 
 
 class Scorer:
-    def __init__(self, encoder, images, plan: Plan, text_scorer=None, sink_factor: float = 10.0):
+    def __init__(self, encoder, images, plan: Plan, text_scorer, sink_factor: float):
+        # no defaults: the engine passes the run's settings, whose sink factor is the one documented
         self.encoder, self.images, self.plan, self.sink_factor = encoder, images, plan, sink_factor
         self.text_scorer = text_scorer  # text metrics (textalign.TextScorer), or None
         # the built-in pixel metrics a GPU batch computes in one upload

@@ -42,6 +42,12 @@ def augmenter_with_budget(monkeypatch, cores, cases):
     return Augmenter(tuple(cases), 0, [f"hash{i}" for i in range(6)])
 
 
+@pytest.mark.parametrize(("cores", "workers"), [(1, 1), (2, 1), (3, 1), (7, 3), (16, 8), (17, 8), (18, 8), (40, 8)])
+def test_the_threads_are_half_the_cores_rounded_down_at_least_one_at_most_eight(monkeypatch, cores, workers):
+    got = augmenter_with_budget(monkeypatch, cores, [Case("gaussian_noise", 3)]).workers
+    assert got == workers and type(got) is int  # a thread pool takes a whole number
+
+
 def test_a_batch_augmented_by_several_threads_is_the_one_augmented_by_one(monkeypatch, small_images):
     cases = [Case("gaussian_noise", 3)]
     one, many = (augmenter_with_budget(monkeypatch, cores, cases) for cores in (2, 8))
