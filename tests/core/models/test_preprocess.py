@@ -10,23 +10,6 @@ from pytest_clipshift.core.models.preprocess import PreprocessSettings, to_canva
 PARITY_ATOL = 1e-6
 
 
-def test_a_larger_canvas_scales_each_resize_from_the_models_input_size():
-    # the canvas is twice the input: a shortest-edge resize to twice the edge, an exact resize to twice
-    # each side, as PIL resizes. First in the file, on 12-px inputs: a scale taken as a product, not a
-    # ratio, fails here on a 3456-px image rather than exhausting memory on the 224-px parity test
-    from PIL import Image
-
-    image = np.random.default_rng(2).integers(0, 256, (30, 45, 3), dtype=np.uint8)
-    clip = PreprocessSettings.from_processor_dict(
-        {"size": {"shortest_edge": 12}, "do_center_crop": True, "crop_size": {"height": 12, "width": 12}, "resample": 3}
-    )
-    big = np.asarray(Image.fromarray(image).resize((36, 24), resample=3))
-    np.testing.assert_array_equal(to_canvas(image, clip, canvas=(24, 24)), big[:, 6:30])
-    siglip = PreprocessSettings.from_processor_dict({"size": {"height": 12, "width": 10}, "resample": 2})
-    exact = np.asarray(Image.fromarray(image).resize((20, 24), resample=2))
-    np.testing.assert_array_equal(to_canvas(image, siglip, canvas=(24, 20)), exact)
-
-
 @pytest.mark.parametrize("size", [224, 64])
 def test_parity_with_clip_image_processor(size):
     import torch
@@ -156,6 +139,22 @@ def test_without_a_resize_or_a_centre_crop_the_image_is_still_cut_to_the_input_s
     image = np.random.default_rng(1).integers(0, 256, (30, 45, 3), dtype=np.uint8)
     np.testing.assert_array_equal(to_canvas(image, settings), center_crop(image, 24, 24))
     np.testing.assert_array_equal(to_canvas(image[:24, :24], settings), image[:24, :24])  # the right size: as is
+
+
+def test_a_larger_canvas_scales_each_resize_from_the_models_input_size():
+    # the canvas is twice the input: a shortest-edge resize to twice the edge, an exact resize to twice
+    # each side, as PIL resizes
+    from PIL import Image
+
+    image = np.random.default_rng(2).integers(0, 256, (30, 45, 3), dtype=np.uint8)
+    clip = PreprocessSettings.from_processor_dict(
+        {"size": {"shortest_edge": 12}, "do_center_crop": True, "crop_size": {"height": 12, "width": 12}, "resample": 3}
+    )
+    big = np.asarray(Image.fromarray(image).resize((36, 24), resample=3))
+    np.testing.assert_array_equal(to_canvas(image, clip, canvas=(24, 24)), big[:, 6:30])
+    siglip = PreprocessSettings.from_processor_dict({"size": {"height": 12, "width": 10}, "resample": 2})
+    exact = np.asarray(Image.fromarray(image).resize((20, 24), resample=2))
+    np.testing.assert_array_equal(to_canvas(image, siglip, canvas=(24, 20)), exact)
 
 
 def test_a_float_tensor_keeps_its_gradient_and_any_array_layout_is_read():

@@ -105,6 +105,18 @@ def test_the_fallback_is_clips_settings_at_the_models_size():
     )
 
 
+def test_a_canvas_scales_the_resize_by_the_canvas_over_the_input_size():
+    # 8-px settings on a 16-px canvas resize the short side to 16, as PIL does. Kept in this file, the
+    # fastest of its job: a scale taken as a product (16 * 8) fails here on a small image, where the
+    # model tests would first ask PIL for one too large for memory
+    from PIL import Image
+
+    image = np.random.default_rng(3).integers(0, 256, (12, 18, 3), dtype=np.uint8)
+    settings = PreprocessSettings.fallback(8)
+    resized = np.asarray(Image.fromarray(image).resize((24, 16), resample=settings.resample))
+    np.testing.assert_array_equal(to_canvas(image, settings, canvas=(16, 16)), resized[:, 4:20])
+
+
 def test_the_recorded_settings_name_the_resample_filter_and_leave_the_default_rounding_out():
     # to_dict is what results record and what the cache key hashes: a field renamed or a default
     # rounding written in would change the key of every model measured before
