@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pytest_clipshift.core.augment.augmentations import apply_augmentation, expand_names, warp_map
-from pytest_clipshift.core.augment.imagenet_c import FAMILIES, NAMES, PREFIX
+from pytest_clipshift.core.augment.imagenet_c import FAMILIES, NAMES, PREFIX, family_of
 
 DETERMINISTIC = ("brightness", "contrast", "saturate", "pixelate", "jpeg_compression", "gaussian_blur")
 DRAW_NOTHING = DETERMINISTIC + ("defocus_blur", "zoom_blur")  # no random draw, so no seed to vary
@@ -182,3 +182,22 @@ def test_glass_blur_on_a_strip_thinner_than_its_displacement_shuffles_nothing(sh
     out = ours("glass_blur", strip, 1, 0)
     assert out.shape == shape
     assert np.abs(out.astype(int) - strip).mean() < 40  # blurred, nothing moved further
+
+
+@pytest.mark.parametrize(
+    ("name", "family"),
+    [
+        ("gaussian_noise", "noise"),
+        ("speckle_noise", "noise"),
+        ("glass_blur", "blur"),
+        ("gaussian_blur", "blur"),
+        ("fog", "weather"),
+        ("spatter", "weather"),
+        ("elastic_transform", "digital"),
+        ("saturate", "digital"),
+    ],
+)
+def test_a_corruption_belongs_to_its_hendrycks_family_with_or_without_the_prefix(name, family):
+    # the families of Hendrycks & Dietterich (2019), the extra four as in its appendix: the mCE
+    # averages within them and the budgets' family names select by them
+    assert family_of(PREFIX + name) == family_of(name) == family
