@@ -325,6 +325,11 @@ THREADS = (
     "how many threads augment a batch: each image is augmented alone, seeded by its own hash, so the same "
     "images in any thread (tests/core/measure/test_augmenter.py)"
 )
+ATTACK_FLOAT = (
+    "an attack's entry (random_sign's, the first entry's, are killed): unquantised is read only on the callable "
+    "path of apply_augmentation, which refuses an adversarial kind; an attack runs in the augmenter, whose canvas "
+    "is float by construction (tests/core/augment/test_adversarial.py checks it stays unrounded)"
+)
 DESCRIPTION_TEXT = "a description's text, which a listing shows and no number or verdict reads"
 PIXEL_NAMES_ON_CUDA = (
     "not yet killed (needs CUDA): the pixel metrics' names are read only to compute them on a CUDA device"
@@ -653,6 +658,11 @@ IN_FUNCTION = (
         "not yet killed (needs CUDA): the device path is taken only for a CUDA augment device; None runs "
         "the same torch code on the CPU",
     ),
+    (
+        re.compile(r"augmentations\.x__adversarial_table__"),
+        re.compile(r"^\+ +unquantised=(None|False),$"),
+        ATTACK_FLOAT,
+    ),
     # the filter of the pixel metrics' names: the set is read only on CUDA (score__'s pixel_names below)
     (
         re.compile(r"scoring\.xǁScorerǁ__init____"),
@@ -664,6 +674,7 @@ IN_FUNCTION = (
 
 # Survivors that only drop an argument equal to its default: (function, the dropped line, why)
 DROPPED_DEFAULTS = (
+    (re.compile(r"augmentations\.x__adversarial_table__"), re.compile(r"^ +unquantised=True,$"), ATTACK_FLOAT),
     (
         re.compile(r"preprocess\.xǁPreprocessSettingsǁfallback__"),
         re.compile(r"^ +True,$"),

@@ -240,6 +240,9 @@ def test_a_registration_keeps_its_name_kind_description_and_levels():
         # floats with a maximum above 1 are grey levels already: rounded, then clipped to 0-255
         (np.array([-3.0, 1.5, 200.7, 300.0]), [0, 2, 201, 255]),
         (np.array([0.0, 0.4, 1.2, 2.0]), [0, 0, 1, 2]),  # a maximum just above 1: levels, not scaled
+        # float32, as torch and most image code hand back: the same rules as float64
+        (np.array([0.0, 0.5 / 255 + 1e-6, 100.4 / 255, 1.0], np.float32), [0, 1, 100, 255]),
+        (np.array([-3.0, 1.5, 200.7, 300.0], np.float32), [0, 2, 201, 255]),
         # integers are grey levels: clipped, never scaled (a 0/1 mask stays 0/1)
         (np.array([-5, 0, 1, 300], np.int16), [0, 0, 1, 255]),
         (np.array([0, 1, 1, 0], np.int64), [0, 1, 1, 0]),
