@@ -672,8 +672,8 @@ IN_FUNCTION = (
 )
 
 
-# Survivors that only drop an argument equal to its default: (function, the dropped line, why)
-DROPPED_DEFAULTS = (
+# Survivors that only drop one argument, by the line dropped: (function, the dropped line, why)
+DROPPED_ARGUMENTS = (
     (re.compile(r"augmentations\.x__adversarial_table__"), re.compile(r"^ +unquantised=True,$"), ATTACK_FLOAT),
     (
         re.compile(r"preprocess\.xǁPreprocessSettingsǁfallback__"),
@@ -761,7 +761,7 @@ def reason(diff: list[str], name: str = "") -> str:
     # mutmut redraws a call whose last argument it dropped: the closing line comes back re-indented
     redrawn = {x[1:].strip() for x in diff if x.startswith("+")} & {x.strip() for x in removed}
     dropped = [x for x in removed if x.strip() not in redrawn]
-    for function, pattern, why in DROPPED_DEFAULTS:
+    for function, pattern, why in DROPPED_ARGUMENTS:
         if (
             function.search(name)
             and all(x[1:].strip() in redrawn for x in diff if x.startswith("+"))
